@@ -1,0 +1,58 @@
+"""Entry point of the `isatsleepnet` command.
+
+Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
+``run(args) -> int``; this module only wires them together and turns
+:class:`~isatsleepnet.errors.IsatSleepNetError` into a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from isatsleepnet import __version__
+from isatsleepnet.errors import IsatSleepNetError
+
+SUBCOMMANDS: tuple[str, ...] = ("synth", "prepare", "export_npz", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="isatsleepnet",
+        description=(
+            "Automatic sleep staging from polysomnography. Typical flow: "
+            "`prepare` raw EDF recordings into 30-s epochs, then train and evaluate. "
+            "`synth` writes a synthetic PSG cohort for trying things out; "
+            "`demo` runs the whole flow on synthetic data."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks instead of one-line errors"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"isatsleepnet.cli.{name}")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except IsatSleepNetError as exc:
+        if args.debug:
+            raise
+        print(f"isatsleepnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"isatsleepnet {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""`isatsleepnet prepare`: raw recordings (EDF + hypnograms) → prepared 30-s epochs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from isatsleepnet.config import read_config_file, replace_from
+from isatsleepnet.data.prepare_config import DATASETS, PrepareConfig
+
+DESCRIPTION = """\
+Turn raw polysomnography recordings into a prepared dataset of 30-s epochs:
+one memory-mapped store per recording (epochs in µV, stage labels W/N1/N2/N3/REM,
+onsets, metadata) and a manifest.csv with one row per recording.
+
+Datasets:
+  sleep-edf-20  Sleep-EDF Expanded, Sleep Cassette subjects 0-19 (39 nights)
+  sleep-edf-78  all Sleep Cassette subjects (153 nights)
+  sleep-edf     every Sleep-EDF PSG found (cassette and telemetry)
+  shhs          SHHS EDF + NSRR XML (or Profusion XML) annotations
+  edf           any EDF/EDF+/BDF; choose channels with --eeg/--eeg2/--eog; hypnogram
+                beside each PSG (STEM-Hypnogram.edf, STEM.xml, STEM.csv, STEM.tsv) or
+                as stage annotations inside the EDF+
+  npz           import DeepSleepNet/AttnSleep npz files (x, y, fs, ch_label)
+
+Recordings already prepared in OUT are skipped (an interrupted run resumes);
+a recording that fails is reported in one line and the others go on. The exit
+code is 1 when any recording failed."""
+
+EPILOG = """\
+examples:
+  isatsleepnet prepare --dataset sleep-edf-20 --data-dir ~/mne_data/physionet-sleep-data --out prepared/edf20 --jobs 2
+  isatsleepnet prepare --dataset shhs --data-dir /data/shhs --out prepared/shhs --jobs 8
+  isatsleepnet prepare --dataset edf --data-dir night.edf --eeg C4-M1 --eog E1-M2 --eeg2 none --out prepared/mine"""
+
+
+def _channels(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _band(value: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH in Hz, got {value!r}") from None
+    return low, high
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "prepare",
+        help="turn raw EDF recordings and hypnograms into prepared 30-s epochs",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--dataset", choices=DATASETS, required=True, help="which dataset layout to read (see above)")
+    p.add_argument("--data-dir", type=Path, required=True, help="folder searched recursively for recordings (or one EDF file with --dataset edf)")
+    p.add_argument("--out", type=Path, required=True, help="output folder of the prepared dataset")
+    p.add_argument("--config", type=Path, help="TOML or JSON file with prepare settings (a [prepare] table or top-level keys); flags override it")
+    p.add_argument("--jobs", type=int, default=1, help="recordings prepared in parallel (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="prepare again recordings that are already in OUT")
+    p.add_argument("--sampling-rate", type=float, help="rate every channel is resampled to, Hz (default 100: 3000 samples per 30-s epoch)")
+    p.add_argument("--epoch-seconds", type=float, help="epoch length in seconds (default 30)")
+    trim = p.add_mutually_exclusive_group()
+    trim.add_argument("--trim", dest="trim", action="store_true", default=None,
+                      help="keep only --trim-minutes of wake around sleep (the default for sleep-edf*)")
+    trim.add_argument("--no-trim", dest="trim", action="store_false", help="keep the whole night (the default for shhs, edf, npz)")
+    p.add_argument("--trim-minutes", type=float, help="wake kept before the first and after the last sleep epoch when trimming (default 30)")
+    p.add_argument("--eeg", type=_channels, help="exact label(s) of the first EEG channel, comma-separated alternatives (dataset default otherwise)")
+    p.add_argument("--eeg2", type=_channels, help="exact label(s) of the second EEG channel; 'none' to leave it out")
+    p.add_argument("--eog", type=_channels, help="exact label(s) of the EOG channel; 'none' to leave it out")
+    p.add_argument("--bandpass", type=_band, metavar="LOW,HIGH", help="zero-phase Butterworth band-pass in Hz (default: none)")
+    p.add_argument("--notch", type=float, metavar="HZ", help="notch filter at 50 or 60 Hz (default: none)")
+    p.add_argument("--assume-unit", choices=["uV", "mV", "V"], help="unit of channels whose header leaves the physical dimension blank")
+    p.add_argument("--subject-pattern", metavar="REGEX", help="(edf) regex on the file stem with groups (?P<subject>...) and optional (?P<night>...)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+_FLAG_FIELDS = ("sampling_rate", "epoch_seconds", "trim", "trim_minutes", "eeg", "eeg2", "eog",
+                "bandpass", "notch", "assume_unit", "subject_pattern")
+
+
+def config_from_args(args: argparse.Namespace) -> PrepareConfig:
+    config = PrepareConfig(dataset=args.dataset)
+    if args.config:
+        config = replace_from(config, read_config_file(args.config, "prepare"), source=str(args.config))
+        config = replace_from(config, {"dataset": args.dataset})
+    flags = {k: getattr(args, k) for k in _FLAG_FIELDS if getattr(args, k) is not None}
+    return replace_from(config, flags)
+
+
+def run(args: argparse.Namespace) -> int:
+    from isatsleepnet.data.prepare import prepare_dataset, summary_table
+
+    config = config_from_args(args)
+    results = prepare_dataset(
+        args.data_dir, args.out, config,
+        jobs=args.jobs, overwrite=args.overwrite,
+        progress=False if args.quiet else None, debug=args.debug,
+    )
+    print(summary_table(results))
+    print(f"prepared dataset: {args.out}  (manifest: {args.out / 'manifest.csv'})")
+    return 1 if any(r.status == "failed" for r in results) else 0

@@ -1,0 +1,71 @@
+"""Configuration files: dataclasses with the paper's defaults, overridden by a file and flags.
+
+A config file is TOML or JSON holding the fields of one dataclass (a table
+named after the section, e.g. ``[prepare]``, or the fields at top level).
+The resolved configuration is saved as JSON beside every output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+from isatsleepnet.atomic import atomic_write_text
+from isatsleepnet.errors import IsatSleepNetError
+
+T = TypeVar("T")
+
+
+def read_config_file(path: str | Path, section: str) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise IsatSleepNetError(f"{path}: cannot read config file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise IsatSleepNetError(f"{path}: not valid {path.suffix[1:].upper()} ({exc})") from None
+    if isinstance(data.get(section), dict):
+        data = data[section]
+    return data
+
+
+def _coerce(value: Any, annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if value is None:
+        return None
+    if origin is tuple or annotation is tuple:
+        return tuple(value)
+    if origin is list:
+        return list(value)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        for arg in typing.get_args(annotation):
+            if arg is not type(None):
+                return _coerce(value, arg)
+    return value
+
+
+def replace_from(config: T, overrides: dict[str, Any], *, source: str = "config") -> T:
+    """A copy of the dataclass ``config`` with ``overrides`` applied; unknown keys are errors."""
+    fields = {f.name: f for f in dataclasses.fields(config)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(type(config))
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise IsatSleepNetError(
+            f"{source}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}"
+        )
+    values = {k: _coerce(v, hints[k]) for k, v in overrides.items()}
+    return dataclasses.replace(config, **values)  # type: ignore[type-var]
+
+
+def save_config(config: Any, path: str | Path) -> None:
+    atomic_write_text(path, json.dumps(dataclasses.asdict(config), indent=2, sort_keys=True) + "\n")
+
+
+def load_saved_config(cls: type[T], path: str | Path) -> T:
+    return replace_from(cls(), json.loads(Path(path).read_text()), source=str(path))

@@ -1,0 +1,1 @@
+"""Data: readers, prepared store, synthetic PSG."""

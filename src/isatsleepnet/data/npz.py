@@ -1,0 +1,99 @@
+"""The npz layout of DeepSleepNet / AttnSleep / TinySleepNet users: ``x, y, fs, ch_label``.
+
+``x`` is epochs x samples (one channel) or epochs x samples x channels; ``y``
+holds stage codes 0..4 (W, N1, N2, N3, REM), the coding those projects share.
+Importing turns each file into a prepared recording; exporting writes one file
+per prepared recording, so data prepared by either side moves both ways.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from isatsleepnet import STAGES, __version__
+from isatsleepnet.atomic import atomic_path
+from isatsleepnet.data.hashing import sha1_of
+from isatsleepnet.data.prepare_config import PrepareConfig
+from isatsleepnet.data.store import PreparedDataset
+from isatsleepnet.errors import DataError, IsatSleepNetError
+
+_SLEEP_EDF_NAME = re.compile(r"^(S[CT])\d(\d\d)(\d)", re.I)
+
+
+def read_npz(path: Path, config: PrepareConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Epochs (n x C x S, µV), labels, onsets and metadata from one npz file."""
+    if path.stat().st_size == 0:
+        raise DataError(path, "empty file")
+    if not zipfile.is_zipfile(path):
+        raise DataError(path, "not an npz file (not a zip archive)")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ("x", "y", "fs") if k not in f.files]
+            if missing:
+                raise DataError(path, f"npz lacks array(s) {', '.join(missing)} (expected x, y, fs, ch_label)")
+            x, y, fs = f["x"], f["y"], float(f["fs"])
+            names = [str(c) for c in np.atleast_1d(f["ch_label"])] if "ch_label" in f.files else []
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataError(path, f"not a readable npz file ({exc})") from None
+    if x.ndim not in (2, 3) or len(x) != len(y):
+        raise DataError(path, f"x has shape {x.shape} but y has {len(y)} labels")
+    if x.ndim == 2:
+        x = x[:, :, None]
+    if len(y) == 0:
+        raise DataError(path, "npz holds no epochs")
+    y = np.asarray(y).astype(np.int64).ravel()
+    if y.min() < 0 or y.max() >= len(STAGES):
+        bad = sorted(int(v) for v in set(np.unique(y)) - set(range(len(STAGES))))
+        raise DataError(path, f"unknown stage label(s) {bad} in y (expected 0..4)")
+    if abs(fs - config.sampling_rate) > 1e-6:
+        raise DataError(path, f"sampled at {fs:g} Hz, not the configured {config.sampling_rate:g} Hz")
+    if x.shape[1] != round(config.epoch_seconds * fs):
+        raise DataError(path, f"epochs of {x.shape[1]} samples are not {config.epoch_seconds:g} s at {fs:g} Hz")
+    names = names if len(names) == x.shape[2] else [f"ch{i}" for i in range(x.shape[2])]
+    m = _SLEEP_EDF_NAME.match(path.stem)
+    subject, night = (f"{m[1].upper()}{path.stem[2:5]}", int(m[3])) if m else (path.stem, 1)
+    meta = {
+        "dataset": "npz",
+        "subject": subject,
+        "night": night,
+        "sampling_rate": fs,
+        "epoch_seconds": config.epoch_seconds,
+        "channels": names,
+        "roles": [],
+        "source": path.name,
+        "source_sha1": sha1_of(path),
+        "trimmed": None,
+        "isatsleepnet_version": __version__,
+    }
+    onsets = np.arange(len(y)) * config.epoch_seconds
+    return np.ascontiguousarray(x.transpose(0, 2, 1), dtype=np.float32), y.astype(np.int8), onsets, meta
+
+
+def export_npz(data: str | Path, out: str | Path, *, channels: list[str] | None = None, progress: bool | None = None) -> list[Path]:
+    """Write ``<recording>.npz`` per prepared recording with x (n x samples x C), y, fs, ch_label."""
+    dataset = PreparedDataset(data)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for rec in tqdm(list(dataset), desc="export", unit="rec", disable=(not progress) if progress is not None else None):
+        idx = list(range(len(rec.channels)))
+        if channels:
+            unknown = [c for c in channels if c not in rec.channels]
+            if unknown:
+                raise IsatSleepNetError(
+                    f"{rec.name}: no channel {', '.join(map(repr, unknown))}; it has {', '.join(map(repr, rec.channels))}"
+                )
+            idx = [rec.channels.index(c) for c in channels]
+        x = np.ascontiguousarray(np.asarray(rec.epochs[:, idx, :]).transpose(0, 2, 1), dtype=np.float32)
+        ch_label = np.array([rec.channels[i] for i in idx]) if len(idx) > 1 else np.array(rec.channels[idx[0]])
+        path = out / f"{rec.name}.npz"
+        with atomic_path(path) as tmp:
+            with tmp.open("wb") as f:
+                np.savez(f, x=x, y=rec.labels.astype(np.int32), fs=np.float64(rec.sampling_rate), ch_label=ch_label)
+        written.append(path)
+    return written

@@ -1,0 +1,94 @@
+"""Settings of `isatsleepnet prepare`, with the defaults of the paper and its peers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from isatsleepnet.errors import IsatSleepNetError
+
+DATASETS = ("sleep-edf-20", "sleep-edf-78", "sleep-edf", "shhs", "edf", "npz")
+
+# Channel roles in the order they are stored; each role lists accepted spellings.
+SLEEP_EDF_CHANNELS: dict[str, list[str]] = {
+    "eeg": ["EEG Fpz-Cz"],
+    "eeg2": ["EEG Pz-Oz"],
+    "eog": ["EOG horizontal"],
+}
+SHHS_CHANNELS: dict[str, list[str]] = {
+    "eeg": ["EEG"],
+    "eeg2": ["EEG(sec)", "EEG2", "EEG 2", "EEG sec", "EEG(SEC)"],
+    "eog": ["EOG(L)"],
+}
+ROLES = ("eeg", "eeg2", "eog")
+
+
+@dataclass
+class PrepareConfig:
+    """How raw recordings become 30-s epochs.
+
+    ``trim`` None means the dataset's convention: Sleep-EDF nights (mostly wake
+    around a short night) are trimmed to ``trim_minutes`` of wake around sleep,
+    SHHS and other recordings are kept whole.
+    ``eeg``/``eeg2``/``eog`` override the dataset's channel names (exact labels,
+    several accepted spellings allowed); ``["none"]`` leaves a role out.
+    """
+
+    dataset: str = "sleep-edf-20"
+    epoch_seconds: float = 30.0
+    sampling_rate: float = 100.0
+    trim: bool | None = None
+    trim_minutes: float = 30.0
+    bandpass: tuple[float, float] | None = None
+    notch: float | None = None
+    eeg: list[str] | None = None
+    eeg2: list[str] | None = None
+    eog: list[str] | None = None
+    assume_unit: str | None = None
+    hypnogram_tolerance_seconds: float = 30.0
+    min_hypnogram_coverage: float = 0.5
+    subject_pattern: str | None = None
+
+    def validate(self) -> None:
+        if self.dataset not in DATASETS:
+            raise IsatSleepNetError(f"unknown dataset {self.dataset!r}; choose from {', '.join(DATASETS)}")
+        if self.epoch_seconds <= 0 or self.sampling_rate <= 0:
+            raise IsatSleepNetError("epoch_seconds and sampling_rate must be positive")
+        if abs(self.epoch_seconds * self.sampling_rate - round(self.epoch_seconds * self.sampling_rate)) > 1e-6:
+            raise IsatSleepNetError("epoch_seconds x sampling_rate must be a whole number of samples")
+        if self.bandpass is not None:
+            low, high = self.bandpass
+            if not 0 <= low < high < self.sampling_rate / 2:
+                raise IsatSleepNetError(
+                    f"bandpass {low:g}-{high:g} Hz must lie below Nyquist ({self.sampling_rate / 2:g} Hz)"
+                )
+        if self.notch is not None and not 0 < self.notch < self.sampling_rate / 2:
+            raise IsatSleepNetError(f"notch {self.notch:g} Hz must lie below Nyquist")
+        if self.dataset == "edf" and not self.eeg:
+            raise IsatSleepNetError("--dataset edf needs at least --eeg CHANNEL (exact channel name)")
+
+    @property
+    def trims(self) -> bool:
+        return self.dataset.startswith("sleep-edf") if self.trim is None else self.trim
+
+    def channels(self) -> dict[str, list[str]]:
+        """Accepted channel labels per role, roles left out removed."""
+        if self.dataset.startswith("sleep-edf"):
+            base = SLEEP_EDF_CHANNELS
+        elif self.dataset == "shhs":
+            base = SHHS_CHANNELS
+        else:
+            base = {}
+        chosen: dict[str, list[str]] = {}
+        for role in ROLES:
+            override = getattr(self, role)
+            names = override if override is not None else base.get(role)
+            if names and [n.lower() for n in names] != ["none"]:
+                chosen[role] = list(names)
+        return chosen
+
+    def fingerprint(self) -> str:
+        """Hash of the settings that shape the stored epochs, to refuse mixing two preparations."""
+        shaping = {k: v for k, v in asdict(self).items() if k not in ("min_hypnogram_coverage",)}
+        return hashlib.sha1(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -1,0 +1,202 @@
+"""The prepared store: one folder per recording, read lazily through memory maps.
+
+Layout of a prepared dataset::
+
+    PREPARED/
+      manifest.csv              one row per recording
+      prepare_config.json       the settings that produced it
+      recordings/<recording>/
+        epochs.npy              float32, n_epochs x n_channels x n_samples, µV
+        labels.npy              int8, 0..4 = W, N1, N2, N3, REM
+        onsets.npy              float64, epoch onset in s from the recording start
+        meta.json               sampling rate, channels, subject, night, source and hash
+
+Opening a recording maps its arrays without reading them, so a dataset of
+thousands of nights trains in bounded memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from isatsleepnet import STAGES
+from isatsleepnet.atomic import atomic_directory, atomic_write_text
+from isatsleepnet.data.labels import stage_counts
+from isatsleepnet.errors import IsatSleepNetError
+
+STORE_VERSION = 1
+RECORDINGS = "recordings"
+MANIFEST = "manifest.csv"
+MANIFEST_COLUMNS = (
+    "recording", "subject", "night", "dataset", "n_epochs", *STAGES,
+    "sampling_rate", "channels", "source", "source_sha1",
+)
+
+
+def write_recording(
+    root: str | Path,
+    recording: str,
+    epochs: np.ndarray,
+    labels: np.ndarray,
+    onsets: np.ndarray,
+    meta: dict[str, Any],
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write one recording's store atomically and return its folder."""
+    epochs = np.asarray(epochs, dtype=np.float32)
+    labels = np.asarray(labels, dtype=np.int8)
+    if epochs.ndim != 3 or len(epochs) != len(labels) or len(onsets) != len(labels):
+        raise ValueError(f"inconsistent shapes: epochs {epochs.shape}, labels {labels.shape}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(STAGES)):
+        raise ValueError("labels must be stage codes 0..4")
+    meta = {
+        **meta,
+        "store_version": STORE_VERSION,
+        "recording": recording,
+        "n_epochs": int(len(labels)),
+        "n_channels": int(epochs.shape[1]),
+        "n_samples": int(epochs.shape[2]),
+        "units": "uV",
+        "stage_names": list(STAGES),
+        "stage_counts": stage_counts(labels),
+    }
+    final = Path(root) / RECORDINGS / recording
+    with atomic_directory(final, overwrite=overwrite) as tmp:
+        np.save(tmp / "epochs.npy", epochs)
+        np.save(tmp / "labels.npy", labels)
+        np.save(tmp / "onsets.npy", np.asarray(onsets, dtype=np.float64))
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    return final
+
+
+@dataclass(frozen=True)
+class PreparedRecording:
+    """One prepared night; arrays are memory-mapped on first use."""
+
+    path: Path
+
+    @cached_property
+    def meta(self) -> dict[str, Any]:
+        try:
+            return json.loads((self.path / "meta.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise IsatSleepNetError(f"{self.path}: not a prepared recording ({exc})") from None
+
+    @property
+    def name(self) -> str:
+        return self.meta["recording"]
+
+    @property
+    def subject(self) -> str:
+        return str(self.meta["subject"])
+
+    @property
+    def night(self) -> int:
+        return int(self.meta["night"])
+
+    @property
+    def sampling_rate(self) -> float:
+        return float(self.meta["sampling_rate"])
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self.meta["channels"])
+
+    @property
+    def n_epochs(self) -> int:
+        return int(self.meta["n_epochs"])
+
+    @cached_property
+    def epochs(self) -> np.ndarray:
+        """n_epochs x n_channels x n_samples float32 in µV, memory-mapped (read-only)."""
+        return np.load(self.path / "epochs.npy", mmap_mode="r")
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        return np.load(self.path / "labels.npy")
+
+    @cached_property
+    def onsets(self) -> np.ndarray:
+        return np.load(self.path / "onsets.npy")
+
+
+def is_complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in ("epochs.npy", "labels.npy", "onsets.npy", "meta.json"))
+
+
+class PreparedDataset:
+    """A folder written by `isatsleepnet prepare`: recordings listed by its manifest."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        if not (self.root / RECORDINGS).is_dir():
+            raise IsatSleepNetError(f"{self.root}: not a prepared dataset (no {RECORDINGS}/ folder)")
+
+    @cached_property
+    def manifest(self) -> list[dict[str, str]]:
+        path = self.root / MANIFEST
+        if not path.is_file():
+            return manifest_rows(self.root)
+        with path.open(newline="") as f:
+            return list(csv.DictReader(f))
+
+    @property
+    def names(self) -> list[str]:
+        return [row["recording"] for row in self.manifest]
+
+    def __len__(self) -> int:
+        return len(self.manifest)
+
+    def __getitem__(self, name: str) -> PreparedRecording:
+        folder = self.root / RECORDINGS / name
+        if not is_complete(folder):
+            raise IsatSleepNetError(f"{self.root}: no prepared recording {name!r}")
+        return PreparedRecording(folder)
+
+    def __iter__(self) -> Iterator[PreparedRecording]:
+        return (self[name] for name in self.names)
+
+    def subjects(self) -> list[str]:
+        return sorted({row["subject"] for row in self.manifest})
+
+
+def manifest_rows(root: str | Path) -> list[dict[str, str]]:
+    """Manifest rows rebuilt from every complete recording folder (sorted by name)."""
+    rows = []
+    folder = Path(root) / RECORDINGS
+    for rec in sorted(p for p in folder.iterdir() if is_complete(p)) if folder.is_dir() else []:
+        meta = PreparedRecording(rec).meta
+        counts = meta["stage_counts"]
+        rows.append({
+            "recording": meta["recording"],
+            "subject": str(meta["subject"]),
+            "night": str(meta["night"]),
+            "dataset": meta.get("dataset", ""),
+            "n_epochs": str(meta["n_epochs"]),
+            **{s: str(counts.get(s, 0)) for s in STAGES},
+            "sampling_rate": f"{meta['sampling_rate']:g}",
+            "channels": ";".join(meta["channels"]),
+            "source": meta.get("source", ""),
+            "source_sha1": meta.get("source_sha1", ""),
+        })
+    return rows
+
+
+def write_manifest(root: str | Path) -> list[dict[str, str]]:
+    rows = manifest_rows(root)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(Path(root) / MANIFEST, buf.getvalue())
+    return rows

@@ -1,0 +1,37 @@
+import subprocess
+import sys
+
+import pytest
+
+from isatsleepnet.cli.main import SUBCOMMANDS, main
+
+
+def test_top_level_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name in SUBCOMMANDS:
+        assert name.replace("_", "-") in out
+
+
+@pytest.mark.parametrize("command", [name.replace("_", "-") for name in SUBCOMMANDS])
+def test_every_subcommand_explains_its_options(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: isatsleepnet " + command in out
+    options = [line.split()[0] for line in out.splitlines() if line.startswith("  --") and line.split()[0] != "--help"]
+    assert options, "no options documented"
+
+
+def test_console_script_error_is_one_line_without_traceback(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "isatsleepnet.cli.main", "prepare", "--dataset", "sleep-edf-20",
+         "--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"isatsleepnet prepare: error: {tmp_path / 'missing'}: data folder not found"

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+
+from isatsleepnet.data.readers.edf import EdfRecording, microvolt_factor
+from isatsleepnet.errors import DataError
+
+FS = 100.0
+
+
+def _sine(seconds=60, amp=50.0, freq=10.0):
+    t = np.arange(int(seconds * FS)) / FS
+    return amp * np.sin(2 * np.pi * freq * t)
+
+
+@pytest.mark.parametrize(("unit", "scale"), [("uV", 1.0), ("mV", 1e-3), ("V", 1e-6), ("nV", 1e3)])
+def test_units_come_from_the_header(tmp_path, write_edf, unit, scale):
+    x = _sine()
+    path = write_edf(tmp_path / "u.edf", [("EEG", x * scale, FS, unit)])
+    rec = EdfRecording.open(path)
+    got = rec.read_microvolts(rec.find_channel("eeg", ["EEG"]))
+    np.testing.assert_allclose(got, x, atol=0.05)  # 16-bit quantisation of ±50 µV
+
+
+def test_non_voltage_unit_is_an_error(tmp_path, write_edf):
+    path = write_edf(tmp_path / "t.edf", [("EEG", _sine(), FS, "DegC")])
+    rec = EdfRecording.open(path)
+    with pytest.raises(DataError, match=r"t\.edf: channel 'EEG' has physical dimension 'DegC', not a voltage"):
+        rec.read_microvolts(rec.edf.signals[0])
+
+
+def test_blank_unit_needs_an_assumption(tmp_path, write_edf):
+    path = write_edf(tmp_path / "b.edf", [("EEG", _sine() * 1e-3, FS, "")])
+    rec = EdfRecording.open(path)
+    with pytest.raises(DataError, match="--assume-unit"):
+        rec.read_microvolts(rec.edf.signals[0])
+    np.testing.assert_allclose(rec.read_microvolts(rec.edf.signals[0], assume_unit="mV"), _sine(), atol=0.05)
+
+
+def test_missing_channel_lists_what_exists(tmp_path, write_edf):
+    path = write_edf(tmp_path / "m.edf", [("C4-M1", _sine(), FS, "uV"), ("E1-M2", _sine(), FS, "uV")])
+    rec = EdfRecording.open(path)
+    with pytest.raises(DataError) as err:
+        rec.find_channel("eog", ["EOG(L)"])
+    assert str(err.value) == "m.edf: missing eog channel 'EOG(L)'; channels present: 'C4-M1', 'E1-M2'"
+
+
+def test_channel_match_is_exact_not_substring(tmp_path, write_edf):
+    path = write_edf(tmp_path / "s.edf", [("EEG(sec)", _sine(), FS, "uV")])
+    with pytest.raises(DataError):
+        EdfRecording.open(path).find_channel("eeg", ["EEG"])
+
+
+def test_slice_reads_only_the_requested_seconds(tmp_path, write_edf):
+    x = np.arange(int(90 * FS), dtype=float) % 200 - 100
+    path = write_edf(tmp_path / "r.edf", [("EEG", x, FS, "uV")])
+    rec = EdfRecording.open(path)
+    got = rec.read_microvolts(rec.edf.signals[0], 30.0, 60.0)
+    np.testing.assert_allclose(got, x[3000:6000], atol=0.01)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.edf"
+    path.write_bytes(b"")
+    with pytest.raises(DataError, match=r"^empty\.edf: empty file$"):
+        EdfRecording.open(path)
+
+
+def test_garbage_file(tmp_path):
+    path = tmp_path / "junk.edf"
+    path.write_bytes(np.random.default_rng(0).integers(0, 255, 4000, dtype=np.uint8).tobytes())
+    with pytest.raises(DataError, match=r"^junk\.edf: not an EDF/BDF file"):
+        EdfRecording.open(path)
+
+
+def test_truncated_file(tmp_path, write_edf):
+    path = write_edf(tmp_path / "cut.edf", [("EEG", _sine(300), FS, "uV")])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 7000])
+    with pytest.raises(DataError, match=r"^cut\.edf: truncated: the header announces 10 data records, the file holds 8$"):
+        EdfRecording.open(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="file not found"):
+        EdfRecording.open(tmp_path / "nope.edf")
+
+
+def test_microvolt_factor_rejects_unknown():
+    with pytest.raises(KeyError):
+        microvolt_factor("bpm")
+
+
+@pytest.mark.parametrize(("unit", "factor"), [("uV", 1.0), ("µV", 1.0), ("UV", 1.0), ("mV", 1e3), ("V", 1e6)])
+def test_microvolt_factor(unit, factor):
+    assert microvolt_factor(unit) == factor

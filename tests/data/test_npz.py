@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from isatsleepnet.data.npz import export_npz
+from isatsleepnet.data.prepare import prepare_dataset
+from isatsleepnet.data.prepare_config import PrepareConfig
+from isatsleepnet.data.store import PreparedDataset
+from isatsleepnet.errors import IsatSleepNetError
+from tests.conftest import rk_night
+
+
+@pytest.fixture
+def prepared(tmp_path, sleep_edf_night):
+    for code in ("SC4001", "SC4012"):
+        sleep_edf_night(tmp_path / "raw", code, rk_night(4, 4))
+    prepare_dataset(tmp_path / "raw", tmp_path / "prep", PrepareConfig(dataset="sleep-edf"), progress=False)
+    return tmp_path / "prep"
+
+
+def test_export_layout(prepared, tmp_path):
+    export_npz(prepared, tmp_path / "npz", progress=False)
+    with np.load(tmp_path / "npz" / "SC4001E0.npz") as f:
+        assert f["x"].shape == (21, 3000, 3) and f["x"].dtype == np.float32
+        assert f["y"].shape == (21,) and float(f["fs"]) == 100.0
+        assert list(f["ch_label"]) == ["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"]
+
+
+def test_single_channel_export_like_deepsleepnet(prepared, tmp_path):
+    export_npz(prepared, tmp_path / "npz", channels=["EEG Fpz-Cz"], progress=False)
+    with np.load(tmp_path / "npz" / "SC4012E0.npz") as f:
+        assert f["x"].shape == (21, 3000, 1) and str(f["ch_label"]) == "EEG Fpz-Cz"
+
+
+def test_export_unknown_channel(prepared, tmp_path):
+    with pytest.raises(IsatSleepNetError, match="no channel 'C3'"):
+        export_npz(prepared, tmp_path / "npz", channels=["C3"], progress=False)
+
+
+def test_round_trip(prepared, tmp_path):
+    export_npz(prepared, tmp_path / "npz", progress=False)
+    results = prepare_dataset(tmp_path / "npz", tmp_path / "back", PrepareConfig(dataset="npz"), progress=False)
+    assert {r.status for r in results} == {"prepared"}
+    for name in ("SC4001E0", "SC4012E0"):
+        a, b = PreparedDataset(prepared)[name], PreparedDataset(tmp_path / "back")[name]
+        np.testing.assert_array_equal(a.epochs, b.epochs)
+        np.testing.assert_array_equal(a.labels, b.labels)
+        assert a.channels == b.channels and a.subject == b.subject and a.night == b.night
+
+
+def test_import_deepsleepnet_single_channel_and_bad_files(tmp_path):
+    src = tmp_path / "npz"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(src / "a.npz", x=rng.normal(size=(6, 3000, 1)).astype(np.float32), y=np.array([0, 1, 2, 3, 4, 0]),
+             fs=100.0, ch_label="EEG Fpz-Cz")
+    np.savez(src / "b.npz", x=rng.normal(size=(4, 3000)), y=np.array([0, 1, 2, 9]), fs=100.0)
+    np.savez(src / "c.npz", x=rng.normal(size=(4, 3000)), y=np.array([0, 1, 2]), fs=100.0)
+    (src / "d.npz").write_bytes(b"not a zip")
+    results = {r.recording: r for r in prepare_dataset(src, tmp_path / "out", PrepareConfig(dataset="npz"), progress=False)}
+    assert results["a"].status == "prepared"
+    assert PreparedDataset(tmp_path / "out")["a"].epochs.shape == (6, 1, 3000)
+    assert results["b"].error == "b.npz: unknown stage label(s) [9] in y (expected 0..4)"
+    assert results["c"].error == "c.npz: x has shape (4, 3000) but y has 3 labels"
+    assert results["d"].error == "d.npz: not an npz file (not a zip archive)"
