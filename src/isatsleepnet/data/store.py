@@ -9,6 +9,7 @@ Layout of a prepared dataset::
         epochs.npy              float32, n_epochs x n_channels x n_samples, µV
         labels.npy              int8, 0..4 = W, N1, N2, N3, REM
         onsets.npy              float64, epoch onset in s from the recording start
+        origins.npy             int8, 0 = real, 1 = Physio-GAN, 2 = transform (only in augmented data)
         meta.json               sampling rate, channels, subject, night, source and hash
 
 Opening a recording maps its arrays without reading them, so a dataset of
@@ -36,9 +37,11 @@ from isatsleepnet.errors import IsatSleepNetError
 STORE_VERSION = 1
 RECORDINGS = "recordings"
 MANIFEST = "manifest.csv"
+ORIGIN_REAL, ORIGIN_GAN, ORIGIN_TRANSFORM = 0, 1, 2
+ORIGIN_NAMES = {ORIGIN_REAL: "real", ORIGIN_GAN: "gan", ORIGIN_TRANSFORM: "transform"}
 MANIFEST_COLUMNS = (
     "recording", "subject", "night", "dataset", "n_epochs", *STAGES,
-    "sampling_rate", "channels", "source", "source_sha1",
+    "n_gan", "n_transform", "sampling_rate", "channels", "source", "source_sha1",
 )
 
 
@@ -50,9 +53,14 @@ def write_recording(
     onsets: np.ndarray,
     meta: dict[str, Any],
     *,
+    origins: np.ndarray | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write one recording's store atomically and return its folder."""
+    """Write one recording's store atomically and return its folder.
+
+    ``origins`` flags synthetic epochs (augmented datasets only); loaders keep
+    flagged epochs out of validation and test.
+    """
     epochs = np.asarray(epochs, dtype=np.float32)
     labels = np.asarray(labels, dtype=np.int8)
     if epochs.ndim != 3 or len(epochs) != len(labels) or len(onsets) != len(labels):
@@ -70,11 +78,18 @@ def write_recording(
         "stage_names": list(STAGES),
         "stage_counts": stage_counts(labels),
     }
+    if origins is not None:
+        origins = np.asarray(origins, dtype=np.int8)
+        if origins.shape != labels.shape or not np.isin(origins, list(ORIGIN_NAMES)).all():
+            raise ValueError("origins must hold one code 0/1/2 per epoch")
+        meta["origin_counts"] = {name: int((origins == code).sum()) for code, name in ORIGIN_NAMES.items()}
     final = Path(root) / RECORDINGS / recording
     with atomic_directory(final, overwrite=overwrite) as tmp:
         np.save(tmp / "epochs.npy", epochs)
         np.save(tmp / "labels.npy", labels)
         np.save(tmp / "onsets.npy", np.asarray(onsets, dtype=np.float64))
+        if origins is not None:
+            np.save(tmp / "origins.npy", origins)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     return final
 
@@ -128,6 +143,17 @@ class PreparedRecording:
     @cached_property
     def onsets(self) -> np.ndarray:
         return np.load(self.path / "onsets.npy")
+
+    @cached_property
+    def origins(self) -> np.ndarray:
+        """Per-epoch origin code (0 real, 1 GAN, 2 transform); all real when the file is absent."""
+        path = self.path / "origins.npy"
+        return np.load(path) if path.is_file() else np.zeros(self.n_epochs, dtype=np.int8)
+
+    @property
+    def real(self) -> np.ndarray:
+        """Boolean mask of the recorded (not synthetic) epochs."""
+        return self.origins == ORIGIN_REAL
 
 
 def is_complete(folder: Path) -> bool:
@@ -184,6 +210,8 @@ def manifest_rows(root: str | Path) -> list[dict[str, str]]:
             "dataset": meta.get("dataset", ""),
             "n_epochs": str(meta["n_epochs"]),
             **{s: str(counts.get(s, 0)) for s in STAGES},
+            "n_gan": str(meta.get("origin_counts", {}).get("gan", 0)),
+            "n_transform": str(meta.get("origin_counts", {}).get("transform", 0)),
             "sampling_rate": f"{meta['sampling_rate']:g}",
             "channels": ";".join(meta["channels"]),
             "source": meta.get("source", ""),

@@ -1,0 +1,256 @@
+"""Benchmark ISATSleepNet on CPU: the eager reference against the fast path.
+
+Eager reference: ``ModelConfig(use_fast_conv=False)`` — plain nn.Conv1d,
+nn.Linear, nn.Dropout; inference in eval mode under ``torch.no_grad()``.
+Fast path: the same weights in ``use_fast_conv=True`` (FFT convolutions,
+oneDNN linears, cheaper dropout masks); inference through
+``fuse_for_inference`` (BatchNorm/LCR folded, kernel spectra cached,
+``inference_mode``).
+
+For each batch size it measures
+
+* inference epochs/s and training epochs/s (forward + backward + AdamW step),
+  medians over ``--repeats`` timings after ``--warmup`` runs; eager and fast
+  timings alternate so that load from other processes hits both alike, and
+  the speed-up is the ratio of the two medians of the same run;
+* peak memory: each workload runs in a fresh subprocess; the peak resident
+  set size (Linux VmHWM, reset through /proc/self/clear_refs just before the
+  workload; ru_maxrss otherwise) minus the resident size at that moment. It
+  includes PyTorch's and the allocator's working memory, not only tensors;
+* FLOPs per epoch (forward), counted from the layers' real shapes
+  (``isatsleepnet.model.flops``): for the fast path what it executes;
+* the largest absolute difference between eager and fast logits (eval).
+
+Run ``python benchmarks/bench_model.py --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from isatsleepnet.model import ISATSleepNet, ModelConfig
+from isatsleepnet.model.flops import count_flops, eog_residual_share
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16, 64], metavar="B")
+    p.add_argument("--repeats", type=int, default=7, help="timed repeats per measurement (median)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed runs before timing")
+    p.add_argument("--min-time", type=float, default=0.25,
+                   help="each timed repeat loops until it lasts at least this many seconds")
+    p.add_argument("--n-samples", type=int, default=3000)
+    p.add_argument("--sampling-rate", type=float, default=100.0)
+    p.add_argument("--roles", nargs="+", default=["eeg", "eeg2", "eog"])
+    p.add_argument("--modes", nargs="+", choices=["inference", "training"], default=["inference", "training"])
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--worker", nargs=3, metavar=("MODE", "IMPL", "BATCH"), help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+# ----------------------------------------------------------------------------- models
+def build_models(args: argparse.Namespace) -> tuple[ISATSleepNet, ISATSleepNet]:
+    """The eager reference and the fast model with identical, BN-calibrated weights."""
+    torch.manual_seed(args.seed)
+    config = ModelConfig(roles=tuple(args.roles), n_samples=args.n_samples,
+                         sampling_rate=args.sampling_rate, use_fast_conv=False)
+    eager = ISATSleepNet(config)
+    with torch.no_grad():  # give BatchNorm realistic running statistics
+        eager.train()
+        for _ in range(3):
+            eager(make_input(config, 16, seed=args.seed + 1))
+    eager.eval()
+    fast = eager.with_fast_conv(True).eval()
+    return eager, fast
+
+
+def make_input(config: ModelConfig, batch: int, seed: int = 0) -> torch.Tensor:
+    """Random µV-scale epochs (batch, channels, samples)."""
+    g = torch.Generator().manual_seed(seed)
+    return 30.0 * torch.randn(batch, config.n_channels, config.n_samples, generator=g)
+
+
+def inference_fn(model: torch.nn.Module, x: torch.Tensor, *, fused: bool) -> Callable[[], None]:
+    if fused:
+        return lambda: model(x)
+
+    def run() -> None:
+        with torch.no_grad():
+            model(x)
+
+    return run
+
+
+def training_fn(model: ISATSleepNet, x: torch.Tensor, *, fast: bool) -> Callable[[], None]:
+    """One optimisation step; the fast path uses the fused (single-kernel) AdamW."""
+    model.train()
+    kwargs = {"fused": True} if fast else {"foreach": True}
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=1e-5, **kwargs)
+    y = torch.arange(x.shape[0]) % model.config.n_classes
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
+
+
+def workload(mode: str, impl: str, batch: int, args: argparse.Namespace) -> Callable[[], None]:
+    eager, fast = build_models(args)
+    x = make_input(eager.config, batch, seed=args.seed + 2)
+    if mode == "inference":
+        return inference_fn(eager, x, fused=False) if impl == "eager" else inference_fn(fast.fuse_for_inference(), x, fused=True)
+    return training_fn(eager, x, fast=False) if impl == "eager" else training_fn(fast, x, fast=True)
+
+
+# ----------------------------------------------------------------------------- timing
+def calibrate(fn: Callable[[], None], warmup: int, min_time: float) -> int:
+    """Run the warm-up and return how many calls make one timed repeat."""
+    t0 = time.perf_counter()
+    for _ in range(max(1, warmup)):
+        fn()
+    single = (time.perf_counter() - t0) / max(1, warmup)
+    return max(1, math.ceil(min_time / max(single, 1e-9)))
+
+
+def time_pair(a: Callable[[], None], b: Callable[[], None], args: argparse.Namespace) -> tuple[float, float]:
+    """Median seconds per call of a and b, alternating a/b (then b/a) between repeats."""
+    na, nb = calibrate(a, args.warmup, args.min_time), calibrate(b, args.warmup, args.min_time)
+    ta: list[float] = []
+    tb: list[float] = []
+    for r in range(args.repeats):
+        order = [(a, na, ta), (b, nb, tb)] if r % 2 == 0 else [(b, nb, tb), (a, na, ta)]
+        for fn, n, out in order:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            out.append((time.perf_counter() - t0) / n)
+    return statistics.median(ta), statistics.median(tb)
+
+
+# ----------------------------------------------------------------------------- memory
+def _rss_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    """Subprocess: build one workload, reset the peak-RSS mark, run it, print the peak increase (MB)."""
+    mode, impl, batch = args.worker[0], args.worker[1], int(args.worker[2])
+    torch.set_num_threads(args.threads)
+    fn = workload(mode, impl, batch, args)
+    reset = False
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        reset = True
+    except OSError:
+        pass
+    before = _rss_kb("VmRSS") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(3):
+        fn()
+    after = _rss_kb("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_mb": ((after or 0) - (before or 0)) / 1024, "method": "VmHWM" if reset else "ru_maxrss"}))
+
+
+def peak_memory(mode: str, impl: str, batch: int, args: argparse.Namespace) -> float | None:
+    cmd = [sys.executable, __file__, "--worker", mode, impl, str(batch), "--threads", str(args.threads),
+           "--n-samples", str(args.n_samples), "--sampling-rate", str(args.sampling_rate),
+           "--seed", str(args.seed), "--roles", *args.roles]
+    try:
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=1800)
+        return float(json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"])
+    except (subprocess.SubprocessError, ValueError, KeyError, IndexError) as exc:
+        print(f"  (peak memory for {mode}/{impl}/{batch} failed: {exc})", file=sys.stderr)
+        return None
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        run_worker(args)
+        return 0
+    torch.set_num_threads(args.threads)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}, {args.threads} threads, {platform.processor() or platform.machine()}, "
+          f"load average {load:.2f}")
+    if load > 0.5:
+        print("warning: other processes are busy; timings are noisy (eager/fast alternate, so ratios hold better)")
+
+    eager, fast = build_models(args)
+    fused = fast.fuse_for_inference()
+    x = make_input(eager.config, 16, seed=args.seed + 3)
+    with torch.no_grad():
+        ref = eager(x)
+        diff_fused = (ref - fused(x)).abs().max().item()
+        diff_fast = (ref - fast(x)).abs().max().item()
+    x1 = x[:1]
+    flops_eager = count_flops(eager, x1)
+    flops_fast = count_flops(fused.network, x1)
+    results: dict = {
+        "torch": torch.__version__, "threads": args.threads, "load_average": load,
+        "parameters": eager.num_parameters(),
+        "gflop_per_epoch": {"eager": flops_eager.per_example / 1e9, "fast": flops_fast.per_example / 1e9},
+        "eog_residual_share_eager": eog_residual_share(flops_eager),
+        "max_abs_logit_diff": {"fused": diff_fused, "fast_unfused": diff_fast},
+        "logit_scale": ref.abs().max().item(),
+        "rows": [],
+    }
+    print(f"parameters {results['parameters']:,}; GFLOP/epoch forward: eager {flops_eager.per_example / 1e9:.3f} "
+          f"(EOG residual blocks {100 * eog_residual_share(flops_eager):.0f} %), fast {flops_fast.per_example / 1e9:.3f}")
+    print(f"max |logit eager - fast+fused| = {diff_fused:.2e}, unfused fast {diff_fast:.2e} "
+          f"(logits up to {results['logit_scale']:.2f})")
+
+    header = f"{'batch':>5} {'mode':<9} {'eager ep/s':>11} {'fast ep/s':>10} {'speed-up':>8} {'eager MB':>9} {'fast MB':>8}"
+    print(header)
+    print("-" * len(header))
+    for batch in args.batch_sizes:
+        xb = make_input(eager.config, batch, seed=args.seed + 4)
+        for mode in args.modes:
+            if mode == "inference":
+                a, b = inference_fn(eager, xb, fused=False), inference_fn(fused, xb, fused=True)
+            else:
+                a = training_fn(eager.with_fast_conv(False), xb, fast=False)
+                b = training_fn(eager.with_fast_conv(True), xb, fast=True)
+            ta, tb = time_pair(a, b, args)
+            eager.eval()
+            mem = (None, None) if args.no_memory else (peak_memory(mode, "eager", batch, args), peak_memory(mode, "fast", batch, args))
+            row = {"batch": batch, "mode": mode, "eager_epochs_per_s": batch / ta, "fast_epochs_per_s": batch / tb,
+                   "speedup": ta / tb, "eager_peak_mb": mem[0], "fast_peak_mb": mem[1]}
+            results["rows"].append(row)
+            fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+            print(f"{batch:>5} {mode:<9} {batch / ta:>11.1f} {batch / tb:>10.1f} {ta / tb:>7.2f}x "
+                  f"{fmt(mem[0]):>9} {fmt(mem[1]):>8}", flush=True)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

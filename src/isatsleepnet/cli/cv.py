@@ -1,0 +1,58 @@
+"""`isatsleepnet cv`: subject-wise cross-validation with the paper's protocols."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from isatsleepnet.cli.train_options import add_train_arguments, train_config_from_args
+
+DESCRIPTION = """\
+Train and evaluate ISATSleepNet by subject-wise cross-validation: both nights of a
+subject always share one fold; each fold's validation subjects (early stopping,
+model selection) come from its training subjects; metrics use test subjects only.
+
+Protocols: sleep-edf-20 (20 folds), sleep-edf-78 (10 folds), shhs (70/30 subject
+split), kfold (--folds K).
+
+RUN receives config.json, folds.json, fold_XX/ (checkpoints every epoch, CSV log,
+model.pt, test predictions), metrics.json, report.md and figures/. Starting the
+same command again continues where it stopped; --fold i runs one fold (folds can
+run on different machines with the same --folds-file), and the report covers the
+folds finished so far."""
+
+EPILOG = """\
+examples:
+  isatsleepnet cv --data prepared/edf20 --out runs/edf20 --protocol sleep-edf-20
+  isatsleepnet cv --data prepared/synth --out runs/quick --protocol kfold --folds 3 --epochs 3
+  isatsleepnet cv --data prepared/edf20 --out runs/no-asr --protocol sleep-edf-20 --ablation asr --fold 0"""
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("cv", help="subject-wise cross-validation: train, select on validation, test, report",
+                              description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="prepared dataset (from `isatsleepnet prepare`)")
+    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument("--protocol", choices=["sleep-edf-20", "sleep-edf-78", "shhs", "kfold"], required=True,
+                   help="fold layout (see above)")
+    p.add_argument("--folds", type=int, help="number of folds for --protocol kfold")
+    p.add_argument("--folds-file", type=Path, help="reuse the folds of a folds.json instead of drawing new ones")
+    p.add_argument("--fold", type=int, help="run only this fold (0-based)")
+    p.add_argument("--resume", action="store_true", help="require RUN to exist and continue it (the default when it exists with the same settings)")
+    add_train_arguments(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from isatsleepnet.training.cv import cross_validate
+
+    config = train_config_from_args(args)
+    metrics = cross_validate(args.data, args.out, protocol=args.protocol, config=config, n_folds=args.folds,
+                             folds_file=args.folds_file, only_fold=args.fold, resume=args.resume,
+                             progress=not args.quiet)
+    p = metrics["pooled"]
+    print(f"\n{metrics['n_folds_evaluated']} fold(s) evaluated on {p['n_epochs']} test epochs: "
+          f"accuracy {100 * p['accuracy']:.1f} %, kappa {p['kappa']:.3f}, macro-F1 {100 * p['macro_f1']:.1f} %, "
+          f"macro G-mean {100 * p['macro_gmean']:.1f} %")
+    print(f"report: {args.out / 'report.md'}  metrics: {args.out / 'metrics.json'}  figures: {args.out / 'figures'}")
+    return 0

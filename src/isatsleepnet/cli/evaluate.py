@@ -1,0 +1,41 @@
+"""`isatsleepnet evaluate`: metrics, report and figures of a trained model on prepared data."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a model file on a prepared dataset (metrics.json, report.md, figures)",
+        description=(
+            "Predict every recording of a prepared dataset with a model file (model.pt from `train` "
+            "or `cv`) and write metrics.json, report.md and figures/ (confusion matrix, a hypnogram "
+            "per recording) to OUT. Subjects the model was trained or selected on are refused, so "
+            "that no metric is computed on data the model has seen."
+        ),
+        epilog="example: isatsleepnet evaluate --model runs/edf20/fold_00/model.pt --data prepared/edf78 --out eval/edf78",
+    )
+    p.add_argument("--model", type=Path, required=True, help="model file (model.pt)")
+    p.add_argument("--data", type=Path, required=True, help="prepared dataset")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--subjects", type=lambda v: [s.strip() for s in v.split(",")], help="only these subjects (default: all)")
+    p.add_argument("--protocol", help="name the paper's benchmark (sleep-edf-20, sleep-edf-78, shhs) to print its numbers beside")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, ...")
+    p.add_argument("--batch-size", type=int, default=64, help="epochs per forward pass (default 64)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from isatsleepnet.evaluation.evaluate import evaluate_model
+
+    metrics = evaluate_model(args.model, args.data, args.out, subjects=args.subjects, protocol=args.protocol,
+                             device=args.device, batch_size=args.batch_size, progress=not args.quiet)
+    p = metrics["pooled"]
+    print(f"{p['n_epochs']} epochs: accuracy {100 * p['accuracy']:.1f} %, kappa {p['kappa']:.3f}, "
+          f"macro-F1 {100 * p['macro_f1']:.1f} %, macro G-mean {100 * p['macro_gmean']:.1f} %")
+    print(f"report: {args.out / 'report.md'}")
+    return 0

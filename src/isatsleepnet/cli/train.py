@@ -1,0 +1,69 @@
+"""`isatsleepnet train`: train one model on one split (no test set; see `cv` for evaluation)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from isatsleepnet.cli.train_options import add_train_arguments, train_config_from_args
+
+
+def _subjects(value: str) -> list[str]:
+    return [s.strip() for s in value.split(",") if s.strip()]
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train one model on chosen subjects (validation subjects select the epoch)",
+        description=(
+            "Train ISATSleepNet on one split and write OUT/model.pt, a portable model file for "
+            "`evaluate` and `stage`. Subjects come from --train-subjects/--val-subjects, from a "
+            "fold of a folds.json (--folds-file with --fold), or, with neither, from all subjects "
+            "of the data with --validation-fraction of them held out for model selection. "
+            "Starting the same command again continues from the last checkpoint."
+        ),
+        epilog="example: isatsleepnet train --data prepared/edf20 --out models/edf20 --val-subjects SC400,SC401",
+    )
+    p.add_argument("--data", type=Path, required=True, help="prepared dataset")
+    p.add_argument("--out", type=Path, required=True, help="output folder (model.pt, checkpoints/, logs/)")
+    p.add_argument("--train-subjects", type=_subjects, help="comma-separated training subjects (default: all others)")
+    p.add_argument("--val-subjects", type=_subjects, help="comma-separated validation subjects")
+    p.add_argument("--folds-file", type=Path, help="take the train and validation subjects of --fold from this folds.json")
+    p.add_argument("--fold", type=int, default=0, help="fold of --folds-file (default 0)")
+    add_train_arguments(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from isatsleepnet.data.store import PreparedDataset
+    from isatsleepnet.errors import IsatSleepNetError
+    from isatsleepnet.training.fit import train_split
+    from isatsleepnet.training.folds import Fold, load_folds, split_validation
+
+    config = train_config_from_args(args)
+    data = PreparedDataset(args.data)
+    subjects = data.subjects()
+    if args.folds_file:
+        folds = {f.index: f for f in load_folds(args.folds_file, subjects)}
+        if args.fold not in folds:
+            raise IsatSleepNetError(f"{args.folds_file} has no fold {args.fold}")
+        fold = Fold(args.fold, folds[args.fold].train, folds[args.fold].validation, ())
+    else:
+        val = args.val_subjects or []
+        train = args.train_subjects or [s for s in subjects if s not in set(val)]
+        if not args.val_subjects:
+            train, val = split_validation(train, config.validation_fraction, config.seed)
+        unknown = sorted(set(train + val) - set(subjects))
+        if unknown:
+            raise IsatSleepNetError(f"subjects not in {args.data}: {', '.join(unknown)}")
+        fold = Fold(0, tuple(train), tuple(val), ())
+    fold.check(require_test=False)
+    args.out.mkdir(parents=True, exist_ok=True)
+    from isatsleepnet.config import save_config
+
+    save_config(config, args.out / "config.json")
+    print(f"train on {len(fold.train)} subject(s), select on {len(fold.validation)}: {args.out}")
+    path = train_split(data, fold, args.out, config, progress=not args.quiet)
+    print(f"model: {path}")
+    return 0

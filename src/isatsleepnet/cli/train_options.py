@@ -1,0 +1,83 @@
+"""Training flags shared by `cv` and `train`, resolved into a TrainConfig."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from isatsleepnet.config import read_config_file, replace_from
+from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.training.config import NORMALIZATIONS, TrainConfig
+
+ABLATIONS = ("lcr", "simgate", "cross-attention", "lstm", "self-attention", "asr", "tpp", "eog")
+
+# flag destination → TrainConfig field
+_FLAGS = {
+    "epochs": "max_epochs", "batch_size": "batch_size", "lr": "learning_rate", "weight_decay": "weight_decay",
+    "accumulate": "accumulate_grad_batches", "patience": "early_stopping_patience", "loss_alpha": "loss_alpha",
+    "normalize": "normalize", "balanced": "balanced_sampling", "channels": "channels", "seed": "seed",
+    "workers": "num_workers", "accelerator": "accelerator", "devices": "devices", "num_nodes": "num_nodes",
+    "precision": "precision", "threads": "threads", "max_train_batches": "max_train_batches",
+    "tensorboard": "tensorboard", "validation_fraction": "validation_fraction",
+}
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training (defaults: the paper's settings)")
+    g.add_argument("--config", type=Path, help="TOML/JSON file with training settings (a [train] table or top-level keys); flags override it")
+    g.add_argument("--epochs", type=int, help="maximum training epochs (default 100)")
+    g.add_argument("--batch-size", type=int, help="batch size (default 16)")
+    g.add_argument("--accumulate", type=int, help="gradient accumulation steps (default 4: effective batch 64)")
+    g.add_argument("--lr", type=float, help="AdamW learning rate (default 5e-5)")
+    g.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 1e-5)")
+    g.add_argument("--patience", type=int, help="early stopping: epochs without a better validation macro-F1 (default 10)")
+    g.add_argument("--loss-alpha", type=float, help="weight of cross-entropy in the hybrid loss; the rest is 1 - soft macro-F1 (default 0.5)")
+    g.add_argument("--normalize", choices=NORMALIZATIONS, help="input normalisation (default epoch-zscore: per epoch and channel)")
+    g.add_argument("--balanced", action="store_true", default=None, help="class-balanced sampling of training epochs")
+    g.add_argument("--channels", type=lambda v: [c.strip() for c in v.split(",")], help="comma-separated channels to use (default: all prepared channels)")
+    g.add_argument("--validation-fraction", type=float, help="share of training subjects held out for model selection (default 0.1, at least one)")
+    g.add_argument("--ablation", action="append", choices=ABLATIONS, default=[], help="switch a model component off (repeatable), e.g. --ablation asr")
+    g.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="override a ModelConfig field (JSON value), e.g. --model-option dropout=0.3")
+    g.add_argument("--seed", type=int, help="random seed (default 0)")
+    g.add_argument("--max-train-batches", type=int, help="limit the batches per training epoch (quick runs)")
+    e = p.add_argument_group("engine")
+    e.add_argument("--accelerator", help="auto (default), cpu, gpu, ...: passed to Lightning")
+    e.add_argument("--devices", help="devices per node: auto (default) or a number; more than one GPU runs DDP")
+    e.add_argument("--num-nodes", type=int, help="nodes for multi-node DDP (default 1)")
+    e.add_argument("--precision", help="auto (16-mixed on CUDA, 32-true on CPU), or any Lightning precision")
+    e.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    e.add_argument("--workers", type=int, help="data-loader worker processes (default 0)")
+    e.add_argument("--tensorboard", action="store_true", default=None, help="also log to TensorBoard (needs the tensorboard package)")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+    config = TrainConfig()
+    if args.config:
+        config = replace_from(config, read_config_file(args.config, "train"), source=str(args.config))
+    flags = {field: getattr(args, dest) for dest, field in _FLAGS.items() if getattr(args, dest) is not None}
+    config = replace_from(config, flags)
+    model = dict(config.model)
+    for name in args.ablation:
+        model[f"use_{name.replace('-', '_')}"] = False
+    for item in args.model_option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise IsatSleepNetError(f"--model-option expects KEY=VALUE, got {item!r}")
+        try:
+            model[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            model[key.strip()] = value
+    if model:
+        from dataclasses import fields
+
+        from isatsleepnet.model import ModelConfig
+
+        known = {f.name for f in fields(ModelConfig)}
+        unknown = sorted(set(model) - known)
+        if unknown:
+            raise IsatSleepNetError(f"unknown model option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    config = replace_from(config, {"model": model})
+    config.validate()
+    return config

@@ -1,0 +1,1 @@
+"""Evaluation: the paper's metrics, reports and their comparison with the paper."""

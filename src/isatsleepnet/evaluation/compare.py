@@ -1,0 +1,38 @@
+"""Side-by-side table of several runs (ablations, augmentation modes), from their metrics.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from isatsleepnet import STAGES
+from isatsleepnet.errors import IsatSleepNetError
+
+
+def _setting(config: dict) -> str:
+    """What distinguishes a run: its augmentation and model overrides."""
+    train = config.get("train", {})
+    parts = []
+    if config.get("augment", "none") != "none":
+        parts.append(f"augment={config['augment']}")
+    for key, value in sorted(train.get("model", {}).items()):
+        parts.append(f"{key}={value}")
+    return ", ".join(parts) or "paper defaults"
+
+
+def comparison_table(runs: list[Path]) -> str:
+    header = "| run | setting | folds | test epochs | Acc | κ | MF1 | MGm | " + " | ".join(STAGES) + " |"
+    lines = [header, "|---" * (8 + len(STAGES)) + "|"]
+    for run in runs:
+        metrics_path, config_path = run / "metrics.json", run / "config.json"
+        if not metrics_path.is_file():
+            raise IsatSleepNetError(f"{run}: no metrics.json (run `isatsleepnet cv` or `evaluate` first)")
+        m = json.loads(metrics_path.read_text())
+        config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+        p = m["pooled"]
+        lines.append(
+            f"| {run.name} | {_setting(config)} | {m.get('n_folds_evaluated', 1)} | {p['n_epochs']} | "
+            f"{100 * p['accuracy']:.1f} | {p['kappa']:.3f} | {100 * p['macro_f1']:.1f} | {100 * p['macro_gmean']:.1f} | "
+            + " | ".join(f"{100 * p['per_class_f1'][s]:.1f}" for s in STAGES) + " |"
+        )
+    return "\n".join(lines) + "\n"

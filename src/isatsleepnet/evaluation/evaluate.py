@@ -1,0 +1,80 @@
+"""Run a model file over prepared recordings and keep its predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from isatsleepnet.data.store import PreparedRecording
+from isatsleepnet.evaluation.predictions import RecordingPrediction
+from isatsleepnet.inference.checkpoint import load_model_file
+from isatsleepnet.inference.predict import best_device, predict_probabilities
+
+
+def predict_recordings(
+    model_path: Path,
+    recordings: list[PreparedRecording],
+    out: Path,
+    *,
+    device: str = "auto",
+    batch_size: int = 64,
+    progress: bool = True,
+) -> list[RecordingPrediction]:
+    """Predict every recording (skipping those already saved in ``out``) and save each one."""
+    out.mkdir(parents=True, exist_ok=True)
+    model_file = load_model_file(model_path)
+    model = None
+    predictions = []
+    for rec in tqdm(recordings, desc="predict", unit="rec", disable=not progress, leave=False):
+        saved = out / f"{rec.name}.npz"
+        if saved.is_file():
+            predictions.append(RecordingPrediction.load(saved))
+            continue
+        if model is None:
+            model = model_file.build(device=best_device(device))
+        probs = predict_probabilities(model, rec, channels=model_file.channels,
+                                      normalize=model_file.normalize, batch_size=batch_size)
+        real = rec.real  # the loader never yields synthetic epochs; keep truth and onsets aligned with it
+        prediction = RecordingPrediction(rec.name, rec.subject, rec.labels[real].astype(int), probs, rec.onsets[real])
+        prediction.save(out)
+        predictions.append(prediction)
+    return predictions
+
+
+def evaluate_model(
+    model_path: Path,
+    data_root: Path,
+    out: Path,
+    *,
+    subjects: list[str] | None = None,
+    protocol: str | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+    progress: bool = True,
+):
+    """Predictions, metrics.json, report.md and figures of one model on prepared data."""
+    from isatsleepnet.data.store import PreparedDataset
+    from isatsleepnet.errors import IsatSleepNetError
+    from isatsleepnet.evaluation.report import write_report
+    from isatsleepnet.training.data import recordings_of
+
+    data = PreparedDataset(data_root)
+    model_file = load_model_file(model_path)
+    chosen = subjects or data.subjects()
+    unknown = sorted(set(chosen) - set(data.subjects()))
+    if unknown:
+        raise IsatSleepNetError(f"subjects not in {data_root}: {', '.join(unknown)}")
+    seen = set(model_file.training.get("train_subjects", [])) | set(model_file.training.get("validation_subjects", []))
+    same_data = Path(model_file.training.get("data", "")).resolve() == Path(data_root).resolve()
+    overlap = sorted(seen & set(chosen)) if same_data else []
+    if overlap:
+        raise IsatSleepNetError(
+            f"the model was trained or selected on subject(s) {', '.join(overlap[:5])} of this dataset; "
+            "evaluate on other subjects (--subjects)"
+        )
+    recordings = recordings_of(data, chosen)
+    predictions = predict_recordings(model_path, recordings, out / "predictions", device=device,
+                                     batch_size=batch_size, progress=progress)
+    return write_report(out, {0: predictions}, {0: list(chosen)}, title=f"ISATSleepNet evaluation of {Path(model_path).name}",
+                        protocol=protocol, notes=[f"model: {model_path}", f"data: {data_root}"])

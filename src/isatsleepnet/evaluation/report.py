@@ -1,0 +1,111 @@
+"""metrics.json, report.md and the figures of a run, from its saved predictions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from isatsleepnet import STAGES
+from isatsleepnet.atomic import atomic_write_text
+from isatsleepnet.evaluation.metrics import compute_metrics, summarise_folds
+from isatsleepnet.evaluation.paper import PAPER_RESULTS
+from isatsleepnet.evaluation.predictions import RecordingPrediction
+
+
+def fold_metrics(predictions: list[RecordingPrediction]) -> dict[str, Any]:
+    y_true = np.concatenate([p.y_true for p in predictions])
+    y_pred = np.concatenate([p.y_pred for p in predictions])
+    return compute_metrics(y_true, y_pred)
+
+
+def run_metrics(folds: dict[int, list[RecordingPrediction]], test_subjects: dict[int, list[str]]) -> dict[str, Any]:
+    """Pooled metrics over every test epoch, per-fold metrics, and their mean and std."""
+    all_preds = [p for preds in folds.values() for p in preds]
+    per_fold = []
+    for index in sorted(folds):
+        m = fold_metrics(folds[index])
+        per_fold.append({"fold": index, "test_subjects": test_subjects.get(index, []),
+                         "test_recordings": [p.recording for p in folds[index]], **m})
+    return {
+        "pooled": fold_metrics(all_preds),
+        "folds": per_fold,
+        "fold_mean_std": summarise_folds(per_fold) if per_fold else {},
+        "n_folds_evaluated": len(per_fold),
+    }
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def markdown_report(metrics: dict[str, Any], *, title: str, protocol: str | None, notes: list[str]) -> str:
+    """The run in the paper's table layout, beside the paper's numbers when the protocol has them."""
+    pooled = metrics["pooled"]
+    header = "| | Acc | κ | MF1 | MGm | " + " | ".join(STAGES) + " |"
+    rule = "|---" * (5 + len(STAGES)) + "|"
+    row = (f"| this run (pooled, {pooled['n_epochs']} test epochs) | {_pct(pooled['accuracy'])} | {pooled['kappa']:.3f} | "
+           f"{_pct(pooled['macro_f1'])} | {_pct(pooled['macro_gmean'])} | "
+           + " | ".join(_pct(pooled["per_class_f1"][s]) for s in STAGES) + " |")
+    lines = [f"# {title}", "", header, rule, row]
+    ms = metrics.get("fold_mean_std")
+    if ms and metrics["n_folds_evaluated"] > 1:
+        cell = lambda d, pct=True: f"{100 * d['mean']:.1f} ± {100 * d['std']:.1f}" if pct else f"{d['mean']:.3f} ± {d['std']:.3f}"
+        lines.append(
+            f"| this run (mean ± std over {metrics['n_folds_evaluated']} folds) | {cell(ms['accuracy'])} | "
+            f"{cell(ms['kappa'], False)} | {cell(ms['macro_f1'])} | {cell(ms['macro_gmean'])} | "
+            + " | ".join(cell(ms["per_class_f1"][s]) for s in STAGES) + " |"
+        )
+    paper = PAPER_RESULTS.get(protocol or "")
+    if paper:
+        lines.append(
+            f"| ISATSleepNet paper ({protocol}) | {paper['accuracy']:.1f} | {paper['kappa']:.3f} | {paper['macro_f1']:.1f} | "
+            f"{paper['macro_gmean']:.1f} | " + " | ".join(f"{paper[s]:.1f}" for s in STAGES) + " |"
+        )
+    lines += ["", "Acc, MF1, MGm and per-class F1 in %; κ is Cohen's kappa. Metrics are computed on test "
+              "subjects only; model selection used validation subjects carved from the training subjects."]
+    if not paper:
+        lines.append(f"The paper reports no numbers for protocol {protocol!r}; see SPEC for its three benchmarks.")
+    lines += [""] + [f"- {n}" for n in notes] if notes else []
+    lines += ["", "## Per fold", "", "| fold | test subjects | epochs | Acc | κ | MF1 | MGm |", "|---|---|---|---|---|---|---|"]
+    for f in metrics["folds"]:
+        subjects = ", ".join(f["test_subjects"][:6]) + (" …" if len(f["test_subjects"]) > 6 else "")
+        lines.append(f"| {f['fold']} | {subjects} | {f['n_epochs']} | {_pct(f['accuracy'])} | {f['kappa']:.3f} | "
+                     f"{_pct(f['macro_f1'])} | {_pct(f['macro_gmean'])} |")
+    lines += ["", "## Figures", "", "![confusion matrix](figures/confusion_matrix.png)", ""]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(
+    out: Path,
+    folds: dict[int, list[RecordingPrediction]],
+    test_subjects: dict[int, list[str]],
+    *,
+    title: str,
+    protocol: str | None,
+    notes: list[str] | None = None,
+    curves: dict[int, Path] | None = None,
+) -> dict[str, Any]:
+    """Write metrics.json, report.md and figures/ into ``out``; returns the metrics."""
+    from isatsleepnet.plots.confusion import plot_confusion_matrix
+    from isatsleepnet.plots.curves import plot_learning_curves
+    from isatsleepnet.plots.hypnogram import plot_hypnogram
+
+    metrics = run_metrics(folds, test_subjects)
+    metrics["protocol"] = protocol
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    figures = out / "figures"
+    plot_confusion_matrix(np.array(metrics["pooled"]["confusion_matrix"]), figures / "confusion_matrix.png",
+                          title=f"{title}: pooled test epochs")
+    for index, csv_path in (curves or {}).items():
+        if csv_path.is_file():
+            plot_learning_curves(csv_path, figures / f"learning_curves_fold_{index:02d}.png", title=f"fold {index}")
+    for preds in folds.values():
+        for p in preds:
+            m = compute_metrics(p.y_true, p.y_pred)
+            plot_hypnogram(p.onsets, p.y_pred, figures / "hypnograms" / f"{p.recording}.png", expert=p.y_true,
+                           title=f"{p.recording}: accuracy {100 * m['accuracy']:.1f} %, κ {m['kappa']:.3f}")
+    atomic_write_text(out / "report.md", markdown_report(metrics, title=title, protocol=protocol, notes=notes or []))
+    return metrics

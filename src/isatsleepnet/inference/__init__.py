@@ -1,0 +1,1 @@
+"""Inference: portable model files and stage probabilities for prepared or raw recordings."""

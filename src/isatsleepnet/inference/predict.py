@@ -1,0 +1,39 @@
+"""Stage probabilities for prepared recordings, batch by batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from isatsleepnet.data.store import PreparedRecording
+from isatsleepnet.training.data import EpochDataset
+
+
+def best_device(preference: str = "auto") -> torch.device:
+    if preference != "auto":
+        return torch.device(preference)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@torch.inference_mode()
+def predict_probabilities(
+    model: torch.nn.Module,
+    recording: PreparedRecording,
+    *,
+    channels: list[str],
+    normalize: str,
+    batch_size: int = 64,
+    device: torch.device | None = None,
+) -> np.ndarray:
+    """Softmax probabilities (n_epochs x n_classes) of one prepared recording."""
+    device = device or next(model.parameters()).device
+    dataset = EpochDataset([recording], channels=channels, normalize=normalize)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    model.eval()
+    chunks = []
+    for x, _ in loader:
+        with torch.autocast(device.type, enabled=device.type == "cuda"):
+            logits = model(x.to(device, non_blocking=True))
+        chunks.append(logits.float().softmax(1).cpu().numpy())
+    return np.concatenate(chunks) if chunks else np.zeros((0, 5), dtype=np.float32)

@@ -1,0 +1,46 @@
+"""Multi-head scaled dot-product attention, shared by the cross- and self-attention."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from isatsleepnet.model.fastops import linear, make_linear
+
+
+class MultiHeadAttention(nn.Module):
+    """Queries from one sequence, keys/values from another (the same one for self-attention).
+
+    Same parameter count as nn.MultiheadAttention (4 D^2 + 4 D); written out so
+    that the key/value projection is one matmul and the kernel is
+    ``F.scaled_dot_product_attention`` (fused on CPU and GPU).
+    """
+
+    def __init__(self, dim: int, heads: int, *, fast: bool = False) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"dim {dim} is not divisible by {heads} heads")
+        self.heads = heads
+        self.q_proj = make_linear(dim, dim, fast=fast)
+        self.kv_proj = make_linear(dim, 2 * dim, fast=fast)
+        self.out_proj = make_linear(dim, dim, fast=fast)
+        self.fast = fast
+
+    def attend(self, q: Tensor, kv: Tensor) -> Tensor:
+        """Projected queries (B, Tq, D) and keys|values (B, Ts, 2D) -> (B, Tq, D), before out_proj."""
+        batch, t_q, dim = q.shape
+        head_dim = dim // self.heads
+        q = q.view(batch, t_q, self.heads, head_dim).transpose(1, 2)
+        k, v = kv.view(batch, kv.shape[1], 2, self.heads, head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        out = F.scaled_dot_product_attention(q, k, v)                 # (B, H, Tq, Dh)
+        return out.transpose(1, 2).reshape(batch, t_q, dim)
+
+    def forward(self, query: Tensor, source: Tensor) -> Tensor:
+        """query (B, Tq, D), source (B, Ts, D) -> (B, Tq, D)."""
+        if self.fast and query is source:  # self-attention: one product for q, k and v
+            weight = torch.cat([self.q_proj.weight, self.kv_proj.weight])
+            bias = torch.cat([self.q_proj.bias, self.kv_proj.bias])
+            q, kv = linear(query, weight, bias).split([query.shape[-1], 2 * query.shape[-1]], dim=-1)
+            return self.out_proj(self.attend(q, kv))
+        return self.out_proj(self.attend(self.q_proj(query), self.kv_proj(source)))

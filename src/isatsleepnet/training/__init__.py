@@ -1,0 +1,1 @@
+"""Training: subject-wise folds, streamed data loaders, the loss, the training loop and cross-validation."""

@@ -1,0 +1,96 @@
+"""Epochs streamed from the prepared store, in bounded memory whatever the dataset size.
+
+An index of (recording, epoch) pairs and the labels are all that is held in
+memory; each item is read from its recording's memory map when asked for, so a
+loader can shuffle across thousands of nights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, WeightedRandomSampler
+
+from isatsleepnet.data.store import PreparedDataset, PreparedRecording
+from isatsleepnet.errors import IsatSleepNetError
+
+
+def normalize_epoch(x: np.ndarray, how: str) -> np.ndarray:
+    """Per-epoch, per-channel z-score (removes amplitude differences between nights and devices)."""
+    if how == "epoch-zscore":
+        mean = x.mean(axis=-1, keepdims=True)
+        std = x.std(axis=-1, keepdims=True)
+        return (x - mean) / np.maximum(std, 1e-6)
+    return x
+
+
+class EpochDataset(Dataset):
+    """(x: float32 channels x samples, y: int64) for the epochs of some recordings."""
+
+    def __init__(
+        self,
+        recordings: Sequence[PreparedRecording],
+        *,
+        channels: Sequence[str] | None = None,
+        normalize: str = "epoch-zscore",
+        include_synthetic: bool = False,
+    ) -> None:
+        """``include_synthetic`` admits augmented epochs; only training sets may pass True,
+        so validation, test and prediction see recorded epochs alone by construction."""
+        self.recordings = list(recordings)
+        if not self.recordings:
+            raise IsatSleepNetError("no recordings to load")
+        first = self.recordings[0]
+        self.channels = list(channels) if channels else first.channels
+        self.channel_index = [self._indices(rec) for rec in self.recordings]
+        self.normalize = normalize
+        # Positions of the admitted epochs inside each recording.
+        self.positions = [
+            np.arange(rec.n_epochs) if include_synthetic else np.flatnonzero(rec.real) for rec in self.recordings
+        ]
+        lengths = np.array([len(p) for p in self.positions], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(lengths)])
+        self.labels = np.concatenate(
+            [rec.labels[p] for rec, p in zip(self.recordings, self.positions)]
+        ).astype(np.int64)
+        rates = {rec.sampling_rate for rec in self.recordings}
+        if len(rates) > 1:
+            raise IsatSleepNetError(f"recordings have different sampling rates {sorted(rates)}; prepare them at one rate")
+
+    def _indices(self, rec: PreparedRecording) -> list[int]:
+        missing = [c for c in self.channels if c not in rec.channels]
+        if missing:
+            raise IsatSleepNetError(f"recording {rec.name} lacks channel(s) {missing}; it has {rec.channels}")
+        return [rec.channels.index(c) for c in self.channels]
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """(recording number, epoch position inside that recording) of item ``index``."""
+        r = int(np.searchsorted(self.offsets, index, side="right") - 1)
+        return r, int(self.positions[r][index - self.offsets[r]])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        r, e = self.locate(index)
+        x = np.asarray(self.recordings[r].epochs[e], dtype=np.float32)[self.channel_index[r]]
+        x = normalize_epoch(x, self.normalize).astype(np.float32, copy=False)
+        return torch.from_numpy(np.ascontiguousarray(x)), int(self.labels[index])
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=5)
+
+
+def balanced_sampler(dataset: EpochDataset, seed: int) -> WeightedRandomSampler:
+    """Draws every stage equally often in expectation (one pass = len(dataset) draws)."""
+    counts = dataset.class_counts().astype(np.float64)
+    weights = 1.0 / np.maximum(counts[dataset.labels], 1.0)
+    generator = torch.Generator().manual_seed(seed)
+    return WeightedRandomSampler(torch.from_numpy(weights), num_samples=len(dataset), replacement=True, generator=generator)
+
+
+def recordings_of(dataset: PreparedDataset, subjects: Sequence[str]) -> list[PreparedRecording]:
+    wanted = set(subjects)
+    return [dataset[row["recording"]] for row in dataset.manifest if row["subject"] in wanted]

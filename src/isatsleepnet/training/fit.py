@@ -1,0 +1,185 @@
+"""Train one split: fit on training subjects, select the epoch on validation subjects.
+
+The test subjects are never seen here. A run folder holds Lightning's
+checkpoints (``checkpoints/last.ckpt`` every epoch, ``best.ckpt`` by validation
+macro-F1), the CSV log and, when training is finished, ``model.pt``; a killed
+run started again continues from ``last.ckpt``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from torch.utils.data import DataLoader
+
+from isatsleepnet.data.store import PreparedDataset, PreparedRecording
+from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.inference.checkpoint import ModelFile
+from isatsleepnet.training.config import TrainConfig
+from isatsleepnet.training.data import EpochDataset, balanced_sampler, recordings_of
+from isatsleepnet.training.folds import Fold, class_weights
+from isatsleepnet.training.module import SleepStager
+
+MODEL_FILE = "model.pt"
+
+
+def channel_roles(recording: PreparedRecording, channels: list[str]) -> list[str]:
+    """Roles (eeg, eeg2, eog) of the chosen channels: from the store, or guessed from names for npz imports."""
+    stored = dict(zip(recording.channels, recording.meta.get("roles") or []))
+    roles, n_eeg = [], 0
+    for name in channels:
+        role = stored.get(name)
+        if role is None:
+            role = "eog" if "eog" in name.lower() else ("eeg" if n_eeg == 0 else f"eeg{n_eeg + 1}")
+        n_eeg += role.startswith("eeg")
+        roles.append(role)
+    return roles
+
+
+def _precision(config: TrainConfig) -> str:
+    if config.precision != "auto":
+        return config.precision
+    return "16-mixed" if torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda") else "32-true"
+
+
+def _quiet_lightning() -> None:
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
+
+
+def train_split(
+    data: PreparedDataset,
+    fold: Fold,
+    out: Path,
+    config: TrainConfig,
+    *,
+    progress: bool = True,
+    description: dict[str, Any] | None = None,
+    callbacks: list[L.Callback] | None = None,
+) -> Path:
+    """Train on ``fold.train``, select on ``fold.validation``; returns the model file's path.
+
+    ``callbacks`` are extra Lightning callbacks (tests use them to interrupt a run).
+    """
+    config.validate()
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / MODEL_FILE).is_file():
+        return out / MODEL_FILE
+    _quiet_lightning()
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+
+    train_recs = recordings_of(data, fold.train)
+    val_recs = recordings_of(data, fold.validation)
+    if not train_recs:
+        raise IsatSleepNetError(f"fold {fold.index}: no recordings for the training subjects")
+    channels = config.channels or train_recs[0].channels
+    train_set = EpochDataset(train_recs, channels=channels, normalize=config.normalize)
+    val_set = EpochDataset(val_recs, channels=channels, normalize=config.normalize) if val_recs else None
+    first = train_recs[0]
+    model_config = {
+        "roles": channel_roles(first, channels),
+        "n_samples": int(first.meta["n_samples"]),
+        "sampling_rate": first.sampling_rate,
+        **config.model,
+    }
+    weights = class_weights(train_set.class_counts()).tolist()
+    module = SleepStager(model_config, asdict(config), weights)
+
+    sampler = balanced_sampler(train_set, config.seed) if config.balanced_sampling else None
+    generator = torch.Generator().manual_seed(config.seed)
+    train_loader = DataLoader(
+        train_set, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler,
+        num_workers=config.num_workers, generator=generator, drop_last=len(train_set) > config.batch_size,
+        persistent_workers=config.num_workers > 0,
+    )
+    val_loader = (
+        DataLoader(val_set, batch_size=max(64, config.batch_size), num_workers=config.num_workers,
+                   persistent_workers=config.num_workers > 0)
+        if val_set is not None else None
+    )
+
+    ckpt_dir = out / "checkpoints"
+    monitor = "val_macro_f1" if val_loader is not None else None
+    # "last" every epoch (for resuming) and, with validation subjects, "best" by validation macro-F1.
+    callbacks = list(callbacks or []) + [
+        ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1, every_n_epochs=1,
+                        enable_version_counter=False),
+    ]
+    if monitor:
+        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode="max",
+                                         save_top_k=1, enable_version_counter=False))
+    if monitor:
+        callbacks.append(EarlyStopping(monitor=monitor, mode="max", patience=config.early_stopping_patience))
+    if progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=1 if sys.stderr.isatty() else 50))
+    module.log_path = out / "logs" / "metrics.csv"
+    loggers: list[Any] | bool = False
+    if config.tensorboard:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers = [TensorBoardLogger(out, name="tensorboard", version="")]
+
+    trainer = L.Trainer(
+        accelerator=config.accelerator,
+        devices=config.devices if config.devices == "auto" else int(config.devices),
+        num_nodes=config.num_nodes,
+        precision=_precision(config),
+        max_epochs=config.max_epochs,
+        accumulate_grad_batches=config.accumulate_grad_batches,
+        limit_train_batches=config.max_train_batches or 1.0,
+        callbacks=callbacks,
+        logger=loggers,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        deterministic=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=10,
+        default_root_dir=out,
+    )
+    last = ckpt_dir / "last.ckpt"
+    trainer.fit(module, train_loader, val_loader, ckpt_path=last if last.is_file() else None)
+    if trainer.interrupted:  # Lightning turns Ctrl-C into a graceful stop; it is not a finished training
+        raise KeyboardInterrupt
+    if not trainer.is_global_zero:
+        return out / MODEL_FILE
+
+    best = ckpt_dir / "best.ckpt"
+    chosen = best if (monitor and best.is_file()) else last
+    checkpoint = torch.load(chosen, map_location="cpu", weights_only=False)
+    model_state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
+    selected_epoch = checkpoint.get("epoch")
+    ModelFile(
+        model_config=model_config,
+        state_dict=model_state,
+        channels=list(channels),
+        roles=model_config["roles"],
+        sampling_rate=first.sampling_rate,
+        epoch_seconds=float(first.meta.get("epoch_seconds", 30.0)),
+        normalize=config.normalize,
+        training={
+            "data": str(data.root),
+            "fold": fold.index,
+            "train_subjects": list(fold.train),
+            "validation_subjects": list(fold.validation),
+            "train_epochs": len(train_set),
+            "train_class_counts": train_set.class_counts().tolist(),
+            "selected_epoch": selected_epoch,
+            "selected_by": "validation macro-F1" if monitor else "last epoch (no validation subjects)",
+            "config": asdict(config),
+            **(description or {}),
+        },
+    ).save(out / MODEL_FILE)
+    return out / MODEL_FILE

@@ -1,0 +1,115 @@
+"""Subject-wise folds: every night of a subject lands in exactly one role per fold.
+
+Protocols of the paper: 20-fold CV for Sleep-EDF-20, 10-fold for Sleep-EDF-78,
+a 70/30 subject split for SHHS, or k-fold. Each fold's validation subjects
+(for early stopping and model selection) are carved from its training subjects,
+never from its test subjects.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import KFold, train_test_split
+
+from isatsleepnet.atomic import atomic_write_text
+from isatsleepnet.errors import IsatSleepNetError
+
+PROTOCOLS = {"sleep-edf-20": 20, "sleep-edf-78": 10, "shhs": None, "kfold": None}
+
+
+@dataclass(frozen=True)
+class Fold:
+    index: int
+    train: tuple[str, ...]
+    validation: tuple[str, ...]
+    test: tuple[str, ...]
+
+    def check(self, *, require_test: bool = True) -> None:
+        roles = [set(self.train), set(self.validation), set(self.test)]
+        overlap = (roles[0] & roles[1]) | (roles[0] & roles[2]) | (roles[1] & roles[2])
+        if overlap:
+            raise IsatSleepNetError(f"fold {self.index}: subject(s) {sorted(overlap)} in two roles")
+        if not self.train or (require_test and not self.test):
+            raise IsatSleepNetError(f"fold {self.index}: needs training and test subjects")
+
+
+def split_validation(train: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    if len(train) < 2 or fraction <= 0:
+        return train, []
+    n_val = max(1, int(round(fraction * len(train))))
+    fit, val = train_test_split(sorted(train), test_size=n_val, random_state=seed)
+    return sorted(fit), sorted(val)
+
+
+def make_folds(
+    subjects: list[str],
+    protocol: str,
+    *,
+    n_folds: int | None = None,
+    validation_fraction: float = 0.1,
+    test_fraction: float = 0.3,
+    seed: int = 0,
+) -> list[Fold]:
+    """Folds over ``subjects`` (one id per person, nights already grouped)."""
+    subjects = sorted(set(subjects))
+    if protocol not in PROTOCOLS:
+        raise IsatSleepNetError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    if protocol == "shhs":
+        if len(subjects) < 3:
+            raise IsatSleepNetError(f"the shhs 70/30 split needs at least 3 subjects, the data has {len(subjects)}")
+        train, test = train_test_split(subjects, test_size=test_fraction, random_state=seed)
+        fit, val = split_validation(train, validation_fraction, seed)
+        folds = [Fold(0, tuple(fit), tuple(val), tuple(sorted(test)))]
+    else:
+        k = n_folds if protocol == "kfold" else PROTOCOLS[protocol]
+        if k is None or k < 2:
+            raise IsatSleepNetError("kfold needs --folds K with K >= 2")
+        if len(subjects) < k:
+            raise IsatSleepNetError(f"{k} folds need at least {k} subjects, the data has {len(subjects)}")
+        folds = []
+        splitter = KFold(n_splits=k, shuffle=True, random_state=seed)
+        for i, (train_idx, test_idx) in enumerate(splitter.split(subjects)):
+            fit, val = split_validation([subjects[j] for j in train_idx], validation_fraction, seed + i)
+            folds.append(Fold(i, tuple(fit), tuple(val), tuple(sorted(subjects[j] for j in test_idx))))
+    for fold in folds:
+        fold.check()
+    return folds
+
+
+def save_folds(path: str | Path, folds: list[Fold], *, protocol: str, seed: int) -> None:
+    payload = {"protocol": protocol, "seed": seed, "folds": [asdict(f) for f in folds]}
+    atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
+
+
+def load_folds(path: str | Path, known_subjects: list[str] | None = None) -> list[Fold]:
+    """Folds from a folds.json, checked against the subjects of the data they will be used on."""
+    path = Path(path)
+    try:
+        payload = json.loads(path.read_text())
+        folds = [
+            Fold(int(f["index"]), tuple(f["train"]), tuple(f["validation"]), tuple(f["test"]))
+            for f in payload["folds"]
+        ]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise IsatSleepNetError(f"{path}: not a folds file ({exc})") from None
+    for fold in folds:
+        fold.check()
+        if known_subjects is not None:
+            unknown = (set(fold.train) | set(fold.validation) | set(fold.test)) - set(known_subjects)
+            if unknown:
+                raise IsatSleepNetError(f"{path}: fold {fold.index} names subjects not in the data: {sorted(unknown)[:5]}")
+    return folds
+
+
+def class_weights(counts: np.ndarray) -> np.ndarray:
+    """Inverse-frequency class weights normalised to mean 1 (classes absent get weight 0)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    weights = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / len(counts), 0.0)
+    present = weights > 0
+    if present.any():
+        weights[present] /= weights[present].mean()
+    return weights

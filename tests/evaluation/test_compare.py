@@ -1,0 +1,42 @@
+import json
+
+import numpy as np
+import pytest
+
+from isatsleepnet.cli.main import main
+from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.evaluation.compare import comparison_table
+from isatsleepnet.evaluation.metrics import compute_metrics
+
+
+def _run(folder, accuracy_noise, model=None, augment=None):
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 200)
+    pred = np.where(rng.random(200) < accuracy_noise, y, (y + 1) % 5)
+    (folder / "metrics.json").write_text(json.dumps({"pooled": compute_metrics(y, pred), "n_folds_evaluated": 3}))
+    config = {"protocol": "kfold", "train": {"model": model or {}}}
+    if augment:
+        config["augment"] = augment
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_table_lists_each_run_and_what_sets_it_apart(tmp_path):
+    a = _run(tmp_path / "base", 0.9)
+    b = _run(tmp_path / "no-asr", 0.7, model={"use_asr": False})
+    c = _run(tmp_path / "gan", 0.8, augment="gan")
+    table = comparison_table([a, b, c]).splitlines()
+    assert table[0].startswith("| run | setting |") and len(table) == 5
+    assert "| base | paper defaults | 3 | 200 |" in table[2]
+    assert "use_asr=False" in table[3] and "augment=gan" in table[4]
+    acc = [float(row.split("|")[5]) for row in table[2:]]
+    assert acc[0] > acc[2] > acc[1]
+
+
+def test_cli_writes_the_table_and_missing_runs_fail(tmp_path, capsys):
+    a = _run(tmp_path / "base", 0.9)
+    assert main(["compare", str(a), "--out", str(tmp_path / "t.md")]) == 0
+    assert (tmp_path / "t.md").read_text() == capsys.readouterr().out.split("written to")[0]
+    with pytest.raises(IsatSleepNetError, match="no metrics.json"):
+        comparison_table([tmp_path / "nothing"])

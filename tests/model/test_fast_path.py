@@ -1,0 +1,135 @@
+"""The fast path computes the eager reference's function: same state_dict, same outputs and gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from isatsleepnet.model import ISATSleepNet, ModelConfig
+from isatsleepnet.model.fast import FastDropout, FastLinear, FastMaxPool2, fuse_for_inference
+from isatsleepnet.model.fftconv import FFTConv1d
+
+from .helpers import calibrated, epochs, small_config
+
+
+@pytest.fixture(scope="module")
+def paper_pair() -> tuple[ISATSleepNet, ISATSleepNet]:
+    torch.manual_seed(0)
+    eager = calibrated(ISATSleepNet(ModelConfig(use_fast_conv=False)))
+    return eager, eager.with_fast_conv(True).eval()
+
+
+def test_state_dicts_are_interchangeable(paper_pair: tuple[ISATSleepNet, ISATSleepNet]) -> None:
+    eager, fast = paper_pair
+    a, b = eager.state_dict(), fast.state_dict()
+    assert a.keys() == b.keys()
+    assert all(a[k].shape == b[k].shape for k in a)
+    assert sum(isinstance(m, FFTConv1d) for m in fast.modules()) == 6
+    assert not any(isinstance(m, (FFTConv1d, FastLinear, FastDropout)) for m in eager.modules())
+
+
+def test_fast_equals_eager_and_fused_equals_unfused(paper_pair: tuple[ISATSleepNet, ISATSleepNet]) -> None:
+    eager, fast = paper_pair
+    x = epochs(eager.config, 4, seed=5)
+    with torch.no_grad():
+        ref = eager(x)
+        out_fast = fast(x)
+    assert ref.abs().max() > 0.5, "logits should be O(1) for the comparison to mean something"
+    assert (out_fast - ref).abs().max() < 1e-4
+    for model in (eager, fast):
+        fused = model.fuse_for_inference()
+        assert not any(isinstance(m, nn.BatchNorm1d) for m in fused.network.eog.modules())
+        assert (fused(x) - ref).abs().max() < 1e-4
+    assert eager.training is False and sum(isinstance(m, nn.BatchNorm1d) for m in eager.modules()) > 0
+
+
+def test_fused_model_is_inference_only(paper_pair: tuple[ISATSleepNet, ISATSleepNet]) -> None:
+    fused = fuse_for_inference(paper_pair[1])
+    with pytest.raises(RuntimeError, match="cannot be trained"):
+        fused.train()
+    assert fused(epochs(fused.config, 1)).requires_grad is False
+
+
+def test_training_gradients_match_without_dropout() -> None:
+    config = small_config(dropout=0.0, attention_dropout=0.0, use_fast_conv=False)
+    eager = ISATSleepNet(config).train()
+    fast = eager.with_fast_conv(True).train()
+    x, y = epochs(config, 4, seed=3), torch.tensor([0, 1, 2, 3])
+    grads = []
+    for model in (eager, fast):
+        loss = nn.functional.cross_entropy(model(x), y)
+        grads.append(dict(zip([n for n, _ in model.named_parameters()], torch.autograd.grad(loss, list(model.parameters())))))
+    for name, g in grads[0].items():
+        torch.testing.assert_close(grads[1][name], g, rtol=1e-3, atol=1e-5, msg=name)
+
+
+def test_fast_linear_matches_linear_with_gradients() -> None:
+    ref, fast = nn.Linear(24, 40), FastLinear(24, 40)
+    fast.load_state_dict(ref.state_dict())
+    x = torch.randn(3, 7, 24, requires_grad=True)
+    g = torch.randn(3, 7, 40)
+    a = torch.autograd.grad(ref(x), (x, ref.weight, ref.bias), g)
+    b = torch.autograd.grad(fast(x), (x, fast.weight, fast.bias), g)
+    torch.testing.assert_close(fast(x), ref(x), rtol=1e-5, atol=1e-5)
+    for u, v in zip(a, b):
+        torch.testing.assert_close(v, u, rtol=1e-5, atol=1e-5)
+    xd = x.detach().double()  # outside oneDNN's reach: plain F.linear
+    torch.testing.assert_close(fast.double()(xd), ref.double()(xd))
+
+
+def test_fast_dropout_keeps_distribution_and_scales() -> None:
+    drop = FastDropout(0.5).train()
+    x = torch.ones(200_000, requires_grad=True)
+    y = drop(x)
+    kept = (y != 0).float().mean().item()
+    assert abs(kept - 0.5) < 0.01
+    assert set(torch.unique(y.detach()).tolist()) <= {0.0, 2.0}
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())
+    assert torch.equal(drop.eval()(x), x)
+
+
+@pytest.mark.parametrize("length", [600, 601])
+def test_fast_maxpool_matches_maxpool_with_gradients(length: int) -> None:
+    x = torch.randn(3, 5, length, requires_grad=True)
+    x.data[..., 1::7] = x.data[..., 0::7][..., : x.data[..., 1::7].shape[-1]]  # ties: first sample wins
+    g = torch.randn(3, 5, length // 2)
+    ref = nn.MaxPool1d(2)(x)
+    out = FastMaxPool2()(x)
+    assert torch.equal(out, ref)
+    assert torch.equal(torch.autograd.grad(out, x, g)[0], torch.autograd.grad(ref, x, g)[0])
+    with torch.no_grad():
+        assert torch.equal(FastMaxPool2()(x), ref)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"roles": ("eeg", "eog")},
+    {"roles": ("eeg",)},
+    {"use_simgate": False},
+    {"use_cross_attention": False},
+    {"use_lstm": False, "use_self_attention": False, "use_asr": False, "use_tpp": False, "use_lcr": False},
+    {"n_samples": 1875, "sampling_rate": 62.5},
+])
+def test_fast_equals_eager_for_variants(overrides: dict) -> None:
+    eager = calibrated(ISATSleepNet(small_config(use_fast_conv=False, **overrides)))
+    fast = eager.with_fast_conv(True).eval()
+    fused = fast.fuse_for_inference()
+    x = epochs(eager.config, 3, seed=4)
+    with torch.no_grad():
+        ref = eager(x)
+        assert (fast(x) - ref).abs().max() < 1e-4
+    assert (fused(x) - ref).abs().max() < 1e-4
+
+
+def test_fast_model_runs_under_autocast_and_in_bfloat16() -> None:
+    model = calibrated(ISATSleepNet(small_config()))
+    x = epochs(model.config, 2)
+    with torch.no_grad():
+        ref = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = model(x)
+        pure = model.to(torch.bfloat16)(x.bfloat16())
+    for out in (mixed, pure):
+        assert out.shape == ref.shape and bool(torch.isfinite(out).all())
+        assert (out.float() - ref).abs().max() < 0.1 * ref.abs().max() + 0.05

@@ -1,0 +1,56 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.training.folds import Fold, class_weights, load_folds, make_folds, save_folds
+
+SUBJECTS = [f"SC4{i:02d}" for i in range(20)]
+
+
+@pytest.mark.parametrize(("protocol", "n", "k"), [("sleep-edf-20", 20, 20), ("sleep-edf-78", 78, 10), ("kfold", 9, 3)])
+def test_every_subject_tested_once_and_never_in_two_roles(protocol, n, k):
+    subjects = [f"s{i}" for i in range(n)]
+    folds = make_folds(subjects, protocol, n_folds=k, validation_fraction=0.1, seed=1)
+    assert len(folds) == k
+    tested = list(itertools.chain.from_iterable(f.test for f in folds))
+    assert sorted(tested) == sorted(subjects)
+    for f in folds:
+        assert not set(f.train) & set(f.validation)
+        assert not set(f.train) & set(f.test)
+        assert not set(f.validation) & set(f.test)
+        assert set(f.train) | set(f.validation) | set(f.test) == set(subjects)
+        assert len(f.validation) >= 1
+
+
+def test_shhs_split_is_70_30():
+    subjects = [str(200000 + i) for i in range(100)]
+    [fold] = make_folds(subjects, "shhs", seed=0)
+    assert len(fold.test) == 30 and len(fold.train) + len(fold.validation) == 70
+
+
+def test_folds_are_reproducible_and_seeded():
+    assert make_folds(SUBJECTS, "kfold", n_folds=4, seed=5) == make_folds(SUBJECTS, "kfold", n_folds=4, seed=5)
+    assert make_folds(SUBJECTS, "kfold", n_folds=4, seed=5) != make_folds(SUBJECTS, "kfold", n_folds=4, seed=6)
+
+
+def test_too_few_subjects():
+    with pytest.raises(IsatSleepNetError, match="20 folds need at least 20 subjects"):
+        make_folds(SUBJECTS[:5], "sleep-edf-20")
+
+
+def test_round_trip_and_checks(tmp_path):
+    folds = make_folds(SUBJECTS, "kfold", n_folds=5, seed=0)
+    save_folds(tmp_path / "folds.json", folds, protocol="kfold", seed=0)
+    assert load_folds(tmp_path / "folds.json", SUBJECTS) == folds
+    with pytest.raises(IsatSleepNetError, match="names subjects not in the data"):
+        load_folds(tmp_path / "folds.json", SUBJECTS[:10])
+    with pytest.raises(IsatSleepNetError, match="in two roles"):
+        Fold(0, ("a", "b"), ("b",), ("c",)).check()
+
+
+def test_class_weights_inverse_frequency():
+    w = class_weights(np.array([100, 10, 100, 0, 50]))
+    assert w[3] == 0 and w[1] > w[4] > w[0] == w[2]
+    assert w[w > 0].mean() == pytest.approx(1.0)

@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+import torch
+
+from isatsleepnet.data.store import PreparedDataset, write_manifest, write_recording
+from isatsleepnet.training.data import EpochDataset, balanced_sampler, normalize_epoch, recordings_of
+from isatsleepnet.training.loss import HybridLoss, soft_macro_f1
+from isatsleepnet.training.module import step_schedule
+
+
+def test_soft_f1_matches_hard_f1_for_confident_predictions():
+    target = torch.tensor([0, 1, 2, 2, 4])
+    logits = torch.nn.functional.one_hot(target, 5).float() * 50
+    assert soft_macro_f1(logits, target).item() == pytest.approx(1.0, abs=1e-5)
+    wrong = torch.nn.functional.one_hot(torch.tensor([1, 0, 2, 2, 4]), 5).float() * 50
+    # classes 0 and 1 swapped: F1 0 for both, 1 for 2 and 4 → mean over present classes 0.5
+    assert soft_macro_f1(wrong, target).item() == pytest.approx(0.5, abs=1e-5)
+
+
+def test_hybrid_loss_limits_and_gradient():
+    target = torch.tensor([0, 1, 2, 3, 4, 1])
+    logits = torch.randn(6, 5, requires_grad=True)
+    ce = torch.nn.functional.cross_entropy(logits, target)
+    assert HybridLoss(1.0)(logits, target).item() == pytest.approx(ce.item())
+    assert HybridLoss(0.0)(logits, target).item() == pytest.approx(1 - soft_macro_f1(logits, target).item())
+    weights = torch.tensor([1.0, 5.0, 1.0, 1.0, 1.0])
+    weighted = HybridLoss(1.0, weights)(logits, target)
+    assert weighted.item() == pytest.approx(torch.nn.functional.cross_entropy(logits, target, weight=weights).item())
+    HybridLoss(0.5, weights)(logits, target).backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+
+
+def test_step_schedule_matches_paper():
+    factors = [step_schedule(e, 7, 6, 0.5) for e in range(20)]
+    assert factors[:7] == [1.0] * 7
+    assert factors[7:13] == [0.5] * 6 and factors[13:19] == [0.25] * 6 and factors[19] == 0.125
+
+
+def _dataset(tmp_path, nights):
+    for name, subject, labels in nights:
+        labels = np.array(labels)
+        x = np.random.default_rng(len(name)).normal(3.0, 20.0, (len(labels), 2, 100)).astype(np.float32)
+        x[:, :, 0] = labels[:, None]  # the label is readable from the first sample
+        write_recording(tmp_path, name, x, labels, np.arange(len(labels)) * 30.0,
+                        {"subject": subject, "night": 1, "sampling_rate": 10.0, "channels": ["eeg", "eog"], "roles": ["eeg", "eog"]})
+    write_manifest(tmp_path)
+    return PreparedDataset(tmp_path)
+
+
+def test_epoch_dataset_streams_across_recordings(tmp_path):
+    ds = _dataset(tmp_path, [("a", "s1", [0, 1, 2]), ("b", "s2", [3, 4]), ("c", "s3", [2, 2, 2, 2])])
+    data = EpochDataset(recordings_of(ds, ["s1", "s2"]), normalize="none")
+    assert len(data) == 5 and list(data.labels) == [0, 1, 2, 3, 4]
+    for i in range(5):
+        x, y = data[i]
+        assert x.shape == (2, 100) and x.dtype == torch.float32 and int(x[0, 0]) == y == i
+    assert data.locate(3) == (1, 0)
+    z, _ = EpochDataset(recordings_of(ds, ["s3"]), normalize="epoch-zscore")[0]
+    assert z.mean(-1).abs().max() < 1e-4 and (z.std(-1, unbiased=False) - 1).abs().max() < 1e-3
+    only_eog = EpochDataset(recordings_of(ds, ["s1"]), channels=["eog"], normalize="none")
+    assert only_eog[0][0].shape == (1, 100)
+
+
+def test_balanced_sampler_evens_out_stages(tmp_path):
+    ds = _dataset(tmp_path, [("a", "s1", [2] * 90 + [1] * 10)])
+    data = EpochDataset(list(ds), normalize="none")
+    drawn = data.labels[list(balanced_sampler(data, seed=0))]
+    assert 0.35 < (drawn == 1).mean() < 0.65
+
+
+def test_normalize_none_keeps_microvolts():
+    x = np.ones((2, 10), dtype=np.float32) * 7
+    assert normalize_epoch(x, "none") is x
