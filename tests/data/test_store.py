@@ -72,3 +72,16 @@ def test_not_a_dataset(tmp_path):
 def test_bad_labels_are_refused(tmp_path):
     with pytest.raises(ValueError):
         write_recording(tmp_path, "x", np.zeros((2, 1, 3)), np.array([0, 7]), np.zeros(2), {})
+
+
+def test_written_files_are_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    _write(tmp_path, "r")
+    write_manifest(tmp_path)
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in (tmp_path / "manifest.csv", tmp_path / "recordings" / "r", tmp_path / "recordings" / "r" / "meta.json"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & stat.S_IRGRP or mask & stat.S_IRGRP, f"{path} is {oct(mode)}"

@@ -1,0 +1,233 @@
+"""Benchmark: staging the SC4001 night end to end, ISATSleepNet (torch, ONNX) vs YASA.
+
+Not a test. Each measurement runs in a fresh Python process, so that start-up,
+imports and peak memory are its own:
+
+* wall s: the process from start to exit (interpreter, imports, model loading,
+  EDF reading, staging, outputs), as a user running a command sees it;
+* the phases inside it: imports, model load, EDF read (+ hypnogram with --trim),
+  predict, write outputs (ours: CSV, EDF+ annotations, both PNGs, JSON, HTML);
+* peak MB: the process's peak resident memory (VmHWM), interpreter included.
+
+Cases, both on SC4001E0-PSG.edf (Sleep-EDF SC, 22 h, 100 Hz):
+  full     every whole epoch of the recording (2650)
+  trimmed  the 841 epochs from 30 min before the expert's first sleep epoch to 30 min
+           after the last (`stage --hypnogram SC4001EC-Hypnogram.edf --trim`)
+
+Engines:
+  torch  `isatsleepnet stage` with a .pt model: fast path (FFT convolutions, BatchNorm folded)
+  onnx   `isatsleepnet stage` with the exported .onnx (eager graph on ONNX Runtime; torch not imported)
+  yasa   yasa.SleepStaging(raw, eeg_name="EEG Fpz-Cz", eog_name="EOG horizontal") -> predict()
+         and predict_proba(): MNE reads the two channels (preload), YASA band-passes them,
+         computes its features and applies its bundled LightGBM "eeg+eog" classifier.
+         No EMG: Sleep-EDF's "EMG submental" is a 1-Hz envelope, not an EMG YASA could use.
+         For "trimmed", the MNE Raw is cropped to the same 841 epochs before staging.
+
+The model has the paper's size (ModelConfig defaults, ~2.4 M parameters) with random,
+untrained weights: timing does not depend on the weights, the stages it outputs are
+meaningless. Runs alternate between engines so that other load on a shared machine
+hits all alike; times are medians over --repeats. "speed vs YASA" is YASA's wall time
+divided by the engine's (above 1: faster than YASA).
+
+    python benchmarks/bench_stage.py --data-dir /work/shared/data/physionet-sleep-data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PSG, HYPNOGRAM = "SC4001E0-PSG.edf", "SC4001EC-Hypnogram.edf"
+ENGINES = ("torch", "onnx", "yasa")
+CASES = ("full", "trimmed")
+
+WORKER = r"""
+import json, os, sys, time
+t_start = time.perf_counter()
+engine, case, data_dir, model_dir, out_dir, threads = sys.argv[1:7]
+threads = int(threads) if threads != "0" else None
+
+def peak_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+
+phases = {}
+if engine == "yasa":
+    import numpy as np, mne, yasa
+    mne.set_log_level("ERROR")
+    phases["import"] = time.perf_counter() - t_start
+    t = time.perf_counter()
+    raw = mne.io.read_raw_edf(os.path.join(data_dir, "SC4001E0-PSG.edf"),
+                              include=["EEG Fpz-Cz", "EOG horizontal"], preload=case == "full", verbose=False)
+    if case == "trimmed":
+        first, n = (int(v) for v in sys.argv[7:9])
+        raw.crop(first * 30.0, (first + n) * 30.0, include_tmax=False).load_data(verbose=False)
+    phases["read"] = time.perf_counter() - t
+    t = time.perf_counter()
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        staging = yasa.SleepStaging(raw, eeg_name="EEG Fpz-Cz", eog_name="EOG horizontal")
+        hypnogram = staging.predict()
+        proba = staging.predict_proba() if hasattr(staging, "predict_proba") else hypnogram.proba
+    phases["predict"] = time.perf_counter() - t
+    n_epochs = len(proba)
+else:
+    from isatsleepnet.inference.stage import StageOptions, load_predictor, stage_recording
+    phases["import"] = time.perf_counter() - t_start
+    t = time.perf_counter()
+    model = os.path.join(model_dir, "model.onnx" if engine == "onnx" else "model.pt")
+    predictor = load_predictor(model, threads=threads)
+    phases["load model"] = time.perf_counter() - t
+    options = StageOptions(trim=case == "trimmed")
+    hypnogram = os.path.join(data_dir, "SC4001EC-Hypnogram.edf") if case == "trimmed" else None
+    result = stage_recording(os.path.join(data_dir, "SC4001E0-PSG.edf"), predictor, out_dir, options,
+                             hypnogram=hypnogram)
+    phases.update(result.timings)
+    n_epochs = result.n_epochs
+phases["total"] = time.perf_counter() - t_start
+print(json.dumps({"phases": phases, "peak_mb": peak_mb(), "epochs": n_epochs}))
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", type=Path, default=Path("/work/shared/data/physionet-sleep-data"),
+                   help="folder with SC4001E0-PSG.edf and SC4001EC-Hypnogram.edf")
+    p.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    p.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
+    p.add_argument("--repeats", type=int, default=3, help="runs per (case, engine); the table shows medians")
+    p.add_argument("--threads", type=int, default=0,
+                   help="inference threads for torch and ONNX Runtime (default 0: all cores)")
+    p.add_argument("--work", type=Path, help="folder for the model files and outputs (default: a temporary one)")
+    p.add_argument("--json", type=Path, help="also write every run's measurements here")
+    return p.parse_args(argv)
+
+
+def make_models(folder: Path) -> dict[str, float]:
+    """A paper-size model with random weights as model.pt, and its ONNX export; returns set-up times."""
+    import torch
+
+    from isatsleepnet.inference.checkpoint import ModelFile
+    from isatsleepnet.inference.onnx_backend import export_onnx
+    from isatsleepnet.model import ISATSleepNet, ModelConfig
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    config = ModelConfig()
+    model = ISATSleepNet(config)
+    with torch.no_grad():  # BatchNorm statistics of realistic magnitude
+        model.train()
+        for _ in range(2):
+            model(torch.randn(16, config.n_channels, config.n_samples))
+    model.eval()
+    model_file = ModelFile(
+        model_config=config.to_dict(), state_dict=model.state_dict(),
+        channels=["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"], roles=list(config.roles),
+        sampling_rate=config.sampling_rate, epoch_seconds=30.0, normalize="epoch-zscore",
+        training={"data": "none: random untrained weights for timing"},
+    )
+    model_file.save(folder / "model.pt")
+    t = time.perf_counter()
+    info = export_onnx(model_file, folder / "model.onnx")
+    return {"parameters": sum(p.numel() for p in model.parameters()), "export_s": time.perf_counter() - t,
+            "export_difference": info["max_probability_difference"]}
+
+
+def trimmed_window(data_dir: Path) -> tuple[int, int]:
+    """First epoch and epoch count of the trimmed span (as `stage --trim` computes it)."""
+    from isatsleepnet.data.readers.edf import EdfRecording
+    from isatsleepnet.data.readers.hypnogram import read_hypnogram
+
+    psg = EdfRecording.open(data_dir / PSG)
+    n = int(psg.duration // 30)
+    codes = read_hypnogram(data_dir / HYPNOGRAM, psg_start=psg.start).to_epochs(n, 30.0)
+    sleep = [i for i, c in enumerate(codes) if c > 0]
+    first, stop = max(sleep[0] - 60, 0), min(sleep[-1] + 61, n)
+    return first, stop - first
+
+
+def run_one(engine: str, case: str, args: argparse.Namespace, models: Path, window: tuple[int, int]) -> dict:
+    with tempfile.TemporaryDirectory(dir=args.work) as out:
+        cmd = [sys.executable, "-c", WORKER, engine, case, str(args.data_dir), str(models), out, str(args.threads),
+               *(str(v) for v in window)]
+        t = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - t
+    if done.returncode != 0:
+        raise SystemExit(f"{engine}/{case} failed:\n{done.stderr}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result.update(engine=engine, case=case, wall=wall)
+    return result
+
+
+def table(runs: list[dict], cases: list[str], engines: list[str]) -> str:
+    columns = ["import", "load model", "read", "predict", "write"]
+    header = ["case", "engine", "epochs", "wall s", *(f"{c} s" for c in columns), "peak MB", "speed vs YASA"]
+    rows = []
+    for case in cases:
+        med = {}
+        for engine in engines:
+            mine = [r for r in runs if r["case"] == case and r["engine"] == engine]
+            if mine:
+                med[engine] = statistics.median(r["wall"] for r in mine)
+        for engine in engines:
+            mine = [r for r in runs if r["case"] == case and r["engine"] == engine]
+            if not mine:
+                continue
+            phase = {c: statistics.median(r["phases"].get(c, float("nan")) for r in mine) for c in columns}
+            ratio = f"{med['yasa'] / med[engine]:.2f}" if "yasa" in med else "-"
+            rows.append([case, engine, str(mine[0]["epochs"]), f"{med[engine]:.2f}",
+                         *("-" if phase[c] != phase[c] else f"{phase[c]:.2f}" for c in columns),
+                         f"{statistics.median(r['peak_mb'] for r in mine):.0f}", ratio])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    line = lambda r: " | ".join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return "\n".join([line(header), "-+-".join("-" * w for w in widths), *(line(r) for r in rows)])
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if not (args.data_dir / PSG).is_file():
+        raise SystemExit(f"{args.data_dir / PSG} not found (--data-dir)")
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench-stage-"))
+    args.work = work
+    models = work / "models"
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        versions = ", ".join(f"{p} {version(p)}" for p in ("torch", "onnxruntime", "yasa", "lightgbm", "mne"))
+    except PackageNotFoundError as exc:
+        raise SystemExit(f"missing package {exc} (the benchmark needs yasa: pip install yasa)") from None
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; {versions}", flush=True)
+    setup = make_models(models)
+    print(f"model: {setup['parameters'] / 1e6:.2f} M parameters (random weights); ONNX export "
+          f"{setup['export_s']:.1f} s (once), ONNX vs torch max probability difference "
+          f"{setup['export_difference']:.1e}", flush=True)
+    window = trimmed_window(args.data_dir)
+    runs = []
+    for repeat in range(args.repeats):
+        for case in args.cases:
+            for engine in args.engines:
+                run = run_one(engine, case, args, models, window)
+                runs.append(run)
+                print(f"  run {repeat + 1}/{args.repeats} {case:7s} {engine:5s} {run['wall']:6.2f} s "
+                      f"({run['epochs']} epochs)", flush=True)
+    print(f"load average {os.getloadavg()[0]:.2f} at the end; threads: "
+          f"{args.threads or 'all cores'} (torch, ONNX Runtime)\n")
+    print(table(runs, args.cases, args.engines))
+    if args.json:
+        args.json.write_text(json.dumps({"setup": setup, "runs": runs}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

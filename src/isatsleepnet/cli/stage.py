@@ -1,0 +1,143 @@
+"""`isatsleepnet stage`: stage new recordings (EDF/EDF+/BDF) with a trained model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DESCRIPTION = """\
+Stage every whole 30-s epoch of one or more recordings (EDF, EDF+ or BDF files,
+or folders searched recursively) with a model file, and write for each recording
+NAME into OUT:
+
+  NAME.hypnogram.csv      epoch, onset_s, stage, p_W, p_N1, p_N2, p_N3, p_REM, confidence, review
+  NAME.annotations.edf    EDF+ stage annotations (EDFbrowser, mne.read_annotations); see --annotations
+  NAME.hypnogram.png      the hypnogram (the expert's above it, accuracy and kappa in the title, with --hypnogram)
+  NAME.hypnodensity.png   stage probabilities over the night, epochs to review marked
+  NAME.sleep_stats.json   TIB, TST, sleep efficiency, latencies, WASO, awakenings, minutes and % per stage
+  NAME.report.html        all of the above on one page
+
+Channels: by default the ones the model was trained on, found by exact label or
+an alias (Fpz-Cz = EEG Fpz-Cz; SHHS's EEG(sec) = EEG2 = EEG 2 ...); name others
+with --eeg/--eeg2/--eog. They are converted to µV from the EDF header and
+resampled to the model's rate; a channel slower than 0.6 x (EEG) or 0.5 x (EOG)
+the model's rate is refused. A final partial epoch is ignored and reported.
+Epochs whose confidence (1 - normalised entropy of the probabilities) is below
+--min-confidence are flagged for review.
+
+A recording that fails is reported in one line and the others go on; the exit
+code is 1 when any failed. Nothing is half-written: each recording's files
+appear together when all are complete."""
+
+EPILOG = """\
+examples:
+  isatsleepnet stage night.edf --model runs/edf20/fold_00/model.pt --out staged/
+  isatsleepnet stage SC4001E0-PSG.edf --hypnogram SC4001EC-Hypnogram.edf --trim --model model.pt --out staged/
+  isatsleepnet stage recordings/ --hypnogram auto --model model.onnx --out staged/
+  isatsleepnet stage psg.bdf --eeg C4-M1 --eeg2 C3-M2 --eog E1-M2 --model model.pt --out staged/"""
+
+
+def _names(value: str) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected a channel label")
+    return names
+
+
+def _role_channel(value: str) -> tuple[str, list[str]]:
+    role, sep, labels = value.partition("=")
+    if not sep or not role.strip():
+        raise argparse.ArgumentTypeError(f"expected ROLE=LABEL, got {value!r}")
+    return role.strip(), _names(labels)
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "stage",
+        help="stage raw recordings with a model: hypnogram CSV, annotations, plots, sleep statistics, report",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("recordings", nargs="+", type=Path, metavar="RECORDING",
+                   help="EDF/EDF+/BDF file, or a folder searched recursively for them")
+    p.add_argument("--model", type=Path, required=True,
+                   help="model file: model.pt from `train`/`cv`, or a .onnx file from `isatsleepnet export`")
+    p.add_argument("--out", type=Path, required=True, help="output folder (created; files of the same name are replaced)")
+    p.add_argument("--backend", choices=["torch", "onnx"],
+                   help="inference engine (default: onnx for a .onnx model, torch otherwise); "
+                        "onnx with a .pt model exports it first, which takes a while")
+    p.add_argument("--eeg", type=_names, metavar="LABEL", help="label of the first EEG channel (comma-separated alternatives)")
+    p.add_argument("--eeg2", type=_names, metavar="LABEL", help="label of the second EEG channel")
+    p.add_argument("--eog", type=_names, metavar="LABEL", help="label of the EOG channel")
+    p.add_argument("--channel", type=_role_channel, action="append", default=[], metavar="ROLE=LABEL",
+                   help="label for any model role (e.g. eog2=E2-M1); repeatable")
+    p.add_argument("--hypnogram", action="append", metavar="FILE",
+                   help="expert hypnogram (EDF+, NSRR/Profusion XML, CSV/TSV) to compare with: one per recording, "
+                        "in order; or 'auto' to look beside each recording")
+    p.add_argument("--start", type=float, metavar="SECONDS",
+                   help="stage from this time (seconds from the recording start; rounded up to a whole epoch)")
+    p.add_argument("--end", type=float, metavar="SECONDS", help="stage up to this time (seconds from the recording start)")
+    p.add_argument("--trim", action="store_true",
+                   help="stage only from --trim-minutes before the expert's first sleep epoch to after the last "
+                        "(Sleep-EDF's usual trimming; needs --hypnogram)")
+    p.add_argument("--trim-minutes", type=float, default=30.0, help="wake kept around sleep with --trim (default 30)")
+    p.add_argument("--annotations", choices=["edf", "tsv", "both"], default="edf",
+                   help="annotation file: EDF+ (default; EDFbrowser and MNE), BIDS-style TSV, or both")
+    p.add_argument("--min-confidence", type=float, default=0.6,
+                   help="flag epochs whose confidence is below this for review (0-1, default 0.6)")
+    p.add_argument("--assume-unit", choices=["uV", "mV", "V"],
+                   help="unit of channels whose EDF header leaves the physical dimension blank")
+    p.add_argument("--batch-size", type=int, default=64, help="epochs per forward pass (default 64)")
+    p.add_argument("--threads", type=int, help="CPU threads for inference (default: all cores)")
+    p.add_argument("--device", default="auto", help="torch backend: auto (default), cpu, cuda, cuda:1, ...")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG figures (the report then has none)")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - StageOptions, imported lazily
+    from isatsleepnet.errors import IsatSleepNetError
+    from isatsleepnet.inference.stage import StageOptions
+
+    channels: dict[str, list[str]] = {}
+    for role in ("eeg", "eeg2", "eog"):
+        if getattr(args, role):
+            channels[role] = getattr(args, role)
+    for role, labels in args.channel:
+        if role in channels:
+            raise IsatSleepNetError(f"channel for {role} given twice")
+        channels[role] = labels
+    hypnograms = args.hypnogram
+    auto = bool(hypnograms) and [h.lower() for h in hypnograms] == ["auto"]
+    if hypnograms and not auto and any(h.lower() == "auto" for h in hypnograms):
+        raise IsatSleepNetError("--hypnogram auto cannot be mixed with hypnogram files")
+    return StageOptions(
+        channels=channels,
+        hypnograms=None if (auto or not hypnograms) else [Path(h) for h in hypnograms],
+        auto_hypnogram=auto,
+        start_s=args.start,
+        end_s=args.end,
+        trim=args.trim,
+        trim_minutes=args.trim_minutes,
+        annotations=args.annotations,
+        min_confidence=args.min_confidence,
+        assume_unit=args.assume_unit,
+        batch_size=args.batch_size,
+        plots=not args.no_plots,
+        report=not args.no_report,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from isatsleepnet.inference.stage import load_predictor, stage_recordings, summary_table
+
+    options = options_from_args(args)
+    options.validate()
+    predictor = load_predictor(args.model, backend=args.backend, device=args.device, threads=args.threads)
+    results = stage_recordings(args.recordings, predictor, args.out, options,
+                               progress=False if args.quiet else None, debug=getattr(args, "debug", False))
+    print(summary_table(results))
+    print(f"outputs: {args.out}")
+    return 1 if any(r.status == "failed" for r in results) else 0

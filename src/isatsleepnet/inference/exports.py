@@ -1,0 +1,110 @@
+"""Staging results as files other tools read: per-epoch CSV, EDF+ and TSV annotations.
+
+* CSV: one row per staged epoch with the stage probabilities, for spreadsheets
+  and scripts.
+* EDF+: an annotation-only EDF+ whose start date and time are the PSG's, so
+  EDFbrowser can open it or import it onto the PSG, and ``mne.read_annotations``
+  reads it. Consecutive epochs of one stage are one annotation ("Sleep stage N2"),
+  as in Sleep-EDF's hypnograms; epochs flagged for review get an extra
+  "Review: low confidence" annotation.
+* TSV: the same annotations as a BIDS-style events table (onset, duration,
+  trial_type), for pandas and MNE-BIDS (MNE itself reads the EDF+ file).
+
+Every file is written to a temporary name and renamed, never half-written.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from isatsleepnet import STAGES
+from isatsleepnet.atomic import atomic_path, atomic_write_text
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "epoch", "onset_s", "stage", *(f"p_{s}" for s in STAGES), "confidence", "review",
+)
+ANNOTATION_TEXT: dict[str, str] = {
+    "W": "Sleep stage W", "N1": "Sleep stage N1", "N2": "Sleep stage N2", "N3": "Sleep stage N3",
+    "REM": "Sleep stage R",
+}
+REVIEW_TEXT = "Review: low confidence"
+
+
+def write_epochs_csv(
+    path: str | Path,
+    epochs: np.ndarray,
+    onsets_s: np.ndarray,
+    probabilities: np.ndarray,
+    confidence: np.ndarray,
+    review: np.ndarray,
+    *,
+    expert: Sequence[str] | None = None,
+) -> Path:
+    """``<name>.hypnogram.csv``: CSV_COLUMNS, plus ``expert`` when a reference hypnogram was given."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([*CSV_COLUMNS, *(["expert"] if expert is not None else [])])
+    stages = probabilities.argmax(axis=1)
+    for i in range(len(epochs)):
+        row = [int(epochs[i]), f"{onsets_s[i]:g}", STAGES[stages[i]],
+               *(f"{p:.6f}" for p in probabilities[i]), f"{confidence[i]:.4f}", int(bool(review[i]))]
+        if expert is not None:
+            row.append(expert[i])
+        writer.writerow(row)
+    atomic_write_text(path, buf.getvalue())
+    return Path(path)
+
+
+def stage_runs(onsets_s: np.ndarray, labels: Sequence[str], epoch_seconds: float) -> list[tuple[float, float, str]]:
+    """(onset, duration, label) of runs of one label on consecutive epochs; empty labels are skipped."""
+    runs: list[tuple[float, float, str]] = []
+    for onset, label in zip(np.asarray(onsets_s, dtype=float), labels):
+        if not label:
+            continue
+        if runs and runs[-1][2] == label and abs(runs[-1][0] + runs[-1][1] - onset) < 1e-6:
+            runs[-1] = (runs[-1][0], runs[-1][1] + epoch_seconds, label)
+        else:
+            runs.append((float(onset), float(epoch_seconds), label))
+    return runs
+
+
+def annotation_events(
+    onsets_s: np.ndarray, stages: np.ndarray, review: np.ndarray, epoch_seconds: float
+) -> list[tuple[float, float, str]]:
+    """Stage runs and review runs, sorted by onset."""
+    texts = [ANNOTATION_TEXT[STAGES[s]] for s in stages]
+    flags = [REVIEW_TEXT if r else "" for r in review]
+    events = stage_runs(onsets_s, texts, epoch_seconds) + stage_runs(onsets_s, flags, epoch_seconds)
+    return sorted(events, key=lambda e: (e[0], e[2] == REVIEW_TEXT))
+
+
+def write_annotations_edf(
+    path: str | Path, events: list[tuple[float, float, str]], *, start: dt.datetime | None
+) -> Path:
+    """An annotation-only EDF+ (no signals) starting when the PSG starts."""
+    import edfio
+
+    annotations = [edfio.EdfAnnotation(onset, duration, text) for onset, duration, text in events]
+    kwargs = {}
+    if start is not None and 1985 <= start.year <= 2084:  # the years EDF's two-digit dates can hold
+        kwargs = {"recording": edfio.Recording(startdate=start.date()), "starttime": start.time().replace(microsecond=0)}
+    edf = edfio.Edf([], annotations=annotations, **kwargs)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        edf.write(tmp)
+    return Path(path)
+
+
+def write_annotations_tsv(path: str | Path, events: list[tuple[float, float, str]]) -> Path:
+    """BIDS-style events table: onset and duration in seconds from the PSG start, trial_type."""
+    lines = ["onset\tduration\ttrial_type"]
+    lines += [f"{onset:g}\t{duration:g}\t{text}" for onset, duration, text in events]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return Path(path)

@@ -1,0 +1,572 @@
+"""Stage raw recordings with a model: epochs in, hypnogram, statistics and report out.
+
+For each recording: open it and resolve the model's channels (``raw``), read
+the whole epochs of the chosen span, predict stage probabilities with the torch
+or the ONNX backend, and write
+
+* ``<name>.hypnogram.csv``     epoch, onset_s, stage, p_W..p_REM, confidence, review
+* ``<name>.annotations.edf``   EDF+ stage annotations (and/or ``.annotations.tsv``)
+* ``<name>.hypnogram.png``     predicted hypnogram (expert's above it with --hypnogram)
+* ``<name>.hypnodensity.png``  stage probabilities over the night
+* ``<name>.sleep_stats.json``  sleep statistics, agreement, review list, notes
+* ``<name>.report.html``       all of it on one self-contained page
+
+The files of one recording are written into a temporary folder and moved into
+place only when all are complete, so a failure leaves none of them. One failing
+recording does not stop the others.
+
+Confidence is 1 - H(p) / log(5), the entropy of the stage probabilities scaled
+to [0, 1] and reversed (1 = one stage certain, 0 = all equally likely); epochs
+below ``min_confidence`` (default 0.6: roughly a 60/40 split between two stages)
+are flagged for review.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from isatsleepnet import STAGES, __version__
+from isatsleepnet.atomic import TMP_PREFIX, atomic_write_text, remove_stale_temporaries
+from isatsleepnet.data.labels import DROP
+from isatsleepnet.errors import DataError, IsatSleepNetError
+from isatsleepnet.inference.raw import ModelInputs, RawRecording
+from isatsleepnet.inference.sleep_stats import sleep_statistics
+
+BACKENDS = ("torch", "onnx")
+ANNOTATION_FORMATS = ("edf", "tsv", "both")
+RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
+_OWN_CSV_HEADER = "epoch,onset_s,stage,p_W"
+
+
+# --------------------------------------------------------------------------- options and results
+@dataclass
+class StageOptions:
+    """How to stage. ``hypnograms``: one reference per recording, in order, or ``auto`` to look beside each."""
+
+    channels: dict[str, list[str]] = field(default_factory=dict)
+    hypnograms: list[Path] | None = None
+    auto_hypnogram: bool = False
+    start_s: float | None = None
+    end_s: float | None = None
+    trim: bool = False
+    trim_minutes: float = 30.0
+    annotations: str = "edf"
+    min_confidence: float = 0.6
+    assume_unit: str | None = None
+    batch_size: int = 64
+    plots: bool = True
+    report: bool = True
+
+    def validate(self) -> None:
+        if self.annotations not in ANNOTATION_FORMATS:
+            raise IsatSleepNetError(f"annotations must be one of {', '.join(ANNOTATION_FORMATS)}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise IsatSleepNetError("--min-confidence must lie in [0, 1]")
+        if self.batch_size < 1:
+            raise IsatSleepNetError("--batch-size must be at least 1")
+        if self.trim and (self.start_s is not None or self.end_s is not None):
+            raise IsatSleepNetError("--trim and --start/--end choose the span in two ways; use one")
+        if self.trim and not (self.hypnograms or self.auto_hypnogram):
+            raise IsatSleepNetError("--trim keeps the wake around the expert's sleep: it needs --hypnogram")
+        if self.trim_minutes < 0:
+            raise IsatSleepNetError("--trim-minutes must not be negative")
+        if self.start_s is not None and self.start_s < 0:
+            raise IsatSleepNetError("--start must not be negative")
+        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
+            raise IsatSleepNetError("--end must come after --start")
+
+
+@dataclass
+class StageResult:
+    """What happened to one recording."""
+
+    recording: str
+    path: Path
+    status: str  # "staged" | "failed"
+    n_epochs: int = 0
+    outputs: list[Path] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- model backends
+def normalize_epochs(x: np.ndarray, how: str) -> np.ndarray:
+    """Per-epoch, per-channel z-score as in training (``training.data.normalize_epoch``), float32.
+
+    Re-stated here so that the ONNX backend does not import torch (2 s of start-up).
+    """
+    if how == "none":
+        return np.asarray(x, dtype=np.float32)
+    if how != "epoch-zscore":
+        raise IsatSleepNetError(f"model file: unknown normalisation {how!r}")
+    mean = x.mean(axis=-1, keepdims=True)
+    std = x.std(axis=-1, keepdims=True)
+    return ((x - mean) / np.maximum(std, 1e-6)).astype(np.float32, copy=False)
+
+
+def confidence_of(probabilities: np.ndarray) -> np.ndarray:
+    """1 - entropy / log(n_classes): 1 when one stage is certain, 0 when all are equally likely."""
+    p = np.clip(probabilities.astype(np.float64), 1e-12, 1.0)
+    entropy = -(p * np.log(p)).sum(axis=1)
+    return np.clip(1.0 - entropy / math.log(probabilities.shape[1]), 0.0, 1.0)
+
+
+class Predictor:
+    """A loaded model (torch or ONNX Runtime) and what it needs from a recording."""
+
+    def __init__(
+        self, backend: str, source: Path, meta: dict[str, Any], logits_fn: Callable[[np.ndarray], np.ndarray]
+    ) -> None:
+        self.backend = backend
+        self.source = source
+        self.meta = meta
+        self.inputs = ModelInputs.from_dict(meta)
+        self.normalize = meta["normalize"]
+        self._logits = logits_fn
+        if list(meta.get("stages") or STAGES) != list(STAGES):
+            raise IsatSleepNetError(f"{source}: model predicts {meta.get('stages')}, not {list(STAGES)}")
+        n_samples = int((meta.get("model_config") or {}).get("n_samples", self.inputs.n_samples))
+        if n_samples != self.inputs.n_samples:
+            raise IsatSleepNetError(
+                f"{source}: model takes {n_samples} samples per epoch, not "
+                f"{self.inputs.epoch_seconds:g} s x {self.inputs.sampling_rate:g} Hz"
+            )
+
+    def probabilities(self, epochs: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Stage probabilities (n_epochs x 5) of epochs in µV, batch by batch."""
+        out = np.empty((len(epochs), len(STAGES)), dtype=np.float64)
+        for i in range(0, len(epochs), batch_size):
+            logits = np.asarray(self._logits(normalize_epochs(epochs[i : i + batch_size], self.normalize)))
+            z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+            e = np.exp(z)
+            out[i : i + len(logits)] = e / e.sum(axis=1, keepdims=True)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        keys = ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "training", "metrics")
+        summary = {k: self.meta.get(k) for k in keys}
+        return json.loads(json.dumps({"file": str(self.source), "backend": self.backend, **summary}, default=str))
+
+
+def prefer_passive_openmp() -> None:
+    """Let idle OpenMP threads sleep instead of spin, unless the user chose a policy.
+
+    Why: on a CPU shared with other work, torch's spinning threads stall one another.
+    Staging on 2 cores at load average 6 measured 4 epochs/s with two spinning threads,
+    52 with passive waiting (one thread: 56); on an idle machine passive costs ~8 %.
+    It only takes effect before torch is first imported.
+    """
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _torch_predictor(path: Path, *, device: str, threads: int | None) -> Predictor:
+    prefer_passive_openmp()
+    import torch
+
+    from isatsleepnet.inference.checkpoint import load_model_file
+    from isatsleepnet.inference.predict import best_device
+    from isatsleepnet.model import ISATSleepNet, ModelConfig
+
+    model_file = load_model_file(path)
+    if threads:
+        torch.set_num_threads(threads)
+    dev = best_device(device)
+    # the fast path (FFT convolutions, BatchNorm folded) computes the same function as training's model
+    network = ISATSleepNet(ModelConfig(**{**model_file.model_config, "use_fast_conv": True}))
+    network.load_state_dict(model_file.state_dict)
+    network = network.to(dev).eval()
+    fused = network.fuse_for_inference() if hasattr(network, "fuse_for_inference") else network
+
+    def logits(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return fused(torch.from_numpy(x).to(dev)).float().cpu().numpy()
+
+    meta = {k: getattr(model_file, k) for k in
+            ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "stages", "model_config",
+             "training", "metrics")}
+    return Predictor("torch", path, meta, logits)
+
+
+def load_predictor(
+    model: str | Path, *, backend: str | None = None, device: str = "auto", threads: int | None = None
+) -> Predictor:
+    """A model file (.pt, torch) or an exported ONNX file (.onnx, ONNX Runtime).
+
+    ``backend="onnx"`` with a .pt file exports it to a temporary ONNX file first
+    (tens of seconds; export once with `isatsleepnet export` to avoid it).
+    """
+    path = Path(model)
+    is_onnx = path.suffix.lower() == ".onnx"
+    backend = backend or ("onnx" if is_onnx else "torch")
+    if backend not in BACKENDS:
+        raise IsatSleepNetError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if not path.is_file():
+        raise IsatSleepNetError(f"{path}: model file not found")
+    if backend == "torch":
+        if is_onnx:
+            raise IsatSleepNetError(f"{path}: an ONNX file runs on the onnx backend (--backend onnx)")
+        return _torch_predictor(path, device=device, threads=threads)
+    from isatsleepnet.inference.onnx_backend import OnnxRunner, export_onnx
+
+    if device not in ("auto", "cpu"):
+        raise IsatSleepNetError("the onnx backend runs on the CPU; drop --device")
+    if not is_onnx:
+        from isatsleepnet.inference.checkpoint import load_model_file
+
+        print(f"exporting {path.name} to ONNX for this run (use `isatsleepnet export` to do it once)",
+              file=sys.stderr)
+        folder = Path(tempfile.mkdtemp(prefix="isatsleepnet-onnx-"))
+        try:
+            export_onnx(load_model_file(path), folder / (path.stem + ".onnx"))
+            runner = OnnxRunner(folder / (path.stem + ".onnx"), threads=threads)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)  # the session holds the model in memory
+    else:
+        runner = OnnxRunner(path, threads=threads)
+    return Predictor("onnx", path, runner.metadata(), runner.logits)
+
+
+# --------------------------------------------------------------------------- inputs
+def expand_inputs(paths: Sequence[str | Path]) -> tuple[list[Path], list[DataError]]:
+    """Recordings named directly or found in folders (recursively); missing paths become errors."""
+    found: list[Path] = []
+    errors: list[DataError] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files = sorted(
+                f for f in p.rglob("*")
+                if f.is_file() and f.suffix.lower() in RECORDING_SUFFIXES
+                and "hypnogram" not in f.name.lower() and not f.name.lower().endswith(".annotations.edf")
+                and not f.name.startswith(TMP_PREFIX)
+            )
+            if not files:
+                errors.append(DataError(p, "no EDF/BDF recordings in this folder"))
+            found.extend(files)
+        elif p.is_file():
+            found.append(p)
+        else:
+            errors.append(DataError(p, "file not found"))
+    unique: list[Path] = []
+    for f in found:
+        if f.resolve() not in {u.resolve() for u in unique}:
+            unique.append(f)
+    return unique, errors
+
+
+_SLEEP_EDF_PSG = re.compile(r"^(S[CT]\d{4})[A-Z0-9]{2}-PSG\.edf$", re.I)
+
+
+def find_reference_hypnogram(psg: Path) -> Path | None:
+    """The expert hypnogram beside a PSG (Sleep-EDF's pairing, then STEM-Hypnogram.edf, STEM.xml, ...)."""
+    from isatsleepnet.data.sources import find_hypnogram
+
+    m = _SLEEP_EDF_PSG.match(psg.name)
+    if m:
+        hits = sorted(psg.parent.glob(f"{m.group(1)}??-Hypnogram.edf"))
+        if len(hits) == 1:
+            return hits[0]
+    hit = find_hypnogram(psg)
+    if hit is not None and hit.suffix.lower() == ".csv":
+        with hit.open(encoding="utf-8", errors="replace") as f:
+            if f.readline().startswith(_OWN_CSV_HEADER):
+                return None  # a CSV this command wrote, not an expert's hypnogram
+    return hit
+
+
+# --------------------------------------------------------------------------- one recording
+def _span(recording: RawRecording, options: StageOptions, expert: np.ndarray | None, source: Path | None) -> tuple[int, int]:
+    """First and stop (exclusive) epoch to stage on the recording's grid."""
+    n, epoch_s = recording.n_epochs, recording.inputs.epoch_seconds
+    if options.trim:
+        assert expert is not None and source is not None
+        sleep = np.flatnonzero(expert > 0)
+        if len(sleep) == 0:
+            raise DataError(source, "no sleep epoch scored: nothing to trim around")
+        k = int(round(options.trim_minutes * 60.0 / epoch_s))
+        return max(int(sleep[0]) - k, 0), min(int(sleep[-1]) + k + 1, n)
+    first = 0 if options.start_s is None else int(math.ceil(options.start_s / epoch_s - 1e-9))
+    stop = n if options.end_s is None else min(n, int(math.floor(options.end_s / epoch_s + 1e-9)))
+    if first >= n:
+        raise DataError(recording.path, f"--start {options.start_s:g} s is past the last whole epoch ({n * epoch_s:g} s)")
+    if stop <= first:
+        raise DataError(recording.path, "no whole epoch between --start and --end")
+    return first, stop
+
+
+def _expert_labels(codes: np.ndarray) -> list[str]:
+    return [STAGES[c] if c >= 0 else ("?" if c == DROP else "") for c in codes]
+
+
+def stage_recording(
+    path: str | Path,
+    predictor: Predictor,
+    out: str | Path,
+    options: StageOptions,
+    *,
+    hypnogram: Path | None = None,
+    name: str | None = None,
+) -> StageResult:
+    """Stage one recording into ``out``; raises DataError (naming the file) on bad input."""
+    t0 = time.perf_counter()
+    path, out = Path(path), Path(out)
+    name = name or path.stem
+    timings: dict[str, float] = {}
+    recording = RawRecording.open(path, predictor.inputs, overrides=options.channels, assume_unit=options.assume_unit)
+    epoch_s = predictor.inputs.epoch_seconds
+    if recording.n_epochs == 0:
+        raise DataError(path, f"shorter than one {epoch_s:g}-s epoch ({recording.duration:g} s)")
+    expert_codes = None
+    if hypnogram is not None:
+        from isatsleepnet.data.readers.hypnogram import read_hypnogram
+
+        reference = read_hypnogram(hypnogram, psg_start=recording.start, epoch_seconds=epoch_s)
+        # any coverage will do for a comparison (a hypnogram of the night inside a 24-h recording);
+        # a hypnogram that overruns the PSG or covers none of it is still refused
+        expert_codes = reference.to_epochs(recording.n_epochs, epoch_s, min_coverage=0.0)
+    first, stop = _span(recording, options, expert_codes, hypnogram)
+    epochs = recording.read(first, stop)
+    timings["read"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    probabilities = predictor.probabilities(epochs, options.batch_size)
+    del epochs
+    timings["predict"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    index = np.arange(first, stop)
+    onsets = index * epoch_s
+    predicted = probabilities.argmax(axis=1)
+    confidence = confidence_of(probabilities)
+    review = confidence < options.min_confidence
+    expert = expert_codes[first:stop] if expert_codes is not None else None
+    summary = _summary(recording, predictor, options, name, first, stop, predicted, review, expert, hypnogram)
+
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{name}.", dir=out))
+    try:
+        written = _write_outputs(tmp, name, recording, summary, index, onsets, probabilities, predicted,
+                                 confidence, review, expert, options)
+        finals = []
+        mode = 0o666 & ~_umask()  # temporary files are private (0600); results get the usual mode
+        for f in written:
+            os.chmod(f, mode)
+            os.replace(f, out / f.name)
+            finals.append(out / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    timings["write"] = time.perf_counter() - t2
+    return StageResult(name, path, "staged", len(index), finals, summary, seconds=time.perf_counter() - t0,
+                       timings=timings)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _summary(
+    recording: RawRecording, predictor: Predictor, options: StageOptions, name: str, first: int, stop: int,
+    predicted: np.ndarray, review: np.ndarray, expert: np.ndarray | None, hypnogram: Path | None,
+) -> dict[str, Any]:
+    epoch_s = predictor.inputs.epoch_seconds
+    summary: dict[str, Any] = {
+        "recording": {
+            "name": name,
+            "file": str(recording.path),
+            "start": recording.start.isoformat() if recording.start else None,
+            "duration_s": recording.duration,
+            "epoch_seconds": epoch_s,
+            "whole_epochs": recording.n_epochs,
+            "staged_epochs": stop - first,
+            "first_epoch": first,
+            "window_s": [first * epoch_s, stop * epoch_s],
+            "ignored_tail_s": recording.ignored_seconds,
+            "channels": [dataclasses.asdict(c) for c in recording.choices],
+        },
+        "model": predictor.describe(),
+        "statistics": sleep_statistics(predicted, epoch_s),
+        "expert": None,
+        "review": {
+            "min_confidence": options.min_confidence,
+            "flagged_epochs": int(review.sum()),
+            "percent": round(100.0 * float(review.mean()), 4),
+            "epochs": [int(first + i) for i in np.flatnonzero(review)],
+        },
+        "notes": list(recording.notes),
+        "isatsleepnet_version": __version__,
+    }
+    if expert is not None:
+        from isatsleepnet.evaluation.metrics import compute_metrics
+
+        scored = expert >= 0
+        agreement = compute_metrics(expert[scored], predicted[scored]) if scored.any() else None
+        summary["expert"] = {
+            "file": str(hypnogram),
+            "scored_epochs": int(scored.sum()),
+            "statistics": sleep_statistics(expert, epoch_s),
+            "agreement": agreement,
+        }
+        if agreement is None:
+            summary["notes"].append("the expert hypnogram scores none of the staged epochs")
+        elif not scored.all():
+            summary["notes"].append(
+                f"{int((~scored).sum())} staged epochs are unscored in the expert hypnogram: "
+                "left out of the agreement and of the comparison plot"
+            )
+    return summary
+
+
+def _write_outputs(
+    folder: Path, name: str, recording: RawRecording, summary: dict[str, Any], index: np.ndarray,
+    onsets: np.ndarray, probabilities: np.ndarray, predicted: np.ndarray, confidence: np.ndarray,
+    review: np.ndarray, expert: np.ndarray | None, options: StageOptions,
+) -> list[Path]:
+    from isatsleepnet.inference import exports
+
+    epoch_s = recording.inputs.epoch_seconds
+    files = [exports.write_epochs_csv(
+        folder / f"{name}.hypnogram.csv", index, onsets, probabilities, confidence, review,
+        expert=_expert_labels(expert) if expert is not None else None,
+    )]
+    events = exports.annotation_events(onsets, predicted, review, epoch_s)
+    if options.annotations in ("edf", "both"):
+        files.append(exports.write_annotations_edf(folder / f"{name}.annotations.edf", events, start=recording.start))
+    if options.annotations in ("tsv", "both"):
+        files.append(exports.write_annotations_tsv(folder / f"{name}.annotations.tsv", events))
+    figures: dict[str, Path | None] = {"hypnogram": None, "hypnodensity": None}
+    if options.plots:
+        from isatsleepnet.plots.hypnodensity import plot_hypnodensity
+        from isatsleepnet.plots.hypnogram import plot_hypnogram
+
+        agreement = (summary["expert"] or {}).get("agreement")
+        if agreement is not None:
+            scored = expert >= 0
+            title = (f"{name}: accuracy {100 * agreement['accuracy']:.1f} %, "
+                     f"κ = {agreement['kappa']:.3f} ({int(scored.sum())} scored epochs)")
+            figures["hypnogram"] = plot_hypnogram(onsets[scored], predicted[scored], folder / f"{name}.hypnogram.png",
+                                                  expert=expert[scored], title=title)
+        else:
+            figures["hypnogram"] = plot_hypnogram(onsets, predicted, folder / f"{name}.hypnogram.png",
+                                                  title=f"{name}: ISATSleepNet hypnogram")
+        figures["hypnodensity"] = plot_hypnodensity(onsets, probabilities, folder / f"{name}.hypnodensity.png",
+                                                    review=review, epoch_seconds=epoch_s,
+                                                    title=f"{name}: stage probabilities")
+        files += [figures["hypnogram"], figures["hypnodensity"]]
+    stats_path = folder / f"{name}.sleep_stats.json"
+    atomic_write_text(stats_path, json.dumps(summary, indent=2) + "\n")
+    files.append(stats_path)
+    if options.report:
+        from isatsleepnet.inference.html_report import write_report
+
+        order = np.argsort(probabilities, axis=1)
+        rows = [{"epoch": int(index[i]), "onset_s": float(onsets[i]), "stage": STAGES[order[i, -1]],
+                 "second": STAGES[order[i, -2]], "confidence": float(confidence[i])} for i in np.flatnonzero(review)]
+        files.append(write_report(folder / f"{name}.report.html", summary, figures, rows))
+    return files
+
+
+# --------------------------------------------------------------------------- many recordings
+def stage_recordings(
+    inputs: Sequence[str | Path],
+    predictor: Predictor,
+    out: str | Path,
+    options: StageOptions,
+    *,
+    progress: bool | None = None,
+    debug: bool = False,
+) -> list[StageResult]:
+    """Stage every recording; each failure becomes a failed result (printed as one line) and the rest go on."""
+    from tqdm.auto import tqdm
+
+    options.validate()
+    unknown = sorted(set(options.channels) - set(predictor.inputs.roles))
+    if unknown:
+        raise IsatSleepNetError(
+            f"the model has no {', '.join(unknown)} input (its roles: {', '.join(predictor.inputs.roles)})"
+        )
+    out = Path(out)
+    inputs = [Path(p) for p in inputs]
+    if options.hypnograms is not None:
+        if any(p.is_dir() for p in inputs):
+            raise IsatSleepNetError("--hypnogram FILE pairs with recording files, not folders; use --hypnogram auto")
+        if len(options.hypnograms) != len(inputs):
+            raise IsatSleepNetError(
+                f"{len(options.hypnograms)} --hypnogram file(s) for {len(inputs)} recording(s): "
+                "give one per recording, in the same order, or --hypnogram auto"
+            )
+    recordings, errors = expand_inputs(inputs)
+    results = [StageResult(e.path.stem, e.path, "failed", error=str(e)) for e in errors]
+    for r in results:
+        tqdm.write(f"error: {r.error}", file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)
+    if options.hypnograms is not None:
+        by_input = dict(zip(inputs, options.hypnograms))
+        pairs = [(r, by_input.get(r)) for r in recordings]
+    else:
+        pairs = [(r, find_reference_hypnogram(r) if options.auto_hypnogram else None) for r in recordings]
+    used: set[str] = set()
+    bar = tqdm(pairs, desc="stage", unit="rec", disable=(not progress) if progress is not None else None)
+    for psg, hypnogram in bar:
+        bar.set_postfix_str(psg.name)
+        name = psg.stem
+        try:
+            if name in used:
+                raise DataError(psg, f"another recording named {name!r} is staged into {out} in this run")
+            used.add(name)
+            if options.trim and hypnogram is None:
+                raise DataError(psg, "--trim needs an expert hypnogram and none was found beside this recording")
+            result = stage_recording(psg, predictor, out, options, hypnogram=hypnogram, name=name)
+        except Exception as exc:  # one recording's failure must not stop the others
+            if debug:
+                raise
+            message = str(exc) if isinstance(exc, IsatSleepNetError) else (
+                f"{psg.name}: unexpected {type(exc).__name__}: {exc} (--debug shows the traceback)")
+            result = StageResult(name, psg, "failed", error=message)
+            tqdm.write(f"error: {message}", file=sys.stderr)
+        results.append(result)
+    bar.close()
+    return results
+
+
+def summary_table(results: list[StageResult]) -> str:
+    """Plain-text table: one line per recording with the headline statistics."""
+    header = ["recording", "status", "epochs", "TST min", "SE %", "review %", "s"]
+    rows = []
+    for r in results:
+        if r.status == "staged":
+            s = r.summary["statistics"]
+            se = s["sleep_efficiency_percent"]
+            rows.append([r.recording, r.status, str(r.n_epochs), f"{s['total_sleep_time_min']:.1f}",
+                         f"{se:.1f}" if se is not None else "-", f"{r.summary['review']['percent']:.1f}",
+                         f"{r.seconds:.1f}"])
+        else:
+            rows.append([r.recording, r.status, "-", "-", "-", "-", "-"])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
+
+    def fmt(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+
+    n_failed = sum(r.status == "failed" for r in results)
+    lines = [fmt(header), fmt(["-" * w for w in widths]), *(fmt(row) for row in rows)]
+    lines.append(f"{len(results) - n_failed} staged, {n_failed} failed")
+    return "\n".join(lines)

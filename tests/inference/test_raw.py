@@ -1,0 +1,99 @@
+"""Reading raw recordings for a model: channel aliases, rates, units, epoch grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from isatsleepnet.data.readers.edf import EdfRecording
+from isatsleepnet.errors import DataError
+from isatsleepnet.inference.raw import ModelInputs, RawRecording, alias_keys, label_key, resample, resolve_channel
+from tests.inference import SLEEP_EDF_NAMES, write_night
+
+INPUTS = ModelInputs(("eeg", "eeg2", "eog"), tuple(SLEEP_EDF_NAMES), 100.0, 30.0)
+SHHS_INPUTS = ModelInputs(("eeg", "eeg2", "eog"), ("EEG", "EEG(sec)", "EOG(L)"), 100.0, 30.0)
+
+
+def test_label_keys_and_aliases():
+    assert label_key("EEG Fpz-Cz") == label_key("Fpz-Cz") == label_key("fpz-cz ") == "fpz-cz"
+    assert label_key("EEG") == "eeg" and label_key("EEG(sec)") == "eeg(sec)"
+    assert label_key("EEG 2") == label_key("EEG2")
+    assert "eeg2" in alias_keys(["EEG(sec)"]) and "eeg" not in alias_keys(["EEG(sec)"])
+    assert alias_keys(["C4-M1"]) == ["c4-m1"]  # not in any group: only itself (and "EEG C4-M1")
+
+
+def test_shhs_spellings_resolve_and_never_by_substring(write_edf, tmp_path):
+    psg = write_night(write_edf, tmp_path / "shhs.edf", 2, labels=["EEG 2", "EEG", "EOG(L)", "EOG(R)"])
+    rec = RawRecording.open(psg, SHHS_INPUTS)
+    assert [(c.label, c.matched) for c in rec.choices] == [("EEG", "exact"), ("EEG 2", "alias"), ("EOG(L)", "exact")]
+    assert rec.notes == ["eeg2: using channel 'EEG 2' as an alias"]
+
+    only_sec = write_night(write_edf, tmp_path / "sec.edf", 2, labels=["EEG(sec)", "EOG(L)"])
+    with pytest.raises(DataError, match=r"missing eeg channel 'EEG' .*channels present: 'EEG\(sec\)', 'EOG\(L\)'"):
+        RawRecording.open(only_sec, SHHS_INPUTS)
+
+
+def test_ambiguous_alias_is_refused(write_edf, tmp_path):
+    psg = write_night(write_edf, tmp_path / "amb.edf", 1, labels=["EEG2", "EEG 2", "EEG", "EOG(L)"])
+    with pytest.raises(DataError, match="eeg2 channel is ambiguous: 'EEG2', 'EEG 2' all match; name one with --eeg2"):
+        RawRecording.open(psg, SHHS_INPUTS)
+    # the exact label wins over aliases
+    psg = write_night(write_edf, tmp_path / "exact.edf", 1, labels=["Fpz-Cz", "EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"])
+    assert resolve_channel(EdfRecording.open(psg), "eeg", ["EEG Fpz-Cz"]).label == "EEG Fpz-Cz"
+
+
+def test_rates_units_and_the_epoch_grid(write_edf, tmp_path):
+    rng = np.random.default_rng(0)
+    n = 4 * 3000
+    x = rng.normal(0, 20, (3, n))
+    same = write_edf(tmp_path / "uv.edf", [(name, x[i], 100.0, "uV") for i, name in enumerate(SLEEP_EDF_NAMES)])
+    in_mv = write_edf(tmp_path / "mv.edf", [(name, x[i] / 1000, 100.0, "mV") for i, name in enumerate(SLEEP_EDF_NAMES)])
+    a = RawRecording.open(same, INPUTS).read()
+    b = RawRecording.open(in_mv, INPUTS).read()
+    assert a.shape == (4, 3, 3000) and a.dtype == np.float32
+    np.testing.assert_allclose(a, x.reshape(3, 4, 3000).transpose(1, 0, 2), atol=0.01)
+    np.testing.assert_allclose(a, b, atol=0.01)
+    np.testing.assert_array_equal(RawRecording.open(same, INPUTS).read(1, 3), a[1:3])
+
+    # a 200-Hz recording resamples to the same epochs (the band below 50 Hz)
+    t = np.arange(4 * 6000) / 200.0
+    slow = 50 * np.sin(2 * np.pi * 2.0 * t)
+    fast = write_edf(tmp_path / "200.edf", [(name, slow, 200.0, "uV") for name in SLEEP_EDF_NAMES])
+    rec = RawRecording.open(fast, INPUTS)
+    epochs = rec.read()
+    expected = 50 * np.sin(2 * np.pi * 2.0 * np.arange(4 * 3000) / 100.0)
+    np.testing.assert_allclose(epochs[:, 0].reshape(-1)[100:-100], expected[100:-100], atol=0.5)
+    np.testing.assert_allclose(rec.read(2, 3)[0, 0, 100:-100], epochs[2, 0, 100:-100], atol=0.5)
+    assert "eeg: 'EEG Fpz-Cz' resampled from 200 to 100 Hz" in rec.notes
+
+
+def test_rate_rule_and_odd_rates(write_edf, tmp_path):
+    # EOG at 50 Hz is enough for a 100-Hz model (SHHS), EEG at 50 Hz is not
+    ok = write_edf(tmp_path / "ok.edf", [("EEG Fpz-Cz", np.ones(3000), 100.0, "uV"), ("EEG Pz-Oz", np.ones(3000), 100.0, "uV"),
+                                        ("EOG horizontal", np.ones(1500), 50.0, "uV")])
+    assert RawRecording.open(ok, INPUTS).read().shape == (1, 3, 3000)
+    bad = write_edf(tmp_path / "bad.edf", [("EEG Fpz-Cz", np.ones(1500), 50.0, "uV"), ("EEG Pz-Oz", np.ones(3000), 100.0, "uV"),
+                                          ("EOG horizontal", np.ones(3000), 100.0, "uV")])
+    with pytest.raises(DataError, match="needs at least 60 Hz for EEG"):
+        RawRecording.open(bad, INPUTS)
+    # a rate without a small rational ratio to the model's is interpolated to exactly n samples
+    y = resample(np.sin(np.arange(10007) / 50.0), 100.07, 100.0)
+    assert len(y) == 10000
+
+
+def test_unit_that_is_not_a_voltage(write_edf, tmp_path):
+    psg = write_night(write_edf, tmp_path / "degc.edf", 1, units="uV")
+    edf = write_edf(tmp_path / "t.edf", [("EEG Fpz-Cz", np.ones(3000), 100.0, "DegC"), ("EEG Pz-Oz", np.ones(3000), 100.0, "uV"),
+                                        ("EOG horizontal", np.ones(3000), 100.0, "uV")])
+    assert RawRecording.open(psg, INPUTS).read().shape == (1, 3, 3000)
+    with pytest.raises(DataError, match="physical dimension 'DegC', not a voltage"):
+        RawRecording.open(edf, INPUTS).read()
+
+
+def test_flat_channel_is_noted(write_edf, tmp_path):
+    x = np.random.default_rng(1).normal(0, 10, 6000)
+    psg = write_edf(tmp_path / "flat.edf", [("EEG Fpz-Cz", x, 100.0, "uV"), ("EEG Pz-Oz", x, 100.0, "uV"),
+                                           ("EOG horizontal", np.r_[x[:3000], np.zeros(3000)], 100.0, "uV")])
+    rec = RawRecording.open(psg, INPUTS)
+    rec.read()
+    assert "eog: channel 'EOG horizontal' is flat in 1 of 2 epochs" in rec.notes

@@ -1,0 +1,264 @@
+"""Acceptance tests of `isatsleepnet stage` with a tiny model trained on synthetic nights."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from isatsleepnet import STAGES
+from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.inference.sleep_stats import sleep_statistics
+from isatsleepnet.inference.stage import StageOptions, load_predictor, stage_recording
+from tests.inference import trained_model, write_night
+
+OUTPUT_SUFFIXES = (".hypnogram.csv", ".annotations.edf", ".hypnogram.png", ".hypnodensity.png",
+                   ".sleep_stats.json", ".report.html")
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return trained_model(tmp_path_factory.getbasetemp())[0]
+
+
+@pytest.fixture(scope="module")
+def synthetic_raw(tmp_path_factory) -> Path:
+    return trained_model(tmp_path_factory.getbasetemp())[1]
+
+
+@pytest.fixture(scope="module")
+def predictor(model):
+    import torch
+
+    threads = torch.get_num_threads()
+    yield load_predictor(model, threads=1)  # one thread: no spinning against other work on a shared CPU
+    torch.set_num_threads(threads)
+
+
+def stage_cli(argv: list[str]) -> int:
+    from isatsleepnet.cli.stage import add_parser
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["stage", *argv])
+    return args.run(args)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def check_rows(rows: list[dict[str, str]], n_epochs: int) -> np.ndarray:
+    """One row per whole epoch, probabilities summing to 1, stage = most likely; returns the stage codes."""
+    assert len(rows) == n_epochs
+    p = np.array([[float(r[f"p_{s}"]) for s in STAGES] for r in rows])
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    stages = np.array([STAGES.index(r["stage"]) for r in rows])
+    np.testing.assert_array_equal(stages, p.argmax(axis=1))
+    conf = np.array([float(r["confidence"]) for r in rows])
+    assert ((conf >= 0) & (conf <= 1)).all()
+    np.testing.assert_array_equal(np.array([int(r["review"]) for r in rows]), (conf < 0.6).astype(int))
+    return stages
+
+
+def test_stage_a_synthetic_night_writes_every_output(synthetic_raw, model, predictor, tmp_path):
+    import mne
+
+    psg = sorted(synthetic_raw.glob("*-PSG.edf"))[0]
+    hypnogram = sorted(synthetic_raw.glob(psg.name[:6] + "*-Hypnogram.edf"))[0]
+    result = stage_recording(psg, predictor, tmp_path / "out", StageOptions(), hypnogram=hypnogram)
+    name = psg.stem
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(name + s for s in OUTPUT_SUFFIXES)
+    rows = read_csv(tmp_path / "out" / f"{name}.hypnogram.csv")
+    n_whole = result.summary["recording"]["whole_epochs"]
+    stages = check_rows(rows, n_whole)
+    assert [float(r["onset_s"]) for r in rows[:3]] == [0.0, 30.0, 60.0]
+    assert {r["expert"] for r in rows} <= {*STAGES, "?", ""}
+
+    summary = json.loads((tmp_path / "out" / f"{name}.sleep_stats.json").read_text())
+    assert summary["statistics"] == sleep_statistics(stages, 30.0)
+    agreement = summary["expert"]["agreement"]
+    assert agreement["n_epochs"] == summary["expert"]["scored_epochs"] > 0
+    assert 0.0 <= agreement["accuracy"] <= 1.0
+    assert summary["review"]["flagged_epochs"] == sum(int(r["review"]) for r in rows)
+
+    annotations = mne.read_annotations(tmp_path / "out" / f"{name}.annotations.edf")
+    staged = [d for d in annotations.description if d.startswith("Sleep stage")]
+    assert set(staged) <= {"Sleep stage W", "Sleep stage N1", "Sleep stage N2", "Sleep stage N3", "Sleep stage R"}
+    is_stage = np.array([d.startswith("Sleep stage") for d in annotations.description])
+    assert annotations.duration[is_stage].sum() == pytest.approx(30.0 * n_whole)
+
+    for figure in ("hypnogram", "hypnodensity"):
+        assert (tmp_path / "out" / f"{name}.{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = (tmp_path / "out" / f"{name}.report.html").read_text()
+    assert html.count("data:image/png;base64,") == 2 and "src=\"http" not in html
+    assert "Sleep efficiency" in html and "Cohen" in html
+
+
+def test_sc4001_whole_night_and_trimmed(sleep_edf_dir, model, predictor, tmp_path, capsys):
+    psg, hypnogram = sleep_edf_dir / "SC4001E0-PSG.edf", sleep_edf_dir / "SC4001EC-Hypnogram.edf"
+    result = stage_recording(psg, predictor, tmp_path / "whole", StageOptions(plots=False, report=False))
+    assert result.n_epochs == 2650
+    check_rows(read_csv(tmp_path / "whole" / "SC4001E0-PSG.hypnogram.csv"), 2650)
+
+    code = stage_cli([str(psg), "--model", str(model), "--out", str(tmp_path / "trim"), "--hypnogram", str(hypnogram),
+                      "--trim", "--threads", "1", "--quiet"])
+    assert code == 0
+    rows = read_csv(tmp_path / "trim" / "SC4001E0-PSG.hypnogram.csv")
+    check_rows(rows, 841)
+    assert rows[0]["epoch"] == "961" and rows[0]["onset_s"] == "28830"
+    expert = [r["expert"] for r in rows]
+    assert {s: expert.count(s) for s in STAGES} == {"W": 188, "N1": 58, "N2": 250, "N3": 220, "REM": 125}
+    summary = json.loads((tmp_path / "trim" / "SC4001E0-PSG.sleep_stats.json").read_text())
+    assert summary["expert"]["agreement"]["n_epochs"] == 841
+    assert summary["expert"]["statistics"]["total_sleep_time_min"] == (841 - 188) / 2
+    assert "SC4001E0-PSG  staged     841" in capsys.readouterr().out
+
+
+def test_final_partial_epoch_is_ignored_and_reported(write_edf, predictor, tmp_path):
+    psg = write_night(write_edf, tmp_path / "short.edf", 6, extra_seconds=12)
+    result = stage_recording(psg, predictor, tmp_path / "out", StageOptions(plots=False))
+    assert result.n_epochs == 6
+    check_rows(read_csv(tmp_path / "out" / "short.hypnogram.csv"), 6)
+    summary = result.summary
+    assert summary["recording"]["ignored_tail_s"] == 12
+    assert any("last 12 s" in n for n in summary["notes"])
+    assert "last 12 s" in (tmp_path / "out" / "short.report.html").read_text()
+
+
+def test_aliases_overrides_rates_and_units(write_edf, predictor, tmp_path):
+    # other spellings of the model's channels, at 200 Hz, stored in mV
+    aliased = write_night(write_edf, tmp_path / "alias.edf", 4, fs=200.0, units="mV",
+                          labels=["Fpz-Cz", "Pz-Oz", "HEOG"])
+    result = stage_recording(aliased, predictor, tmp_path / "out", StageOptions(plots=False, report=False))
+    channels = result.summary["recording"]["channels"]
+    assert [(c["label"], c["matched"], c["rate"]) for c in channels] == [
+        ("Fpz-Cz", "alias", 200.0), ("Pz-Oz", "alias", 200.0), ("HEOG", "alias", 200.0)]
+    assert any("resampled from 200 to 100 Hz" in n for n in result.summary["notes"])
+
+    other = write_night(write_edf, tmp_path / "other.edf", 4, labels=["C4-M1", "C3-M2", "E1-M2"])
+    options = StageOptions(channels={"eeg": ["C4-M1"], "eeg2": ["C3-M2"], "eog": ["E1-M2"]}, plots=False, report=False)
+    result = stage_recording(other, predictor, tmp_path / "out", options)
+    assert [c["label"] for c in result.summary["recording"]["channels"]] == ["C4-M1", "C3-M2", "E1-M2"]
+
+
+def test_start_and_end_window(write_edf, predictor, tmp_path):
+    psg = write_night(write_edf, tmp_path / "w.edf", 10)
+    options = StageOptions(start_s=45.0, end_s=200.0, plots=False, report=False)
+    stage_recording(psg, predictor, tmp_path / "out", options)
+    rows = read_csv(tmp_path / "out" / "w.hypnogram.csv")
+    assert [r["epoch"] for r in rows] == ["2", "3", "4", "5"]  # 60-90 ... 150-180; 180-210 overruns --end
+
+
+def test_bad_inputs_fail_one_line_each_and_the_others_go_on(write_edf, model, tmp_path, capsys):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    write_night(write_edf, raw / "a_good.edf", 3)
+    (raw / "b_empty.edf").write_bytes(b"")
+    truncated = write_night(write_edf, raw / "c_truncated.edf", 3)
+    truncated.write_bytes(truncated.read_bytes()[:-5000])
+    (raw / "d_corrupt.edf").write_bytes(b"this is not an EDF header" * 20)
+    write_night(write_edf, raw / "e_missing.edf", 3, labels=["EEG Fpz-Cz", "EEG Pz-Oz", "EMG submental"])
+    write_edf(raw / "f_slow.edf", [("EEG Fpz-Cz", np.zeros(90 * 40), 40.0, "uV"),
+                                   ("EEG Pz-Oz", np.ones(90 * 100), 100.0, "uV"),
+                                   ("EOG horizontal", np.ones(90 * 100), 100.0, "uV")])
+    write_night(write_edf, raw / "g_short.edf", 0, extra_seconds=20)
+    write_night(write_edf, raw / "h_good.edf", 2)
+
+    code = stage_cli([str(raw), str(tmp_path / "nowhere.edf"), "--model", str(model), "--out", str(tmp_path / "out"),
+                      "--threads", "1", "--no-plots", "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1
+    errors = [line for line in captured.err.splitlines() if line.startswith("error: ")]
+    expected = [
+        "error: nowhere.edf: file not found",
+        "error: b_empty.edf: empty file",
+        "error: c_truncated.edf: truncated: the header announces",
+        "error: d_corrupt.edf: not an EDF/BDF file",
+        "error: e_missing.edf: missing eog channel 'EOG horizontal' (the model was trained on it); channels present: "
+        "'EEG Fpz-Cz', 'EEG Pz-Oz', 'EMG submental'",
+        "error: f_slow.edf: channel 'EEG Fpz-Cz' (eeg) is sampled at 40 Hz; the model works at 100 Hz and needs at "
+        "least 60 Hz for EEG",
+        "error: g_short.edf: shorter than one 30-s epoch (20 s)",
+    ]
+    assert len(errors) == len(expected)
+    for line, start in zip(errors, expected):
+        assert line.startswith(start), line
+    assert "Traceback" not in captured.err
+    assert "2 staged, 7 failed" in captured.out
+    produced = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert produced == sorted(f"{n}{s}" for n in ("a_good", "h_good") for s in OUTPUT_SUFFIXES
+                              if not s.endswith(".png"))
+
+
+def test_hypnogram_errors_name_the_hypnogram(write_edf, model, tmp_path, capsys):
+    psg = write_night(write_edf, tmp_path / "n.edf", 4)
+    bad = tmp_path / "n_stages.csv"
+    bad.write_text("stage\nW\nN1\nX\nN2\n")
+    code = stage_cli([str(psg), "--hypnogram", str(bad), "--model", str(model), "--out", str(tmp_path / "out"),
+                      "--threads", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "error: n_stages.csv: unknown stage label 'X' on line 4" in err
+    assert not (tmp_path / "out" / "n.hypnogram.csv").exists()
+
+    with pytest.raises(IsatSleepNetError, match="2 --hypnogram file"):
+        stage_cli([str(psg), "--hypnogram", str(bad), "--hypnogram", str(bad), "--model", str(model),
+                   "--out", str(tmp_path / "out")])
+    with pytest.raises(IsatSleepNetError, match="--trim .* needs --hypnogram"):
+        stage_cli([str(psg), "--trim", "--model", str(model), "--out", str(tmp_path / "out")])
+
+
+def test_model_and_option_mismatches_are_clear(write_edf, model, tmp_path):
+    psg = write_night(write_edf, tmp_path / "n.edf", 2)
+    with pytest.raises(IsatSleepNetError, match=r"the model has no eog2 input \(its roles: eeg, eeg2, eog\)"):
+        stage_cli([str(psg), "--channel", "eog2=E2", "--model", str(model), "--out", str(tmp_path / "o")])
+    with pytest.raises(IsatSleepNetError, match="model file not found"):
+        stage_cli([str(psg), "--model", str(tmp_path / "none.pt"), "--out", str(tmp_path / "o")])
+    not_a_model = tmp_path / "junk.pt"
+    not_a_model.write_bytes(b"junk")
+    with pytest.raises(IsatSleepNetError, match="not a readable model file"):
+        stage_cli([str(psg), "--model", str(not_a_model), "--out", str(tmp_path / "o")])
+
+
+def test_normalisation_matches_training():
+    """stage.py re-states training's per-epoch z-score (so that ONNX staging needs no torch): keep them equal."""
+    from isatsleepnet.inference.stage import normalize_epochs
+    from isatsleepnet.training.data import normalize_epoch
+
+    x = np.random.default_rng(0).normal(5, 30, (4, 3, 3000)).astype(np.float32)
+    x[1, 2] = 7.0  # a flat channel
+    for how in ("epoch-zscore", "none"):
+        np.testing.assert_allclose(normalize_epochs(x, how), normalize_epoch(x, how), atol=1e-6)
+
+
+def test_a_folder_with_hypnograms_found_beside_each_recording(synthetic_raw, model, tmp_path, capsys):
+    code = stage_cli([str(synthetic_raw), "--hypnogram", "auto", "--model", str(model), "--out", str(tmp_path / "out"),
+                      "--threads", "1", "--no-plots", "--no-report", "--annotations", "tsv", "--quiet"])
+    assert code == 0
+    psgs = sorted(synthetic_raw.glob("*-PSG.edf"))
+    assert f"{len(psgs)} staged, 0 failed" in capsys.readouterr().out
+    for psg in psgs:
+        summary = json.loads((tmp_path / "out" / f"{psg.stem}.sleep_stats.json").read_text())
+        assert summary["expert"]["file"].endswith("-Hypnogram.edf")
+        assert (tmp_path / "out" / f"{psg.stem}.annotations.tsv").is_file()
+        assert not (tmp_path / "out" / f"{psg.stem}.annotations.edf").exists()
+
+
+def test_help_documents_every_option():
+    from isatsleepnet.cli import export, stage
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    stage.add_parser(sub)
+    export.add_parser(sub)
+    for name in ("stage", "export"):
+        action = next(a for a in parser._subparsers._group_actions if isinstance(a, argparse._SubParsersAction))
+        sub_parser = action.choices[name]
+        assert sub_parser.description and sub_parser.epilog
+        assert all(a.help for a in sub_parser._actions)
