@@ -3,9 +3,12 @@
 Eager reference: ``ModelConfig(use_fast_conv=False)`` — plain nn.Conv1d,
 nn.Linear, nn.Dropout; inference in eval mode under ``torch.no_grad()``.
 Fast path: the same weights in ``use_fast_conv=True`` (FFT convolutions,
-oneDNN linears, cheaper dropout masks); inference through
-``fuse_for_inference`` (BatchNorm/LCR folded, kernel spectra cached,
-``inference_mode``).
+oneDNN linears, batched cross-modal projections, cheaper dropout and
+max-pool; AdamW with ``fused=True``, the eager one with ``foreach=True``);
+inference through ``fuse_for_inference`` (BatchNorm/LCR folded, kernel
+spectra cached, ``inference_mode``, one slice of the batch per core). With more than one
+thread the inference rows also report the fused model without the batch
+split, i.e. with PyTorch's own intra-op threading only.
 
 For each batch size it measures
 
@@ -17,8 +20,9 @@ For each batch size it measures
   set size (Linux VmHWM, reset through /proc/self/clear_refs just before the
   workload; ru_maxrss otherwise) minus the resident size at that moment. It
   includes PyTorch's and the allocator's working memory, not only tensors;
-* FLOPs per epoch (forward), counted from the layers' real shapes
-  (``isatsleepnet.model.flops``): for the fast path what it executes;
+* FLOPs per epoch (forward) as executed, op by op
+  (``isatsleepnet.model.flops``: FlopCounterMode plus formulas for the
+  oneDNN linear and LSTM, CPU attention and FFTs);
 * the largest absolute difference between eager and fast logits (eval).
 
 Run ``python benchmarks/bench_model.py --help``.
@@ -132,19 +136,34 @@ def calibrate(fn: Callable[[], None], warmup: int, min_time: float) -> int:
     return max(1, math.ceil(min_time / max(single, 1e-9)))
 
 
-def time_pair(a: Callable[[], None], b: Callable[[], None], args: argparse.Namespace) -> tuple[float, float]:
-    """Median seconds per call of a and b, alternating a/b (then b/a) between repeats."""
-    na, nb = calibrate(a, args.warmup, args.min_time), calibrate(b, args.warmup, args.min_time)
-    ta: list[float] = []
-    tb: list[float] = []
+def time_all(fns: list[Callable[[], None]], args: argparse.Namespace) -> list[float]:
+    """Median seconds per call of each function; repeats rotate the order so load hits all alike."""
+    counts = [calibrate(fn, args.warmup, args.min_time) for fn in fns]
+    times: list[list[float]] = [[] for _ in fns]
     for r in range(args.repeats):
-        order = [(a, na, ta), (b, nb, tb)] if r % 2 == 0 else [(b, nb, tb), (a, na, ta)]
-        for fn, n, out in order:
+        for k in range(len(fns)):
+            i = (k + r) % len(fns)
             t0 = time.perf_counter()
-            for _ in range(n):
-                fn()
-            out.append((time.perf_counter() - t0) / n)
-    return statistics.median(ta), statistics.median(tb)
+            for _ in range(counts[i]):
+                fns[i]()
+            times[i].append((time.perf_counter() - t0) / counts[i])
+    return [statistics.median(t) for t in times]
+
+
+def cpu_busy(seconds: float) -> float:
+    """Fraction of all CPUs' time spent busy over ``seconds`` (Linux /proc/stat; 0 elsewhere)."""
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+        return sum(fields), idle
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except OSError:
+        return 0.0
+    return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
 
 
 # ----------------------------------------------------------------------------- memory
@@ -195,14 +214,16 @@ def main(argv: list[str] | None = None) -> int:
         run_worker(args)
         return 0
     torch.set_num_threads(args.threads)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"torch {torch.__version__}, {args.threads} threads, {platform.processor() or platform.machine()}, "
-          f"load average {load:.2f}")
-    if load > 0.5:
-        print("warning: other processes are busy; timings are noisy (eager/fast alternate, so ratios hold better)")
+    busy = cpu_busy(1.0)
+    print(f"torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} CPUs "
+          f"({platform.processor() or platform.machine()}), CPU busy before start: {100 * busy:.0f} %")
+    if busy > 0.1:
+        print("warning: other processes use the CPU; timings are noisy, and with 2 threads a busy core "
+              "stalls every parallel op (eager/fast alternate, so ratios hold better than absolute numbers)")
 
     eager, fast = build_models(args)
     fused = fast.fuse_for_inference()
+    fused_whole = fast.fuse_for_inference(split_batch=False)
     x = make_input(eager.config, 16, seed=args.seed + 3)
     with torch.no_grad():
         ref = eager(x)
@@ -212,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     flops_eager = count_flops(eager, x1)
     flops_fast = count_flops(fused.network, x1)
     results: dict = {
-        "torch": torch.__version__, "threads": args.threads, "load_average": load,
+        "torch": torch.__version__, "threads": args.threads, "cpu_busy_before": busy,
         "parameters": eager.num_parameters(),
         "gflop_per_epoch": {"eager": flops_eager.per_example / 1e9, "fast": flops_fast.per_example / 1e9},
         "eog_residual_share_eager": eog_residual_share(flops_eager),
@@ -231,20 +252,27 @@ def main(argv: list[str] | None = None) -> int:
     for batch in args.batch_sizes:
         xb = make_input(eager.config, batch, seed=args.seed + 4)
         for mode in args.modes:
+            extra = None
             if mode == "inference":
-                a, b = inference_fn(eager, xb, fused=False), inference_fn(fused, xb, fused=True)
+                fns = [inference_fn(eager, xb, fused=False), inference_fn(fused, xb, fused=True),
+                       inference_fn(fused_whole, xb, fused=True)]
+                ta, tb, *rest = time_all(fns if args.threads > 1 and batch > 1 else fns[:2], args)
+                extra = rest[0] if rest else None
             else:
-                a = training_fn(eager.with_fast_conv(False), xb, fast=False)
-                b = training_fn(eager.with_fast_conv(True), xb, fast=True)
-            ta, tb = time_pair(a, b, args)
+                ta, tb = time_all([training_fn(eager.with_fast_conv(False), xb, fast=False),
+                                   training_fn(eager.with_fast_conv(True), xb, fast=True)], args)
             eager.eval()
             mem = (None, None) if args.no_memory else (peak_memory(mode, "eager", batch, args), peak_memory(mode, "fast", batch, args))
             row = {"batch": batch, "mode": mode, "eager_epochs_per_s": batch / ta, "fast_epochs_per_s": batch / tb,
                    "speedup": ta / tb, "eager_peak_mb": mem[0], "fast_peak_mb": mem[1]}
+            if extra is not None:
+                row["fast_unsplit_epochs_per_s"] = batch / extra
+                row["speedup_unsplit"] = ta / extra
             results["rows"].append(row)
             fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+            note = "" if extra is None else f"   (batch not split over cores: {batch / extra:.1f} ep/s, {ta / extra:.2f}x)"
             print(f"{batch:>5} {mode:<9} {batch / ta:>11.1f} {batch / tb:>10.1f} {ta / tb:>7.2f}x "
-                  f"{fmt(mem[0]):>9} {fmt(mem[1]):>8}", flush=True)
+                  f"{fmt(mem[0]):>9} {fmt(mem[1]):>8}{note}", flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -51,15 +51,22 @@ def test_fused_model_is_inference_only(paper_pair: tuple[ISATSleepNet, ISATSleep
     assert fused(epochs(fused.config, 1)).requires_grad is False
 
 
-def test_training_gradients_match_without_dropout() -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_training_gradients_match_without_dropout(threads: int) -> None:
     config = small_config(dropout=0.0, attention_dropout=0.0, use_fast_conv=False)
     eager = ISATSleepNet(config).train()
     fast = eager.with_fast_conv(True).train()
     x, y = epochs(config, 4, seed=3), torch.tensor([0, 1, 2, 3])
     grads = []
-    for model in (eager, fast):
-        loss = nn.functional.cross_entropy(model(x), y)
-        grads.append(dict(zip([n for n, _ in model.named_parameters()], torch.autograd.grad(loss, list(model.parameters())))))
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for model in (eager, fast):
+            loss = nn.functional.cross_entropy(model(x), y)
+            names = [n for n, _ in model.named_parameters()]
+            grads.append(dict(zip(names, torch.autograd.grad(loss, list(model.parameters())))))
+    finally:
+        torch.set_num_threads(before)
     for name, g in grads[0].items():
         torch.testing.assert_close(grads[1][name], g, rtol=1e-3, atol=1e-5, msg=name)
 
@@ -133,3 +140,56 @@ def test_fast_model_runs_under_autocast_and_in_bfloat16() -> None:
     for out in (mixed, pure):
         assert out.shape == ref.shape and bool(torch.isfinite(out).all())
         assert (out.float() - ref).abs().max() < 0.1 * ref.abs().max() + 0.05
+
+
+def test_split_batch_inference_on_two_threads_gives_the_same_logits(paper_pair: tuple[ISATSleepNet, ISATSleepNet]) -> None:
+    eager, fast = paper_pair
+    fused = fast.fuse_for_inference()
+    x = epochs(eager.config, 5, seed=8)
+    with torch.no_grad():
+        ref = eager(x)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        split = fused(x)
+        assert torch.get_num_threads() == 2          # restored after the parallel section
+        single = fused(x[:1])                          # one example: nothing to split
+    finally:
+        torch.set_num_threads(threads)
+    assert (split - ref).abs().max() < 1e-4
+    assert (single - ref[:1]).abs().max() < 1e-4
+
+
+def test_run_on_cores_returns_in_order_and_reraises() -> None:
+    from isatsleepnet.model.parallel import run_on_cores
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert run_on_cores([lambda i=i: i * i for i in range(3)]) == [0, 1, 4]
+
+        def boom() -> None:
+            raise KeyError("worker failure")
+
+        with pytest.raises(KeyError, match="worker failure"):
+            run_on_cores([lambda: 1, boom])
+        with torch.inference_mode():
+            flags = run_on_cores([torch.is_inference_mode_enabled, torch.is_inference_mode_enabled])
+        assert flags == [True, True]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_fast_eval_on_two_threads_equals_eager(paper_pair: tuple[ISATSleepNet, ISATSleepNet]) -> None:
+    eager, fast = paper_pair
+    x = epochs(eager.config, 3, seed=12)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch.no_grad():
+            out = fast(x)
+    finally:
+        torch.set_num_threads(threads)
+    with torch.no_grad():
+        assert (out - eager(x)).abs().max() < 1e-4

@@ -136,3 +136,26 @@ def test_inference_chunking_gives_the_same_result(rows: int, monkeypatch: pytest
     x = torch.randn(11, 6, 300, dtype=torch.float64)
     with torch.no_grad():
         torch.testing.assert_close(fft(x), ref(x), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5])
+def test_two_cores_give_the_same_result(batch: int) -> None:
+    """With 2 threads each core takes a slice of the batch (forward, backward, inference)."""
+    ref, fft = pair(6, 5, 9, 2, 8, torch.float64)
+    x = torch.randn(batch, 6, 300, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(batch, 5, 300, dtype=torch.float64)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        y = fft(x)
+        grads = torch.autograd.grad(y, (x, fft.weight, fft.bias), g)
+        with torch.no_grad():
+            cached = fft(x)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    y_ref = ref(x)
+    torch.testing.assert_close(y, y_ref, rtol=0, atol=1e-12)
+    torch.testing.assert_close(cached, y_ref, rtol=0, atol=1e-12)
+    for a, b in zip(grads, torch.autograd.grad(y_ref, (x, ref.weight, ref.bias), g)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from isatsleepnet.model import ISATSleepNet, ModelConfig

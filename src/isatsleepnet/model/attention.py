@@ -13,8 +13,9 @@ class MultiHeadAttention(nn.Module):
     """Queries from one sequence, keys/values from another (the same one for self-attention).
 
     Same parameter count as nn.MultiheadAttention (4 D^2 + 4 D); written out so
-    that the key/value projection is one matmul and the kernel is
-    ``F.scaled_dot_product_attention`` (fused on CPU and GPU).
+    that the key/value projection is one matmul. The eager reference uses
+    ``F.scaled_dot_product_attention``; the fast path on CPU the plain
+    softmax(q k^T / sqrt(d)) v, which is faster there (see ``attend``).
     """
 
     def __init__(self, dim: int, heads: int, *, fast: bool = False) -> None:
@@ -33,7 +34,13 @@ class MultiHeadAttention(nn.Module):
         head_dim = dim // self.heads
         q = q.view(batch, t_q, self.heads, head_dim).transpose(1, 2)
         k, v = kv.view(batch, kv.shape[1], 2, self.heads, head_dim).permute(2, 0, 3, 1, 4).unbind(0)
-        out = F.scaled_dot_product_attention(q, k, v)                 # (B, H, Tq, Dh)
+        if self.fast and q.device.type == "cpu":
+            # on CPU the plain formulation (two batched matmuls and a softmax) is
+            # ~1.4x faster than the fused kernel with 2 threads, and as fast with 1
+            scores = torch.matmul(q * head_dim ** -0.5, k.transpose(-1, -2))   # (B, H, Tq, Ts)
+            out = torch.matmul(torch.softmax(scores, dim=-1), v)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v)             # (B, H, Tq, Dh)
         return out.transpose(1, 2).reshape(batch, t_q, dim)
 
     def forward(self, query: Tensor, source: Tensor) -> Tensor:
@@ -44,3 +51,4 @@ class MultiHeadAttention(nn.Module):
             q, kv = linear(query, weight, bias).split([query.shape[-1], 2 * query.shape[-1]], dim=-1)
             return self.out_proj(self.attend(q, kv))
         return self.out_proj(self.attend(self.q_proj(query), self.kv_proj(source)))
+

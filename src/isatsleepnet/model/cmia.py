@@ -56,14 +56,37 @@ class CrossModalInteraction(nn.Module):
         super().__init__()
         dim, fast = config.feature_dim, config.use_fast_conv
         self.modalities = modalities
-        self.pairs = [(t, s) for t in modalities for s in modalities if t != s] if config.use_cross_attention else []
-        self.attention = nn.ModuleDict({pair_key(t, s): MultiHeadAttention(dim, config.cross_heads, fast=fast) for t, s in self.pairs})
-        self.gates = nn.ModuleDict(
-            {pair_key(t, s): SimGate(dim, config.simgate_dim, fast=fast) for t, s in self.pairs} if config.use_simgate else {}
+        self.pairs = (
+            [(t, s) for t in modalities for s in modalities if t != s] if config.use_cross_attention else []
         )
+        self.attention = nn.ModuleDict(
+            {pair_key(t, s): MultiHeadAttention(dim, config.cross_heads, fast=fast) for t, s in self.pairs}
+        )
+        gated = self.pairs if config.use_simgate else []
+        self.gates = nn.ModuleDict({pair_key(t, s): SimGate(dim, config.simgate_dim, fast=fast) for t, s in gated})
         self.drop = make_dropout(config.attention_dropout, fast=fast)
         self.fuse = make_linear(len(modalities) * dim, dim, fast=fast)
         self.fast = fast
+
+    def forward(self, features: list[Tensor]) -> Tensor:
+        """list of M (batch, T, D) in ``modalities`` order -> (batch, T, D)."""
+        if self.fast and self.pairs:
+            return self._forward_packed(features)
+        by_role = dict(zip(self.modalities, features))
+        mixed = []
+        for target in self.modalities:
+            feat = by_role[target]
+            message = None
+            for t, source in self.pairs:
+                if t != target:
+                    continue
+                key = pair_key(t, source)
+                part = self.attention[key](feat, by_role[source])
+                if key in self.gates:
+                    part = self.gates[key](feat, by_role[source]) * part
+                message = part if message is None else message + part
+            mixed.append(feat if message is None else feat + self.drop(message))
+        return self.fuse(torch.cat(mixed, dim=-1))
 
     def _packed_weights(self, role: str) -> tuple[Tensor, Tensor, dict[tuple[str, str, str], slice]]:
         """Every projection that reads modality ``role``, stacked into one (out, D) weight.
@@ -104,7 +127,8 @@ class CrossModalInteraction(nn.Module):
             weight, bias, slots = self._packed_weights(role)
             # split, not slicing: its backward is one concatenation, where every
             # slice's backward would zero-fill a full-size gradient buffer
-            pieces = linear(by_role[role], weight, bias).split([w.stop - w.start for w in slots.values()], dim=-1)
+            sizes = [where.stop - where.start for where in slots.values()]
+            pieces = linear(by_role[role], weight, bias).split(sizes, dim=-1)
             parts.update(zip(slots, pieces))
 
         def part(kind: str, t: str, s: str) -> Tensor:
@@ -129,26 +153,6 @@ class CrossModalInteraction(nn.Module):
             feat = by_role[target]
             message = linear(torch.cat(inputs, dim=-1), torch.cat(weights, dim=1)) + bias
             mixed.append(feat + self.drop(message))
-        return self.fuse(torch.cat(mixed, dim=-1))
-
-    def forward(self, features: list[Tensor]) -> Tensor:
-        """list of M (batch, T, D) in ``modalities`` order -> (batch, T, D)."""
-        if self.fast and self.pairs:
-            return self._forward_packed(features)
-        by_role = dict(zip(self.modalities, features))
-        mixed = []
-        for target in self.modalities:
-            feat = by_role[target]
-            message = None
-            for t, source in self.pairs:
-                if t != target:
-                    continue
-                key = pair_key(t, source)
-                part = self.attention[key](feat, by_role[source])
-                if key in self.gates:
-                    part = self.gates[key](feat, by_role[source]) * part
-                message = part if message is None else message + part
-            mixed.append(feat if message is None else feat + self.drop(message))
         return self.fuse(torch.cat(mixed, dim=-1))
 
 

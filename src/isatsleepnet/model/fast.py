@@ -12,7 +12,9 @@ Inference: ``fuse_for_inference(model)`` returns an eval-only copy in which
   input BatchNorm *and* LCR are folded into the three scale convolutions
   (resampling between them is a per-channel average, so it commutes);
 * the FFT kernel spectra are computed once (after folding) and reused;
-* ``forward`` runs under ``torch.inference_mode()``.
+* ``forward`` runs under ``torch.inference_mode()`` and, on a CPU with more
+  than one intra-op thread, gives each core its own slice of the batch
+  (``split_batch``; see ``parallel.py``).
 
 Outputs equal the unfused model's in eval mode to float32 rounding.
 """
@@ -28,6 +30,7 @@ from isatsleepnet.model.eeg import LCR, NMSEEG
 from isatsleepnet.model.eog import ODDMEOG, ResidualBlock
 from isatsleepnet.model.fastops import FastDropout, FastLinear, FastMaxPool2, linear, onednn_available
 from isatsleepnet.model.fftconv import FFTConv1d, fft_conv1d
+from isatsleepnet.model.parallel import split_batch_forward
 
 __all__ = [
     "FFTConv1d", "FastDropout", "FastLinear", "FastMaxPool2", "FusedInference", "fft_conv1d", "fold_batchnorm",
@@ -92,13 +95,19 @@ class FusedInference(nn.Module):
     """Eval-only wrapper: ``forward`` runs the folded network under inference_mode.
 
     ``network`` is the folded ISATSleepNet (no BatchNorm left after a
-    convolution); it must not be trained.
+    convolution); it must not be trained. With ``split_batch`` (default) and
+    more than one intra-op thread, a CPU batch is cut into one slice per
+    thread and the slices run concurrently, one single-threaded slice per
+    core (``parallel.py``): examples are independent in eval mode, so the
+    result is the same, and it scales better than intra-op threading for the
+    LSTM and attention.
     """
 
-    def __init__(self, network: nn.Module) -> None:
+    def __init__(self, network: nn.Module, *, split_batch: bool = True) -> None:
         super().__init__()
         self.network = network
         self.config = getattr(network, "config", None)
+        self.split_batch = split_batch
 
     def train(self, mode: bool = True) -> FusedInference:
         if mode:
@@ -108,10 +117,14 @@ class FusedInference(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(batch, n_channels, n_samples) -> logits (batch, n_classes)."""
         with torch.inference_mode():
+            cores = torch.get_num_threads()
+            if (self.split_batch and cores > 1 and x.shape[0] > 1 and x.device.type == "cpu"
+                    and not torch.is_autocast_enabled("cpu")):
+                return split_batch_forward(self.network, x, cores)
             return self.network(x)
 
 
-def fuse_for_inference(model: nn.Module) -> FusedInference:
+def fuse_for_inference(model: nn.Module, *, split_batch: bool = True) -> FusedInference:
     """A folded, eval-only copy of an ISATSleepNet (the original is not changed).
 
     Works for the eager and the fast implementation alike; for the fastest
@@ -124,4 +137,10 @@ def fuse_for_inference(model: nn.Module) -> FusedInference:
             _fuse_nms_eeg(module)
         elif isinstance(module, ODDMEOG):
             _fuse_oddm_eog(module)
-    return FusedInference(net).eval()
+    fused = FusedInference(net, split_batch=split_batch).eval()
+    config = getattr(net, "config", None)
+    if config is not None:  # compute and cache the FFT kernel spectra now, not in the first call
+        param = next(net.parameters())
+        with torch.inference_mode():
+            net(torch.zeros(1, config.n_channels, config.n_samples, device=param.device, dtype=param.dtype))
+    return fused

@@ -111,12 +111,17 @@ def count_flops(model: nn.Module, x: Tensor, *, warmup: bool = True) -> FlopRepo
     ``warmup`` runs the model once before counting, so that one-time work
     (the FFT kernel spectra, cached at inference) is not counted per epoch.
     """
-    with torch.no_grad():
-        if warmup:
-            model(x)
-        counter = FlopCounterMode(display=False, custom_mapping=_extra_formulas())
-        with counter:
-            model(x)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the counter sees only this thread: keep the fast path's work here
+    try:
+        with torch.no_grad():
+            if warmup:
+                model(x)
+            counter = FlopCounterMode(display=False, custom_mapping=_extra_formulas())
+            with counter:
+                model(x)
+    finally:
+        torch.set_num_threads(threads)
     counts = counter.get_flop_counts()
     by_module = {name: int(sum(ops.values())) for name, ops in counts.items() if name != "Global"}
     by_op = {str(op): int(v) for op, v in counts.get("Global", {}).items()}

@@ -98,15 +98,16 @@ class ISATSleepNet(nn.Module):
         param = next(self.parameters())
         return other.to(device=param.device, dtype=param.dtype).train(self.training)
 
-    def fuse_for_inference(self) -> nn.Module:
+    def fuse_for_inference(self, *, split_batch: bool = True) -> nn.Module:
         """An eval-only copy with BatchNorm/LCR folded and FFT kernel spectra cached.
 
-        See ``isatsleepnet.model.fast.fuse_for_inference``. Use it under
-        ``torch.inference_mode()``; it does not support training.
+        Its forward runs under inference_mode and, with ``split_batch`` on a
+        multi-threaded CPU, runs one slice of the batch per core. See
+        ``isatsleepnet.model.fast.fuse_for_inference``; it cannot be trained.
         """
         from isatsleepnet.model.fast import fuse_for_inference
 
-        return fuse_for_inference(self)
+        return fuse_for_inference(self, split_batch=split_batch)
 
     @torch.no_grad()
     def predict_proba(self, x: Tensor) -> Tensor:
