@@ -119,3 +119,15 @@ def rk_night(wake_before: int = 70, wake_after: int = 70) -> list[str]:
     sleep = ["Sleep stage 1"] * 2 + ["Sleep stage 2"] * 4 + ["Sleep stage 3", "Sleep stage 4"] + \
         ["Movement time"] + ["Sleep stage 2"] * 2 + ["Sleep stage R"] * 3
     return ["Sleep stage W"] * wake_before + sleep + ["Sleep stage W"] * wake_after
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a test module: tiny networks gain nothing from more, and on a
+    busy 2-core machine spinning threads make them many times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

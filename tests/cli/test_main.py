@@ -35,3 +35,22 @@ def test_console_script_error_is_one_line_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"isatsleepnet prepare: error: {tmp_path / 'missing'}: data folder not found"
+
+
+@pytest.mark.parametrize("argv", [
+    ["train-gan", "--data", "{missing}", "--out", "{out}"],
+    ["augment", "--data", "{missing}", "--out", "{out}", "--mode", "transforms"],
+    ["cv", "--data", "{missing}", "--out", "{out}", "--protocol", "kfold", "--folds", "2", "--augment", "gan"],
+])
+def test_gan_commands_report_a_missing_dataset_in_one_line(argv, tmp_path, capsys):
+    missing = tmp_path / "missing"
+    code = main([a.format(missing=missing, out=tmp_path / "out") for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err == f"isatsleepnet {argv[0]}: error: {missing}: not a prepared dataset (no recordings/ folder)\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_cv_gan_options_need_augment_gan(tmp_path, capsys):
+    code = main(["cv", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--protocol", "kfold", "--gan-epochs", "3"])
+    assert code == 2 and "--gan-epochs needs --augment gan" in capsys.readouterr().err

@@ -25,12 +25,17 @@ def _run(folder, accuracy_noise, model=None, augment=None):
 def test_table_lists_each_run_and_what_sets_it_apart(tmp_path):
     a = _run(tmp_path / "base", 0.9)
     b = _run(tmp_path / "no-asr", 0.7, model={"use_asr": False})
-    c = _run(tmp_path / "gan", 0.8, augment="gan")
-    table = comparison_table([a, b, c]).splitlines()
-    assert table[0].startswith("| run | setting |") and len(table) == 5
-    assert "| base | paper defaults | 3 | 200 |" in table[2]
-    assert "use_asr=False" in table[3] and "augment=gan" in table[4]
-    acc = [float(row.split("|")[5]) for row in table[2:]]
+    c = _run(tmp_path / "gan", 0.8, augment={"mode": "gan", "stage": "N1", "target_ratio": 1.15, "stage_cap": 0.8})
+    json_path = c / "config.json"
+    json_path.write_text(json.dumps({**json.loads(json_path.read_text()), "gan": {"epochs": 100, "stage": "N1"}}))
+    d = _run(tmp_path / "old", 0.8, augment="transforms")  # a bare mode string is read too
+    table = comparison_table([a, b, c, d]).splitlines()
+    assert table[0].startswith("| run | augment | setting |") and len(table) == 6
+    assert "| base | none | paper defaults | 3 | 200 |" in table[2]
+    assert "| no-asr | none | use_asr=False |" in table[3]
+    assert "| gan | gan (N1, 100 GAN epochs) | paper defaults |" in table[4]
+    assert "| old | transforms | paper defaults |" in table[5]
+    acc = [float(row.split("|")[6]) for row in table[2:5]]
     assert acc[0] > acc[2] > acc[1]
 
 

@@ -262,3 +262,23 @@ def test_help_documents_every_option():
         sub_parser = action.choices[name]
         assert sub_parser.description and sub_parser.epilog
         assert all(a.help for a in sub_parser._actions)
+
+
+def test_a_bdf_recording_stages_like_the_same_edf(write_edf, predictor, tmp_path):
+    import edfio
+
+    from tests.inference import SLEEP_EDF_NAMES
+
+    edf = write_night(write_edf, tmp_path / "night.edf", 5)
+    signals = [edfio.BdfSignal(s.data, s.sampling_frequency, label=s.label, physical_dimension="uV",
+                               physical_range=(-200.0, 200.0))
+               for s in edfio.read_edf(edf).signals]
+    assert [s.label for s in signals] == list(SLEEP_EDF_NAMES)
+    bdf = tmp_path / "night.bdf"
+    edfio.Bdf(signals, data_record_duration=30.0).write(bdf)
+    from_edf = stage_recording(edf, predictor, tmp_path / "edf", StageOptions(plots=False, report=False))
+    from_bdf = stage_recording(bdf, predictor, tmp_path / "bdf", StageOptions(plots=False, report=False))
+    assert from_bdf.n_epochs == from_edf.n_epochs == 5
+    p_edf = np.array([[float(r[f"p_{s}"]) for s in STAGES] for r in read_csv(tmp_path / "edf" / "night.hypnogram.csv")])
+    p_bdf = np.array([[float(r[f"p_{s}"]) for s in STAGES] for r in read_csv(tmp_path / "bdf" / "night.hypnogram.csv")])
+    np.testing.assert_allclose(p_bdf, p_edf, atol=1e-3)  # same samples up to the two formats' quantisation

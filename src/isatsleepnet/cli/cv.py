@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from isatsleepnet.cli.train_options import add_train_arguments, train_config_from_args
+from isatsleepnet.cli.train_options import (
+    add_augment_arguments,
+    add_train_arguments,
+    augment_config_from_args,
+    train_config_from_args,
+)
 
 DESCRIPTION = """\
 Train and evaluate ISATSleepNet by subject-wise cross-validation: both nights of a
@@ -19,13 +24,22 @@ RUN receives config.json, folds.json, fold_XX/ (checkpoints every epoch, CSV log
 model.pt, test predictions), metrics.json, report.md and figures/. Starting the
 same command again continues where it stopped; --fold i runs one fold (folds can
 run on different machines with the same --folds-file), and the report covers the
-folds finished so far."""
+folds finished so far.
+
+--augment transforms|gan class-balances each fold's training recordings (never its
+validation or test recordings) before training: with gan, one Physio-GAN per
+channel is first trained on that fold's training subjects in fold_XX/gan/
+(resumable; a finished GAN is reused), then the augmented training store is
+written to fold_XX/augmented/. Training reads it with the synthetic epochs;
+validation and test read the original data. config.json records the mode and the
+GAN settings, so a rerun with other ones is refused."""
 
 EPILOG = """\
 examples:
   isatsleepnet cv --data prepared/edf20 --out runs/edf20 --protocol sleep-edf-20
   isatsleepnet cv --data prepared/synth --out runs/quick --protocol kfold --folds 3 --epochs 3
-  isatsleepnet cv --data prepared/edf20 --out runs/no-asr --protocol sleep-edf-20 --ablation asr --fold 0"""
+  isatsleepnet cv --data prepared/edf20 --out runs/no-asr --protocol sleep-edf-20 --ablation asr --fold 0
+  isatsleepnet cv --data prepared/edf20 --out runs/edf20-gan --protocol sleep-edf-20 --augment gan --folds-file runs/edf20/folds.json"""
 
 
 def add_parser(subparsers) -> None:
@@ -40,6 +54,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--fold", type=int, help="run only this fold (0-based)")
     p.add_argument("--resume", action="store_true", help="require RUN to exist and continue it (the default when it exists with the same settings)")
     add_train_arguments(p)
+    add_augment_arguments(p, "RUN/fold_XX")
     p.set_defaults(run=run)
 
 
@@ -47,9 +62,10 @@ def run(args: argparse.Namespace) -> int:
     from isatsleepnet.training.cv import cross_validate
 
     config = train_config_from_args(args)
+    augment, gan = augment_config_from_args(args)
     metrics = cross_validate(args.data, args.out, protocol=args.protocol, config=config, n_folds=args.folds,
                              folds_file=args.folds_file, only_fold=args.fold, resume=args.resume,
-                             progress=not args.quiet)
+                             progress=not args.quiet, augment=augment, gan=gan, keep_augmented=args.keep_augmented)
     p = metrics["pooled"]
     print(f"\n{metrics['n_folds_evaluated']} fold(s) evaluated on {p['n_epochs']} test epochs: "
           f"accuracy {100 * p['accuracy']:.1f} %, kappa {p['kappa']:.3f}, macro-F1 {100 * p['macro_f1']:.1f} %, "

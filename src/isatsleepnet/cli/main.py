@@ -15,7 +15,10 @@ from collections.abc import Sequence
 from isatsleepnet import __version__
 from isatsleepnet.errors import IsatSleepNetError
 
-SUBCOMMANDS: tuple[str, ...] = ("synth", "prepare", "export_npz", "train", "cv", "evaluate", "compare", "stage", "export", "demo")
+SUBCOMMANDS: tuple[str, ...] = (
+    "synth", "prepare", "export_npz", "train_gan", "augment", "train", "cv", "evaluate", "compare", "stage", "export",
+    "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

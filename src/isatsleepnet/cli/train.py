@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from isatsleepnet.cli.train_options import add_train_arguments, train_config_from_args
+from isatsleepnet.cli.train_options import (
+    add_augment_arguments,
+    add_train_arguments,
+    augment_config_from_args,
+    train_config_from_args,
+)
 
 
 def _subjects(value: str) -> list[str]:
@@ -21,7 +26,8 @@ def add_parser(subparsers) -> None:
             "`evaluate` and `stage`. Subjects come from --train-subjects/--val-subjects, from a "
             "fold of a folds.json (--folds-file with --fold), or, with neither, from all subjects "
             "of the data with --validation-fraction of them held out for model selection. "
-            "Starting the same command again continues from the last checkpoint."
+            "Starting the same command again continues from the last checkpoint. "
+            "--augment transforms|gan class-balances the training recordings only (see `cv --help`)."
         ),
         epilog="example: isatsleepnet train --data prepared/edf20 --out models/edf20 --val-subjects SC400,SC401",
     )
@@ -32,16 +38,23 @@ def add_parser(subparsers) -> None:
     p.add_argument("--folds-file", type=Path, help="take the train and validation subjects of --fold from this folds.json")
     p.add_argument("--fold", type=int, default=0, help="fold of --folds-file (default 0)")
     add_train_arguments(p)
+    add_augment_arguments(p, "OUT")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import replace
+
+    from isatsleepnet.augment.balance import AUGMENT_JSON
     from isatsleepnet.data.store import PreparedDataset
     from isatsleepnet.errors import IsatSleepNetError
-    from isatsleepnet.training.fit import train_split
+    from isatsleepnet.training.augmentation import augmented_training_data, drop_augmented_epochs
+    from isatsleepnet.training.fit import MODEL_FILE, train_split
     from isatsleepnet.training.folds import Fold, load_folds, split_validation
 
     config = train_config_from_args(args)
+    augment, gan = augment_config_from_args(args)
     data = PreparedDataset(args.data)
     subjects = data.subjects()
     if args.folds_file:
@@ -64,6 +77,21 @@ def run(args: argparse.Namespace) -> int:
 
     save_config(config, args.out / "config.json")
     print(f"train on {len(fold.train)} subject(s), select on {len(fold.validation)}: {args.out}")
-    path = train_split(data, fold, args.out, config, progress=not args.quiet)
+    train_data = None
+    if (args.out / MODEL_FILE).is_file():
+        pass  # finished: train_split returns the model file as it is
+    elif (data.root / AUGMENT_JSON).is_file():
+        if augment.enabled:
+            raise IsatSleepNetError(f"{args.data} is already augmented (`isatsleepnet augment`); drop --augment")
+        train_data = data  # train on its synthetic epochs too; validation reads its real epochs only
+        augment = replace(augment, mode=json.loads((data.root / AUGMENT_JSON).read_text())["mode"])
+        print(f"{args.data} is an augmented dataset ({augment.mode}): training uses its synthetic epochs")
+    elif augment.enabled:
+        save_config(augment, args.out / "augment_config.json")
+        train_data = augmented_training_data(data, fold, args.out, augment, config, gan=gan, progress=not args.quiet)
+    path = train_split(data, fold, args.out, config, progress=not args.quiet, train_data=train_data,
+                       augment=augment.mode)
+    if train_data is not None and train_data is not data and not args.keep_augmented:
+        drop_augmented_epochs(args.out)
     print(f"model: {path}")
     return 0

@@ -6,8 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
+from isatsleepnet import STAGES
+from isatsleepnet.augment.config import AUGMENT_MODES, AugmentConfig
 from isatsleepnet.config import read_config_file, replace_from
 from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.gan.config import GanConfig
 from isatsleepnet.training.config import NORMALIZATIONS, TrainConfig
 
 ABLATIONS = ("lcr", "simgate", "cross-attention", "lstm", "self-attention", "asr", "tpp", "eog")
@@ -55,7 +58,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     config = TrainConfig()
     if args.config:
-        config = replace_from(config, read_config_file(args.config, "train"), source=str(args.config))
+        values = read_config_file(args.config, "train")
+        # [augment] and [gan] tables beside top-level training keys belong to augment_config_from_args
+        values = {k: v for k, v in values.items() if not (k in ("augment", "gan") and isinstance(v, dict))}
+        config = replace_from(config, values, source=str(args.config))
     flags = {field: getattr(args, dest) for dest, field in _FLAGS.items() if getattr(args, dest) is not None}
     config = replace_from(config, flags)
     model = dict(config.model)
@@ -81,3 +87,52 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     config = replace_from(config, {"model": model})
     config.validate()
     return config
+
+
+def add_augment_arguments(p: argparse.ArgumentParser, folder: str) -> None:
+    """--augment and the Physio-GAN options of `cv` and `train`; ``folder`` names where a split's files go."""
+    a = p.add_argument_group(
+        "augmentation (made from the training subjects only; validation and test stay real)")
+    a.add_argument("--augment", choices=AUGMENT_MODES, default="none",
+                   help="none (default); transforms: balance each training recording toward 1.15 x its largest "
+                        "class with physiology-aware transforms; gan: the same, with the --augment-stage epochs "
+                        f"made by a Physio-GAN per channel trained on the training subjects ({folder}/gan/)")
+    a.add_argument("--augment-stage", choices=STAGES,
+                   help="the stage the GAN fills, capped at 0.8 x its real count (with transforms: the stage "
+                        "given that cap); default N1")
+    a.add_argument("--gan-epochs", type=int, metavar="N", help="Physio-GAN training epochs per channel (default 100)")
+    a.add_argument("--gan-config", type=Path, metavar="FILE",
+                   help="TOML/JSON with Physio-GAN settings (a [gan] table or top-level keys, as for train-gan)")
+    a.add_argument("--keep-augmented", action="store_true",
+                   help=f"keep the augmented recordings ({folder}/augmented/) after the model is saved; by default "
+                        "they are deleted then (2-3 x the training data's size), their counts kept")
+
+
+def augment_config_from_args(args: argparse.Namespace) -> tuple[AugmentConfig, GanConfig | None]:
+    """The augmentation and (gan mode) the GAN settings from the flags; --config may hold [augment] and [gan] tables."""
+    tables = read_config_file(args.config, "") if args.config else {}
+    augment = AugmentConfig()
+    if isinstance(tables.get("augment"), dict):
+        augment = replace_from(augment, tables["augment"], source=f"{args.config} [augment]")
+    flags = {"mode": args.augment} if args.augment != "none" else {}
+    if args.augment_stage:
+        flags["stage"] = args.augment_stage
+    augment = replace_from(augment, flags)
+    augment.validate()
+    gan_flags = [name for name in ("gan_epochs", "gan_config") if getattr(args, name) is not None]
+    if augment.mode != "gan":
+        if gan_flags:
+            raise IsatSleepNetError(f"--{gan_flags[0].replace('_', '-')} needs --augment gan")
+        if args.augment_stage and augment.mode == "none":
+            raise IsatSleepNetError("--augment-stage needs --augment transforms or gan")
+        return augment, None
+    gan = GanConfig()
+    if isinstance(tables.get("gan"), dict):
+        gan = replace_from(gan, tables["gan"], source=f"{args.config} [gan]")
+    if args.gan_config:
+        gan = replace_from(gan, read_config_file(args.gan_config, "gan"), source=str(args.gan_config))
+    if args.gan_epochs is not None:
+        gan = replace_from(gan, {"epochs": args.gan_epochs})
+    gan = replace_from(gan, {"stage": augment.stage})
+    gan.validate()
+    return augment, gan

@@ -6,23 +6,25 @@ import json
 from pathlib import Path
 
 from isatsleepnet import STAGES
+from isatsleepnet.augment.config import describe
 from isatsleepnet.errors import IsatSleepNetError
 
 
 def _setting(config: dict) -> str:
-    """What distinguishes a run: its augmentation and model overrides."""
+    """What else distinguishes a run: its model overrides (ablations, sizes)."""
     train = config.get("train", {})
-    parts = []
-    if config.get("augment", "none") != "none":
-        parts.append(f"augment={config['augment']}")
-    for key, value in sorted(train.get("model", {}).items()):
-        parts.append(f"{key}={value}")
+    parts = [f"{key}={value}" for key, value in sorted(train.get("model", {}).items())]
     return ", ".join(parts) or "paper defaults"
 
 
+def _augment(config: dict) -> str:
+    """How the run's training data were augmented: none, transforms (N1), gan (N1, 100 GAN epochs)."""
+    return describe(config.get("augment"), config.get("gan"))
+
+
 def comparison_table(runs: list[Path]) -> str:
-    header = "| run | setting | folds | test epochs | Acc | κ | MF1 | MGm | " + " | ".join(STAGES) + " |"
-    lines = [header, "|---" * (8 + len(STAGES)) + "|"]
+    header = "| run | augment | setting | folds | test epochs | Acc | κ | MF1 | MGm | " + " | ".join(STAGES) + " |"
+    lines = [header, "|---" * (9 + len(STAGES)) + "|"]
     for run in runs:
         metrics_path, config_path = run / "metrics.json", run / "config.json"
         if not metrics_path.is_file():
@@ -31,7 +33,7 @@ def comparison_table(runs: list[Path]) -> str:
         config = json.loads(config_path.read_text()) if config_path.is_file() else {}
         p = m["pooled"]
         lines.append(
-            f"| {run.name} | {_setting(config)} | {m.get('n_folds_evaluated', 1)} | {p['n_epochs']} | "
+            f"| {run.name} | {_augment(config)} | {_setting(config)} | {m.get('n_folds_evaluated', 1)} | {p['n_epochs']} | "
             f"{100 * p['accuracy']:.1f} | {p['kappa']:.3f} | {100 * p['macro_f1']:.1f} | {100 * p['macro_gmean']:.1f} | "
             + " | ".join(f"{100 * p['per_class_f1'][s]:.1f}" for s in STAGES) + " |"
         )

@@ -3,6 +3,11 @@
 Everything lands in one run folder and every step is resumable: a fold whose
 model file exists is not trained again, a fold killed mid-training continues
 from its last checkpoint, saved predictions are not recomputed.
+
+With augmentation (``--augment transforms|gan``) each fold first makes its
+augmented training store from its own training subjects (and, for gan, trains
+its Physio-GANs on them); see :mod:`isatsleepnet.training.augmentation`.
+Validation and test always read the original store.
 """
 
 from __future__ import annotations
@@ -13,11 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from isatsleepnet.atomic import atomic_write_text
+from isatsleepnet.augment.balance import AUGMENT_JSON
+from isatsleepnet.augment.config import AugmentConfig, describe
 from isatsleepnet.data.store import PreparedDataset
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.evaluation.evaluate import predict_recordings
 from isatsleepnet.evaluation.predictions import load_all
 from isatsleepnet.evaluation.report import write_report
+from isatsleepnet.gan.config import GanConfig
+from isatsleepnet.training.augmentation import (
+    augmented_training_data,
+    drop_augmented_epochs,
+    fold_gan_config,
+    is_rank_zero,
+)
 from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.training.data import recordings_of
 from isatsleepnet.training.fit import MODEL_FILE, train_split
@@ -40,18 +54,30 @@ def prepare_run(
     n_folds: int | None = None,
     folds_file: Path | None = None,
     resume: bool = False,
+    augment: AugmentConfig | None = None,
+    gan: GanConfig | None = None,
 ) -> list[Fold]:
     """Create the run folder (config.json, folds.json), or reopen one made with the same settings.
 
     Reopening is what ``--resume`` and ``--fold i`` on several machines rely on:
-    the folds are read back, never drawn again.
+    the folds are read back, never drawn again. The augmentation and GAN
+    settings are part of the settings: a run is never continued with others.
     """
     subjects = data.subjects()
     saved_config = run / CONFIG_FILE
+    augment_record, gan_record = augment_settings(augment, gan, config)
     if saved_config.is_file():
         previous = json.loads(saved_config.read_text())
         current = {"protocol": protocol, "train": asdict(config)}
         changed = sorted(k for k in previous["train"] if previous["train"].get(k) != current["train"].get(k))
+        # runs from before augmentation existed hold no "augment": they were not augmented
+        before_augment, before_gan = previous.get("augment") or {"mode": "none"}, previous.get("gan") or {}
+        now_augment, now_gan = _as_json(augment_record), _as_json(gan_record) or {}
+        if now_augment != before_augment:
+            changed.insert(0, f"augment: {describe(before_augment, before_gan)} before, {describe(now_augment, now_gan)} now")
+        elif now_gan != before_gan:
+            keys = sorted(k for k in set(before_gan) | set(now_gan) if before_gan.get(k) != now_gan.get(k))
+            changed.insert(0, "GAN settings " + ", ".join(keys))
         if previous.get("protocol") != protocol:
             changed.insert(0, "protocol")
         if changed:
@@ -68,16 +94,58 @@ def prepare_run(
         folds = make_folds(subjects, protocol, n_folds=n_folds, validation_fraction=config.validation_fraction,
                            seed=config.seed)
     save_folds(run / FOLDS_FILE, folds, protocol=protocol, seed=config.seed)
-    payload = {"protocol": protocol, "data": str(data.root), "n_folds": len(folds), "train": asdict(config)}
+    payload = {"protocol": protocol, "data": str(data.root), "n_folds": len(folds), "train": asdict(config),
+               "augment": augment_record, "gan": gan_record}
     atomic_write_text(saved_config, json.dumps(payload, indent=2) + "\n")
     return folds
 
 
-def run_fold(data: PreparedDataset, run: Path, fold: Fold, config: TrainConfig, *, progress: bool = True) -> Path:
-    """Train fold ``fold`` (if needed) and predict its test subjects; returns the fold folder."""
+def _as_json(value: Any) -> Any:
+    """``value`` as it reads back from config.json (tuples become lists), for comparisons."""
+    return json.loads(json.dumps(value))
+
+
+def augment_settings(augment: AugmentConfig | None, gan: GanConfig | None,
+                     config: TrainConfig) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """What config.json records: the augmentation, and the GAN settings every fold uses (gan mode only)."""
+    augment = augment or AugmentConfig()
+    augment.validate()
+    if augment.mode != "gan":
+        return augment.record(), None
+    gan = fold_gan_config(gan or GanConfig(), augment, config)
+    gan.validate()
+    return augment.record(), asdict(gan)
+
+
+def run_fold(
+    data: PreparedDataset,
+    run: Path,
+    fold: Fold,
+    config: TrainConfig,
+    *,
+    progress: bool = True,
+    augment: AugmentConfig | None = None,
+    gan: GanConfig | None = None,
+    keep_augmented: bool = False,
+) -> Path:
+    """Train fold ``fold`` (if needed) and predict its test subjects; returns the fold folder.
+
+    With augmentation the fold's augmented training store is made (or reused)
+    first; it is deleted once the model is saved unless ``keep_augmented``.
+    """
+    augment = augment or AugmentConfig()
     out = fold_dir(run, fold.index)
-    model_path = train_split(data, fold, out, config, progress=progress,
-                             description={"protocol": json.loads((run / CONFIG_FILE).read_text())["protocol"]})
+    saved = json.loads((run / CONFIG_FILE).read_text())
+    description: dict[str, Any] = {"protocol": saved["protocol"]}
+    if augment.enabled:
+        description["augment_settings"] = {**augment.record(), "seed": config.seed, "gan": saved.get("gan")}
+    train_data = None
+    if augment.enabled and not (out / MODEL_FILE).is_file():
+        train_data = augmented_training_data(data, fold, out, augment, config, gan=gan, progress=progress)
+    model_path = train_split(data, fold, out, config, progress=progress, train_data=train_data, augment=augment.mode,
+                             description=description)
+    if train_data is not None and not keep_augmented and is_rank_zero():
+        drop_augmented_epochs(out)
     predict_recordings(model_path, recordings_of(data, fold.test), out / "predictions", progress=progress)
     atomic_write_text(out / "DONE", "predictions of the test subjects are complete\n")
     return out
@@ -91,6 +159,11 @@ def report_run(run: Path, folds: list[Fold], *, protocol: str) -> dict[str, Any]
         raise IsatSleepNetError(f"{run}: no fold has finished yet")
     missing = [f.index for f in folds if f.index not in done]
     notes = [f"folds not yet run: {missing} (this report covers {len(done)} of {len(folds)})"] if missing else []
+    saved = json.loads((run / CONFIG_FILE).read_text())
+    augmented = describe(saved.get("augment"), saved.get("gan"))
+    if augmented != "none":
+        notes.append(f"training data augmented: {augmented}, per fold from its training subjects only; "
+                     "validation and test epochs are all real")
     curves = {i: fold_dir(run, i) / "logs" / "metrics.csv" for i in done}
     return write_report(run, done, {f.index: list(f.test) for f in folds}, title=f"ISATSleepNet, {protocol}",
                         protocol=protocol, notes=notes, curves=curves)
@@ -107,10 +180,25 @@ def cross_validate(
     only_fold: int | None = None,
     resume: bool = False,
     progress: bool = True,
+    augment: AugmentConfig | None = None,
+    gan: GanConfig | None = None,
+    keep_augmented: bool = False,
 ) -> dict[str, Any]:
+    """Run (or continue) the cross-validation in ``run`` and write its report; returns the metrics.
+
+    ``augment`` (default: none) augments each fold's training recordings, with
+    ``gan`` as the settings of its Physio-GANs in gan mode (default GanConfig();
+    the stage and seed come from ``augment`` and ``config``).
+    """
     data = PreparedDataset(data_root)
     config.validate()
-    folds = prepare_run(data, run, protocol=protocol, config=config, n_folds=n_folds, folds_file=folds_file, resume=resume)
+    if (data.root / AUGMENT_JSON).is_file():
+        raise IsatSleepNetError(
+            f"{data.root} is an augmented dataset: cross-validation would ignore its synthetic epochs and its GAN may "
+            "have seen test subjects; run cv on the original data with --augment transforms|gan"
+        )
+    folds = prepare_run(data, run, protocol=protocol, config=config, n_folds=n_folds, folds_file=folds_file, resume=resume,
+                        augment=augment, gan=gan)
     chosen = folds
     if only_fold is not None:
         chosen = [f for f in folds if f.index == only_fold]
@@ -122,5 +210,5 @@ def cross_validate(
         if progress:
             print(f"fold {fold.index + 1}/{len(folds)}: train {len(fold.train)} subjects, "
                   f"validate {len(fold.validation)}, test {len(fold.test)}", flush=True)
-        run_fold(data, run, fold, config, progress=progress)
+        run_fold(data, run, fold, config, progress=progress, augment=augment, gan=gan, keep_augmented=keep_augmented)
     return report_run(run, folds, protocol=protocol)

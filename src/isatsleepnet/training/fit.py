@@ -8,6 +8,7 @@ run started again continues from ``last.ckpt``.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import warnings
@@ -44,6 +45,43 @@ def channel_roles(recording: PreparedRecording, channels: list[str]) -> list[str
     return roles
 
 
+def _augmented_recordings(train_data: PreparedDataset, data: PreparedDataset, fold: Fold) -> list[PreparedRecording]:
+    """The training recordings as ``train_data`` holds them (real epochs, then synthetic ones), checked.
+
+    ``train_data`` is either a split's own augmented store, which must hold
+    exactly the training recordings (a validation or test recording in it is
+    refused rather than trained on), or ``data`` itself when it is a dataset
+    written by `isatsleepnet augment`; then no validation subject may be among
+    the subjects it augmented.
+    """
+    originals = recordings_of(data, fold.train)
+    recs = recordings_of(train_data, fold.train)
+    wanted, found = sorted(r.name for r in originals), sorted(r.name for r in recs)
+    same_store = train_data.root.resolve() == data.root.resolve()
+    extra = [] if same_store else sorted(set(train_data.names) - set(wanted))
+    if found != wanted or extra:
+        raise IsatSleepNetError(
+            f"{train_data.root}: the augmented store should hold the {len(wanted)} training recordings of fold "
+            f"{fold.index} only; it has {len(train_data.names)} (missing {sorted(set(wanted) - set(found))[:3]}, "
+            f"other {extra[:3]})"
+        )
+    if same_store:
+        augmented = set(json.loads((data.root / "augment.json").read_text()).get("augmented_subjects", []))
+        leaked = sorted(augmented & set(fold.validation))
+        if leaked:
+            raise IsatSleepNetError(
+                f"{data.root}: validation subject(s) {', '.join(leaked[:5])} were augmented; augment only the "
+                "training subjects (--subjects or --folds-file/--fold), or choose other validation subjects"
+            )
+        return recs
+    by_name = {r.name: r for r in originals}
+    for rec in recs:
+        if int(rec.real.sum()) != by_name[rec.name].n_epochs:
+            raise IsatSleepNetError(f"{rec.path}: its real epochs do not match {by_name[rec.name].path}; "
+                                    "remove the augmented store")
+    return recs
+
+
 def _precision(config: TrainConfig) -> str:
     if config.precision != "auto":
         return config.precision
@@ -67,9 +105,15 @@ def train_split(
     progress: bool = True,
     description: dict[str, Any] | None = None,
     callbacks: list[L.Callback] | None = None,
+    train_data: PreparedDataset | None = None,
+    augment: str = "none",
 ) -> Path:
     """Train on ``fold.train``, select on ``fold.validation``; returns the model file's path.
 
+    ``train_data`` is an augmented store of the training recordings (see
+    :mod:`isatsleepnet.training.augmentation`): training then reads it with
+    synthetic epochs admitted, while validation still reads ``data`` with real
+    epochs only. ``augment`` names its mode in the model file.
     ``callbacks`` are extra Lightning callbacks (tests use them to interrupt a run).
     """
     config.validate()
@@ -85,8 +129,11 @@ def train_split(
     val_recs = recordings_of(data, fold.validation)
     if not train_recs:
         raise IsatSleepNetError(f"fold {fold.index}: no recordings for the training subjects")
+    if train_data is not None:
+        train_recs = _augmented_recordings(train_data, data, fold)
     channels = config.channels or train_recs[0].channels
-    train_set = EpochDataset(train_recs, channels=channels, normalize=config.normalize)
+    train_set = EpochDataset(train_recs, channels=channels, normalize=config.normalize,
+                             include_synthetic=train_data is not None)
     val_set = EpochDataset(val_recs, channels=channels, normalize=config.normalize) if val_recs else None
     first = train_recs[0]
     model_config = {
@@ -161,6 +208,7 @@ def train_split(
     checkpoint = torch.load(chosen, map_location="cpu", weights_only=False)
     model_state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
     selected_epoch = checkpoint.get("epoch")
+    synthetic = int(sum(int((~rec.real).sum()) for rec in train_recs)) if train_data is not None else 0
     ModelFile(
         model_config=model_config,
         state_dict=model_state,
@@ -176,6 +224,9 @@ def train_split(
             "validation_subjects": list(fold.validation),
             "train_epochs": len(train_set),
             "train_class_counts": train_set.class_counts().tolist(),
+            "augment": augment,
+            "synthetic_train_epochs": synthetic,
+            **({"train_data": str(train_data.root)} if train_data is not None else {}),
             "selected_epoch": selected_epoch,
             "selected_by": "validation macro-F1" if monitor else "last epoch (no validation subjects)",
             "config": asdict(config),

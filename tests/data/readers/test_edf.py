@@ -93,3 +93,30 @@ def test_microvolt_factor_rejects_unknown():
 @pytest.mark.parametrize(("unit", "factor"), [("uV", 1.0), ("µV", 1.0), ("UV", 1.0), ("mV", 1e3), ("V", 1e6)])
 def test_microvolt_factor(unit, factor):
     assert microvolt_factor(unit) == factor
+
+
+def _write_bdf(path, signals):
+    import edfio
+
+    bdf_signals = [edfio.BdfSignal(np.asarray(x, dtype=np.float64), FS, label=label, physical_dimension=unit,
+                                   physical_range=(-200.0, 200.0)) for label, x, unit in signals]
+    edfio.Bdf(bdf_signals, data_record_duration=1.0).write(path)
+    return path
+
+
+def test_bdf_files_are_read_in_microvolts(tmp_path):
+    x = _sine(amp=80.0)
+    path = _write_bdf(tmp_path / "night.bdf", [("EEG Fpz-Cz", x, "uV"), ("EOG", x / 2, "uV")])
+    rec = EdfRecording.open(path)
+    assert rec.channel_names == ["EEG Fpz-Cz", "EOG"]
+    assert rec.duration == 60
+    got = rec.read_microvolts(rec.find_channel("eeg", ["EEG Fpz-Cz"]), 10.0, 20.0)
+    np.testing.assert_allclose(got, x[1000:2000], atol=1e-3)  # 24 bits: far finer than EDF's 16
+
+
+def test_truncated_bdf_is_refused(tmp_path):
+    path = _write_bdf(tmp_path / "cut.bdf", [("EEG", _sine(), "uV")])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 3 * int(FS) * 5])  # five 1-s records of 3-byte samples missing
+    with pytest.raises(DataError, match=r"cut\.bdf: truncated: the header announces 60 data records, the file holds 55"):
+        EdfRecording.open(path)

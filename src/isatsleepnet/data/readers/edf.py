@@ -35,8 +35,11 @@ def microvolt_factor(dimension: str, *, assume: str | None = None) -> float:
     return _TO_MICROVOLT[key]
 
 
-def _check_file_size(path: Path) -> None:
-    """Compare the size the header announces with the file's, before edfio pads or truncates."""
+def _check_file_size(path: Path) -> bool:
+    """Compare the size the header announces with the file's, before edfio pads or truncates.
+
+    Returns whether the file is a BDF (24-bit samples) rather than an EDF.
+    """
     size = path.stat().st_size
     if size == 0:
         raise DataError(path, "empty file")
@@ -66,7 +69,7 @@ def _check_file_size(path: Path) -> None:
     if n_records == 0:
         raise DataError(path, "the file holds no data records")
     if n_records < 0:
-        return  # -1: length unknown (recording not closed); edfio derives it from the size
+        return is_bdf  # -1: length unknown (recording not closed); edfio derives it from the size
     expected = 256 * (n_signals + 1) + n_records * sum(samples) * (3 if is_bdf else 2)
     if size < expected:
         record_bytes = sum(samples) * (3 if is_bdf else 2)
@@ -74,6 +77,7 @@ def _check_file_size(path: Path) -> None:
         raise DataError(
             path, f"truncated: the header announces {n_records} data records, the file holds {present}"
         )
+    return is_bdf
 
 
 @dataclass
@@ -88,11 +92,12 @@ class EdfRecording:
         path = Path(path)
         if not path.is_file():
             raise DataError(path, "file not found")
-        _check_file_size(path)
+        is_bdf = _check_file_size(path)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                edf = edfio.read_edf(path, lazy_load_data=path.suffix.lower() != ".bdf")
+                # BDF (24-bit, BioSemi) is told by its header's first byte, not by the file name
+                edf = edfio.read_bdf(path) if is_bdf else edfio.read_edf(path, lazy_load_data=True)
         except Exception as exc:  # edfio raises ValueError and friends on malformed headers
             raise DataError(path, f"not a readable EDF/BDF file ({exc})") from None
         return cls(path, edf)

@@ -1,0 +1,152 @@
+"""`isatsleepnet train-gan`: train Physio-GAN (one GAN per channel and stage) on training subjects only."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from isatsleepnet import STAGES
+
+DESCRIPTION = """\
+Train Physio-GAN, the generator of synthetic epochs that `augment` uses to fill a
+minority stage (N1 by default), one GAN per channel and stage, on real epochs of
+the TRAINING subjects only: pass --subjects, or --folds-file with --fold to use
+that fold's training subjects (never its validation or test subjects); with
+neither, every subject of the dataset is used.
+
+Each GAN is written to GAN_DIR/<channel>_<stage>/ (e.g. eeg-fpz-cz_N1/):
+  generator.pt     weights, settings and real µV amplitudes: enough to sample later
+  gan_config.json  the resolved settings; data.json: subjects, recordings, epochs used
+  checkpoints/     last.pt every --checkpoint-every epochs; running the same command
+                   again resumes from it (a killed run continues where it stopped)
+  loss_log.csv, loss_curve.png
+  quality.json, quality_time.png, quality_psd.png
+                   real vs generated: relative band powers, log-PSD distance and a
+                   classifier two-sample test (0.5 = indistinguishable), next to
+                   baselines (phase-randomised real epochs, coloured noise) and the
+                   untrained generator. When the stage has enough epochs, a share
+                   of them is held out of GAN training as the real reference.
+
+Training stops with a one-line message if a loss becomes NaN or explodes; the
+last good checkpoint is kept."""
+
+EPILOG = """\
+examples:
+  isatsleepnet train-gan --data prepared/edf20 --out gans/fold00 --folds-file runs/edf20/folds.json --fold 0 --channel all
+  isatsleepnet train-gan --data prepared/edf20 --out gans/sc400 --subjects SC400 --channel 'EEG Fpz-Cz' --epochs 60
+  isatsleepnet train-gan --data prepared/shhs --out gans/shhs --stage N1 --config gan.toml --device cuda"""
+
+
+def _subjects(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def add_subject_arguments(p: argparse.ArgumentParser, verb: str, others: str = "") -> None:
+    """--subjects or --folds-file/--fold: the training subjects a command may use.
+
+    ``verb`` says what the command does with them, ``others`` what happens to the rest.
+    """
+    p.add_argument("--subjects", type=_subjects, metavar="A,B",
+                   help=f"comma-separated subjects to {verb} (default: all subjects of the dataset){others}")
+    p.add_argument("--folds-file", type=Path, metavar="FILE",
+                   help=f"a folds.json (from `cv`): {verb} only the TRAINING subjects of --fold, never its "
+                        f"validation or test subjects{others}")
+    p.add_argument("--fold", type=int, metavar="I", help="fold index (0-based) in --folds-file")
+
+
+def training_subjects(dataset, args: argparse.Namespace) -> list[str]:
+    """The subjects chosen by --subjects or --folds-file/--fold (checked against the dataset)."""
+    from isatsleepnet.errors import IsatSleepNetError
+    from isatsleepnet.training.folds import load_folds
+
+    known = dataset.subjects()
+    if args.folds_file is not None or args.fold is not None:
+        if args.subjects:
+            raise IsatSleepNetError("give either --subjects or --folds-file with --fold, not both")
+        if args.folds_file is None or args.fold is None:
+            raise IsatSleepNetError("--folds-file and --fold go together")
+        folds = {f.index: f for f in load_folds(args.folds_file, known)}
+        if args.fold not in folds:
+            raise IsatSleepNetError(f"{args.folds_file}: no fold {args.fold}; it has {sorted(folds)}")
+        return list(folds[args.fold].train)
+    if args.subjects:
+        unknown = sorted(set(args.subjects) - set(known))
+        if unknown:
+            raise IsatSleepNetError(f"subject(s) {unknown[:5]} are not in {dataset.root}; it has {known[:10]}")
+        return list(args.subjects)
+    return known
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train-gan",
+        help="train Physio-GAN generators of synthetic epochs (one per channel and stage)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", type=Path, required=True, metavar="PREPARED", help="prepared dataset (from `isatsleepnet prepare`)")
+    p.add_argument("--out", type=Path, required=True, metavar="GAN_DIR", help="GAN folder; one subfolder per channel and stage")
+    p.add_argument("--stage", choices=STAGES, help="stage to generate (default N1)")
+    p.add_argument("--channel", default="all", metavar="NAME|all",
+                   help="channel to train on, exactly as in the dataset (e.g. 'EEG Fpz-Cz'), or all (default)")
+    add_subject_arguments(p, "train on")
+    p.add_argument("--epochs", type=int, metavar="N", help="training epochs (passes; at least 20 discriminator steps each; default 100)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="batch size (default 32)")
+    p.add_argument("--seed", type=int, metavar="N", help="random seed of data order, noise and weights (default 0)")
+    p.add_argument("--config", type=Path, metavar="FILE", help="TOML or JSON with GAN settings (a [gan] table or top-level keys); flags override it")
+    p.add_argument("--checkpoint-every", type=int, metavar="N", help="write checkpoints/last.pt every N epochs (default 5)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train (default auto: CUDA if available)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice, all cores; on a machine "
+                   "shared with other jobs 1 is often several times faster)")
+    p.add_argument("--overwrite", action="store_true", help="start again instead of resuming from an existing checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+_FLAG_FIELDS = {"stage": "stage", "epochs": "epochs", "batch_size": "batch_size", "seed": "seed",
+                "checkpoint_every": "checkpoint_every"}
+
+
+def config_from_args(args: argparse.Namespace):
+    from isatsleepnet.config import read_config_file, replace_from
+    from isatsleepnet.gan.config import GanConfig
+
+    config = GanConfig()
+    if args.config:
+        config = replace_from(config, read_config_file(args.config, "gan"), source=str(args.config))
+    flags = {field: getattr(args, attr) for attr, field in _FLAG_FIELDS.items() if getattr(args, attr) is not None}
+    config = replace_from(config, flags)
+    config.validate()
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from isatsleepnet.data.store import PreparedDataset
+    from isatsleepnet.gan.data import resolve_channels
+    from isatsleepnet.gan.train import train_channel_gan
+
+    config = config_from_args(args)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    dataset = PreparedDataset(args.data)
+    subjects = training_subjects(dataset, args)
+    channels = resolve_channels(dataset, subjects, args.channel)
+    if not args.subjects and args.folds_file is None:
+        print("note: no --subjects or --folds-file: the GAN learns from every subject; evaluate on other data only")
+    print(f"training {config.stage} GAN(s) for {', '.join(channels)} on {len(subjects)} subject(s)")
+    for channel in channels:
+        folder = train_channel_gan(dataset, subjects, channel, args.out, config, device=args.device,
+                                   progress=False if args.quiet else None, overwrite=args.overwrite)
+        report = json.loads((folder / "quality.json").read_text())
+        m = report["metrics"]
+        line = "  ".join(
+            f"{name} {m[name]['log_psd_distance_db']:.2f} dB / C2ST {m[name]['c2st_accuracy']['mean']:.2f}"
+            for name in ("gan", "phase_randomised", "coloured_noise") if name in m
+        )
+        print(f"{channel}: {folder}  (log-PSD distance / two-sample accuracy, 0.5 best): {line}")
+    return 0

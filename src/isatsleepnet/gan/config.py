@@ -1,0 +1,110 @@
+"""Settings of one Physio-GAN run, with the SPEC's defaults.
+
+A file given by ``--config`` holds these fields (a ``[gan]`` table or top-level
+keys); command-line flags override it; the resolved settings are saved beside
+the generator so that it can be rebuilt and sampled without the training data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from isatsleepnet import STAGES
+from isatsleepnet.errors import IsatSleepNetError
+
+
+@dataclass
+class GanConfig:
+    """Hyper-parameters of Physio-GAN (one GAN per channel and stage).
+
+    ``d_augment`` shows the discriminator randomly shifted, time-reversed and
+    partly blanked copies of both real and generated batches (not in the SPEC;
+    a limited-data remedy: with a few dozen real epochs the discriminator
+    otherwise memorises them and the generator drifts).
+
+    ``select_every`` > 0 scores the generator every that many epochs against
+    the training statistics and keeps the best one (0: keep the last).
+
+    ``init_spectrum`` starts the generator's frequency stage at the training
+    epochs' mean spectrum (see :meth:`Generator.init_spectrum`).
+
+    ``reg_every`` > 1 applies R1 and the gradient penalty on every k-th
+    discriminator step with k times their weight (lazy regularisation: the same
+    penalty in expectation, at a fraction of the double-backpropagation cost
+    that dominates a CPU step).
+
+    ``epochs`` counts passes over the stage's training epochs; an epoch is at
+    least ``min_steps_per_epoch`` discriminator steps so that StepLR(30, 0.5)
+    means a comparable amount of training whether a stage has 58 or 50 000
+    epochs. ``holdout_fraction`` of the real epochs is kept out of GAN training
+    for the quality report (at least ``min_holdout_epochs``, at most
+    ``max_holdout_epochs``) when at least ``min_train_epochs`` remain for training.
+    """
+
+    stage: str = "N1"
+    epochs: int = 100
+    batch_size: int = 32
+    min_steps_per_epoch: int = 20
+    noise_dim: int = 100
+    clip: float = 3.0
+    # generator
+    g_base_channels: int = 64
+    g_upsamplings: int = 5
+    g_spectral_channels: int = 4
+    g_freq_rank: int = 64
+    g_gain_bins: int = 15
+    init_spectrum: bool = True
+    # discriminator
+    d_channels: tuple[int, ...] = (16, 32, 32, 64, 64)
+    d_kernel: int = 7
+    d_augment: bool = True
+    # optimisation (SPEC)
+    lr_g: float = 1e-4
+    lr_d: float = 4e-4
+    betas: tuple[float, float] = (0.0, 0.9)
+    lr_step: int = 30
+    lr_gamma: float = 0.5
+    g_every: int = 3
+    reg_every: int = 2
+    r1_weight: float = 10.0
+    gp_weight: float = 5.0
+    spec_weight_start: float = 0.01
+    spec_weight_end: float = 0.2
+    time_weight: float = 0.5
+    band_hz: float = 1.0
+    envelope_seconds: float = 1.0
+    autocorr_lags_s: tuple[float, ...] = (0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.6)
+    # bookkeeping
+    seed: int = 0
+    checkpoint_every: int = 5
+    select_every: int = 5
+    divergence_limit: float = 1e4
+    max_train_epochs: int = 20000
+    holdout_fraction: float = 0.25
+    min_holdout_epochs: int = 10
+    max_holdout_epochs: int = 200
+    min_train_epochs: int = 32
+
+    def validate(self) -> None:
+        """Raise :class:`IsatSleepNetError` naming the first setting that cannot work."""
+        if self.stage not in STAGES:
+            raise IsatSleepNetError(f"unknown stage {self.stage!r}; choose from {', '.join(STAGES)}")
+        positive = ("epochs", "batch_size", "noise_dim", "g_base_channels", "g_spectral_channels", "g_freq_rank",
+                    "g_gain_bins", "d_kernel", "g_every", "reg_every", "lr_step", "checkpoint_every",
+                    "min_steps_per_epoch")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise IsatSleepNetError(f"GAN option {name} must be at least 1, got {getattr(self, name)}")
+        if self.g_upsamplings < 1 or not self.d_channels:
+            raise IsatSleepNetError("the generator needs at least one upsampling and the discriminator one layer")
+        if not 0.0 <= self.holdout_fraction < 1.0:
+            raise IsatSleepNetError(f"holdout_fraction must be in [0, 1), got {self.holdout_fraction}")
+        if self.lr_g <= 0 or self.lr_d <= 0 or self.clip <= 0:
+            raise IsatSleepNetError("learning rates and clip must be positive")
+
+    def spec_weight(self, epoch: int) -> float:
+        """L_spec weight of training epoch ``epoch`` (0-based): linear ramp start → end."""
+        if self.epochs <= 1:
+            return self.spec_weight_end
+        t = min(max(epoch / (self.epochs - 1), 0.0), 1.0)
+        return self.spec_weight_start + t * (self.spec_weight_end - self.spec_weight_start)

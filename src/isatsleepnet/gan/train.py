@@ -1,0 +1,456 @@
+"""Training of one Physio-GAN (one channel, one stage): the loop, checkpoints, resume, guards.
+
+Why it is built this way: GAN training on a CPU takes minutes to hours and can
+blow up, so the run checkpoints every N epochs (atomically: a killed run
+resumes from the last complete checkpoint and, because every epoch draws its
+batches and noise from a generator seeded by (seed, epoch), continues exactly as
+an uninterrupted run would), and stops with a one-line message at the first
+non-finite or exploding loss, leaving the last good checkpoint in place.
+
+Per discriminator step: relativistic pairing loss on a real and a generated
+batch, plus λ/2·R1 on the real batch and the gradient penalty on interpolates
+(every ``reg_every``-th step, scaled by ``reg_every``). Every ``g_every``-th step
+the generator takes one step on its relativistic loss + w_spec(epoch)·L_spec +
+w_time·L_time, the statistic constraints being measured against the moments of
+all training epochs (see :mod:`isatsleepnet.gan.losses`).
+
+Model selection: GAN losses do not say when samples are best, and on a few
+dozen epochs the discriminator wins and the generator drifts after a while.
+Every ``select_every`` epochs the generator's samples are scored by L_spec +
+L_time against the *training* epochs' statistics (column ``fit`` of the loss
+log); the best-scoring generator is the one saved. No held-out data is used,
+so the quality report's held-out reference stays untouched.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import io
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from isatsleepnet.atomic import atomic_path, atomic_write_text
+from isatsleepnet.config import save_config
+from isatsleepnet.data.store import PreparedDataset
+from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.gan.config import GanConfig
+from isatsleepnet.gan.data import channel_slug, load_stage_epochs, resolve_channels, split_holdout
+from isatsleepnet.gan.discriminator import Discriminator
+from isatsleepnet.gan.generator import Generator, GeneratorBundle, build_generator
+from isatsleepnet.gan.losses import (
+    EpochStatistics,
+    Moments,
+    d_relativistic_loss,
+    g_relativistic_loss,
+    gradient_penalty,
+    r1_penalty,
+    spectral_loss,
+    temporal_loss,
+)
+
+CHECKPOINT = Path("checkpoints") / "last.pt"
+LOSS_LOG = "loss_log.csv"
+LOSS_CURVE = "loss_curve.png"
+LOG_COLUMNS = ("epoch", "d_steps", "g_steps", "d_loss", "d_adv", "r1", "gp", "g_loss", "g_adv",
+               "l_spec", "l_time", "spec_weight", "lr_d", "lr_g", "seconds", "fit")
+# Settings that may change between a run and its resumption without invalidating the checkpoint.
+_RESUMABLE_CHANGES = ("epochs", "checkpoint_every", "divergence_limit")
+
+
+class GanDivergedError(IsatSleepNetError):
+    """Training produced a non-finite or exploding loss; the last good checkpoint is kept."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise IsatSleepNetError("--device cuda: no CUDA GPU is available (use --device cpu or auto)")
+    return torch.device(name)
+
+
+def build_discriminator(n_samples: int, config: GanConfig, *, seed: int | None = None) -> Discriminator:
+    if seed is not None:
+        torch.manual_seed(seed)
+    return Discriminator(n_samples, channels=tuple(config.d_channels), kernel=config.d_kernel)
+
+
+def run_fingerprint(config: GanConfig, data: np.ndarray, fs: float) -> str:
+    """Identifies what a checkpoint was trained on: settings (but not the epoch budget) and the data."""
+    settings = {k: v for k, v in asdict(config).items() if k not in _RESUMABLE_CHANGES}
+    h = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode())
+    h.update(f"{fs}:{data.shape}".encode())
+    h.update(np.ascontiguousarray(data, dtype=np.float32).tobytes())
+    return h.hexdigest()[:16]
+
+
+def write_loss_log(folder: Path, rows: list[dict[str, float]]) -> Path:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=LOG_COLUMNS, lineterminator="\n", restval="")
+    writer.writeheader()
+    writer.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
+    atomic_write_text(folder / LOSS_LOG, buf.getvalue())
+    return folder / LOSS_LOG
+
+
+@dataclass
+class TrainOutcome:
+    """What :func:`train_gan` produced: the trained networks and the per-epoch log."""
+
+    generator: Generator
+    discriminator: Discriminator
+    epochs_done: int
+    resumed_from: int
+    rows: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    selected_epoch: int = 0
+
+
+def _batch_moments(stats: EpochStatistics, x: torch.Tensor) -> tuple[Moments, Moments]:
+    """Spectral and temporal moments of all training epochs (computed in chunks)."""
+    with torch.no_grad():
+        spec = torch.cat([stats.spectral(c) for c in x.split(1024)])
+        temp = torch.cat([stats.temporal(c) for c in x.split(1024)])
+    return Moments.of(spec), Moments.of(temp)
+
+
+def _d_augment(x: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+    """Differentiable augmentation of discriminator inputs (B, N): random circular shift,
+    time reversal (p = 0.5) and a zeroed 10 % segment, drawn per sample.
+
+    Applied alike to real and generated batches, so the generator is not pushed
+    toward augmented-looking epochs; it keeps a discriminator that sees a few
+    dozen real epochs from memorising them.
+    """
+    b, n = x.shape
+    shift = torch.randint(0, n, (b, 1), generator=rng)
+    index = (torch.arange(n).unsqueeze(0) + shift) % n
+    flip = torch.rand(b, 1, generator=rng) < 0.5
+    index = torch.where(flip, n - 1 - index, index).to(x.device)
+    y = torch.gather(x, 1, index)
+    width = max(n // 10, 1)
+    start = torch.randint(0, n - width + 1, (b, 1), generator=rng)
+    pos = torch.arange(n).unsqueeze(0)
+    keep = ~((pos >= start) & (pos < start + width))
+    return y * keep.to(x.device, x.dtype)
+
+
+@torch.no_grad()
+def _fit(generator: Generator, stats: EpochStatistics, ref_spec: Moments, ref_time: Moments, config: GanConfig) -> float:
+    """L_spec + L_time of 256 samples against the training moments, sampled as after training.
+
+    Works on a copy (BatchNorm recalibrated) so that measuring leaves the
+    training state, and with it an exact resume, untouched.
+    """
+    probe = copy.deepcopy(generator)
+    probe.calibrate_batchnorm(seed=config.seed)
+    x = probe.sample(256, generator=torch.Generator().manual_seed(config.seed + 11)).to(stats.bands.device)
+    return float(spectral_loss(ref_spec, x, stats) + temporal_loss(ref_time, x, stats))
+
+
+def _check(value: torch.Tensor, what: str, epoch: int, config: GanConfig, folder: Path, last_good: int) -> None:
+    v = float(value.detach())
+    if math.isfinite(v) and abs(v) <= config.divergence_limit:
+        return
+    kept = (f"the last good checkpoint ({folder / CHECKPOINT}, epoch {last_good}) is kept"
+            if last_good else "no checkpoint was written yet")
+    raise GanDivergedError(
+        f"GAN training diverged at epoch {epoch + 1}: {what} is {v:g}; stopped, {kept}; "
+        "try lower learning rates (lr_d, lr_g in --config) or another --seed"
+    )
+
+
+def train_gan(
+    data: np.ndarray,
+    fs: float,
+    folder: str | Path,
+    config: GanConfig,
+    *,
+    device: str | torch.device = "cpu",
+    progress: bool | None = None,
+    overwrite: bool = False,
+    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+    description: str = "gan",
+) -> TrainOutcome:
+    """Train on z-scored epochs ``data`` (n, n_samples), resuming from ``folder``'s checkpoint if any."""
+    config.validate()
+    folder = Path(folder)
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim != 2 or len(data) < 2:
+        raise IsatSleepNetError(f"a GAN needs at least 2 training epochs, got {len(data)}")
+    device = resolve_device(str(device)) if not isinstance(device, torch.device) else device
+    n, n_samples = data.shape
+    generator = build_generator(n_samples, config, seed=config.seed).to(device)
+    discriminator = build_discriminator(n_samples, config, seed=config.seed + 1).to(device)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=tuple(map(float, config.betas)))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=tuple(map(float, config.betas)))
+    sched_g = torch.optim.lr_scheduler.StepLR(opt_g, config.lr_step, config.lr_gamma)
+    sched_d = torch.optim.lr_scheduler.StepLR(opt_d, config.lr_step, config.lr_gamma)
+    stats = EpochStatistics(n_samples, fs, band_hz=config.band_hz, lags_s=tuple(config.autocorr_lags_s),
+                            envelope_s=config.envelope_seconds).to(device)
+    x_all = torch.from_numpy(data).to(device)
+    ref_spec, ref_time = _batch_moments(stats, x_all)
+
+    fingerprint = run_fingerprint(config, data, fs)
+    checkpoint = folder / CHECKPOINT
+    start, step, rows = 0, 0, []
+    best: dict | None = None  # the generator whose samples fit the training statistics best
+    if checkpoint.is_file() and not overwrite:
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        if state.get("fingerprint") != fingerprint:
+            raise IsatSleepNetError(
+                f"{checkpoint}: a checkpoint of a different run (settings or training data changed); "
+                "use another --out or --overwrite to start again"
+            )
+        try:
+            generator.load_state_dict(state["generator"])
+            discriminator.load_state_dict(state["discriminator"])
+        except RuntimeError:
+            raise IsatSleepNetError(
+                f"{checkpoint}: written by an incompatible version of Physio-GAN; use --overwrite to start again"
+            ) from None
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        sched_g.load_state_dict(state["sched_g"])
+        sched_d.load_state_dict(state["sched_d"])
+        start, step, rows = int(state["epoch"]), int(state["step"]), list(state["rows"])
+        best = state.get("best")
+    else:
+        if checkpoint.is_file():
+            checkpoint.unlink()
+        if config.init_spectrum:
+            generator.init_spectrum(x_all, seed=config.seed)
+
+    bs = min(config.batch_size, n)
+    steps_per_epoch = max(math.ceil(n / bs), config.min_steps_per_epoch)
+    last_good = start
+    began = time.perf_counter()
+    bar = tqdm(range(start, config.epochs), initial=start, total=config.epochs, desc=description, unit="ep",
+               disable=(not progress) if progress is not None else None, leave=False)
+    generator.train()
+    discriminator.train()
+    try:
+        for epoch in bar:
+            t0 = time.perf_counter()
+            rng = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+            order = torch.cat([torch.randperm(n, generator=rng) for _ in range(math.ceil(steps_per_epoch * bs / n))])
+            w_spec = config.spec_weight(epoch)
+            sums = dict.fromkeys(("d_loss", "d_adv", "r1", "gp", "g_loss", "g_adv", "l_spec", "l_time"), 0.0)
+            d_steps = g_steps = reg_steps = 0
+            for i in range(steps_per_epoch):
+                real = x_all[order[i * bs:(i + 1) * bs].to(device)]
+                z = torch.randn(bs, config.noise_dim, generator=rng).to(device)
+                with torch.no_grad():
+                    fake = generator(z)
+                regularise = step % config.reg_every == 0
+                seen_real, seen_fake = (_d_augment(real, rng), _d_augment(fake, rng)) if config.d_augment else (real, fake)
+                real_in = seen_real.detach().clone().requires_grad_(regularise)
+                real_scores = discriminator(real_in)
+                d_adv = d_relativistic_loss(real_scores, discriminator(seen_fake))
+                d_loss = d_adv
+                if regularise:
+                    r1 = r1_penalty(real_scores, real_in)
+                    gp = gradient_penalty(discriminator, seen_real, seen_fake, rng)
+                    d_loss = d_loss + config.reg_every * (0.5 * config.r1_weight * r1 + config.gp_weight * gp)
+                    sums["r1"] += float(r1.detach())
+                    sums["gp"] += float(gp.detach())
+                    reg_steps += 1
+                _check(d_loss, "the discriminator loss", epoch, config, folder, last_good)
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+                sums["d_loss"] += float(d_loss.detach())
+                sums["d_adv"] += float(d_adv.detach())
+                d_steps += 1
+                step += 1
+                if step % config.g_every:
+                    continue
+                discriminator.requires_grad_(False)
+                fake = generator(torch.randn(bs, config.noise_dim, generator=rng).to(device))
+                seen_real, seen_fake = (real, fake) if not config.d_augment else (_d_augment(real, rng), _d_augment(fake, rng))
+                g_adv = g_relativistic_loss(discriminator(seen_real), discriminator(seen_fake))
+                l_spec = spectral_loss(ref_spec, fake, stats)
+                l_time = temporal_loss(ref_time, fake, stats)
+                g_loss = g_adv + w_spec * l_spec + config.time_weight * l_time
+                _check(g_loss, "the generator loss", epoch, config, folder, last_good)
+                opt_g.zero_grad(set_to_none=True)
+                g_loss.backward()
+                opt_g.step()
+                discriminator.requires_grad_(True)
+                for key, value in (("g_loss", g_loss), ("g_adv", g_adv), ("l_spec", l_spec), ("l_time", l_time)):
+                    sums[key] += float(value.detach())
+                g_steps += 1
+            row: dict[str, float] = {
+                "epoch": epoch + 1, "d_steps": d_steps, "g_steps": g_steps,
+                **{k: sums[k] / max(d_steps, 1) for k in ("d_loss", "d_adv")},
+                **{k: sums[k] / max(reg_steps, 1) for k in ("r1", "gp")},
+                **{k: sums[k] / max(g_steps, 1) for k in ("g_loss", "g_adv", "l_spec", "l_time")},
+                "spec_weight": w_spec, "lr_d": opt_d.param_groups[0]["lr"], "lr_g": opt_g.param_groups[0]["lr"],
+                "seconds": time.perf_counter() - t0,
+            }
+            if config.select_every and ((epoch + 1) % config.select_every == 0 or epoch + 1 == config.epochs):
+                row["fit"] = _fit(generator, stats, ref_spec, ref_time, config)
+                if best is None or row["fit"] < best["fit"]:
+                    best = {"fit": row["fit"], "epoch": epoch + 1, "state": copy.deepcopy(generator.state_dict())}
+            rows.append(row)
+            sched_g.step()
+            sched_d.step()
+            bar.set_postfix(D=f"{row['d_loss']:.3f}", G=f"{row['g_loss']:.3f}")
+            if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:
+                state = {
+                    "fingerprint": fingerprint, "epoch": epoch + 1, "step": step, "rows": rows,
+                    "generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
+                    "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                    "sched_g": sched_g.state_dict(), "sched_d": sched_d.state_dict(),
+                    "config": asdict(config), "best": best,
+                }
+                with atomic_path(checkpoint) as tmp:
+                    torch.save(state, tmp)
+                write_loss_log(folder, rows)
+                last_good = epoch + 1
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, row)
+    except GanDivergedError:
+        write_loss_log(folder, rows)  # the epochs after the last checkpoint, for diagnosis
+        raise
+    finally:
+        bar.close()
+    if rows:
+        write_loss_log(folder, rows)
+    best_epoch = len(rows)
+    if best is not None:
+        generator.load_state_dict(best["state"])
+        best_epoch = int(best["epoch"])
+    generator.calibrate_batchnorm(seed=config.seed)
+    generator.eval()
+    return TrainOutcome(generator, discriminator, len(rows), start, rows, time.perf_counter() - began, best_epoch)
+
+
+GAN_CONFIG = "gan_config.json"
+DATA_JSON = "data.json"
+DONE_JSON = "done.json"
+
+
+def is_finished(folder: Path, expected: dict) -> bool:
+    """Whether ``folder`` holds a complete GAN (generator and quality report) of the run ``expected`` describes.
+
+    done.json is written last and removed when a run starts, so it never
+    vouches for a generator that a later, unfinished run may be replacing.
+    """
+    from isatsleepnet.gan.generator import GENERATOR_FILE
+    from isatsleepnet.gan.quality import QUALITY_JSON
+
+    try:
+        recorded = json.loads((folder / DONE_JSON).read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return recorded == expected and (folder / GENERATOR_FILE).is_file() and (folder / QUALITY_JSON).is_file()
+
+
+def gan_folder(root: str | Path, channel: str, stage: str) -> Path:
+    """GAN_DIR/<channel-slug>_<stage>/ — one folder per channel and stage."""
+    return Path(root) / f"{channel_slug(channel)}_{stage}"
+
+
+def train_channel_gan(
+    dataset: PreparedDataset,
+    subjects: Sequence[str],
+    channel: str,
+    root: str | Path,
+    config: GanConfig,
+    *,
+    device: str = "auto",
+    progress: bool | None = None,
+    overwrite: bool = False,
+    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+) -> Path:
+    """Train, save and assess the GAN of one channel and ``config.stage`` on ``subjects``' epochs only.
+
+    Writes into GAN_DIR/<channel-slug>_<stage>/: gan_config.json, data.json (which
+    subjects, recordings and how many epochs were used or held out), checkpoints/,
+    loss_log.csv, loss_curve.png, generator.pt (weights, settings and the real µV
+    amplitudes: enough to sample later), quality.json and its figures, and last
+    done.json. A GAN finished on the same epochs with the same settings is not
+    trained or assessed again (the folder is returned as it is).
+    """
+    from isatsleepnet.gan.quality import write_quality
+    from isatsleepnet.plots.gan import plot_loss_curve
+
+    config.validate()
+    folder = gan_folder(root, channel, config.stage)
+    stage = load_stage_epochs(dataset, subjects, channel, config.stage, clip=config.clip,
+                              max_epochs=config.max_train_epochs, seed=config.seed)
+    if len(stage) < 4:
+        raise IsatSleepNetError(
+            f"only {len(stage)} {config.stage} epoch(s) of {channel!r} in the training subjects; a GAN needs at least 4"
+        )
+    train_idx, hold_idx = split_holdout(len(stage), config.holdout_fraction, min_holdout=config.min_holdout_epochs,
+                                        min_train=config.min_train_epochs, seed=config.seed,
+                                        max_holdout=config.max_holdout_epochs)
+    train = stage.subset(train_idx)
+    done = folder / DONE_JSON
+    finished = {"fingerprint": run_fingerprint(config, train.z, stage.sampling_rate), "epochs": config.epochs}
+    if not overwrite and is_finished(folder, finished):
+        return folder  # trained on the same data with the same settings: nothing to do
+    done.unlink(missing_ok=True)  # from here on the folder holds a run in progress
+    if len(hold_idx):
+        reference = stage.z[hold_idx]
+        note = (f"{len(hold_idx)} real {config.stage} epochs of the training subjects held out from GAN training "
+                f"({config.holdout_fraction:.0%})")
+    else:
+        reference = train.z
+        note = (f"the GAN's own {len(train)} training epochs: too few to hold any out "
+                f"(holding out {config.min_holdout_epochs} would leave fewer than {config.min_train_epochs})")
+    folder.mkdir(parents=True, exist_ok=True)
+    save_config(config, folder / GAN_CONFIG)
+    atomic_write_text(folder / DATA_JSON, json.dumps({
+        "channel": channel, "stage": config.stage, "sampling_rate": stage.sampling_rate, "n_samples": stage.n_samples,
+        "subjects": list(stage.subjects), "recordings": stage.recordings,
+        "n_epochs": len(stage), "n_train": len(train_idx), "n_holdout": int(len(hold_idx)),
+        "holdout_index": hold_idx.tolist(), "quality_reference": note,
+    }, indent=2) + "\n")
+    outcome = train_gan(train.z, stage.sampling_rate, folder, config, device=device, progress=progress,
+                        overwrite=overwrite, on_epoch_end=on_epoch_end, description=f"{channel} {config.stage}")
+    plot_loss_curve(outcome.rows, folder / LOSS_CURVE, title=f"Physio-GAN {channel} {config.stage}")
+    bundle = GeneratorBundle(outcome.generator.cpu(), channel=channel, stage=config.stage,
+                             sampling_rate=stage.sampling_rate,
+                             amplitude_uv=np.column_stack([stage.mean_uv, stage.std_uv]),
+                             config=asdict(config), epochs_trained=outcome.selected_epoch)
+    bundle.save(folder)
+    n = max(len(reference), 100)
+    untrained = build_generator(stage.n_samples, config, seed=config.seed)
+    untrained.calibrate_batchnorm(seed=config.seed)
+    write_quality(
+        folder, reference=reference, training=train.z, generated=bundle.sample(n, seed=config.seed + 7),
+        fs=stage.sampling_rate, clip=config.clip, seed=config.seed, reference_note=note,
+        extra={"untrained": untrained.sample(n, generator=torch.Generator().manual_seed(config.seed + 7)).numpy()},
+        header={"channel": channel, "stage": config.stage, "epochs_trained": outcome.epochs_done,
+                "selected_epoch": outcome.selected_epoch,
+                "n_gan_training_epochs": len(train), "training_seconds": round(outcome.seconds, 1)},
+    )
+    atomic_write_text(done, json.dumps(finished, indent=2) + "\n")
+    return folder
+
+
+def train_stage_gans(
+    dataset: PreparedDataset,
+    subjects: Sequence[str],
+    channels: str | Sequence[str],
+    root: str | Path,
+    config: GanConfig,
+    **kwargs,
+) -> list[Path]:
+    """One GAN per channel (``"all"``: every channel the training recordings share) for ``config.stage``."""
+    names = resolve_channels(dataset, subjects, channels) if isinstance(channels, str) else list(channels)
+    return [train_channel_gan(dataset, subjects, name, root, config, **kwargs) for name in names]

@@ -1,0 +1,69 @@
+"""--augment and the Physio-GAN flags shared by `cv` and `train`."""
+
+import argparse
+import json
+
+import pytest
+
+from isatsleepnet.cli.train_options import (
+    add_augment_arguments,
+    add_train_arguments,
+    augment_config_from_args,
+    train_config_from_args,
+)
+from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.gan.config import GanConfig
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    add_augment_arguments(parser, "RUN/fold_XX")
+    return parser.parse_args(list(argv))
+
+
+def test_default_is_no_augmentation_and_no_gan():
+    augment, gan = augment_config_from_args(_parse())
+    assert augment.mode == "none" and not augment.enabled and gan is None
+    assert augment.record() == {"mode": "none"}
+
+
+def test_gan_mode_takes_the_gan_defaults_and_the_flags():
+    augment, gan = augment_config_from_args(_parse("--augment", "gan"))
+    assert augment.mode == "gan" and gan == GanConfig()
+    augment, gan = augment_config_from_args(_parse("--augment", "gan", "--gan-epochs", "7", "--augment-stage", "N3"))
+    assert gan.epochs == 7 and gan.stage == "N3" and augment.stage == "N3"
+    augment, gan = augment_config_from_args(_parse("--augment", "transforms", "--augment-stage", "REM"))
+    assert augment.record()["stage"] == "REM" and gan is None
+
+
+def test_config_file_tables_for_training_augmentation_and_gan(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('max_epochs = 3\n[augment]\nmode = "gan"\ntarget_ratio = 1.3\n[gan]\nepochs = 4\nd_channels = [8, 16]\n')
+    args = _parse("--config", str(path))
+    assert train_config_from_args(args).max_epochs == 3
+    augment, gan = augment_config_from_args(args)
+    assert augment.mode == "gan" and augment.target_ratio == 1.3 and gan.epochs == 4 and gan.d_channels == (8, 16)
+    # flags override the file; a --gan-config file overrides its [gan] table
+    gan_file = tmp_path / "gan.json"
+    gan_file.write_text(json.dumps({"gan": {"epochs": 9, "batch_size": 8}}))
+    _, gan = augment_config_from_args(_parse("--config", str(path), "--gan-config", str(gan_file), "--gan-epochs", "2"))
+    assert gan.epochs == 2 and gan.batch_size == 8 and gan.d_channels == (8, 16)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--gan-epochs", "5"], "--gan-epochs needs --augment gan"),
+    (["--augment", "transforms", "--gan-config", "g.json"], "--gan-config needs --augment gan"),
+    (["--augment-stage", "N2"], "--augment-stage needs --augment transforms or gan"),
+    (["--augment", "gan", "--gan-epochs", "0"], "epochs must be at least 1"),
+])
+def test_inconsistent_flags_are_one_line_errors(argv, message):
+    with pytest.raises(IsatSleepNetError, match=message):
+        augment_config_from_args(_parse(*argv))
+
+
+def test_unknown_gan_option_in_a_file_names_the_file(tmp_path):
+    path = tmp_path / "gan.json"
+    path.write_text('{"lr_gg": 1}')
+    with pytest.raises(IsatSleepNetError, match=r"gan.json: unknown option\(s\) lr_gg"):
+        augment_config_from_args(_parse("--augment", "gan", "--gan-config", str(path)))

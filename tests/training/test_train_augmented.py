@@ -1,0 +1,59 @@
+"""`isatsleepnet train` with augmentation: --augment on the original data, or a dataset from `augment`."""
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+
+from isatsleepnet.augment.balance import augment_dataset
+from isatsleepnet.cli.main import main
+from isatsleepnet.data.store import PreparedDataset
+from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.inference.checkpoint import load_model_file
+from tests.training.conftest import tiny_config
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("train-aug") / "train.json"
+    path.write_text(json.dumps({"train": asdict(tiny_config(max_epochs=1))}))
+    return path
+
+
+def _synthetic_count(root, subjects) -> int:
+    return sum(int((~rec.real).sum()) for rec in PreparedDataset(root) if rec.subject in subjects)
+
+
+def test_train_on_a_dataset_written_by_augment_uses_its_synthetic_epochs(synthetic_prepared, config_file, tmp_path):
+    s = PreparedDataset(synthetic_prepared).subjects()
+    aug = tmp_path / "aug"
+    augment_dataset(synthetic_prepared, aug, subjects=s[:3], mode="transforms", progress=False)
+    base = ["train", "--data", str(aug), "--config", str(config_file), "--quiet", "--train-subjects", ",".join(s[:3])]
+    assert main(base + ["--out", str(tmp_path / "m"), "--val-subjects", s[3]]) == 0
+    training = load_model_file(tmp_path / "m" / "model.pt").training
+    synthetic = _synthetic_count(aug, s[:3])
+    assert training["augment"] == "transforms" and training["synthetic_train_epochs"] == synthetic > 0
+    assert training["train_epochs"] == sum(PreparedDataset(aug)[n].n_epochs for n in PreparedDataset(aug).names
+                                           if PreparedDataset(aug)[n].subject in s[:3])
+    # a validation subject whose recordings were augmented is refused
+    with pytest.raises(IsatSleepNetError, match=rf"validation subject\(s\) {s[2]} were augmented"):
+        main(["--debug", "train", "--data", str(aug), "--config", str(config_file), "--quiet",
+              "--train-subjects", ",".join(s[:2]), "--val-subjects", s[2], "--out", str(tmp_path / "bad")])
+
+
+def test_train_augment_transforms_makes_the_store_from_the_training_subjects(synthetic_prepared, config_file, tmp_path):
+    s = PreparedDataset(synthetic_prepared).subjects()
+    out = tmp_path / "m"
+    assert main(["train", "--data", str(synthetic_prepared), "--config", str(config_file), "--quiet", "--out", str(out),
+                 "--train-subjects", ",".join(s[:2]), "--val-subjects", s[2], "--augment", "transforms",
+                 "--keep-augmented"]) == 0
+    store = PreparedDataset(out / "augmented")
+    assert {rec.subject for rec in store} == set(s[:2])
+    assert all(np.isin(rec.origins, [0, 2]).all() for rec in store)
+    training = load_model_file(out / "model.pt").training
+    assert training["augment"] == "transforms" and training["synthetic_train_epochs"] == _synthetic_count(store.root, s[:2])
+    assert json.loads((out / "augment_config.json").read_text())["mode"] == "transforms"
