@@ -430,7 +430,7 @@ def _summary(
         elif not scored.all():
             summary["notes"].append(
                 f"{int((~scored).sum())} staged epochs are unscored in the expert hypnogram: "
-                "left out of the agreement and of the comparison plot"
+                "left out of the agreement and drawn as gaps in the expert's hypnogram"
             )
     return summary
 
@@ -462,8 +462,8 @@ def _write_outputs(
             scored = expert >= 0
             title = (f"{name}: accuracy {100 * agreement['accuracy']:.1f} %, "
                      f"κ = {agreement['kappa']:.3f} ({int(scored.sum())} scored epochs)")
-            figures["hypnogram"] = plot_hypnogram(onsets[scored], predicted[scored], folder / f"{name}.hypnogram.png",
-                                                  expert=expert[scored], title=title)
+            figures["hypnogram"] = plot_hypnogram(onsets, predicted, folder / f"{name}.hypnogram.png",
+                                                  expert=expert, title=title)
         else:
             figures["hypnogram"] = plot_hypnogram(onsets, predicted, folder / f"{name}.hypnogram.png",
                                                   title=f"{name}: ISATSleepNet hypnogram")

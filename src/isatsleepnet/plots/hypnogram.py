@@ -15,7 +15,9 @@ _LEVEL_NAMES = ["N3", "N2", "N1", "REM", "W"]
 
 
 def _steps(ax, hours: np.ndarray, stages: np.ndarray, **style) -> None:
-    levels = _LEVEL[stages]
+    """Stage codes as a step line; codes below 0 (unscored epochs) leave a gap."""
+    scored = stages >= 0
+    levels = np.ma.masked_where(~scored, _LEVEL[np.where(scored, stages, 0)])
     ax.step(hours, levels, where="post", **style)
     rem = np.ma.masked_where(stages != 4, levels)
     ax.step(hours, rem, where="post", color="crimson", lw=style.get("lw", 1.2) + 1.5)
@@ -29,6 +31,7 @@ def plot_hypnogram(
     expert: np.ndarray | None = None,
     title: str = "Hypnogram",
 ) -> Path:
+    """One panel per hypnogram on a shared time axis; ``expert`` may hold -1 for unscored epochs."""
     hours = (np.asarray(onsets_s) - onsets_s[0]) / 3600.0
     rows = 2 if expert is not None else 1
     fig, axes = plt.subplots(rows, 1, figsize=(12, 1.9 * rows + 0.6), sharex=True, squeeze=False)
