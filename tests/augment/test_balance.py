@@ -46,6 +46,8 @@ def gan_dir(tmp_path_factory, source) -> Path:
 
     GeneratorBundle(generator, channel="EEG Fpz-Cz", stage="N1", sampling_rate=50.0,
                     amplitude_uv=np.array([[0.0, 20.0]]), config=asdict(config), epochs_trained=0).save(folder)
+    # as train-gan records it: the GAN learned from the first subject only
+    (folder / "data.json").write_text(json.dumps({"subjects": [source.subjects()[0]]}))
     return root
 
 
@@ -146,6 +148,11 @@ def test_refusals(tmp_path, source, gan_dir):
         augment_dataset(source, tmp_path / "b", subjects=["nobody"], mode="transforms")
     with pytest.raises(IsatSleepNetError, match="no trained N2 generator"):
         augment_dataset(source, tmp_path / "c", gan_dir=gan_dir, stage="N2")
+    # a GAN that learned from a subject outside the augmented (training) subjects would leak it
+    with pytest.raises(IsatSleepNetError, match=rf"learned from subject\(s\) {source.subjects()[0]}, which are not"):
+        augment_dataset(source, tmp_path / "g", gan_dir=gan_dir, subjects=[source.subjects()[1]], mode="gan",
+                        progress=False)
+    assert not (tmp_path / "g" / "recordings").exists() or not any((tmp_path / "g" / "recordings").iterdir())
     subject = source.subjects()[0]
     augment_dataset(source, tmp_path / "d", subjects=[subject], mode="transforms", progress=False)
     with pytest.raises(IsatSleepNetError, match="already holds a dataset"):

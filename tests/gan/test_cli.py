@@ -59,6 +59,10 @@ def test_run_trains_on_the_folds_training_subjects_only(tmp_path, dataset, capsy
     folder = tmp_path / "gans" / "eeg-fpz-cz_N1"
     data = json.loads((folder / "data.json").read_text())
     assert data["subjects"] == [s[0]]
+    summary = json.loads((tmp_path / "gans" / "quality.json").read_text())
+    assert list(summary) == ["eeg-fpz-cz_N1"]
+    assert set(summary["eeg-fpz-cz_N1"]["candidates"]) >= {"gan", "phase_randomised", "coloured_noise"}
+    assert summary["eeg-fpz-cz_N1"]["report"] == "eeg-fpz-cz_N1/quality.json"
     saved = json.loads((folder / "gan_config.json").read_text())
     assert saved["epochs"] == 2 and saved["seed"] == 3 and saved["g_base_channels"] == 16
     # running the same command again resumes (nothing left to train) and succeeds

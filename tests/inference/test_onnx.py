@@ -53,6 +53,14 @@ def test_torch_and_onnx_give_the_same_probabilities(predictors):
     a, b = torch_p.probabilities(epochs, 32), onnx_p.probabilities(epochs, 32)
     assert np.abs(a - b).max() < 1e-4
     np.testing.assert_allclose(b.sum(axis=1), 1.0, atol=1e-6)
+    # the raw outputs too, which a near-uniform softmax could hide
+    x = epochs[:8]
+    from isatsleepnet.inference.stage import normalize_epochs
+
+    la = np.asarray(torch_p._logits(normalize_epochs(x, torch_p.normalize)))
+    lb = np.asarray(onnx_p._logits(normalize_epochs(x, onnx_p.normalize)))
+    assert np.abs(la - lb).max() < 1e-4 * max(1.0, float(np.abs(la).max()))
+    assert float(np.ptp(la, axis=1).mean()) > 0.1  # logits that differ between stages: a meaningful comparison
 
 
 def test_onnx_file_carries_the_model_metadata(exported, predictors):

@@ -41,6 +41,8 @@ def test_cv_writes_every_output(cv_run, synthetic_prepared):
     assert saved["pooled"] == metrics["pooled"]
     report = (run / "report.md").read_text()
     assert "| Acc | κ | MF1 | MGm | W | N1 | N2 | N3 | REM |" in report
+    assert "![learning curves](figures/learning_curves_fold_02.png)" in report
+    assert report.count("](figures/hypnograms/") == 6
     figures = run / "figures"
     assert (figures / "confusion_matrix.png").stat().st_size > 1000
     assert sorted(p.name for p in figures.glob("learning_curves_fold_*.png")) == [f"learning_curves_fold_0{i}.png" for i in range(3)]
@@ -61,6 +63,14 @@ def test_model_file_carries_what_is_needed(cv_run, synthetic_prepared):
     assert model_file.training["selected_by"] == "validation macro-F1"
     model = model_file.build()
     assert not model.training
+    # its metrics: validation at the selected epoch, and the fold's test metrics once predicted
+    assert model_file.metrics["validation"]["epoch"] == model_file.training["selected_epoch"]
+    assert 0.0 <= model_file.metrics["validation"]["macro_f1"] <= 1.0
+    fold_metrics = json.loads((run / "metrics.json").read_text())["folds"][0]
+    assert model_file.metrics["test"]["subjects"] == folds[0]["test"]
+    assert model_file.metrics["test"]["accuracy"] == pytest.approx(fold_metrics["accuracy"])
+    seen = [r for r in PreparedDataset(synthetic_prepared) if r.subject in folds[0]["train"] + folds[0]["validation"]]
+    assert model_file.training["seen_sources"] == sorted(r.meta["source_sha1"] for r in seen)
 
 
 def test_rerun_skips_finished_folds_and_refuses_other_settings(cv_run, synthetic_prepared):
@@ -71,6 +81,23 @@ def test_rerun_skips_finished_folds_and_refuses_other_settings(cv_run, synthetic
     assert (run / "fold_01" / "model.pt").stat().st_mtime_ns == stamp
     with pytest.raises(IsatSleepNetError, match="other settings.*max_epochs"):
         cross_validate(synthetic_prepared, run, protocol="kfold", n_folds=3, config=tiny_config(max_epochs=3), progress=False)
+    # how a machine trains (threads, workers, devices) may differ between the machines of one run
+    elsewhere = cross_validate(synthetic_prepared, run, protocol="kfold", n_folds=3,
+                               config=tiny_config(threads=2, num_workers=1, devices="1"), progress=False)
+    assert elsewhere["pooled"] == metrics["pooled"]
+
+
+def test_reopening_a_run_with_another_folds_file_is_refused(cv_run, synthetic_prepared, tmp_path):
+    run, _ = cv_run
+    folds = json.loads((run / "folds.json").read_text())
+    first, second = folds["folds"][0], folds["folds"][1]
+    for role in ("train", "validation", "test"):  # valid folds, in another order
+        first[role], second[role] = second[role], first[role]
+    other = tmp_path / "other_folds.json"
+    other.write_text(json.dumps(folds))
+    with pytest.raises(IsatSleepNetError, match="other folds than"):
+        cross_validate(synthetic_prepared, run, protocol="kfold", config=tiny_config(), folds_file=other,
+                       progress=False)
 
 
 def test_single_fold_with_a_folds_file(cv_run, synthetic_prepared, tmp_path):
@@ -92,6 +119,23 @@ def test_evaluate_refuses_subjects_the_model_has_seen(cv_run, synthetic_prepared
     fold_metrics = json.loads((run / "metrics.json").read_text())["folds"][0]
     assert metrics["pooled"]["accuracy"] == pytest.approx(fold_metrics["accuracy"])
     assert (tmp_path / "e" / "report.md").is_file() and (tmp_path / "e" / "figures" / "confusion_matrix.png").is_file()
+
+    # another model's evaluation into the same folder must not reuse these predictions
+    with pytest.raises(IsatSleepNetError, match="predictions of another model"):
+        evaluate_model(run / "fold_01" / "model.pt", synthetic_prepared, tmp_path / "e",
+                       subjects=folds[1]["test"], progress=False)
+
+
+def test_evaluate_refuses_seen_recordings_in_a_copy_of_the_dataset(cv_run, synthetic_prepared, tmp_path):
+    import shutil
+
+    run, _ = cv_run
+    folds = json.loads((run / "folds.json").read_text())["folds"]
+    copy = tmp_path / "copy"
+    shutil.copytree(synthetic_prepared, copy)
+    with pytest.raises(IsatSleepNetError, match="same source file"):
+        evaluate_model(run / "fold_00" / "model.pt", copy, tmp_path / "e2", subjects=folds[0]["train"][:1],
+                       progress=False)
 
 
 class _StopAtEpoch(L.Callback):
@@ -133,3 +177,15 @@ def test_synthetic_cohort_is_learnable(cv_run):
     # Far above the 20 % of chance for five balanced classes even after two tiny epochs.
     assert metrics["pooled"]["accuracy"] > 0.45
     assert np.array(metrics["pooled"]["confusion_matrix"]).trace() > 0
+
+
+def test_tensorboard_without_its_package_is_a_clear_error(synthetic_prepared, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
+        pytest.skip("tensorboard is installed here")
+    data = PreparedDataset(synthetic_prepared)
+    s = data.subjects()
+    with pytest.raises(IsatSleepNetError, match="needs the tensorboard package"):
+        train_split(data, Fold(0, tuple(s[:3]), (s[3],), (s[4],)), tmp_path / "tb",
+                    tiny_config(tensorboard=True, max_epochs=1), progress=False)

@@ -167,8 +167,9 @@ def gan_run(synthetic_prepared, tmp_path_factory):
 def test_gan_run_trains_each_channels_gan_on_the_folds_training_subjects_only(gan_run, synthetic_prepared):
     run, calls, resumed, _, _ = gan_run
     fold = _fold(run)
-    folders = sorted((run / "fold_00" / "gan").iterdir())
+    folders = sorted(p for p in (run / "fold_00" / "gan").iterdir() if p.is_dir())
     assert [f.name for f in folders] == ["eeg-fpz-cz_N1", "eeg-pz-oz_N1", "eog-horizontal_N1"]
+    assert set(json.loads((run / "fold_00" / "gan" / "quality.json").read_text())) == {f.name for f in folders}
     original = PreparedDataset(synthetic_prepared)
     for folder in folders:
         data = json.loads((folder / "data.json").read_text())

@@ -131,8 +131,35 @@ def find_gans(gan_dir: str | Path, stage: str) -> dict[str, Any]:
         if (folder / GENERATOR_FILE).is_file():
             bundle = GeneratorBundle.load(folder)
             if bundle.stage == stage:
+                bundle.training_subjects = _gan_subjects(folder)
                 found[bundle.channel] = bundle
     return found
+
+
+def _gan_subjects(folder: Path) -> set[str]:
+    """The subjects a GAN learned from (its data.json), so that augment can refuse a GAN that saw others."""
+    path = folder / "data.json"
+    try:
+        return set(json.loads(path.read_text())["subjects"])
+    except (OSError, ValueError, KeyError):
+        raise IsatSleepNetError(f"{path}: missing or unreadable, so the GAN's training subjects are unknown; "
+                                "train it again with `isatsleepnet train-gan`") from None
+
+
+def check_gan_subjects(gans: dict[str, Any], augmented: set[str], gan_dir: str | Path) -> None:
+    """A GAN may only have learned from subjects that are themselves augmented (training subjects).
+
+    Otherwise its samples would carry information about validation or test
+    subjects into the training data.
+    """
+    for channel, bundle in gans.items():
+        outside = sorted(bundle.training_subjects - augmented)
+        if outside:
+            raise IsatSleepNetError(
+                f"{gan_dir}: the {channel} GAN learned from subject(s) {', '.join(outside[:5])}"
+                f"{' ...' if len(outside) > 5 else ''}, which are not among the subjects being augmented; "
+                "train the GAN with the same --subjects or --folds-file/--fold as augment"
+            )
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -271,6 +298,7 @@ def augment_dataset(
         gans = find_gans(gan_dir, stage)
         if not gans:
             raise IsatSleepNetError(f"{gan_dir}: no trained {stage} generator found")
+        check_gan_subjects(gans, chosen, gan_dir)
     generic = GenericPerturbation()
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out / RECORDINGS)

@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     metrics = cross_validate(args.data, args.out, protocol=args.protocol, config=config, n_folds=args.folds,
                              folds_file=args.folds_file, only_fold=args.fold, resume=args.resume,
                              progress=not args.quiet, augment=augment, gan=gan, keep_augmented=args.keep_augmented)
+    if not metrics:  # an extra process of multi-GPU training: the first process reports
+        return 0
     p = metrics["pooled"]
     print(f"\n{metrics['n_folds_evaluated']} fold(s) evaluated on {p['n_epochs']} test epochs: "
           f"accuracy {100 * p['accuracy']:.1f} %, kappa {p['kappa']:.3f}, macro-F1 {100 * p['macro_f1']:.1f} %, "

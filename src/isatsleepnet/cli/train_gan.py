@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
     from isatsleepnet.data.store import PreparedDataset
     from isatsleepnet.gan.data import resolve_channels
-    from isatsleepnet.gan.train import train_channel_gan
+    from isatsleepnet.gan.train import train_channel_gan, write_quality_summary
 
     config = config_from_args(args)
     if args.threads:
@@ -149,4 +149,7 @@ def run(args: argparse.Namespace) -> int:
             for name in ("gan", "phase_randomised", "coloured_noise") if name in m
         )
         print(f"{channel}: {folder}  (log-PSD distance / two-sample accuracy, 0.5 best): {line}")
+    summary = write_quality_summary(args.out)
+    if summary is not None:
+        print(f"quality of every GAN in {args.out}: {summary}")
     return 0

@@ -21,9 +21,14 @@ def predict_recordings(
     batch_size: int = 64,
     progress: bool = True,
 ) -> list[RecordingPrediction]:
-    """Predict every recording (skipping those already saved in ``out``) and save each one."""
+    """Predict every recording (skipping those already saved in ``out``) and save each one.
+
+    ``out/model.sha1`` names the weights whose predictions the folder holds, so
+    that a rerun with another model can never pick up the first one's results.
+    """
     out.mkdir(parents=True, exist_ok=True)
     model_file = load_model_file(model_path)
+    _claim_folder(out, model_path, model_file)
     model = None
     predictions = []
     for rec in tqdm(recordings, desc="predict", unit="rec", disable=not progress, leave=False):
@@ -40,6 +45,21 @@ def predict_recordings(
         prediction.save(out)
         predictions.append(prediction)
     return predictions
+
+
+def _claim_folder(out: Path, model_path: Path, model_file) -> None:
+    from isatsleepnet.atomic import atomic_write_text
+    from isatsleepnet.errors import IsatSleepNetError
+
+    marker = out / "model.sha1"
+    digest = model_file.weights_sha1()
+    if marker.is_file():
+        if marker.read_text().split()[0] != digest:
+            raise IsatSleepNetError(f"{out} holds predictions of another model; use another --out or delete it")
+    elif any(out.glob("*.npz")):
+        raise IsatSleepNetError(f"{out} holds predictions of an unknown model; use another --out or delete it")
+    else:
+        atomic_write_text(marker, f"{digest}  {Path(model_path).resolve()}\n")
 
 
 def evaluate_model(
@@ -74,6 +94,14 @@ def evaluate_model(
             "evaluate on other subjects (--subjects)"
         )
     recordings = recordings_of(data, chosen)
+    # the same recordings stored elsewhere (a copy, an augmented dataset) are caught by their source hash
+    seen_sources = set(model_file.training.get("seen_sources", []))
+    reused = sorted(r.name for r in recordings if r.meta.get("source_sha1") in seen_sources)
+    if reused:
+        raise IsatSleepNetError(
+            f"the model was trained or selected on recording(s) {', '.join(reused[:5])} (same source file); "
+            "evaluate on other subjects (--subjects)"
+        )
     predictions = predict_recordings(model_path, recordings, out / "predictions", device=device,
                                      batch_size=batch_size, progress=progress)
     return write_report(out, {0: predictions}, {0: list(chosen)}, title=f"ISATSleepNet evaluation of {Path(model_path).name}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,12 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
-def markdown_report(metrics: dict[str, Any], *, title: str, protocol: str | None, notes: list[str]) -> str:
-    """The run in the paper's table layout, beside the paper's numbers when the protocol has them."""
+def markdown_report(metrics: dict[str, Any], *, title: str, protocol: str | None, notes: list[str],
+                    curves: Sequence[str] = (), hypnograms: Sequence[str] = ()) -> str:
+    """The run in the paper's table layout, beside the paper's numbers when the protocol has them.
+
+    ``curves`` and ``hypnograms`` are figure paths relative to the report, linked at its end.
+    """
     pooled = metrics["pooled"]
     header = "| | Acc | κ | MF1 | MGm | " + " | ".join(STAGES) + " |"
     rule = "|---" * (5 + len(STAGES)) + "|"
@@ -75,6 +80,11 @@ def markdown_report(metrics: dict[str, Any], *, title: str, protocol: str | None
         lines.append(f"| {f['fold']} | {subjects} | {f['n_epochs']} | {_pct(f['accuracy'])} | {f['kappa']:.3f} | "
                      f"{_pct(f['macro_f1'])} | {_pct(f['macro_gmean'])} |")
     lines += ["", "## Figures", "", "![confusion matrix](figures/confusion_matrix.png)", ""]
+    for path in curves:
+        lines += [f"![learning curves]({path})", ""]
+    if hypnograms:
+        lines += ["Hypnograms of the test recordings, expert vs predicted:", ""]
+        lines += [f"- [{Path(path).stem}]({path})" for path in hypnograms] + [""]
     return "\n".join(lines) + "\n"
 
 
@@ -99,13 +109,19 @@ def write_report(
     figures = out / "figures"
     plot_confusion_matrix(np.array(metrics["pooled"]["confusion_matrix"]), figures / "confusion_matrix.png",
                           title=f"{title}: pooled test epochs")
+    curve_files, hypnogram_files = [], []
     for index, csv_path in (curves or {}).items():
         if csv_path.is_file():
-            plot_learning_curves(csv_path, figures / f"learning_curves_fold_{index:02d}.png", title=f"fold {index}")
+            name = f"figures/learning_curves_fold_{index:02d}.png"
+            plot_learning_curves(csv_path, out / name, title=f"fold {index}")
+            curve_files.append(name)
     for preds in folds.values():
         for p in preds:
             m = compute_metrics(p.y_true, p.y_pred)
-            plot_hypnogram(p.onsets, p.y_pred, figures / "hypnograms" / f"{p.recording}.png", expert=p.y_true,
+            name = f"figures/hypnograms/{p.recording}.png"
+            plot_hypnogram(p.onsets, p.y_pred, out / name, expert=p.y_true,
                            title=f"{p.recording}: accuracy {100 * m['accuracy']:.1f} %, κ {m['kappa']:.3f}")
-    atomic_write_text(out / "report.md", markdown_report(metrics, title=title, protocol=protocol, notes=notes or []))
+            hypnogram_files.append(name)
+    atomic_write_text(out / "report.md", markdown_report(metrics, title=title, protocol=protocol, notes=notes or [],
+                                                         curves=curve_files, hypnograms=hypnogram_files))
     return metrics

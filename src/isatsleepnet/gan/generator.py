@@ -238,6 +238,7 @@ class GeneratorBundle:
         self.amplitude_uv = np.asarray(amplitude_uv, dtype=np.float32).reshape(-1, 2)
         self.config = config
         self.epochs_trained = epochs_trained
+        self.training_subjects: set[str] = set()  # filled from data.json by augment's find_gans
 
     @property
     def n_samples(self) -> int:

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -451,6 +452,36 @@ def train_stage_gans(
     config: GanConfig,
     **kwargs,
 ) -> list[Path]:
-    """One GAN per channel (``"all"``: every channel the training recordings share) for ``config.stage``."""
+    """One GAN per channel (``"all"``: every channel the training recordings share) for ``config.stage``.
+
+    Also writes ``root/quality.json``: the headline quality numbers of every GAN
+    under ``root`` side by side (the per-GAN reports stay in the subfolders).
+    """
     names = resolve_channels(dataset, subjects, channels) if isinstance(channels, str) else list(channels)
-    return [train_channel_gan(dataset, subjects, name, root, config, **kwargs) for name in names]
+    folders = [train_channel_gan(dataset, subjects, name, root, config, **kwargs) for name in names]
+    write_quality_summary(Path(root))
+    return folders
+
+
+def write_quality_summary(root: Path) -> Path | None:
+    """``root/quality.json``: per GAN folder, log-PSD distance and two-sample accuracy of every candidate."""
+    summary: dict[str, Any] = {}
+    for report in sorted(root.glob("*/quality.json")):
+        quality = json.loads(report.read_text())
+        summary[report.parent.name] = {
+            "channel": quality.get("channel"),
+            "stage": quality.get("stage"),
+            "n_reference": quality.get("n_reference"),
+            "gan_better_than": quality.get("gan_better_than"),
+            "candidates": {
+                name: {"log_psd_distance_db": m.get("log_psd_distance_db"),
+                       "mean_abs_band_rel_diff": m.get("mean_abs_band_rel_diff"),
+                       "c2st_accuracy": (m.get("c2st_accuracy") or {}).get("mean")}
+                for name, m in quality.get("metrics", {}).items()
+            },
+            "report": str(report.relative_to(root)),
+        }
+    if not summary:
+        return None
+    atomic_write_text(root / "quality.json", json.dumps(summary, indent=2) + "\n")
+    return root / "quality.json"

@@ -10,6 +10,8 @@ resuming; this file is what `evaluate` and `stage` load.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,14 @@ class ModelFile:
         model = ISATSleepNet(ModelConfig(**self.model_config))
         model.load_state_dict(self.state_dict)
         return model.to(device).eval()
+
+    def weights_sha1(self) -> str:
+        """Identity of the network (architecture and weights), unchanged when metadata such as metrics is added."""
+        digest = hashlib.sha1(json.dumps(self.model_config, sort_keys=True, default=str).encode())
+        for name in sorted(self.state_dict):
+            digest.update(name.encode())
+            digest.update(self.state_dict[name].detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
 
     def save(self, path: str | Path) -> None:
         payload = {

@@ -38,6 +38,9 @@ from isatsleepnet.training.fit import MODEL_FILE, train_split
 from isatsleepnet.training.folds import Fold, load_folds, make_folds, save_folds
 
 CONFIG_FILE = "config.json"
+# How a machine runs the training, not what is trained: a run may continue, or its folds
+# run, on machines that differ in these.
+MACHINE_SETTINGS = frozenset({"threads", "num_workers", "accelerator", "devices", "num_nodes", "tensorboard"})
 FOLDS_FILE = "folds.json"
 
 
@@ -69,7 +72,8 @@ def prepare_run(
     if saved_config.is_file():
         previous = json.loads(saved_config.read_text())
         current = {"protocol": protocol, "train": asdict(config)}
-        changed = sorted(k for k in previous["train"] if previous["train"].get(k) != current["train"].get(k))
+        changed = sorted(k for k in previous["train"] if k not in MACHINE_SETTINGS
+                         and previous["train"].get(k) != current["train"].get(k))
         # runs from before augmentation existed hold no "augment": they were not augmented
         before_augment, before_gan = previous.get("augment") or {"mode": "none"}, previous.get("gan") or {}
         now_augment, now_gan = _as_json(augment_record), _as_json(gan_record) or {}
@@ -84,7 +88,10 @@ def prepare_run(
             raise IsatSleepNetError(
                 f"{run} holds a run with other settings ({', '.join(changed)}); use the same flags or another --out"
             )
-        return load_folds(run / FOLDS_FILE, subjects)
+        folds = load_folds(run / FOLDS_FILE, subjects)
+        if folds_file is not None and _fold_roles(load_folds(folds_file, subjects)) != _fold_roles(folds):
+            raise IsatSleepNetError(f"{run} holds a run with other folds than {folds_file}; use another --out")
+        return folds
     if resume:
         raise IsatSleepNetError(f"{run}: nothing to resume (no {CONFIG_FILE})")
     run.mkdir(parents=True, exist_ok=True)
@@ -98,6 +105,10 @@ def prepare_run(
                "augment": augment_record, "gan": gan_record}
     atomic_write_text(saved_config, json.dumps(payload, indent=2) + "\n")
     return folds
+
+
+def _fold_roles(folds: list[Fold]) -> list[tuple[list[str], list[str], list[str]]]:
+    return [(sorted(f.train), sorted(f.validation), sorted(f.test)) for f in folds]
 
 
 def _as_json(value: Any) -> Any:
@@ -144,11 +155,32 @@ def run_fold(
         train_data = augmented_training_data(data, fold, out, augment, config, gan=gan, progress=progress)
     model_path = train_split(data, fold, out, config, progress=progress, train_data=train_data, augment=augment.mode,
                              description=description)
-    if train_data is not None and not keep_augmented and is_rank_zero():
+    if not is_rank_zero():  # the other DDP processes helped train; the first one alone writes results
+        return out
+    if train_data is not None and not keep_augmented:
         drop_augmented_epochs(out)
-    predict_recordings(model_path, recordings_of(data, fold.test), out / "predictions", progress=progress)
+    predictions = predict_recordings(model_path, recordings_of(data, fold.test), out / "predictions",
+                                     progress=progress)
+    _record_test_metrics(model_path, fold, predictions)
     atomic_write_text(out / "DONE", "predictions of the test subjects are complete\n")
     return out
+
+
+def _record_test_metrics(model_path: Path, fold: Fold, predictions: list) -> None:
+    """Put the fold's test metrics into its model file, so that `stage` and `export` can show them."""
+    import numpy as np
+
+    from isatsleepnet.evaluation.metrics import compute_metrics
+    from isatsleepnet.inference.checkpoint import load_model_file
+
+    if not predictions:
+        return
+    model_file = load_model_file(model_path)
+    y_true = np.concatenate([p.y_true for p in predictions])
+    y_pred = np.concatenate([p.y_pred for p in predictions])
+    model_file.metrics = {**model_file.metrics, "test": {"subjects": list(fold.test),
+                                                         **compute_metrics(y_true, y_pred)}}
+    model_file.save(model_path)
 
 
 def report_run(run: Path, folds: list[Fold], *, protocol: str) -> dict[str, Any]:
@@ -211,4 +243,6 @@ def cross_validate(
             print(f"fold {fold.index + 1}/{len(folds)}: train {len(fold.train)} subjects, "
                   f"validate {len(fold.validation)}, test {len(fold.test)}", flush=True)
         run_fold(data, run, fold, config, progress=progress, augment=augment, gan=gan, keep_augmented=keep_augmented)
+    if not is_rank_zero():
+        return {}
     return report_run(run, folds, protocol=protocol)

@@ -8,6 +8,7 @@ run started again continues from ``last.ckpt``.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import sys
@@ -80,6 +81,19 @@ def _augmented_recordings(train_data: PreparedDataset, data: PreparedDataset, fo
             raise IsatSleepNetError(f"{rec.path}: its real epochs do not match {by_name[rec.name].path}; "
                                     "remove the augmented store")
     return recs
+
+
+def _selection_metrics(log_path: Path, epoch: int | None) -> dict[str, Any]:
+    """The validation metrics of the selected epoch, from the training log (empty if not logged)."""
+    if epoch is None or not log_path.is_file():
+        return {}
+    with log_path.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("epoch") == str(epoch)]
+    if not rows:
+        return {}
+    row = rows[-1]
+    values = {k.removeprefix("val_"): float(v) for k, v in row.items() if k.startswith("val_") and v not in ("", None)}
+    return {"validation": {"epoch": epoch, **values}} if values else {}
 
 
 def _precision(config: TrainConfig) -> str:
@@ -175,7 +189,12 @@ def train_split(
     module.log_path = out / "logs" / "metrics.csv"
     loggers: list[Any] | bool = False
     if config.tensorboard:
+        import importlib.util
+
         from lightning.pytorch.loggers import TensorBoardLogger
+
+        if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
+            raise IsatSleepNetError("--tensorboard needs the tensorboard package: pip install tensorboard")
 
         loggers = [TensorBoardLogger(out, name="tensorboard", version="")]
 
@@ -208,6 +227,7 @@ def train_split(
     checkpoint = torch.load(chosen, map_location="cpu", weights_only=False)
     model_state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
     selected_epoch = checkpoint.get("epoch")
+    seen = recordings_of(data, list(fold.train) + list(fold.validation))
     synthetic = int(sum(int((~rec.real).sum()) for rec in train_recs)) if train_data is not None else 0
     ModelFile(
         model_config=model_config,
@@ -227,10 +247,13 @@ def train_split(
             "augment": augment,
             "synthetic_train_epochs": synthetic,
             **({"train_data": str(train_data.root)} if train_data is not None else {}),
+            # what the model has seen, by content: evaluate refuses these recordings wherever they are stored
+            "seen_sources": sorted({r.meta.get("source_sha1", "") for r in seen} - {""}),
             "selected_epoch": selected_epoch,
             "selected_by": "validation macro-F1" if monitor else "last epoch (no validation subjects)",
             "config": asdict(config),
             **(description or {}),
         },
+        metrics=_selection_metrics(module.log_path, selected_epoch) if monitor else {},
     ).save(out / MODEL_FILE)
     return out / MODEL_FILE
