@@ -27,6 +27,7 @@ default settings, plus augmenting the 33 training nights.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
@@ -107,6 +108,8 @@ def bench_augment(data: PreparedDataset, bundle: GeneratorBundle, tmp: Path, rep
         folder.mkdir(parents=True, exist_ok=True)
         GeneratorBundle(bundle.generator, channel=channel, stage="N1", sampling_rate=data[data.names[0]].sampling_rate,
                         amplitude_uv=bundle.amplitude_uv, config=bundle.config, epochs_trained=0).save(folder)
+        # as train-gan records it: augment refuses a GAN whose training subjects it cannot check
+        (folder / "data.json").write_text(json.dumps({"subjects": data.subjects()}))
     times, added = [], 0
     for r in range(repeats):
         t = time.perf_counter()

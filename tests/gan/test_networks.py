@@ -74,3 +74,30 @@ def test_spectral_initialisation_matches_the_real_mean_spectrum():
     before = peak_share(g)
     g.init_spectrum(real)
     assert peak_share(g) > max(0.5, 3 * before)
+
+
+def test_image_bins_sit_at_multiples_of_the_upsampling_period():
+    from isatsleepnet.gan.generator import image_bins
+
+    bins, left, right = image_bins(3000, 32)  # lines every 3000 / 32 = 93.75 bins (3.125 Hz at 100 Hz)
+    assert bins[:3].tolist() == [93, 94, 95] and left[0] == 91 and right[0] == 97
+    assert not set(left.tolist()) & set(bins.tolist()) and not set(right.tolist()) & set(bins.tolist())
+    assert int(bins.max()) < 3000 // 2 + 1
+
+
+@pytest.mark.parametrize("n_samples", [3000, 2048])
+def test_generator_output_has_no_lines_at_multiples_of_the_first_stage_rate(n_samples):
+    """Untrained generators: without de-imaging, energy piles up at k * fs / 2**upsamplings."""
+
+    def line_ratio(deimage: bool) -> float:
+        torch.manual_seed(0)
+        gen = Generator(n_samples, base_channels=16, upsamplings=5, deimage=deimage).eval()
+        with torch.no_grad():
+            y = gen(torch.randn(64, gen.noise_dim))
+        power = torch.fft.rfft(y, dim=-1).abs().pow(2).mean(dim=0)
+        lines = torch.round(torch.arange(1, 16) * n_samples / 32).long()
+        lines = lines[lines < len(power)]
+        return float(power[lines].mean() / power[1:].median())
+
+    assert line_ratio(False) > 50.0  # measured ~1600 at 3000 samples
+    assert line_ratio(True) < 5.0  # measured ~2

@@ -53,6 +53,7 @@ class GanConfig:
     g_spectral_channels: int = 4
     g_freq_rank: int = 64
     g_gain_bins: int = 15
+    g_deimage: bool = True  # take the transposed-convolution lines (k * fs / 2**upsamplings) out of the draft
     init_spectrum: bool = True
     # discriminator
     d_channels: tuple[int, ...] = (16, 32, 32, 64, 64)

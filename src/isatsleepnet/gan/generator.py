@@ -53,6 +53,28 @@ def gain_basis(n_freq: int, every: int) -> torch.Tensor:
     return torch.from_numpy(basis.astype(np.float32))
 
 
+def image_bins(n_samples: int, period: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """rfft bins next to k * n_samples / period (k >= 1), with a left and a right neighbour outside each span.
+
+    A stack of stride-2 transposed convolutions has a sample pattern that repeats
+    every ``period`` = 2**upsamplings samples, which puts narrow spectral lines at
+    k * fs / period (3.125 Hz apart for 100-Hz epochs). Returns (bins, left, right).
+    """
+    n_freq = n_samples // 2 + 1
+    bins, left, right = [], [], []
+    k = 1
+    while (centre := k * n_samples / period) < n_freq - 3:
+        span = [b for b in range(int(np.floor(centre - 1.5)), int(np.ceil(centre + 1.5)) + 1)
+                if abs(b - centre) <= 1.5 and 0 < b < n_freq]
+        lo, hi = max(min(span) - 2, 0), min(max(span) + 2, n_freq - 1)
+        bins += span
+        left += [lo] * len(span)
+        right += [hi] * len(span)
+        k += 1
+    as_long = lambda values: torch.tensor(values, dtype=torch.long)  # noqa: E731
+    return as_long(bins), as_long(left), as_long(right)
+
+
 class Generator(nn.Module):
     """Maps noise ``(B, noise_dim)`` to z-scored epochs ``(B, n_samples)``."""
 
@@ -67,6 +89,7 @@ class Generator(nn.Module):
         freq_rank: int = 64,
         clip: float = 3.0,
         gain_bins: int = 15,
+        deimage: bool = True,
     ) -> None:
         super().__init__()
         if n_samples < 2 ** upsamplings:
@@ -96,6 +119,9 @@ class Generator(nn.Module):
         nn.init.zeros_(self.freq_fc[2].weight)  # start as an identity spectral stage
         nn.init.zeros_(self.freq_fc[2].bias)
         self.mix = nn.Conv1d(spectral_channels, 1, kernel_size=1)
+        self.deimage = deimage
+        for name, value in zip(("image_bins", "image_left", "image_right"), image_bins(n_samples, 2 ** upsamplings)):
+            self.register_buffer(name, value, persistent=False)
 
     def draft(self, z: torch.Tensor) -> torch.Tensor:
         """(B, noise_dim) → time-domain draft (B, S, n_samples) in [-1, 1]."""
@@ -173,6 +199,8 @@ class Generator(nn.Module):
         magnitude spectrum (B, S, F) of the frequency stage."""
         h = self.draft(z)
         spectrum = torch.fft.rfft(h, dim=-1)
+        if self.deimage and len(self.image_bins):
+            spectrum = self.remove_images(spectrum)
         log_mag = torch.log(spectrum.abs() + 1e-4)
         gain = torch.exp(self.log_gain(self.freq_fc(self.band_spectrum(log_mag))))
         shaped = spectrum * gain  # a real positive gain changes magnitudes, keeps phases
@@ -184,6 +212,21 @@ class Generator(nn.Module):
         if return_spectrum:
             return y, shaped.abs()
         return y
+
+    def remove_images(self, spectrum: torch.Tensor) -> torch.Tensor:
+        """The draft's spectrum (B, S, F) with the transposed-convolution lines taken out.
+
+        At the few bins around each k * fs / 2**upsamplings the magnitude is set to
+        the mean of the neighbours just outside the line (phases kept), so the
+        frequency stage starts from a line-free spectrum; a smooth gain could not
+        remove 1-2-bin lines, and blurring every upsampling stage notched the
+        whole spectrum instead (docs/gan.md).
+        """
+        mag = spectrum.abs()
+        target = 0.5 * (mag[..., self.image_left] + mag[..., self.image_right])
+        scale = torch.ones_like(mag)
+        scale[..., self.image_bins] = target / (mag[..., self.image_bins] + 1e-8)
+        return spectrum * scale
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, batch_size: int = 256) -> torch.Tensor:
@@ -218,6 +261,7 @@ def build_generator(n_samples: int, config, *, seed: int | None = None) -> Gener
         freq_rank=config.g_freq_rank,
         clip=config.clip,
         gain_bins=config.g_gain_bins,
+        deimage=config.g_deimage,
     )
 
 
@@ -270,7 +314,8 @@ class GeneratorBundle:
             payload = torch.load(path, map_location=device, weights_only=False)
         except (OSError, RuntimeError, EOFError) as exc:
             raise IsatSleepNetError(f"{path}: not a trained Physio-GAN generator ({exc})") from None
-        config = replace_from(GanConfig(), payload["config"], source=str(path))
+        # generators saved before de-imaging existed were trained without it
+        config = replace_from(GanConfig(), {"g_deimage": False, **payload["config"]}, source=str(path))
         generator = build_generator(int(payload["n_samples"]), config).to(device)
         try:
             generator.load_state_dict(payload["state_dict"])
