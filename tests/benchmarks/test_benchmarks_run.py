@@ -1,0 +1,38 @@
+"""The benchmark scripts still run against the current package (tiny settings; the figures are not checked)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _run(script: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
+                          timeout=600, env=None)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_bench_gan_runs():
+    out = _run("bench_gan.py", "--epochs", "2", "--steps", "2", "--repeats", "2",
+               "--threads", "1")
+    assert "GAN training" in out and "total added per fold" in out
+    assert " nan " not in out
+
+
+def test_bench_model_runs():
+    out = _run("bench_model.py", "--threads", "1", "--batch-sizes", "2", "--repeats", "1", "--warmup", "0",
+               "--min-time", "0", "--no-memory")
+    assert "inference" in out and "training" in out
+
+
+def test_bench_stage_runs(sleep_edf_dir):
+    pytest.importorskip("yasa", reason="bench_stage compares with YASA (pip install -e '.[bench]')")
+    out = _run("bench_stage.py", "--data-dir", str(sleep_edf_dir), "--cases", "trimmed", "--engines", "torch", "yasa", "--repeats", "1",
+               "--threads", "1")
+    assert "speed vs YASA" in out
