@@ -18,7 +18,6 @@ validation and test keep reading the original store.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -29,6 +28,7 @@ from typing import Any
 
 from isatsleepnet.atomic import atomic_directory, atomic_write_text, remove_stale_temporaries
 from isatsleepnet.augment.config import AugmentConfig
+from isatsleepnet.data.hashing import sha1_of
 from isatsleepnet.data.store import RECORDINGS, PreparedDataset
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.gan.config import GanConfig
@@ -70,14 +70,6 @@ def _wait_for(path: Path, what: str) -> None:
         time.sleep(5.0)
 
 
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _made_from(data: PreparedDataset, fold: Fold, augment: AugmentConfig, seed: int, gan_root: Path | None) -> dict[str, Any]:
     """Everything the augmented store depends on; a store made from other inputs is rebuilt."""
     from isatsleepnet.gan.generator import GENERATOR_FILE
@@ -85,7 +77,7 @@ def _made_from(data: PreparedDataset, fold: Fold, augment: AugmentConfig, seed: 
     generators = {}
     if gan_root is not None:
         for folder in sorted(p for p in gan_root.iterdir() if (p / GENERATOR_FILE).is_file()):
-            generators[folder.name] = _sha1(folder / GENERATOR_FILE)
+            generators[folder.name] = sha1_of(folder / GENERATOR_FILE)
     return {"source": str(data.root.resolve()), "train_subjects": sorted(fold.train), "seed": seed,
             **augment.record(), "generators": generators}
 
