@@ -46,7 +46,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from isatsleepnet.model import ISATSleepNet, ModelConfig
+from isatsleepnet.model import MODEL_SIZES, ISATSleepNet, ModelConfig, model_size_options
+from isatsleepnet.model.fastops import onednn_matmul
 from isatsleepnet.model.flops import count_flops, eog_residual_share
 
 
@@ -59,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=2, help="untimed runs before timing")
     p.add_argument("--min-time", type=float, default=0.25,
                    help="each timed repeat loops until it lasts at least this many seconds")
+    p.add_argument("--model-size", choices=sorted(MODEL_SIZES), default="paper",
+                   help="paper (default) or small (see isatsleepnet.model.MODEL_SIZES)")
     p.add_argument("--n-samples", type=int, default=3000)
     p.add_argument("--sampling-rate", type=float, default=100.0)
     p.add_argument("--roles", nargs="+", default=["eeg", "eeg2", "eog"])
@@ -74,8 +77,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def build_models(args: argparse.Namespace) -> tuple[ISATSleepNet, ISATSleepNet]:
     """The eager reference and the fast model with identical, BN-calibrated weights."""
     torch.manual_seed(args.seed)
-    config = ModelConfig(roles=tuple(args.roles), n_samples=args.n_samples,
-                         sampling_rate=args.sampling_rate, use_fast_conv=False)
+    config = ModelConfig(roles=tuple(args.roles), n_samples=args.n_samples, sampling_rate=args.sampling_rate,
+                         use_fast_conv=False, **model_size_options(args.model_size))
     eager = ISATSleepNet(config)
     with torch.no_grad():  # give BatchNorm realistic running statistics
         eager.train()
@@ -111,9 +114,10 @@ def training_fn(model: ISATSleepNet, x: torch.Tensor, *, fast: bool) -> Callable
     y = torch.arange(x.shape[0]) % model.config.n_classes
 
     def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
+        with onednn_matmul(fast):  # as `train`/`cv` run the fast path
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
 
     return step
 
@@ -197,6 +201,7 @@ def run_worker(args: argparse.Namespace) -> None:
 
 def peak_memory(mode: str, impl: str, batch: int, args: argparse.Namespace) -> float | None:
     cmd = [sys.executable, __file__, "--worker", mode, impl, str(batch), "--threads", str(args.threads),
+           "--model-size", args.model_size,
            "--n-samples", str(args.n_samples), "--sampling-rate", str(args.sampling_rate),
            "--seed", str(args.seed), "--roles", *args.roles]
     try:

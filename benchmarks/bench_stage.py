@@ -17,14 +17,15 @@ Cases, both on SC4001E0-PSG.edf (Sleep-EDF SC, 22 h, 100 Hz):
 Engines:
   torch  `isatsleepnet stage` with a .pt model: fast path (FFT convolutions, BatchNorm folded)
   onnx   `isatsleepnet stage` with the exported .onnx (eager graph on ONNX Runtime; torch not imported)
+  torch-small  as torch, with the `--model-size small` network (every width halved, 0.61 M parameters)
   yasa   yasa.SleepStaging(raw, eeg_name="EEG Fpz-Cz", eog_name="EOG horizontal") -> predict()
          and predict_proba(): MNE reads the two channels (preload), YASA band-passes them,
          computes its features and applies its bundled LightGBM "eeg+eog" classifier.
          No EMG: Sleep-EDF's "EMG submental" is a 1-Hz envelope, not an EMG YASA could use.
          For "trimmed", the MNE Raw is cropped to the same 841 epochs before staging.
 
-The model has the paper's size (ModelConfig defaults, ~2.4 M parameters) with random,
-untrained weights: timing does not depend on the weights, the stages it outputs are
+The models (the paper's size, ModelConfig defaults, ~2.4 M parameters; and the small
+size) have random, untrained weights: timing does not depend on the weights, the stages it outputs are
 meaningless. Runs alternate between engines so that other load on a shared machine
 hits all alike; times are medians over --repeats. "speed vs YASA" is YASA's wall time
 divided by the engine's (above 1: faster than YASA).
@@ -45,7 +46,7 @@ import time
 from pathlib import Path
 
 PSG, HYPNOGRAM = "SC4001E0-PSG.edf", "SC4001EC-Hypnogram.edf"
-ENGINES = ("torch", "onnx", "yasa")
+ENGINES = ("torch", "onnx", "torch-small", "yasa")
 CASES = ("full", "trimmed")
 
 WORKER = r"""
@@ -85,7 +86,7 @@ else:
     from isatsleepnet.inference.stage import StageOptions, load_predictor, stage_recording
     phases["import"] = time.perf_counter() - t_start
     t = time.perf_counter()
-    model = os.path.join(model_dir, "model.onnx" if engine == "onnx" else "model.pt")
+    model = os.path.join(model_dir, {"onnx": "model.onnx", "torch-small": "model-small.pt"}.get(engine, "model.pt"))
     predictor = load_predictor(model, threads=threads)
     phases["load model"] = time.perf_counter() - t
     options = StageOptions(trim=case == "trimmed")
@@ -115,16 +116,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def make_models(folder: Path) -> dict[str, float]:
-    """A paper-size model with random weights as model.pt, and its ONNX export; returns set-up times."""
+    """Paper-size (model.pt, and its ONNX export) and small (model-small.pt) models with random weights."""
+    from isatsleepnet.inference.onnx_backend import export_onnx
+    from isatsleepnet.model import model_size_options
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model_file, parameters = _random_model_file({})
+    model_file.save(folder / "model.pt")
+    small_file, small_parameters = _random_model_file(model_size_options("small"))
+    small_file.save(folder / "model-small.pt")
+    t = time.perf_counter()
+    info = export_onnx(model_file, folder / "model.onnx")
+    return {"parameters": parameters, "small_parameters": small_parameters, "export_s": time.perf_counter() - t,
+            "export_difference": info["max_probability_difference"]}
+
+
+def _random_model_file(overrides: dict):  # noqa: ANN202 - a ModelFile; torch is imported lazily
     import torch
 
     from isatsleepnet.inference.checkpoint import ModelFile
-    from isatsleepnet.inference.onnx_backend import export_onnx
     from isatsleepnet.model import ISATSleepNet, ModelConfig
 
-    folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    config = ModelConfig()
+    config = ModelConfig(**overrides)
     model = ISATSleepNet(config)
     with torch.no_grad():  # BatchNorm statistics of realistic magnitude
         model.train()
@@ -137,11 +151,7 @@ def make_models(folder: Path) -> dict[str, float]:
         sampling_rate=config.sampling_rate, epoch_seconds=30.0, normalize="epoch-zscore",
         training={"data": "none: random untrained weights for timing"},
     )
-    model_file.save(folder / "model.pt")
-    t = time.perf_counter()
-    info = export_onnx(model_file, folder / "model.onnx")
-    return {"parameters": sum(p.numel() for p in model.parameters()), "export_s": time.perf_counter() - t,
-            "export_difference": info["max_probability_difference"]}
+    return model_file, sum(p.numel() for p in model.parameters())
 
 
 def trimmed_window(data_dir: Path) -> tuple[int, int]:
@@ -210,7 +220,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"missing package {exc} (the benchmark needs yasa: pip install yasa)") from None
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; {versions}", flush=True)
     setup = make_models(models)
-    print(f"model: {setup['parameters'] / 1e6:.2f} M parameters (random weights); ONNX export "
+    print(f"models: {setup['parameters'] / 1e6:.2f} M parameters, small {setup['small_parameters'] / 1e6:.2f} M "
+          f"(random weights); ONNX export "
           f"{setup['export_s']:.1f} s (once), ONNX vs torch max probability difference "
           f"{setup['export_difference']:.1e}", flush=True)
     window = trimmed_window(args.data_dir)
@@ -220,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
             for engine in args.engines:
                 run = run_one(engine, case, args, models, window)
                 runs.append(run)
-                print(f"  run {repeat + 1}/{args.repeats} {case:7s} {engine:5s} {run['wall']:6.2f} s "
+                print(f"  run {repeat + 1}/{args.repeats} {case:7s} {engine:11s} {run['wall']:6.2f} s "
                       f"({run['epochs']} epochs)", flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the end; threads: "
           f"{args.threads or 'all cores'} (torch, ONNX Runtime)\n")

@@ -25,14 +25,16 @@ def test_bench_gan_runs():
     assert " nan " not in out
 
 
-def test_bench_model_runs():
+@pytest.mark.parametrize("size", ["paper", "small"])
+def test_bench_model_runs(size):
     out = _run("bench_model.py", "--threads", "1", "--batch-sizes", "2", "--repeats", "1", "--warmup", "0",
-               "--min-time", "0", "--no-memory")
+               "--min-time", "0", "--no-memory", "--model-size", size)
     assert "inference" in out and "training" in out
+    assert ("parameters 605,788" in out) == (size == "small")
 
 
 def test_bench_stage_runs(sleep_edf_dir):
     pytest.importorskip("yasa", reason="bench_stage compares with YASA (pip install -e '.[bench]')")
-    out = _run("bench_stage.py", "--data-dir", str(sleep_edf_dir), "--cases", "trimmed", "--engines", "torch", "yasa", "--repeats", "1",
+    out = _run("bench_stage.py", "--data-dir", str(sleep_edf_dir), "--cases", "trimmed", "--engines", "torch", "torch-small", "yasa", "--repeats", "1",
                "--threads", "1")
     assert "speed vs YASA" in out

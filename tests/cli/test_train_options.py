@@ -67,3 +67,15 @@ def test_unknown_gan_option_in_a_file_names_the_file(tmp_path):
     path.write_text('{"lr_gg": 1}')
     with pytest.raises(IsatSleepNetError, match=r"gan.json: unknown option\(s\) lr_gg"):
         augment_config_from_args(_parse("--augment", "gan", "--gan-config", str(path)))
+
+
+def test_model_size_small_halves_the_widths_and_model_option_still_wins():
+    from isatsleepnet.model import MODEL_SIZES, ISATSleepNet, ModelConfig
+
+    config = train_config_from_args(_parse("--model-size", "small", "--model-option", "dropout=0.3"))
+    assert config.model == {**MODEL_SIZES["small"], "dropout": 0.3}
+    small, paper = ISATSleepNet(ModelConfig(**config.model)), ISATSleepNet(ModelConfig())
+    assert 0.2 < small.num_parameters() / paper.num_parameters() < 0.3
+    config = train_config_from_args(_parse("--model-size", "small", "--model-option", "feature_dim=96"))
+    assert config.model["feature_dim"] == 96 and config.model["lstm_hidden"] == 64
+    assert train_config_from_args(_parse("--model-size", "paper")).model == {}

@@ -45,3 +45,10 @@ def test_cli_writes_the_table_and_missing_runs_fail(tmp_path, capsys):
     assert (tmp_path / "t.md").read_text() == capsys.readouterr().out.split("written to")[0]
     with pytest.raises(IsatSleepNetError, match="no metrics.json"):
         comparison_table([tmp_path / "nothing"])
+
+
+def test_a_named_model_size_is_shown_by_name(tmp_path):
+    from isatsleepnet.model import MODEL_SIZES
+
+    run = _run(tmp_path / "small", 0.8, model={**MODEL_SIZES["small"], "use_asr": False})
+    assert "| small | none | size=small, use_asr=False |" in comparison_table([run])

@@ -282,3 +282,13 @@ def test_a_bdf_recording_stages_like_the_same_edf(write_edf, predictor, tmp_path
     p_edf = np.array([[float(r[f"p_{s}"]) for s in STAGES] for r in read_csv(tmp_path / "edf" / "night.hypnogram.csv")])
     p_bdf = np.array([[float(r[f"p_{s}"]) for s in STAGES] for r in read_csv(tmp_path / "bdf" / "night.hypnogram.csv")])
     np.testing.assert_allclose(p_bdf, p_edf, atol=1e-3)  # same samples up to the two formats' quantisation
+
+
+def test_importing_the_staging_module_does_not_import_scipy() -> None:
+    # scipy.signal takes ~0.4 s to import and a recording at the model's rate does not need it
+    import subprocess
+    import sys
+
+    code = "import sys, isatsleepnet.inference.stage; print(sorted(m for m in sys.modules if m.startswith('scipy')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

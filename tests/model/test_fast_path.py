@@ -193,3 +193,44 @@ def test_fast_eval_on_two_threads_equals_eager(paper_pair: tuple[ISATSleepNet, I
         torch.set_num_threads(threads)
     with torch.no_grad():
         assert (out - eager(x)).abs().max() < 1e-4
+
+
+def test_onednn_matmul_is_exact_float32_and_restores_the_setting() -> None:
+    from isatsleepnet.model import fastops
+
+    knob = fastops._matmul_precision_knob()
+    before = knob.fp32_precision if knob is not None else None
+    gen = torch.Generator().manual_seed(3)
+    a, b = torch.randn(4, 70, 48, generator=gen), torch.randn(4, 48, 90, generator=gen)
+    exact = torch.bmm(a.double(), b.double())
+    with fastops.onednn_matmul():
+        if fastops.onednn_matmul_exact():
+            assert knob.fp32_precision == "bf16"  # the permission that routes float32 bmm to oneDNN
+        got = torch.bmm(a, b).double()
+    assert ((got - exact).abs().max() / exact.abs().max()) < 1e-5  # float32 rounding, not bfloat16
+    assert (knob.fp32_precision if knob is not None else None) == before
+
+
+def test_onednn_matmul_is_a_no_op_where_the_probe_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    from isatsleepnet.model import fastops
+
+    knob = fastops._matmul_precision_knob()
+    if knob is None:
+        pytest.skip("this torch has no oneDNN matmul precision setting")
+    monkeypatch.setattr(fastops, "onednn_matmul_exact", lambda: False)
+    before = knob.fp32_precision
+    with fastops.onednn_matmul():
+        assert knob.fp32_precision == before
+
+
+def test_chunked_attention_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from isatsleepnet.model import attention
+
+    gen = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(7, 2, 30, 8, generator=gen) for _ in range(3))
+    with torch.inference_mode():
+        whole = attention._plain_attention(q, k, v)
+        monkeypatch.setattr(attention, "SCORES_PER_CHUNK", 2 * 30 * 30 * 3)  # chunks of 3 examples, last of 1
+        chunked = attention._plain_attention(q, k, v)
+    reference = torch.softmax(q @ k.transpose(-1, -2), dim=-1) @ v
+    assert torch.allclose(whole, reference, atol=1e-6) and torch.allclose(chunked, reference, atol=1e-6)

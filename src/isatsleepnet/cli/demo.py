@@ -36,6 +36,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--hours", type=float, default=3.0, help="length of each synthetic recording in hours (default 3)")
     p.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")
     p.add_argument("--epochs", type=int, default=4, help="training epochs per fold (default 4)")
+    p.add_argument("--model-size", choices=("paper", "small"), default="paper",
+                   help="paper (default) or small (every width halved: faster training and staging)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--jobs", type=int, default=2, help="recordings prepared in parallel (default 2)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
@@ -48,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from isatsleepnet.data.prepare_config import PrepareConfig
     from isatsleepnet.data.synthetic import SynthConfig, synthesize
     from isatsleepnet.errors import IsatSleepNetError
+    from isatsleepnet.model import model_size_options
     from isatsleepnet.training.config import TrainConfig
     from isatsleepnet.training.cv import cross_validate, fold_dir
 
@@ -67,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     if any(r.status == "failed" for r in results):
         raise IsatSleepNetError("preparing the synthetic cohort failed (see the errors above)")
     print(f"[3/4] cv: {args.folds} subject-wise folds, {args.epochs} epochs each -> {run_dir}", flush=True)
-    config = TrainConfig(max_epochs=args.epochs, seed=args.seed, threads=args.threads, **DEMO_TRAINING)
+    config = TrainConfig(max_epochs=args.epochs, seed=args.seed, threads=args.threads,
+                         model=model_size_options(args.model_size), **DEMO_TRAINING)
     metrics = cross_validate(prepared, run_dir, protocol="kfold", n_folds=args.folds, config=config,
                              progress=not args.quiet)
     model = fold_dir(run_dir, 0) / "model.pt"

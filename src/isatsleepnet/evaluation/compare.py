@@ -12,8 +12,15 @@ from isatsleepnet.errors import IsatSleepNetError
 
 def _setting(config: dict) -> str:
     """What else distinguishes a run: its model overrides (ablations, sizes)."""
-    train = config.get("train", {})
-    parts = [f"{key}={value}" for key, value in sorted(train.get("model", {}).items())]
+    from isatsleepnet.model import MODEL_SIZES
+
+    overrides = dict(config.get("train", {}).get("model", {}))
+    parts = []
+    for size, options in MODEL_SIZES.items():  # a named size reads better than its seven widths
+        if options and all(overrides.get(k) == v for k, v in options.items()):
+            parts.append(f"size={size}")
+            overrides = {k: v for k, v in overrides.items() if k not in options}
+    parts += [f"{key}={value}" for key, value in sorted(overrides.items())]
     return ", ".join(parts) or "paper defaults"
 
 

@@ -7,6 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from isatsleepnet.data.store import PreparedRecording
+from isatsleepnet.model.fastops import onednn_matmul
 from isatsleepnet.training.data import EpochDataset
 
 
@@ -33,7 +34,7 @@ def predict_probabilities(
     model.eval()
     chunks = []
     for x, _ in loader:
-        with torch.autocast(device.type, enabled=device.type == "cuda"):
+        with torch.autocast(device.type, enabled=device.type == "cuda"), onednn_matmul(device.type == "cpu"):
             logits = model(x.to(device, non_blocking=True))
         chunks.append(logits.float().softmax(1).cpu().numpy())
     return np.concatenate(chunks) if chunks else np.zeros((0, 5), dtype=np.float32)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import signal as sps
 
 from isatsleepnet.data import signal as sig
 from isatsleepnet.data.readers.edf import EdfRecording
@@ -264,6 +263,8 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     if abs(float(Fraction(ratio).limit_denominator(1000)) - ratio) <= 1e-9 * ratio:
         return sig.resample(x, fs_in, fs_out)
     if fs_out < fs_in:
+        from scipy import signal as sps  # imported on first use (~0.4 s)
+
         sos = sps.butter(8, 0.45 * fs_out, btype="lowpass", fs=fs_in, output="sos")
         x = sps.sosfiltfilt(sos, x)
     n_out = int(np.floor(len(x) * ratio + 1e-9))

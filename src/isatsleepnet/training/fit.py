@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 from isatsleepnet.data.store import PreparedDataset, PreparedRecording
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.inference.checkpoint import ModelFile
+from isatsleepnet.model.fastops import onednn_matmul
 from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.training.data import EpochDataset, balanced_sampler, recordings_of
 from isatsleepnet.training.folds import Fold, class_weights
@@ -216,7 +217,8 @@ def train_split(
         default_root_dir=out,
     )
     last = ckpt_dir / "last.ckpt"
-    trainer.fit(module, train_loader, val_loader, ckpt_path=last if last.is_file() else None)
+    with onednn_matmul():  # exact float32, ~1.2x faster training steps on AVX-512 CPUs without AMX
+        trainer.fit(module, train_loader, val_loader, ckpt_path=last if last.is_file() else None)
     if trainer.interrupted:  # Lightning turns Ctrl-C into a graceful stop; it is not a finished training
         raise KeyboardInterrupt
     if not trainer.is_global_zero:
