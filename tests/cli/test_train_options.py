@@ -79,3 +79,12 @@ def test_model_size_small_halves_the_widths_and_model_option_still_wins():
     config = train_config_from_args(_parse("--model-size", "small", "--model-option", "feature_dim=96"))
     assert config.model["feature_dim"] == 96 and config.model["lstm_hidden"] == 64
     assert train_config_from_args(_parse("--model-size", "paper")).model == {}
+
+
+def test_model_size_paper_undoes_a_config_files_small_widths(tmp_path):
+    from isatsleepnet.model import MODEL_SIZES
+
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"train": {"model": {**MODEL_SIZES["small"], "dropout": 0.2}}}))
+    assert train_config_from_args(_parse("--config", str(path))).model == {**MODEL_SIZES["small"], "dropout": 0.2}
+    assert train_config_from_args(_parse("--config", str(path), "--model-size", "paper")).model == {"dropout": 0.2}

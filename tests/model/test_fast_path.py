@@ -234,3 +234,53 @@ def test_chunked_attention_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> N
         chunked = attention._plain_attention(q, k, v)
     reference = torch.softmax(q @ k.transpose(-1, -2), dim=-1) @ v
     assert torch.allclose(whole, reference, atol=1e-6) and torch.allclose(chunked, reference, atol=1e-6)
+
+
+def test_onednn_matmul_blocks_in_several_threads_restore_the_setting_once() -> None:
+    import threading
+
+    from isatsleepnet.model import fastops
+
+    knob = fastops._matmul_precision_knob()
+    if knob is None or not fastops.onednn_matmul_exact():
+        pytest.skip("oneDNN float32 products are not exact here: the block is a no-op")
+    before = knob.fp32_precision
+    a_in, b_in, a_may_leave = threading.Event(), threading.Event(), threading.Event()
+    seen = []
+
+    def a() -> None:
+        with fastops.onednn_matmul():
+            a_in.set()
+            a_may_leave.wait(5)
+        seen.append(("a left", knob.fp32_precision))
+
+    def b() -> None:
+        a_in.wait(5)
+        with fastops.onednn_matmul():
+            b_in.set()
+            a_may_leave.set()
+            first.join(5)  # thread a has left its block while b is still inside
+            seen.append(("b inside", knob.fp32_precision))
+
+    first, second = threading.Thread(target=a), threading.Thread(target=b)
+    first.start(), second.start()
+    second.join(5)
+    assert seen == [("a left", "bf16"), ("b inside", "bf16")]
+    assert knob.fp32_precision == before
+
+
+def test_training_on_the_cpu_is_the_only_user_of_onednn_matmul_in_fit() -> None:
+    # inside the block torch.get_float32_matmul_precision() raises (backends disagree);
+    # Lightning calls it when it sets up a CUDA device, so fit enables the block on the CPU only
+    import inspect
+
+    from isatsleepnet.model import fastops
+    from isatsleepnet.training import fit
+
+    knob = fastops._matmul_precision_knob()
+    if knob is None or not fastops.onednn_matmul_exact():
+        pytest.skip("oneDNN float32 products are not exact here: the block is a no-op")
+    with fastops.onednn_matmul(), pytest.raises(RuntimeError):
+        torch.get_float32_matmul_precision()
+    torch.get_float32_matmul_precision()  # fine again outside
+    assert "onednn_matmul(on_cpu)" in inspect.getsource(fit.train_split)

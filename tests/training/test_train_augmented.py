@@ -57,3 +57,17 @@ def test_train_augment_transforms_makes_the_store_from_the_training_subjects(syn
     training = load_model_file(out / "model.pt").training
     assert training["augment"] == "transforms" and training["synthetic_train_epochs"] == _synthetic_count(store.root, s[:2])
     assert json.loads((out / "augment_config.json").read_text())["mode"] == "transforms"
+
+
+def test_train_refuses_an_out_folder_holding_a_training_with_other_settings(synthetic_prepared, config_file, tmp_path):
+    s = PreparedDataset(synthetic_prepared).subjects()
+    base = ["train", "--data", str(synthetic_prepared), "--config", str(config_file), "--quiet", "--out",
+            str(tmp_path / "m"), "--train-subjects", ",".join(s[:2]), "--val-subjects", s[2]]
+    assert main(base) == 0
+    before = (tmp_path / "m" / "config.json").read_text()
+    assert main(base + ["--threads", "1"]) == 0  # a machine setting may differ: the finished model is kept
+    with pytest.raises(IsatSleepNetError, match=r"other settings \(model\)"):
+        main(["--debug", *base, "--model-size", "small"])
+    with pytest.raises(IsatSleepNetError, match=r"other settings \(learning_rate\)"):
+        main(["--debug", *base, "--lr", "0.5"])
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["model"] == json.loads(before)["model"]

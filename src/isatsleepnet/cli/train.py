@@ -74,8 +74,15 @@ def run(args: argparse.Namespace) -> int:
     fold.check(require_test=False)
     args.out.mkdir(parents=True, exist_ok=True)
     from isatsleepnet.config import save_config
+    from isatsleepnet.training.cv import changed_train_settings
 
-    save_config(config, args.out / "config.json")
+    saved = args.out / "config.json"
+    if saved.is_file():  # continuing (or re-reading) a training: it must be the same training
+        changed = changed_train_settings(json.loads(saved.read_text()), config)
+        if changed:
+            raise IsatSleepNetError(f"{args.out} holds a training with other settings ({', '.join(changed)}); "
+                                    "use the same flags or another --out")
+    save_config(config, saved)
     print(f"train on {len(fold.train)} subject(s), select on {len(fold.validation)}: {args.out}")
     train_data = None
     if (args.out / MODEL_FILE).is_file():

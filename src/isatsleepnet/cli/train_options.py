@@ -69,9 +69,11 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     config = replace_from(config, flags)
     model = dict(config.model)
     if getattr(args, "model_size", None):
-        from isatsleepnet.model import model_size_options
+        from isatsleepnet.model import MODEL_SIZES, model_size_options
 
-        model = {**model, **model_size_options(args.model_size)}
+        # a size sets every width a size may set (--model-size paper undoes a config file's small widths)
+        sized = {key for options in MODEL_SIZES.values() for key in options}
+        model = {**{k: v for k, v in model.items() if k not in sized}, **model_size_options(args.model_size)}
     for name in args.ablation:
         model[f"use_{name.replace('-', '_')}"] = False
     for item in args.model_option:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Iterator
 
 import torch
@@ -55,59 +56,80 @@ def _matmul_precision_knob():  # noqa: ANN202 - torch's backend settings object 
 
 @functools.cache
 def onednn_matmul_exact() -> bool:
-    """True when oneDNN can take float32 bmm/matmul on this CPU without losing precision.
+    """True when oneDNN can take float32 products on this CPU without losing precision.
 
-    PyTorch sends float32 ``bmm``/``matmul`` to oneDNN only when reduced
-    precision is allowed (``torch.backends.mkldnn.matmul.fp32_precision =
-    "bf16"``); otherwise they go to MKL, whose generic code reaches ~80
-    GFLOP/s per core on AMD AVX-512 CPUs against oneDNN's ~240. oneDNN uses
-    that permission only where it has bfloat16 matrix units (AMX); elsewhere it
-    keeps computing in float32. This probe measures which case holds: with the
-    permission, a product of random matrices must match float64 to float32
-    rounding (bfloat16 inputs would be ~1000x further off).
+    PyTorch sends float32 ``bmm``/``mm``/``matmul``/``linear`` to oneDNN only
+    when reduced precision is allowed (``torch.backends.mkldnn.matmul.
+    fp32_precision = "bf16"``); otherwise they go to MKL, whose generic code
+    reaches ~80 GFLOP/s per core on AMD AVX-512 CPUs against oneDNN's ~240.
+    oneDNN uses that permission only where it has bfloat16 matrix units (AMX);
+    elsewhere it keeps computing in float32. This probe measures which case
+    holds: with the permission, products of random matrices (batched and
+    plain, transposed operands, short and long inner dimensions) must match
+    float64 to float32 rounding; bfloat16 inputs would be ~1000x further off.
     """
     knob = _matmul_precision_knob()
     if knob is None or not torch.backends.mkldnn.is_available():
         return False
     previous = knob.fp32_precision
+    gen = torch.Generator().manual_seed(0)
+    cases = [
+        (torch.bmm, (3, 96, 8), (3, 8, 40)),                # attention with small heads
+        (torch.bmm, (2, 300, 128), (2, 128, 150)),
+        (torch.mm, (200, 1024), (1024, 64)),                # long inner dimension
+        (lambda a, b: F.linear(a, b.mT), (150, 64), (64, 96)),
+        (lambda a, b: torch.matmul(a.mT, b), (64, 80), (64, 30)),
+    ]
     try:
-        gen = torch.Generator().manual_seed(0)
-        ok = True
-        for shape in ((3, 96, 64, 40), (2, 300, 128, 150)):  # small and larger products
-            b, m, k, n = shape
-            a = torch.randn(b, m, k, generator=gen)
-            c = torch.randn(b, k, n, generator=gen)
-            exact = torch.bmm(a.double(), c.double())
+        for op, shape_a, shape_b in cases:
+            a, b = torch.randn(shape_a, generator=gen), torch.randn(shape_b, generator=gen)
+            exact = op(a.double(), b.double())
             knob.fp32_precision = "bf16"
-            with torch.inference_mode():
-                got = torch.bmm(a, c).double()
-            knob.fp32_precision = previous
-            ok = ok and bool(((got - exact).abs().max() / exact.abs().max()) < 1e-5)
-        return ok
+            try:
+                with torch.inference_mode():
+                    got = op(a, b).double()
+            finally:
+                knob.fp32_precision = previous
+            if not bool(((got - exact).abs().max() / exact.abs().max()) < 1e-5):
+                return False
+        return True
     except (RuntimeError, ValueError, TypeError):
         return False
-    finally:
-        knob.fp32_precision = previous
+
+
+_ONEDNN_LOCK = threading.Lock()
+_onednn_users = 0
+_onednn_previous: str | None = None
 
 
 @contextlib.contextmanager
 def onednn_matmul(enabled: bool = True) -> Iterator[None]:
-    """Float32 bmm/matmul through oneDNN inside the block, where that is exact (else a no-op).
+    """Float32 CPU products through oneDNN inside the block, where that is exact (else a no-op).
 
     ~3x faster batched products on this project's AMD CPU, same float32
-    results (see ``onednn_matmul_exact``). The setting is process-wide while
-    the block runs, so use it around whole forward passes, not in threads.
+    results (see ``onednn_matmul_exact``). The setting is process-wide: blocks
+    in several threads share it (the first one in sets it, the last one out
+    restores it). For CPU work only: inside the block
+    ``torch.get_float32_matmul_precision()`` raises (PyTorch refuses to
+    summarise backends that disagree), which Lightning's CUDA set-up calls.
     """
+    global _onednn_users, _onednn_previous
     knob = _matmul_precision_knob()
     if not enabled or knob is None or not onednn_matmul_exact():
         yield
         return
-    previous = knob.fp32_precision
-    knob.fp32_precision = "bf16"
+    with _ONEDNN_LOCK:
+        if _onednn_users == 0:
+            _onednn_previous = knob.fp32_precision
+            knob.fp32_precision = "bf16"
+        _onednn_users += 1
     try:
         yield
     finally:
-        knob.fp32_precision = previous
+        with _ONEDNN_LOCK:
+            _onednn_users -= 1
+            if _onednn_users == 0:
+                knob.fp32_precision = _onednn_previous
 
 
 def _matmul_t(a: Tensor, b: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -44,6 +44,15 @@ MACHINE_SETTINGS = frozenset({"threads", "num_workers", "accelerator", "devices"
 FOLDS_FILE = "folds.json"
 
 
+def changed_train_settings(previous: dict, config: TrainConfig) -> list[str]:
+    """Training settings that differ from a saved run's (machine settings may differ).
+
+    Only the saved keys are compared: a run saved before a setting existed ran with its default.
+    """
+    current = asdict(config)
+    return sorted(k for k in previous if k not in MACHINE_SETTINGS and previous.get(k) != current.get(k))
+
+
 def fold_dir(run: Path, index: int) -> Path:
     return run / f"fold_{index:02d}"
 
@@ -71,9 +80,7 @@ def prepare_run(
     augment_record, gan_record = augment_settings(augment, gan, config)
     if saved_config.is_file():
         previous = json.loads(saved_config.read_text())
-        current = {"protocol": protocol, "train": asdict(config)}
-        changed = sorted(k for k in previous["train"] if k not in MACHINE_SETTINGS
-                         and previous["train"].get(k) != current["train"].get(k))
+        changed = changed_train_settings(previous["train"], config)
         # runs from before augmentation existed hold no "augment": they were not augmented
         before_augment, before_gan = previous.get("augment") or {"mode": "none"}, previous.get("gan") or {}
         now_augment, now_gan = _as_json(augment_record), _as_json(gan_record) or {}
