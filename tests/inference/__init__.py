@@ -39,11 +39,12 @@ def trained_model(base: Path) -> tuple[Path, Path]:
 
 
 def write_night(write_edf, path: Path, n_epochs: int, *, fs: float = 100.0, extra_seconds: float = 0.0,
-                labels: list[str] | None = None, units: str = "uV", seed: int = 0) -> Path:
-    """A small PSG with the Sleep-EDF channels (or ``labels``) and an optional partial epoch at the end."""
+                labels: list[str] | None = None, units: str = "uV", seed: int = 0,
+                annotations: list[tuple[float, float, str]] | None = None) -> Path:
+    """A small PSG with the Sleep-EDF channels (or ``labels``), an optional partial epoch at the end, EDF+ annotations."""
     rng = np.random.default_rng(seed)
     n = int(round((n_epochs * 30.0 + extra_seconds) * fs))
     scale = {"uV": 1.0, "mV": 1e-3, "V": 1e-6}[units]
     signals = [(label, rng.normal(0, 20, n) * scale, fs, units) for label in (labels or SLEEP_EDF_NAMES)]
     record = 30.0 if extra_seconds == 0 else 1.0
-    return write_edf(path, signals, record_seconds=record)
+    return write_edf(path, signals, annotations=annotations, record_seconds=record)

@@ -292,3 +292,39 @@ def test_importing_the_staging_module_does_not_import_scipy() -> None:
     code = "import sys, isatsleepnet.inference.stage; print(sorted(m for m in sys.modules if m.startswith('scipy')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_lights_off_to_lights_on_sets_the_window_and_time_in_bed(write_edf, predictor, tmp_path):
+    markers = [(10.0, 0.0, "Recording start"), (95.0, 0.0, "LIGHTS OUT"), (150.0, 0.0, "Lights on (test)"),
+               (260.0, 0.0, "lights_on")]
+    psg = write_night(write_edf, tmp_path / "l.edf", 10, annotations=markers)
+    result = stage_recording(psg, predictor, tmp_path / "out", StageOptions(lights=True, plots=False, report=False))
+    rows = read_csv(tmp_path / "out" / "l.hypnogram.csv")
+    assert [r["epoch"] for r in rows] == ["4", "5", "6", "7"]  # 120 s (first whole epoch after 95 s) to 240 s (last on)
+    assert result.summary["statistics"]["time_in_bed_min"] == 2.0
+    assert any("lights off (95 s)" in note and "lights on (260 s)" in note for note in result.summary["notes"])
+    # one marker: that end of the recording
+    psg = write_night(write_edf, tmp_path / "off.edf", 10, annotations=[(60.0, 0.0, "Lights off")])
+    stage_recording(psg, predictor, tmp_path / "out", StageOptions(lights=True, plots=False, report=False))
+    rows = read_csv(tmp_path / "out" / "off.hypnogram.csv")
+    assert rows[0]["epoch"] == "2" and rows[-1]["epoch"] == "9"
+
+
+def test_lights_without_markers_or_with_start_is_a_clear_error(write_edf, predictor, tmp_path):
+    from isatsleepnet.errors import DataError
+
+    psg = write_night(write_edf, tmp_path / "n.edf", 4)
+    with pytest.raises(DataError, match=r"n\.edf.*no 'Lights off' / 'Lights on' annotation"):
+        stage_recording(psg, predictor, tmp_path / "out", StageOptions(lights=True, plots=False, report=False))
+    assert not list((tmp_path / "out").glob("n.*"))
+    with pytest.raises(IsatSleepNetError, match="--lights and --start/--end"):
+        StageOptions(lights=True, start_s=30.0).validate()
+
+
+@pytest.mark.parametrize("text, kind", [("Lights off", "off"), ("LIGHTS OUT", "off"), ("lights_off", "off"),
+                                        ("Light on", "on"), ("Lights-On", "on"), ("lights", None),
+                                        ("Sleep stage W", None), ("Lights offset", None), ("", None)])
+def test_lights_marker_spellings(text, kind):
+    from isatsleepnet.inference.raw import lights_marker
+
+    assert lights_marker(text) == kind

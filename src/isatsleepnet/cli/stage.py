@@ -78,6 +78,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--start", type=float, metavar="SECONDS",
                    help="stage from this time (seconds from the recording start; rounded up to a whole epoch)")
     p.add_argument("--end", type=float, metavar="SECONDS", help="stage up to this time (seconds from the recording start)")
+    p.add_argument("--lights", action="store_true",
+                   help="stage only from the recording's 'Lights off' to its 'Lights on' EDF+ annotation, so that "
+                        "time in bed and sleep latency count from lights off (a missing marker: that end of the "
+                        "recording)")
     p.add_argument("--trim", action="store_true",
                    help="stage only from --trim-minutes before the expert's first sleep epoch to after the last "
                         "(Sleep-EDF's usual trimming; needs --hypnogram)")
@@ -119,6 +123,7 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - StageOptions,
         auto_hypnogram=auto,
         start_s=args.start,
         end_s=args.end,
+        lights=args.lights,
         trim=args.trim,
         trim_minutes=args.trim_minutes,
         annotations=args.annotations,

@@ -107,6 +107,17 @@ class ChannelChoice:
     matched: str  # "exact" or "alias"
 
 
+_LIGHTS = re.compile(r"^\s*lights?[\s_-]*(off|out|on)\b", re.IGNORECASE)
+
+
+def lights_marker(text: str) -> str | None:
+    """"off" for a lights-off annotation ("Lights off", "LIGHTS OUT", "lights_off"), "on" for lights-on."""
+    match = _LIGHTS.match(text or "")
+    if not match:
+        return None
+    return "on" if match.group(1).lower() == "on" else "off"
+
+
 @dataclass
 class RawRecording:
     """An opened recording whose channels are resolved for a model; data read on demand."""
@@ -151,6 +162,21 @@ class RawRecording:
                 f"the last {recording.ignored_seconds:g} s are shorter than an epoch and were not staged"
             )
         return recording
+
+    def lights(self) -> tuple[float | None, float | None]:
+        """Onsets (s from the start) of the first "Lights off" and the last "Lights on" after it.
+
+        Read from the recording's EDF+ annotations; spellings such as "LIGHTS OFF",
+        "Lights out", "lights_off" match. None where a marker is missing.
+        """
+        off, on = None, None
+        for annotation in sorted(getattr(self.psg.edf, "annotations", ()) or (), key=lambda a: a.onset):
+            kind = lights_marker(annotation.text)
+            if kind == "off" and off is None:
+                off = float(annotation.onset)
+            elif kind == "on" and (off is None or annotation.onset > off):
+                on = float(annotation.onset)
+        return off, on
 
     @property
     def path(self) -> Path:

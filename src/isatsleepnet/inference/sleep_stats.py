@@ -4,7 +4,7 @@ The input is the sequence of staged epochs in time order: codes 0..4 (W, N1, N2,
 N3, REM), negative codes for epochs without a stage (an expert's "?" or movement).
 
 * TIB, time in bed: every staged epoch (the recording, or the window that was
-  staged; lights-off/on markers are not read).
+  staged: `stage --lights` makes it lights off to lights on).
 * Sleep onset: the first epoch of any sleep stage (N1, N2, N3 or REM), as AASM.
   SOL, sleep onset latency: from the first epoch to sleep onset.
 * SPT, sleep period time: from sleep onset to the end of the last sleep epoch.

@@ -64,6 +64,7 @@ class StageOptions:
     end_s: float | None = None
     trim: bool = False
     trim_minutes: float = 30.0
+    lights: bool = False
     annotations: str = "edf"
     min_confidence: float = 0.6
     assume_unit: str | None = None
@@ -78,8 +79,10 @@ class StageOptions:
             raise IsatSleepNetError("--min-confidence must lie in [0, 1]")
         if self.batch_size < 1:
             raise IsatSleepNetError("--batch-size must be at least 1")
-        if self.trim and (self.start_s is not None or self.end_s is not None):
-            raise IsatSleepNetError("--trim and --start/--end choose the span in two ways; use one")
+        ways = [name for name, used in (("--trim", self.trim), ("--lights", self.lights),
+                                          ("--start/--end", self.start_s is not None or self.end_s is not None)) if used]
+        if len(ways) > 1:
+            raise IsatSleepNetError(f"{' and '.join(ways)} choose the span in different ways; use one")
         if self.trim and not (self.hypnograms or self.auto_hypnogram):
             raise IsatSleepNetError("--trim keeps the wake around the expert's sleep: it needs --hypnogram")
         if self.trim_minutes < 0:
@@ -302,12 +305,22 @@ def _span(recording: RawRecording, options: StageOptions, expert: np.ndarray | N
             raise DataError(source, "no sleep epoch scored: nothing to trim around")
         k = int(round(options.trim_minutes * 60.0 / epoch_s))
         return max(int(sleep[0]) - k, 0), min(int(sleep[-1]) + k + 1, n)
-    first = 0 if options.start_s is None else int(math.ceil(options.start_s / epoch_s - 1e-9))
-    stop = n if options.end_s is None else min(n, int(math.floor(options.end_s / epoch_s + 1e-9)))
+    start_s, end_s, what = options.start_s, options.end_s, ("--start", "--end")
+    if options.lights:
+        start_s, end_s = recording.lights()
+        what = ("lights off", "lights on")
+        if start_s is None and end_s is None:
+            raise DataError(recording.path, "no 'Lights off' / 'Lights on' annotation (--lights); use --start/--end")
+        recording.notes.append(
+            "staged from " + (f"lights off ({start_s:g} s)" if start_s is not None else "the start (no lights off)")
+            + " to " + (f"lights on ({end_s:g} s)" if end_s is not None else "the end (no lights on)")
+        )
+    first = 0 if start_s is None else int(math.ceil(start_s / epoch_s - 1e-9))
+    stop = n if end_s is None else min(n, int(math.floor(end_s / epoch_s + 1e-9)))
     if first >= n:
-        raise DataError(recording.path, f"--start {options.start_s:g} s is past the last whole epoch ({n * epoch_s:g} s)")
+        raise DataError(recording.path, f"{what[0]} at {start_s:g} s is past the last whole epoch ({n * epoch_s:g} s)")
     if stop <= first:
-        raise DataError(recording.path, "no whole epoch between --start and --end")
+        raise DataError(recording.path, f"no whole epoch between {what[0]} and {what[1]}")
     return first, stop
 
 
