@@ -143,10 +143,13 @@ def main() -> None:
             data = PreparedDataset(tmp / "prepared")
         else:
             data = PreparedDataset(args.data)
-        if data[data.names[0]].epochs.shape[-1] == args.n_samples:
+        data_samples = data[data.names[0]].epochs.shape[-1]
+        skipped = None
+        if data_samples == args.n_samples:
             seconds_per_rec, added = bench_augment(data, bundle, tmp, args.repeats)
-        else:
+        else:  # the GAN's epochs must have the data's length to be added to it
             seconds_per_rec, added = float("nan"), 0
+            skipped = f"not timed: the data's epochs have {data_samples} samples, --n-samples {args.n_samples}"
 
     n_gan = EDF20_N1_TRAIN - min(max(math.ceil(config.holdout_fraction * EDF20_N1_TRAIN), config.min_holdout_epochs),
                                  config.max_holdout_epochs)
@@ -164,12 +167,14 @@ def main() -> None:
         ("generator sampling", f"{samples_per_s:.0f} epochs/s", f"median of {args.repeats} x 512"),
         ("quality report", f"{quality_s:.1f} s", "200 vs 200 epochs, 4 candidates, figures"),
         ("model-selection pass", f"{select_s:.2f} s", f"every {config.select_every} epochs"),
-        ("augment one recording", f"{seconds_per_rec:.2f} s", f"~{added} synthetic epochs added per recording"),
+        ("augment one recording", "-" if skipped else f"{seconds_per_rec:.2f} s",
+         skipped or f"~{added} synthetic epochs added per recording"),
         ("cv --augment gan, per fold (EDF-20)", "", ""),
         ("  N1 GAN x 3 channels", f"{3 * gan_s / 60:.1f} min",
          f"{n_gan} N1 epochs: {config.epochs} epochs x {d_steps // config.epochs} D steps, default settings"),
-        ("  augment training nights", f"{augment_s / 60:.1f} min", f"{EDF20_NIGHTS_PER_FOLD} nights"),
-        ("  total added per fold", f"{(3 * gan_s + augment_s) / 60:.1f} min", "CPU, this machine"),
+        ("  augment training nights", "-" if skipped else f"{augment_s / 60:.1f} min", f"{EDF20_NIGHTS_PER_FOLD} nights"),
+        ("  total added per fold", f"{(3 * gan_s + (0.0 if skipped else augment_s)) / 60:.1f} min",
+         "CPU, this machine" + (" (GAN training only)" if skipped else "")),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:

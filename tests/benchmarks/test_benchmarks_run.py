@@ -25,6 +25,13 @@ def test_bench_gan_runs():
     assert " nan " not in out
 
 
+def test_bench_gan_with_another_epoch_length_says_what_it_skipped():
+    out = _run("bench_gan.py", "--epochs", "2", "--steps", "2", "--repeats", "1", "--threads", "1",
+               "--n-samples", "1500")
+    assert "not timed: the data's epochs have 3000 samples, --n-samples 1500" in out
+    assert "nan" not in out and "(GAN training only)" in out
+
+
 @pytest.mark.parametrize("size", ["paper", "small"])
 def test_bench_model_runs(size):
     out = _run("bench_model.py", "--threads", "1", "--batch-sizes", "2", "--repeats", "1", "--warmup", "0",
