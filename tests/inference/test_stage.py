@@ -328,3 +328,14 @@ def test_lights_marker_spellings(text, kind):
     from isatsleepnet.inference.raw import lights_marker
 
     assert lights_marker(text) == kind
+
+
+def test_a_rerun_removes_outputs_the_new_options_do_not_write(write_edf, predictor, tmp_path):
+    psg = write_night(write_edf, tmp_path / "r.edf", 4)
+    out = tmp_path / "out"
+    stage_recording(psg, predictor, out, StageOptions(annotations="both"))
+    assert (out / "r.annotations.tsv").is_file() and (out / "r.hypnogram.png").is_file()
+    (out / "other.hypnogram.png").write_bytes(b"another recording's figure")
+    stage_recording(psg, predictor, out, StageOptions(annotations="edf", plots=False, report=False))
+    names = sorted(f.name for f in out.iterdir())
+    assert names == ["other.hypnogram.png", "r.annotations.edf", "r.hypnogram.csv", "r.sleep_stats.json"]

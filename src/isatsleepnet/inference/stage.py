@@ -52,6 +52,11 @@ RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
 _OWN_CSV_HEADER = "epoch,onset_s,stage,p_W"
 
 
+OUTPUT_SUFFIXES = (".hypnogram.csv", ".annotations.edf", ".annotations.tsv", ".hypnogram.png",
+                   ".hypnodensity.png", ".sleep_stats.json", ".report.html")
+"""Every file `stage` may write for a recording NAME, as NAME + suffix."""
+
+
 # --------------------------------------------------------------------------- options and results
 @dataclass
 class StageOptions:
@@ -383,6 +388,12 @@ def stage_recording(
             os.chmod(f, mode)
             os.replace(f, out / f.name)
             finals.append(out / f.name)
+        # outputs of an earlier run that this one did not write (other --annotations, --no-plots)
+        # would now describe another staging: remove them
+        for suffix in OUTPUT_SUFFIXES:
+            stale = out / f"{name}{suffix}"
+            if stale not in finals and stale.is_file():
+                stale.unlink()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     timings["write"] = time.perf_counter() - t2
