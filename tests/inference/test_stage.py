@@ -339,3 +339,49 @@ def test_a_rerun_removes_outputs_the_new_options_do_not_write(write_edf, predict
     stage_recording(psg, predictor, out, StageOptions(annotations="edf", plots=False, report=False))
     names = sorted(f.name for f in out.iterdir())
     assert names == ["other.hypnogram.png", "r.annotations.edf", "r.hypnogram.csv", "r.sleep_stats.json"]
+
+
+def test_a_window_the_expert_does_not_score_still_writes_the_report(write_edf, predictor, tmp_path):
+    psg = write_night(write_edf, tmp_path / "u.edf", 6)
+    hyp = tmp_path / "u_stages.csv"
+    hyp.write_text("stage\n?\n?\n?\nN2\nN2\nW\n")
+    result = stage_recording(psg, predictor, tmp_path / "out", StageOptions(end_s=90.0, plots=False),
+                             hypnogram=hyp)
+    assert result.summary["expert"]["agreement"] is None
+    assert "nothing to compare" in (tmp_path / "out" / "u.report.html").read_text()
+
+
+def test_an_unusable_out_folder_or_device_is_one_line_before_the_model_loads(write_edf, tmp_path, capsys):
+    from isatsleepnet.inference.predict import best_device
+
+    psg = write_night(write_edf, tmp_path / "o.edf", 2)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    missing_model = tmp_path / "no-model.pt"  # never opened: the folder is checked first
+    with pytest.raises(IsatSleepNetError, match=r"file/sub: cannot create the output folder"):
+        stage_cli([str(psg), "--model", str(missing_model), "--out", str(blocker / "sub")])
+    with pytest.raises(IsatSleepNetError, match="unknown device 'bogus'"):
+        best_device("bogus")
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(IsatSleepNetError, match="sees no CUDA GPU"):
+            best_device("cuda")
+
+
+def test_lights_on_before_lights_off_is_ignored_and_bad_numbers_are_refused(write_edf, predictor, tmp_path):
+    markers = [(40.0, 0.0, "Lights on"), (100.0, 0.0, "Lights off")]
+    psg = write_night(write_edf, tmp_path / "b.edf", 6, annotations=markers)
+    stage_recording(psg, predictor, tmp_path / "out", StageOptions(lights=True, plots=False, report=False))
+    assert [r["epoch"] for r in read_csv(tmp_path / "out" / "b.hypnogram.csv")] == ["4", "5"]
+    for bad in ({"start_s": float("nan")}, {"end_s": float("inf")}):
+        with pytest.raises(IsatSleepNetError, match="must be a number of seconds"):
+            StageOptions(**bad).validate()
+
+
+def test_one_channel_feeding_two_roles_is_noted_on_the_terminal(write_edf, model, tmp_path, capsys):
+    psg = write_night(write_edf, tmp_path / "d.edf", 2)
+    code = stage_cli([str(psg), "--model", str(model), "--out", str(tmp_path / "out"), "--threads", "1", "--quiet",
+                      "--no-plots", "--no-report", "--eeg2", "EEG Fpz-Cz"])
+    assert code == 0
+    assert "note: d.edf: channel 'EEG Fpz-Cz' feeds eeg and eeg2" in capsys.readouterr().err

@@ -136,10 +136,11 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - StageOptions,
 
 
 def run(args: argparse.Namespace) -> int:
-    from isatsleepnet.inference.stage import load_predictor, stage_recordings, summary_table
+    from isatsleepnet.inference.stage import ensure_out_folder, load_predictor, stage_recordings, summary_table
 
     options = options_from_args(args)
     options.validate()
+    ensure_out_folder(args.out)  # before the model is loaded (or exported)
     predictor = load_predictor(args.model, backend=args.backend, device=args.device, threads=args.threads)
     results = stage_recordings(args.recordings, predictor, args.out, options,
                                progress=False if args.quiet else None, debug=getattr(args, "debug", False))

@@ -112,7 +112,10 @@ def render(summary: dict[str, Any], figures: dict[str, Path | None], review_rows
     parts.append(_table(stage_header, _stage_rows(stats, expert_stats)) + "</div>")
     parts.append("<h2>Hypnogram</h2>" + _image(figures.get("hypnogram"), "hypnogram"))
     parts.append("<h2>Hypnodensity</h2>" + _image(figures.get("hypnodensity"), "hypnodensity"))
-    if expert:
+    if expert and expert.get("agreement") is None:
+        parts.append(f"<h2>Agreement with the expert hypnogram</h2><p>{escape(expert['file'])}: "
+                     "the expert scores none of the staged epochs, so there is nothing to compare.</p>")
+    elif expert:
         agreement = expert["agreement"]
         parts.append(
             f"<h2>Agreement with the expert hypnogram</h2><p>{escape(expert['file'])}: "

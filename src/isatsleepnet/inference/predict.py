@@ -12,9 +12,22 @@ from isatsleepnet.training.data import EpochDataset
 
 
 def best_device(preference: str = "auto") -> torch.device:
-    if preference != "auto":
-        return torch.device(preference)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The device to run on: ``auto`` takes CUDA when present; others are checked to exist."""
+    from isatsleepnet.errors import IsatSleepNetError
+
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(preference)
+    except RuntimeError:
+        raise IsatSleepNetError(f"unknown device {preference!r} (auto, cpu, cuda, cuda:N, mps)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise IsatSleepNetError(f"--device {preference}: this PyTorch sees no CUDA GPU (install a CUDA build, see README)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise IsatSleepNetError(f"--device {preference}: only {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise IsatSleepNetError(f"--device {preference}: MPS is not available here")
+    return device
 
 
 @torch.inference_mode()

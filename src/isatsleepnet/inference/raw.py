@@ -157,6 +157,13 @@ class RawRecording:
         for c in choices:
             if c.matched == "alias":
                 recording.notes.append(f"{c.role}: using channel {c.label!r} as an alias")
+        by_label: dict[str, list[str]] = {}
+        for c in choices:
+            by_label.setdefault(c.label, []).append(c.role)
+        for label, roles in by_label.items():
+            if len(roles) > 1:  # legal (a lab with one EEG channel), but rarely what was meant
+                recording.notes.append(f"channel {label!r} feeds {' and '.join(roles)}: the model was trained "
+                                       "on different channels for these inputs")
         if recording.ignored_seconds > 0:
             recording.notes.append(
                 f"the last {recording.ignored_seconds:g} s are shorter than an epoch and were not staged"
@@ -169,14 +176,11 @@ class RawRecording:
         Read from the recording's EDF+ annotations; spellings such as "LIGHTS OFF",
         "Lights out", "lights_off" match. None where a marker is missing.
         """
-        off, on = None, None
-        for annotation in sorted(getattr(self.psg.edf, "annotations", ()) or (), key=lambda a: a.onset):
-            kind = lights_marker(annotation.text)
-            if kind == "off" and off is None:
-                off = float(annotation.onset)
-            elif kind == "on" and (off is None or annotation.onset > off):
-                on = float(annotation.onset)
-        return off, on
+        markers = [(lights_marker(a.text), float(a.onset)) for a in getattr(self.psg.edf, "annotations", ()) or ()]
+        offs = sorted(onset for kind, onset in markers if kind == "off")
+        off = offs[0] if offs else None
+        ons = [onset for kind, onset in markers if kind == "on" and (off is None or onset > off)]
+        return off, (max(ons) if ons else None)
 
     @property
     def path(self) -> Path:

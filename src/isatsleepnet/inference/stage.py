@@ -92,6 +92,9 @@ class StageOptions:
             raise IsatSleepNetError("--trim keeps the wake around the expert's sleep: it needs --hypnogram")
         if self.trim_minutes < 0:
             raise IsatSleepNetError("--trim-minutes must not be negative")
+        for flag, value in (("--start", self.start_s), ("--end", self.end_s)):
+            if value is not None and not math.isfinite(value):
+                raise IsatSleepNetError(f"{flag} must be a number of seconds (got {value})")
         if self.start_s is not None and self.start_s < 0:
             raise IsatSleepNetError("--start must not be negative")
         if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
@@ -323,7 +326,8 @@ def _span(recording: RawRecording, options: StageOptions, expert: np.ndarray | N
     first = 0 if start_s is None else int(math.ceil(start_s / epoch_s - 1e-9))
     stop = n if end_s is None else min(n, int(math.floor(end_s / epoch_s + 1e-9)))
     if first >= n:
-        raise DataError(recording.path, f"{what[0]} at {start_s:g} s is past the last whole epoch ({n * epoch_s:g} s)")
+        raise DataError(recording.path, f"{what[0]} at {start_s:g} s leaves no whole epoch (the last starts at "
+                                        f"{(n - 1) * epoch_s:g} s)")
     if stop <= first:
         raise DataError(recording.path, f"no whole epoch between {what[0]} and {what[1]}")
     return first, stop
@@ -399,6 +403,18 @@ def stage_recording(
     timings["write"] = time.perf_counter() - t2
     return StageResult(name, path, "staged", len(index), finals, summary, seconds=time.perf_counter() - t0,
                        timings=timings)
+
+
+def ensure_out_folder(out: str | Path) -> Path:
+    """Create the output folder; a one-line error when it cannot be made or written."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IsatSleepNetError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise IsatSleepNetError(f"{out}: the output folder is not writable")
+    return out
 
 
 def _umask() -> int:
@@ -541,7 +557,7 @@ def stage_recordings(
     results = [StageResult(e.path.stem, e.path, "failed", error=str(e)) for e in errors]
     for r in results:
         tqdm.write(f"error: {r.error}", file=sys.stderr)
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_out_folder(out)
     remove_stale_temporaries(out)
     if options.hypnograms is not None:
         by_input = dict(zip(inputs, options.hypnograms))
@@ -559,7 +575,12 @@ def stage_recordings(
             used.add(name)
             if options.trim and hypnogram is None:
                 raise DataError(psg, "--trim needs an expert hypnogram and none was found beside this recording")
+            if options.auto_hypnogram and hypnogram is None:
+                tqdm.write(f"note: {psg.name}: no hypnogram found beside it (--hypnogram auto): staged without "
+                           "comparison", file=sys.stderr)
             result = stage_recording(psg, predictor, out, options, hypnogram=hypnogram, name=name)
+            for note in result.summary.get("notes", []):
+                tqdm.write(f"note: {psg.name}: {note}", file=sys.stderr)
         except Exception as exc:  # one recording's failure must not stop the others
             if debug:
                 raise
