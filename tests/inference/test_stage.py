@@ -222,8 +222,16 @@ def test_model_and_option_mismatches_are_clear(write_edf, model, tmp_path):
         stage_cli([str(psg), "--model", str(tmp_path / "none.pt"), "--out", str(tmp_path / "o")])
     not_a_model = tmp_path / "junk.pt"
     not_a_model.write_bytes(b"junk")
-    with pytest.raises(IsatSleepNetError, match="not a readable model file"):
+    with pytest.raises(IsatSleepNetError, match=r"junk\.pt: not a readable model file \([^\n]*\)$"):
         stage_cli([str(psg), "--model", str(not_a_model), "--out", str(tmp_path / "o")])
+    import torch
+
+    pickled_module = tmp_path / "module.pt"
+    torch.save(torch.nn.Linear(2, 2), pickled_module)
+    with pytest.raises(IsatSleepNetError, match=r"module\.pt: not a readable model file \(it holds Python objects"):
+        stage_cli([str(psg), "--model", str(pickled_module), "--out", str(tmp_path / "o")])
+    with pytest.raises(IsatSleepNetError, match=r"n\.edf: not a readable model file \(not a PyTorch file\)$"):
+        stage_cli([str(psg), "--model", str(psg), "--out", str(tmp_path / "o")])
 
 
 def test_normalisation_matches_training():
@@ -385,3 +393,21 @@ def test_one_channel_feeding_two_roles_is_noted_on_the_terminal(write_edf, model
                       "--no-plots", "--no-report", "--eeg2", "EEG Fpz-Cz"])
     assert code == 0
     assert "note: d.edf: channel 'EEG Fpz-Cz' feeds eeg and eeg2" in capsys.readouterr().err
+
+
+def test_two_recordings_with_one_name_say_which_file_came_first(write_edf, model, tmp_path, capsys):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = write_night(write_edf, tmp_path / "a" / "same.edf", 2)
+    second = write_night(write_edf, tmp_path / "b" / "same.edf", 2, seed=1)
+    code = stage_cli([str(first), str(second), "--model", str(model), "--out", str(tmp_path / "out"),
+                      "--threads", "1", "--quiet", "--no-plots"])
+    assert code == 1
+    assert f"would replace those of {first} (same name 'same')" in capsys.readouterr().err
+
+
+def test_the_report_window_carries_dates_since_nights_cross_midnight():
+    from isatsleepnet.inference.html_report import clock
+
+    assert clock(10 * 3600, "2026-01-01T20:00:00", with_date=True) == "2026-01-02 06:00:00"
+    assert clock(10 * 3600, "2026-01-01T20:00:00") == "06:00:00"
+    assert clock(3725, None, with_date=True) == "+1:02:05"  # no start date in the file: time from the start

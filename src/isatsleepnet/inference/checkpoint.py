@@ -74,7 +74,14 @@ def load_model_file(path: str | Path) -> ModelFile:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise IsatSleepNetError(f"{path}: not a readable model file ({exc})") from None
+        text = str(exc).strip()
+        if "unsupported global" in text.lower():
+            reason = "it holds Python objects, not the plain data of an ISATSleepNet model file"
+        elif "weights only load failed" in text.lower() or "invalid load key" in text.lower():
+            reason = "not a PyTorch file"
+        else:  # torch's messages can run to paragraphs: keep the first line
+            reason = (text.splitlines()[0] if text else type(exc).__name__)[:200]
+        raise IsatSleepNetError(f"{path}: not a readable model file ({reason})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise IsatSleepNetError(f"{path}: not an ISATSleepNet model file (train one with `isatsleepnet train` or `cv`)")
     if payload.get("version", 0) > VERSION:

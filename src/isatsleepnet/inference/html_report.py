@@ -49,11 +49,12 @@ def _image(path: Path | None, alt: str) -> str:
     return f'<p><img alt="{escape(alt)}" src="data:image/png;base64,{data}"></p>'
 
 
-def clock(seconds: float, start: str | None) -> str:
+def clock(seconds: float, start: str | None, *, with_date: bool = False) -> str:
     """Clock time of an onset when the PSG start is known, else time from the start."""
     if start:
         try:
-            return (dt.datetime.fromisoformat(start) + dt.timedelta(seconds=seconds)).strftime("%H:%M:%S")
+            when = dt.datetime.fromisoformat(start) + dt.timedelta(seconds=seconds)
+            return when.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
         except ValueError:
             pass
     s = int(round(seconds))
@@ -102,7 +103,7 @@ def render(summary: dict[str, Any], figures: dict[str, Path | None], review_rows
     )
     parts.append(
         f"<p>{rec['staged_epochs']} epochs of {rec['epoch_seconds']:g} s staged "
-        f"(from {clock(rec['window_s'][0], start)} to {clock(rec['window_s'][1], start)}). "
+        f"(from {clock(rec['window_s'][0], start, with_date=True)} to {clock(rec['window_s'][1], start, with_date=True)}). "
         f"Channels {channels}.</p>"
     )
     parts.append("<h2>Sleep statistics</h2><div class='cols'>")

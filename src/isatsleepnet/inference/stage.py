@@ -564,15 +564,16 @@ def stage_recordings(
         pairs = [(r, by_input.get(r)) for r in recordings]
     else:
         pairs = [(r, find_reference_hypnogram(r) if options.auto_hypnogram else None) for r in recordings]
-    used: set[str] = set()
+    used: dict[str, Path] = {}
     bar = tqdm(pairs, desc="stage", unit="rec", disable=(not progress) if progress is not None else None)
     for psg, hypnogram in bar:
         bar.set_postfix_str(psg.name)
         name = psg.stem
         try:
             if name in used:
-                raise DataError(psg, f"another recording named {name!r} is staged into {out} in this run")
-            used.add(name)
+                raise DataError(psg, f"its outputs would replace those of {used[name]} (same name {name!r}) in "
+                                     f"{out}; stage it into another --out")
+            used[name] = psg
             if options.trim and hypnogram is None:
                 raise DataError(psg, "--trim needs an expert hypnogram and none was found beside this recording")
             if options.auto_hypnogram and hypnogram is None:

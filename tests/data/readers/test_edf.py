@@ -120,3 +120,27 @@ def test_truncated_bdf_is_refused(tmp_path):
     path.write_bytes(data[: len(data) - 3 * int(FS) * 5])  # five 1-s records of 3-byte samples missing
     with pytest.raises(DataError, match=r"cut\.bdf: truncated: the header announces 60 data records, the file holds 55"):
         EdfRecording.open(path)
+
+
+def test_zero_data_record_duration_is_named(tmp_path, write_edf):
+    path = write_edf(tmp_path / "z.edf", [("EEG", _sine(300), FS, "uV")])
+    data = bytearray(path.read_bytes())
+    data[244:252] = b"0       "
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"^z\.edf: the header's data-record duration is 0 s \(must be positive\)$"):
+        EdfRecording.open(path)
+
+
+@pytest.mark.parametrize("field, value", [("physical_max", b"-100    "), ("digital_max", b"-32768  ")])
+def test_a_channel_without_calibration_is_refused_when_read(tmp_path, write_edf, field, value):
+    path = write_edf(tmp_path / "c.edf", [("EEG", _sine(300), FS, "uV")])
+    data = bytearray(path.read_bytes())
+    # one signal: its header fields follow the 256-byte main header; physical min at 104, max at 112,
+    # digital min at 120, max at 128 (8 bytes each); set max equal to min
+    offsets = {"physical_max": (256 + 104, 256 + 112), "digital_max": (256 + 120, 256 + 128)}
+    lo, hi = offsets[field]
+    data[hi:hi + 8] = data[lo:lo + 8]
+    path.write_bytes(bytes(data))
+    rec = EdfRecording.open(path)
+    with pytest.raises(DataError, match=r"^c\.edf: channel 'EEG' has no usable calibration"):
+        rec.read_microvolts(rec.edf.signals[0])

@@ -50,11 +50,14 @@ def _check_file_size(path: Path) -> bool:
         is_bdf = head[:1] == b"\xff"
         try:
             n_records = int(head[236:244].decode("ascii").strip())
+            record_seconds = float(head[244:252].decode("ascii").strip())
             n_signals = int(head[252:256].decode("ascii").strip())
         except (UnicodeDecodeError, ValueError):
             raise DataError(path, "not an EDF/BDF file: unreadable header") from None
         if n_signals <= 0:
             raise DataError(path, "the header declares no signals")
+        if not record_seconds > 0:  # also catches nan
+            raise DataError(path, f"the header's data-record duration is {record_seconds:g} s (must be positive)")
         signal_header = f.read(256 * n_signals)
     if len(signal_header) < 256 * n_signals:
         raise DataError(path, "truncated: the file ends inside its header")
@@ -136,6 +139,10 @@ class EdfRecording:
         assume_unit: str | None = None,
     ) -> np.ndarray:
         """Samples of ``signal`` between two times, in µV as float64."""
+        if signal.physical_min == signal.physical_max or signal.digital_min == signal.digital_max:
+            raise DataError(self.path, f"channel {signal.label!r} has no usable calibration: physical "
+                                       f"{signal.physical_min:g}..{signal.physical_max:g}, digital "
+                                       f"{signal.digital_min:g}..{signal.digital_max:g} in the header")
         try:
             factor = microvolt_factor(signal.physical_dimension, assume=assume_unit)
         except KeyError:
