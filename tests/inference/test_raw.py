@@ -97,3 +97,12 @@ def test_flat_channel_is_noted(write_edf, tmp_path):
     rec = RawRecording.open(psg, INPUTS)
     rec.read()
     assert "eog: channel 'EOG horizontal' is flat in 1 of 2 epochs" in rec.notes
+
+
+def test_alternatives_are_tried_in_order_each_by_label_then_alias(write_edf, tmp_path):
+    psg = EdfRecording.open(write_night(write_edf, tmp_path / "alt.edf", 1))  # Sleep-EDF labels
+    # "Fpz-Cz" (an alias of the first channel) is preferred over the exact label listed second
+    choice = resolve_channel(psg, "eeg", ["Fpz-Cz", "EEG Pz-Oz"])
+    assert (choice.label, choice.matched) == ("EEG Fpz-Cz", "alias")
+    choice = resolve_channel(psg, "eeg", ["C4-M1", "EEG Pz-Oz"])
+    assert (choice.label, choice.matched) == ("EEG Pz-Oz", "exact")

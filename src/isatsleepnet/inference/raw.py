@@ -255,16 +255,18 @@ class RawRecording:
 
 
 def resolve_channel(psg: EdfRecording, role: str, names: Sequence[str], *, trained: str | None = None) -> ChannelChoice:
-    """The channel for ``role``: an exact label of ``names``, else their only alias present."""
+    """The channel for ``role``: the first of ``names`` (in order of preference) found by exact label or alias.
+
+    Each name is looked up exactly, then by alias (``Fpz-Cz`` = ``EEG Fpz-Cz``), before
+    the next name is tried; an alias that matches two channels is ambiguous.
+    """
     by_label = {s.label: s for s in psg.edf.signals}
     signal, matched = None, "exact"
     for name in names:
         if name in by_label:
-            signal = by_label[name]
+            signal, matched = by_label[name], "exact"
             break
-    if signal is None:
-        keys = alias_keys(names)
-        for key in keys:
+        for key in alias_keys([name]):
             hits = [s for s in psg.edf.signals if label_key(s.label) == key]
             if len(hits) > 1:
                 found = ", ".join(repr(s.label) for s in hits)
@@ -272,6 +274,8 @@ def resolve_channel(psg: EdfRecording, role: str, names: Sequence[str], *, train
             if hits:
                 signal, matched = hits[0], "alias"
                 break
+        if signal is not None:
+            break
     if signal is None and not psg.channel_names:
         raise DataError(psg.path, "holds no signals, only annotations (a hypnogram?)")
     if signal is None:
