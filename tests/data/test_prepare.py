@@ -192,3 +192,13 @@ def test_parallel_jobs_give_the_same_result(tmp_path, sleep_edf_night):
         np.testing.assert_array_equal(a.epochs, b.epochs)
         np.testing.assert_array_equal(a.labels, b.labels)
     assert sha1_of(tmp_path / "one" / "manifest.csv") == sha1_of(tmp_path / "two" / "manifest.csv")
+
+
+def test_a_discontinuous_edf_plus_d_is_refused_by_prepare(tmp_path, sleep_edf_night):
+    psg, _ = sleep_edf_night(tmp_path / "raw", "SC4001", rk_night(3, 3))
+    data = bytearray(psg.read_bytes())
+    data[192:197] = b"EDF+D"
+    psg.write_bytes(bytes(data))
+    (result,) = prepare_dataset(tmp_path / "raw", tmp_path / "out", PrepareConfig(dataset="sleep-edf"), progress=False)
+    assert result.status == "failed"
+    assert result.error.startswith("SC4001E0-PSG.edf: discontinuous EDF+D: prepare needs a continuous recording")

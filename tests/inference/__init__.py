@@ -48,3 +48,28 @@ def write_night(write_edf, path: Path, n_epochs: int, *, fs: float = 100.0, extr
     signals = [(label, rng.normal(0, 20, n) * scale, fs, units) for label in (labels or SLEEP_EDF_NAMES)]
     record = 30.0 if extra_seconds == 0 else 1.0
     return write_edf(path, signals, annotations=annotations, record_seconds=record)
+
+
+def make_discontinuous(path: Path, first_shifted_record: int, gap_s: float) -> Path:
+    """Turn an EDF+C written by edfio (annotations only in record 0) into an EDF+D with one gap.
+
+    Records from ``first_shifted_record`` on get their time stamp moved ``gap_s`` later; the
+    samples stay where they are, as in a recording paused and resumed.
+    """
+    data = bytearray(path.read_bytes())
+    n_signals = int(data[252:256].decode().strip())
+    labels = [data[256 + 16 * i: 256 + 16 * (i + 1)].decode().strip() for i in range(n_signals)]
+    off = 256 + 216 * n_signals
+    samples = [int(data[off + 8 * i: off + 8 * (i + 1)].decode().strip()) for i in range(n_signals)]
+    record_s = float(data[244:252].decode().strip())
+    n_records = int(data[236:244].decode().strip())
+    ann = labels.index("EDF Annotations")
+    start, length, record = 2 * sum(samples[:ann]), 2 * samples[ann], 2 * sum(samples)
+    data[192:197] = b"EDF+D"
+    header = 256 * (n_signals + 1)
+    for k in range(first_shifted_record, n_records):
+        tal = f"+{k * record_s + gap_s:g}\x14\x14\x00".encode()
+        at = header + k * record + start
+        data[at: at + length] = tal.ljust(length, b"\x00")
+    path.write_bytes(bytes(data))
+    return path

@@ -106,3 +106,22 @@ def test_alternatives_are_tried_in_order_each_by_label_then_alias(write_edf, tmp
     assert (choice.label, choice.matched) == ("EEG Fpz-Cz", "alias")
     choice = resolve_channel(psg, "eeg", ["C4-M1", "EEG Pz-Oz"])
     assert (choice.label, choice.matched) == ("EEG Pz-Oz", "exact")
+
+
+def test_an_edf_plus_d_is_read_on_its_real_timeline(write_edf, tmp_path):
+    from tests.inference import make_discontinuous
+
+    # a 300-s ramp (value = stored second) in 30-s records; records 4.. resume 45 s later
+    ramp = np.arange(300 * 100) / 100.0
+    signals = [(label, ramp, 100.0, "uV") for label in SLEEP_EDF_NAMES]
+    path = write_edf(tmp_path / "d.edf", signals, annotations=[(0.0, 0.0, "start")])
+    make_discontinuous(path, 4, 45.0)
+    rec = RawRecording.open(path, INPUTS)
+    assert rec.duration == 345.0 and rec.n_epochs == 11
+    assert any("1 gap(s), 45 s without data" in note for note in rec.notes)
+    index = rec.available(0, rec.n_epochs)
+    assert index.tolist() == [0, 1, 2, 3, 6, 7, 8, 9, 10]  # 4 lies in the gap, 5 straddles its end
+    epochs = rec.read(index=index)
+    # epoch 6 starts at 180 s real time = 15 s into the second segment = stored second 135
+    np.testing.assert_allclose(epochs[:, 0, 0], [0, 30, 60, 90, 135, 165, 195, 225, 255], atol=0.05)
+    np.testing.assert_allclose(epochs[4, 2, -1], 135 + 29.99, atol=0.05)

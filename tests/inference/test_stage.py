@@ -411,3 +411,26 @@ def test_the_report_window_carries_dates_since_nights_cross_midnight():
     assert clock(10 * 3600, "2026-01-01T20:00:00", with_date=True) == "2026-01-02 06:00:00"
     assert clock(10 * 3600, "2026-01-01T20:00:00") == "06:00:00"
     assert clock(3725, None, with_date=True) == "+1:02:05"  # no start date in the file: time from the start
+
+
+def test_a_discontinuous_edf_plus_d_stages_around_its_gaps(write_edf, predictor, tmp_path):
+    from tests.inference import make_discontinuous
+
+    psg = write_night(write_edf, tmp_path / "gap.edf", 10, annotations=[(0.0, 0.0, "start")])
+    make_discontinuous(psg, 4, 45.0)  # 0-120 s, then a 45-s gap, then 165-345 s
+    result = stage_recording(psg, predictor, tmp_path / "out", StageOptions())
+    rows = read_csv(tmp_path / "out" / "gap.hypnogram.csv")
+    assert [r["epoch"] for r in rows] == ["0", "1", "2", "3", "6", "7", "8", "9", "10"]
+    check_rows(rows, 9)
+    summary = result.summary
+    assert summary["recording"]["staged_epochs"] == 9 and result.n_epochs == 9
+    stats = summary["statistics"]
+    assert stats["time_in_bed_min"] == 5.5 and stats["unscored_min"] == 1.0  # epochs 4 and 5 have no data
+    assert any("EDF+D" in note for note in summary["notes"])
+    for suffix in OUTPUT_SUFFIXES:
+        assert (tmp_path / "out" / f"gap{suffix}").is_file()
+    import mne
+
+    annotations = mne.read_annotations(tmp_path / "out" / "gap.annotations.edf")
+    covered = sum(d for d, text in zip(annotations.duration, annotations.description) if text.startswith("Sleep stage"))
+    assert covered == 9 * 30.0  # stage annotations cover the staged epochs only, not the gap

@@ -27,6 +27,7 @@ from isatsleepnet.data.npz import read_npz
 from isatsleepnet.data.labels import map_sleep_edf, stage_counts
 from isatsleepnet.data.prepare_config import PrepareConfig
 from isatsleepnet.data.readers.edf import EdfRecording
+from isatsleepnet.data.readers.edf_segments import is_discontinuous
 from isatsleepnet.data.readers.hypnogram import (
     Hypnogram,
     generic_annotation_mapper,
@@ -68,6 +69,9 @@ def _read_stages(source: RecordingSource, psg: EdfRecording) -> Hypnogram:
 def read_recording(source: RecordingSource, config: PrepareConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """Epochs (µV, n x C x S), stage codes, onsets (s) and metadata of one raw night."""
     psg = EdfRecording.open(source.psg)
+    if is_discontinuous(source.psg):  # its records are not back to back in time: epochs would be misplaced
+        raise DataError(source.psg, "discontinuous EDF+D: prepare needs a continuous recording (export it as "
+                                    "EDF+C; `isatsleepnet stage` reads EDF+D)")
     roles = config.channels()
     signals = {role: psg.find_channel(role, names) for role, names in roles.items()}
     epoch_s = config.epoch_seconds

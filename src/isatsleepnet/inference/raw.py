@@ -23,6 +23,7 @@ import numpy as np
 
 from isatsleepnet.data import signal as sig
 from isatsleepnet.data.readers.edf import EdfRecording
+from isatsleepnet.data.readers.edf_segments import Segment, contiguous_segments, is_discontinuous, record_onsets
 from isatsleepnet.errors import DataError, IsatSleepNetError
 
 # Lowest channel rate accepted, as a fraction of the model's rate, per kind of role.
@@ -127,6 +128,7 @@ class RawRecording:
     choices: list[ChannelChoice]
     assume_unit: str | None = None
     notes: list[str] = field(default_factory=list)
+    segments: list[Segment] | None = None  # EDF+D: gap-free runs of data records; None: continuous
 
     @classmethod
     def open(
@@ -139,9 +141,6 @@ class RawRecording:
     ) -> RawRecording:
         """Open ``path`` and pick a channel per role; errors name the file and what is missing."""
         psg = EdfRecording.open(path)
-        reserved = str(getattr(psg.edf, "reserved", "")).strip().upper()
-        if reserved.startswith("EDF+D"):
-            raise DataError(psg.path, "discontinuous EDF+D recordings are not supported (export it as EDF+C)")
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(inputs.roles))
         if unknown:
@@ -153,6 +152,16 @@ class RawRecording:
             for role, trained in zip(inputs.roles, inputs.channels)
         ]
         recording = cls(psg, inputs, choices, assume_unit)
+        if is_discontinuous(psg.path):
+            onsets, record_s = record_onsets(psg.path)
+            recording.segments = contiguous_segments(onsets, record_s, path=psg.path)
+            gaps = len(recording.segments) - 1
+            if gaps:
+                missing = recording.duration - sum(seg.duration for seg in recording.segments)
+                recording.notes.append(
+                    f"discontinuous recording (EDF+D): {gaps} gap(s), {missing:g} s without data; epochs not "
+                    "wholly recorded are not staged"
+                )
         recording._check_rates()
         for c in choices:
             if c.matched == "alias":
@@ -192,7 +201,21 @@ class RawRecording:
 
     @property
     def duration(self) -> float:
+        """Seconds from the recording start to the end of its data (gaps of an EDF+D included)."""
+        if self.segments:
+            return self.segments[-1].real_stop
         return self.psg.duration
+
+    def available(self, first: int, stop: int) -> np.ndarray:
+        """The epochs of ``first``..``stop`` that are wholly recorded (all of them unless EDF+D has gaps)."""
+        index = np.arange(first, stop)
+        if not self.segments or len(self.segments) == 1 and self.segments[0].real_start == 0.0:
+            return index
+        epoch_s = self.inputs.epoch_seconds
+        keep = np.zeros(len(index), dtype=bool)
+        for seg in self.segments:
+            keep |= (index * epoch_s >= seg.real_start - 1e-6) & ((index + 1) * epoch_s <= seg.real_stop + 1e-6)
+        return index[keep]
 
     @property
     def n_epochs(self) -> int:
@@ -218,21 +241,45 @@ class RawRecording:
             if c.rate != fs:
                 self.notes.append(f"{c.role}: {c.label!r} resampled from {c.rate:g} to {fs:g} Hz")
 
-    def read(self, first: int = 0, stop: int | None = None) -> np.ndarray:
-        """Epochs ``first`` to ``stop`` (exclusive) in µV, float32 (n, channels, samples)."""
-        stop = self.n_epochs if stop is None else min(stop, self.n_epochs)
-        if not 0 <= first < stop:
-            raise DataError(self.path, f"no whole epoch to stage between epochs {first} and {stop}")
+    def read(self, first: int = 0, stop: int | None = None, *, index: np.ndarray | None = None) -> np.ndarray:
+        """Epochs in µV, float32 (n, channels, samples): ``first`` to ``stop`` (exclusive), or ``index``.
+
+        ``index`` (increasing epoch numbers, e.g. ``available()``'s) may skip the
+        gaps of an EDF+D recording; each gap-free run is read in one piece.
+        """
+        if index is None:
+            stop = self.n_epochs if stop is None else min(stop, self.n_epochs)
+            if not 0 <= first < stop:
+                raise DataError(self.path, f"no whole epoch to stage between epochs {first} and {stop}")
+            index = np.arange(first, stop)
+        epoch_s = self.inputs.epoch_seconds
+        out = np.empty((len(index), len(self.choices), self.inputs.n_samples), dtype=np.float32)
+        segments = self.segments or [Segment(0.0, 0.0, self.psg.duration)]
+        runs = np.split(np.arange(len(index)), np.flatnonzero(np.diff(index) != 1) + 1) if len(index) else []
+        for run in runs:
+            epochs = index[run]
+            for seg in segments:  # a run of consecutive epochs may still cross a gap: split it by segment
+                inside = (epochs * epoch_s >= seg.real_start - 1e-6) & ((epochs + 1) * epoch_s <= seg.real_stop + 1e-6)
+                if inside.any():
+                    part = run[inside]
+                    out[part] = self._read_run(int(index[part[0]]), len(part), seg)
+        self._note_flat(out)
+        return out
+
+    def _read_run(self, first: int, n: int, seg: Segment) -> np.ndarray:
+        """``n`` consecutive epochs from ``first``, all inside ``seg``, as (n, channels, samples)."""
         epoch_s, fs, n_samples = self.inputs.epoch_seconds, self.inputs.sampling_rate, self.inputs.n_samples
-        n = stop - first
         out = np.empty((n, len(self.choices), n_samples), dtype=np.float32)
         by_label = {s.label: s for s in self.psg.edf.signals}
+        start = first * epoch_s - seg.real_start  # seconds into the segment
+        room_before, room_after = start, seg.duration - (start + n * epoch_s)
         for c_idx, choice in enumerate(self.choices):
             signal = by_label[choice.label]
-            # one epoch of margin where the recording allows it, so resampling edges settle
-            pad_before = 0.0 if choice.rate == fs else min(first, 1) * epoch_s
-            pad_after = 0.0 if choice.rate == fs else min(self.n_epochs - stop, 1) * epoch_s
-            t0, t1 = first * epoch_s - pad_before, stop * epoch_s + pad_after
+            # up to one epoch of margin inside the segment, so resampling edges settle
+            pad_before = 0.0 if choice.rate == fs else max(0.0, min(room_before, epoch_s))
+            pad_after = 0.0 if choice.rate == fs else max(0.0, min(room_after, epoch_s))
+            t0 = seg.stored_start + start - pad_before
+            t1 = seg.stored_start + start + n * epoch_s + pad_after
             x = self.psg.read_microvolts(signal, t0, t1, assume_unit=self.assume_unit)
             x = resample(x, choice.rate, fs)
             begin = int(round(pad_before * fs))
@@ -240,7 +287,6 @@ class RawRecording:
             if len(segment) < n * n_samples:
                 raise DataError(self.path, f"channel {choice.label!r} ends before the recording does")
             out[:, c_idx] = segment.reshape(n, n_samples)
-        self._note_flat(out)
         return out
 
     def _note_flat(self, epochs: np.ndarray) -> None:

@@ -364,7 +364,10 @@ def stage_recording(
         # a hypnogram that overruns the PSG or covers none of it is still refused
         expert_codes = reference.to_epochs(recording.n_epochs, epoch_s, min_coverage=0.0)
     first, stop = _span(recording, options, expert_codes, hypnogram)
-    epochs = recording.read(first, stop)
+    index = recording.available(first, stop)  # all of first..stop, unless an EDF+D has gaps there
+    if len(index) == 0:
+        raise DataError(path, "no wholly recorded epoch in the window to stage (gaps of an EDF+D recording)")
+    epochs = recording.read(index=index)
     timings["read"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -373,19 +376,21 @@ def stage_recording(
     timings["predict"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    index = np.arange(first, stop)
     onsets = index * epoch_s
     predicted = probabilities.argmax(axis=1)
     confidence = confidence_of(probabilities)
     review = confidence < options.min_confidence
+    # the whole window, epoch by epoch: -1 where an EDF+D gap left nothing to stage
+    timeline = np.full(stop - first, -1, dtype=np.int64)
+    timeline[index - first] = predicted
     expert = expert_codes[first:stop] if expert_codes is not None else None
-    summary = _summary(recording, predictor, options, name, first, stop, predicted, review, expert, hypnogram)
+    summary = _summary(recording, predictor, options, name, first, stop, timeline, index[review], expert, hypnogram)
 
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{name}.", dir=out))
     try:
-        written = _write_outputs(tmp, name, recording, summary, index, onsets, probabilities, predicted,
-                                 confidence, review, expert, options)
+        written = _write_outputs(tmp, name, recording, summary, index, first, probabilities, confidence, review,
+                                 expert, options)
         finals = []
         mode = 0o666 & ~_umask()  # temporary files are private (0600); results get the usual mode
         for f in written:
@@ -425,9 +430,11 @@ def _umask() -> int:
 
 def _summary(
     recording: RawRecording, predictor: Predictor, options: StageOptions, name: str, first: int, stop: int,
-    predicted: np.ndarray, review: np.ndarray, expert: np.ndarray | None, hypnogram: Path | None,
+    timeline: np.ndarray, flagged: np.ndarray, expert: np.ndarray | None, hypnogram: Path | None,
 ) -> dict[str, Any]:
+    """``timeline``: the predicted code of every epoch first..stop (-1: not recorded); ``flagged``: epoch numbers."""
     epoch_s = predictor.inputs.epoch_seconds
+    staged = timeline >= 0
     summary: dict[str, Any] = {
         "recording": {
             "name": name,
@@ -436,20 +443,20 @@ def _summary(
             "duration_s": recording.duration,
             "epoch_seconds": epoch_s,
             "whole_epochs": recording.n_epochs,
-            "staged_epochs": stop - first,
+            "staged_epochs": int(staged.sum()),
             "first_epoch": first,
             "window_s": [first * epoch_s, stop * epoch_s],
             "ignored_tail_s": recording.ignored_seconds,
             "channels": [dataclasses.asdict(c) for c in recording.choices],
         },
         "model": predictor.describe(),
-        "statistics": sleep_statistics(predicted, epoch_s),
+        "statistics": sleep_statistics(timeline, epoch_s),
         "expert": None,
         "review": {
             "min_confidence": options.min_confidence,
-            "flagged_epochs": int(review.sum()),
-            "percent": round(100.0 * float(review.mean()), 4),
-            "epochs": [int(first + i) for i in np.flatnonzero(review)],
+            "flagged_epochs": len(flagged),
+            "percent": round(100.0 * len(flagged) / int(staged.sum()), 4),
+            "epochs": [int(e) for e in flagged],
         },
         "notes": list(recording.notes),
         "isatsleepnet_version": __version__,
@@ -457,8 +464,8 @@ def _summary(
     if expert is not None:
         from isatsleepnet.evaluation.metrics import compute_metrics
 
-        scored = expert >= 0
-        agreement = compute_metrics(expert[scored], predicted[scored]) if scored.any() else None
+        scored = (expert >= 0) & staged
+        agreement = compute_metrics(expert[scored], timeline[scored]) if scored.any() else None
         summary["expert"] = {
             "file": str(hypnogram),
             "scored_epochs": int(scored.sum()),
@@ -467,25 +474,32 @@ def _summary(
         }
         if agreement is None:
             summary["notes"].append("the expert hypnogram scores none of the staged epochs")
-        elif not scored.all():
+        elif (staged & ~scored).any():
             summary["notes"].append(
-                f"{int((~scored).sum())} staged epochs are unscored in the expert hypnogram: "
+                f"{int((staged & ~scored).sum())} staged epochs are unscored in the expert hypnogram: "
                 "left out of the agreement and drawn as gaps in the expert's hypnogram"
             )
     return summary
 
 
 def _write_outputs(
-    folder: Path, name: str, recording: RawRecording, summary: dict[str, Any], index: np.ndarray,
-    onsets: np.ndarray, probabilities: np.ndarray, predicted: np.ndarray, confidence: np.ndarray,
-    review: np.ndarray, expert: np.ndarray | None, options: StageOptions,
+    folder: Path, name: str, recording: RawRecording, summary: dict[str, Any], index: np.ndarray, first: int,
+    probabilities: np.ndarray, confidence: np.ndarray, review: np.ndarray, expert: np.ndarray | None,
+    options: StageOptions,
 ) -> list[Path]:
+    """Files of the staged epochs ``index``; the figures span the window from ``first`` (gaps left blank).
+
+    ``expert`` covers the whole window (one code per epoch from ``first``).
+    """
     from isatsleepnet.inference import exports
 
     epoch_s = recording.inputs.epoch_seconds
+    onsets = index * epoch_s
+    predicted = probabilities.argmax(axis=1)
+    at = index - first  # positions of the staged epochs in the window
     files = [exports.write_epochs_csv(
         folder / f"{name}.hypnogram.csv", index, onsets, probabilities, confidence, review,
-        expert=_expert_labels(expert) if expert is not None else None,
+        expert=_expert_labels(expert[at]) if expert is not None else None,
     )]
     events = exports.annotation_events(onsets, predicted, review, epoch_s)
     if options.annotations in ("edf", "both"):
@@ -497,18 +511,25 @@ def _write_outputs(
         from isatsleepnet.plots.hypnodensity import plot_hypnodensity
         from isatsleepnet.plots.hypnogram import plot_hypnogram
 
+        window = int(index[-1]) + 1 - first
+        window_onsets = (first + np.arange(window)) * epoch_s
+        timeline = np.full(window, -1, dtype=np.int64)
+        timeline[at] = predicted
+        density = np.zeros((window, probabilities.shape[1]))  # gaps: an empty column
+        density[at] = probabilities
+        flags = np.zeros(window, dtype=bool)
+        flags[at] = review
         agreement = (summary["expert"] or {}).get("agreement")
         if agreement is not None:
-            scored = expert >= 0
             title = (f"{name}: accuracy {100 * agreement['accuracy']:.1f} %, "
-                     f"κ = {agreement['kappa']:.3f} ({int(scored.sum())} scored epochs)")
-            figures["hypnogram"] = plot_hypnogram(onsets, predicted, folder / f"{name}.hypnogram.png",
-                                                  expert=expert, title=title)
+                     f"κ = {agreement['kappa']:.3f} ({agreement['n_epochs']} scored epochs)")
+            figures["hypnogram"] = plot_hypnogram(window_onsets, timeline, folder / f"{name}.hypnogram.png",
+                                                  expert=expert[:window], title=title)
         else:
-            figures["hypnogram"] = plot_hypnogram(onsets, predicted, folder / f"{name}.hypnogram.png",
+            figures["hypnogram"] = plot_hypnogram(window_onsets, timeline, folder / f"{name}.hypnogram.png",
                                                   title=f"{name}: ISATSleepNet hypnogram")
-        figures["hypnodensity"] = plot_hypnodensity(onsets, probabilities, folder / f"{name}.hypnodensity.png",
-                                                    review=review, epoch_seconds=epoch_s,
+        figures["hypnodensity"] = plot_hypnodensity(window_onsets, density, folder / f"{name}.hypnodensity.png",
+                                                    review=flags, epoch_seconds=epoch_s,
                                                     title=f"{name}: stage probabilities")
         files += [figures["hypnogram"], figures["hypnodensity"]]
     stats_path = folder / f"{name}.sleep_stats.json"
