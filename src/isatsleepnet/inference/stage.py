@@ -376,7 +376,6 @@ def stage_recording(
     timings["predict"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    onsets = index * epoch_s
     predicted = probabilities.argmax(axis=1)
     confidence = confidence_of(probabilities)
     review = confidence < options.min_confidence
