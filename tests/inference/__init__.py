@@ -54,7 +54,8 @@ def make_discontinuous(path: Path, first_shifted_record: int, gap_s: float) -> P
     """Turn an EDF+C written by edfio (annotations only in record 0) into an EDF+D with one gap.
 
     Records from ``first_shifted_record`` on get their time stamp moved ``gap_s`` later; the
-    samples stay where they are, as in a recording paused and resumed.
+    samples stay where they are, as in a recording paused and resumed. With
+    ``first_shifted_record=0`` every record moves: the data start ``gap_s`` after the recording.
     """
     data = bytearray(path.read_bytes())
     n_signals = int(data[252:256].decode().strip())

@@ -434,3 +434,33 @@ def test_a_discontinuous_edf_plus_d_stages_around_its_gaps(write_edf, predictor,
     annotations = mne.read_annotations(tmp_path / "out" / "gap.annotations.edf")
     covered = sum(d for d, text in zip(annotations.duration, annotations.description) if text.startswith("Sleep stage"))
     assert covered == 9 * 30.0  # stage annotations cover the staged epochs only, not the gap
+
+
+def test_time_without_data_before_an_edf_plus_d_starts_is_not_time_in_bed(write_edf, predictor, tmp_path):
+    from tests.inference import make_discontinuous
+
+    psg = write_night(write_edf, tmp_path / "late.edf", 4, annotations=[(0.0, 0.0, "start")])
+    make_discontinuous(psg, 0, 3600.0)  # the data begin an hour after the recording start
+    hyp = tmp_path / "late_stages.csv"
+    hyp.write_text("stage\n" + "N2\n" * 124)  # the expert scored the whole span, the dead hour included
+    result = stage_recording(psg, predictor, tmp_path / "out", StageOptions(plots=False), hypnogram=hyp)
+    rows = read_csv(tmp_path / "out" / "late.hypnogram.csv")
+    assert [r["epoch"] for r in rows] == ["120", "121", "122", "123"]
+    stats, expert = result.summary["statistics"], result.summary["expert"]["statistics"]
+    assert stats["time_in_bed_min"] == 2.0 and stats["unscored_min"] == 0.0
+    assert expert["time_in_bed_min"] == 2.0 and expert["total_sleep_time_min"] == 2.0  # the same epochs
+    assert any("data start 3600 s after the recording start" in n for n in result.summary["notes"])
+
+
+def test_reading_an_epoch_inside_a_gap_is_an_error(write_edf, tmp_path):
+    from isatsleepnet.errors import DataError
+    from isatsleepnet.inference.raw import RawRecording
+    from tests.inference import make_discontinuous
+    from tests.inference.test_raw import INPUTS
+
+    psg = write_night(write_edf, tmp_path / "g.edf", 6, annotations=[(0.0, 0.0, "start")])
+    make_discontinuous(psg, 3, 60.0)
+    rec = RawRecording.open(psg, INPUTS)
+    assert rec.available(0, rec.n_epochs).tolist() == [0, 1, 2, 5, 6, 7]
+    with pytest.raises(DataError, match=r"g\.edf: epoch 3 is not wholly recorded"):
+        rec.read(0, rec.n_epochs)

@@ -156,12 +156,14 @@ class RawRecording:
             onsets, record_s = record_onsets(psg.path)
             recording.segments = contiguous_segments(onsets, record_s, path=psg.path)
             gaps = len(recording.segments) - 1
-            if gaps:
-                missing = recording.duration - sum(seg.duration for seg in recording.segments)
-                recording.notes.append(
-                    f"discontinuous recording (EDF+D): {gaps} gap(s), {missing:g} s without data; epochs not "
-                    "wholly recorded are not staged"
-                )
+            lead = recording.segments[0].real_start
+            if gaps or lead > 0:
+                missing = recording.duration - lead - sum(seg.duration for seg in recording.segments)
+                parts = [f"data start {lead:g} s after the recording start"] if lead > 0 else []
+                if gaps:
+                    parts.append(f"{gaps} gap(s), {missing:g} s without data between them")
+                recording.notes.append(f"discontinuous recording (EDF+D): {'; '.join(parts)}; epochs not wholly "
+                                       "recorded are not staged")
         recording._check_rates()
         for c in choices:
             if c.matched == "alias":
@@ -245,24 +247,28 @@ class RawRecording:
         """Epochs in µV, float32 (n, channels, samples): ``first`` to ``stop`` (exclusive), or ``index``.
 
         ``index`` (increasing epoch numbers, e.g. ``available()``'s) may skip the
-        gaps of an EDF+D recording; each gap-free run is read in one piece.
+        gaps of an EDF+D recording; each gap-free run is read in one piece. An epoch
+        that is not wholly recorded is an error.
         """
         if index is None:
             stop = self.n_epochs if stop is None else min(stop, self.n_epochs)
             if not 0 <= first < stop:
                 raise DataError(self.path, f"no whole epoch to stage between epochs {first} and {stop}")
             index = np.arange(first, stop)
+        index = np.asarray(index, dtype=np.int64)
         epoch_s = self.inputs.epoch_seconds
-        out = np.empty((len(index), len(self.choices), self.inputs.n_samples), dtype=np.float32)
         segments = self.segments or [Segment(0.0, 0.0, self.psg.duration)]
-        runs = np.split(np.arange(len(index)), np.flatnonzero(np.diff(index) != 1) + 1) if len(index) else []
-        for run in runs:
-            epochs = index[run]
-            for seg in segments:  # a run of consecutive epochs may still cross a gap: split it by segment
-                inside = (epochs * epoch_s >= seg.real_start - 1e-6) & ((epochs + 1) * epoch_s <= seg.real_stop + 1e-6)
-                if inside.any():
-                    part = run[inside]
-                    out[part] = self._read_run(int(index[part[0]]), len(part), seg)
+        starts = np.array([seg.real_start for seg in segments])
+        stops = np.array([seg.real_stop for seg in segments])
+        which = np.searchsorted(starts, index * epoch_s + 1e-6, side="right") - 1  # the segment of each epoch
+        inside = (which >= 0) & ((index + 1) * epoch_s <= stops[np.maximum(which, 0)] + 1e-6)
+        if not inside.all():
+            raise DataError(self.path, f"epoch {int(index[~inside][0])} is not wholly recorded (a gap of the EDF+D)")
+        out = np.empty((len(index), len(self.choices), self.inputs.n_samples), dtype=np.float32)
+        # runs of consecutive epochs inside one segment, each read in one piece
+        breaks = np.flatnonzero((np.diff(index) != 1) | (np.diff(which) != 0)) + 1
+        for run in np.split(np.arange(len(index)), breaks) if len(index) else []:
+            out[run] = self._read_run(int(index[run[0]]), len(run), segments[int(which[run[0]])])
         self._note_flat(out)
         return out
 
@@ -272,7 +278,9 @@ class RawRecording:
         out = np.empty((n, len(self.choices), n_samples), dtype=np.float32)
         by_label = {s.label: s for s in self.psg.edf.signals}
         start = first * epoch_s - seg.real_start  # seconds into the segment
-        room_before, room_after = start, seg.duration - (start + n * epoch_s)
+        # margins come from whole epochs only (a final partial epoch is never read)
+        usable_stop = min(seg.real_stop, self.n_epochs * epoch_s) - seg.real_start
+        room_before, room_after = start, usable_stop - (start + n * epoch_s)
         for c_idx, choice in enumerate(self.choices):
             signal = by_label[choice.label]
             # up to one epoch of margin inside the segment, so resampling edges settle

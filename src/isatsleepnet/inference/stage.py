@@ -367,6 +367,7 @@ def stage_recording(
     index = recording.available(first, stop)  # all of first..stop, unless an EDF+D has gaps there
     if len(index) == 0:
         raise DataError(path, "no wholly recorded epoch in the window to stage (gaps of an EDF+D recording)")
+    first, stop = int(index[0]), int(index[-1]) + 1  # time without data at either end is not time in bed
     epochs = recording.read(index=index)
     timings["read"] = time.perf_counter() - t0
 
@@ -468,7 +469,7 @@ def _summary(
         summary["expert"] = {
             "file": str(hypnogram),
             "scored_epochs": int(scored.sum()),
-            "statistics": sleep_statistics(expert, epoch_s),
+            "statistics": sleep_statistics(np.where(staged, expert, -1), epoch_s),  # over the same epochs
             "agreement": agreement,
         }
         if agreement is None:

@@ -33,3 +33,16 @@ def test_an_edf_plus_d_without_annotation_signal_is_refused(tmp_path, write_edf)
     path = write_edf(tmp_path / "plain.edf", [("EEG", np.zeros(100 * 60), 100.0, "uV")])
     with pytest.raises(DataError, match="plain.edf: EDF\\+D without an 'EDF Annotations' signal"):
         record_onsets(path)
+
+
+def test_a_record_count_of_minus_one_and_a_time_stamp_with_a_duration(tmp_path, write_edf):
+    path = write_edf(tmp_path / "m.edf", [("EEG", np.zeros(100 * 90), 100.0, "uV")], annotations=[(0.0, 0.0, "x")])
+    make_discontinuous(path, 1, 30.0)
+    data = bytearray(path.read_bytes())
+    data[236:244] = b"-1      "  # a recorder that never wrote the count
+    path.write_bytes(bytes(data))
+    onsets, _ = record_onsets(path)
+    assert onsets.tolist() == [0.0, 60.0, 90.0]
+    from isatsleepnet.data.readers import edf_segments
+
+    assert edf_segments._ONSET.match(b"+12.5\x1530\x14\x14\x00").group(1) == b"+12.5"

@@ -19,7 +19,7 @@ import numpy as np
 
 from isatsleepnet.errors import DataError
 
-_ONSET = re.compile(rb"^([+-]\d+(?:\.\d*)?)\x14\x14")
+_ONSET = re.compile(rb"^([+-]\d+(?:\.\d*)?)(?:\x15[\d.]*)?\x14")  # +onset[\x15duration]\x14
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,8 @@ def record_onsets(path: str | Path) -> tuple[np.ndarray, float]:
     start = sum(samples[:index]) * width
     length = samples[index] * width
     record_bytes = sum(samples) * width
+    if n_records < 0:  # -1: the recorder never wrote the count; the file size tells it
+        n_records = (path.stat().st_size - 256 * (n_signals + 1)) // record_bytes
     data = np.memmap(path, dtype=np.uint8, mode="r", offset=256 * (n_signals + 1),
                      shape=(n_records, record_bytes))
     onsets = np.empty(n_records)
