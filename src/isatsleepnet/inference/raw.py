@@ -211,13 +211,19 @@ class RawRecording:
     def available(self, first: int, stop: int) -> np.ndarray:
         """The epochs of ``first``..``stop`` that are wholly recorded (all of them unless EDF+D has gaps)."""
         index = np.arange(first, stop)
-        if not self.segments or len(self.segments) == 1 and self.segments[0].real_start == 0.0:
-            return index
-        epoch_s = self.inputs.epoch_seconds
-        keep = np.zeros(len(index), dtype=bool)
-        for seg in self.segments:
-            keep |= (index * epoch_s >= seg.real_start - 1e-6) & ((index + 1) * epoch_s <= seg.real_stop + 1e-6)
-        return index[keep]
+        return index[self._segment_of(index)[1]]
+
+    def _all_segments(self) -> list[Segment]:
+        return self.segments or [Segment(0.0, 0.0, self.psg.duration)]
+
+    def _segment_of(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per epoch: the segment its start falls in (-1: before all), and whether it lies wholly inside it."""
+        segments, epoch_s = self._all_segments(), self.inputs.epoch_seconds
+        starts = np.array([seg.real_start for seg in segments])
+        stops = np.array([seg.real_stop for seg in segments])
+        which = np.searchsorted(starts, index * epoch_s + 1e-6, side="right") - 1
+        inside = (which >= 0) & ((index + 1) * epoch_s <= stops[np.maximum(which, 0)] + 1e-6)
+        return which, inside
 
     @property
     def n_epochs(self) -> int:
@@ -256,12 +262,8 @@ class RawRecording:
                 raise DataError(self.path, f"no whole epoch to stage between epochs {first} and {stop}")
             index = np.arange(first, stop)
         index = np.asarray(index, dtype=np.int64)
-        epoch_s = self.inputs.epoch_seconds
-        segments = self.segments or [Segment(0.0, 0.0, self.psg.duration)]
-        starts = np.array([seg.real_start for seg in segments])
-        stops = np.array([seg.real_stop for seg in segments])
-        which = np.searchsorted(starts, index * epoch_s + 1e-6, side="right") - 1  # the segment of each epoch
-        inside = (which >= 0) & ((index + 1) * epoch_s <= stops[np.maximum(which, 0)] + 1e-6)
+        segments = self._all_segments()
+        which, inside = self._segment_of(index)
         if not inside.all():
             raise DataError(self.path, f"epoch {int(index[~inside][0])} is not wholly recorded (a gap of the EDF+D)")
         out = np.empty((len(index), len(self.choices), self.inputs.n_samples), dtype=np.float32)
