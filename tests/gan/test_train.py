@@ -167,3 +167,13 @@ def test_a_finished_gan_is_reused_and_a_longer_budget_resumes_it(tmp_path, synth
     import json
 
     assert json.loads((folder / "done.json").read_text())["epochs"] == 2
+
+
+def test_a_longer_budget_keeps_the_spectral_ramp_the_run_began_with(tmp_path, n1):
+    data = n1.z[:16, :1000]
+    config = replace(TINY, epochs=3, min_steps_per_epoch=3, spec_weight_start=0.0, spec_weight_end=1.0)
+    train_gan(data, 50.0, tmp_path, config, progress=False)
+    longer = train_gan(data, 50.0, tmp_path, replace(config, epochs=5), progress=False)
+    weights = [row["spec_weight"] for row in longer.rows]
+    assert weights == pytest.approx([0.0, 0.5, 1.0, 1.0, 1.0])  # epochs 4-5 continue at the end weight
+    assert config.spec_weight(1) == 0.5 and config.spec_weight(1, ramp_epochs=5) == 0.25

@@ -103,9 +103,14 @@ class GanConfig:
         if self.lr_g <= 0 or self.lr_d <= 0 or self.clip <= 0:
             raise IsatSleepNetError("learning rates and clip must be positive")
 
-    def spec_weight(self, epoch: int) -> float:
-        """L_spec weight of training epoch ``epoch`` (0-based): linear ramp start → end."""
-        if self.epochs <= 1:
+    def spec_weight(self, epoch: int, ramp_epochs: int | None = None) -> float:
+        """L_spec weight of training epoch ``epoch`` (0-based): linear ramp start → end.
+
+        The ramp spans ``ramp_epochs`` (default: ``epochs``); later epochs keep the end
+        weight, so a run continued with a larger budget keeps the schedule it began with.
+        """
+        span = self.epochs if ramp_epochs is None else ramp_epochs
+        if span <= 1:
             return self.spec_weight_end
-        t = min(max(epoch / (self.epochs - 1), 0.0), 1.0)
+        t = min(max(epoch / (span - 1), 0.0), 1.0)
         return self.spec_weight_start + t * (self.spec_weight_end - self.spec_weight_start)

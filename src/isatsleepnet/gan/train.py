@@ -206,6 +206,7 @@ def train_gan(
     fingerprint = run_fingerprint(config, data, fs)
     checkpoint = folder / CHECKPOINT
     start, step, rows = 0, 0, []
+    ramp_epochs = config.epochs
     best: dict | None = None  # the generator whose samples fit the training statistics best
     if checkpoint.is_file() and not overwrite:
         state = torch.load(checkpoint, map_location=device, weights_only=False)
@@ -227,6 +228,8 @@ def train_gan(
         sched_d.load_state_dict(state["sched_d"])
         start, step, rows = int(state["epoch"]), int(state["step"]), list(state["rows"])
         best = state.get("best")
+        # the spectral-loss ramp keeps the span the run began with (older checkpoints: their budget)
+        ramp_epochs = int(state.get("ramp_epochs") or state.get("config", {}).get("epochs", config.epochs))
     else:
         if checkpoint.is_file():
             checkpoint.unlink()
@@ -246,7 +249,7 @@ def train_gan(
             t0 = time.perf_counter()
             rng = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
             order = torch.cat([torch.randperm(n, generator=rng) for _ in range(math.ceil(steps_per_epoch * bs / n))])
-            w_spec = config.spec_weight(epoch)
+            w_spec = config.spec_weight(epoch, ramp_epochs)
             sums = dict.fromkeys(("d_loss", "d_adv", "r1", "gp", "g_loss", "g_adv", "l_spec", "l_time"), 0.0)
             d_steps = g_steps = reg_steps = 0
             for i in range(steps_per_epoch):
@@ -314,7 +317,7 @@ def train_gan(
                     "generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
                     "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                     "sched_g": sched_g.state_dict(), "sched_d": sched_d.state_dict(),
-                    "config": asdict(config), "best": best,
+                    "config": asdict(config), "best": best, "ramp_epochs": ramp_epochs,
                 }
                 with atomic_path(checkpoint) as tmp:
                     torch.save(state, tmp)
