@@ -46,8 +46,9 @@ def predict_probabilities(
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     model.eval()
     chunks = []
-    for x, _ in loader:
-        with torch.autocast(device.type, enabled=device.type == "cuda"), onednn_matmul(device.type == "cpu"):
-            logits = model(x.to(device, non_blocking=True))
-        chunks.append(logits.float().softmax(1).cpu().numpy())
+    with onednn_matmul(device.type == "cpu"):  # once for the whole recording, not per batch
+        for x, _ in loader:
+            with torch.autocast(device.type, enabled=device.type == "cuda"):
+                logits = model(x.to(device, non_blocking=True))
+            chunks.append(logits.float().softmax(1).cpu().numpy())
     return np.concatenate(chunks) if chunks else np.zeros((0, 5), dtype=np.float32)

@@ -37,8 +37,7 @@ from isatsleepnet.model.parallel import split_batch_forward
 
 __all__ = [
     "FFTConv1d", "FastDropout", "FastLinear", "FastMaxPool2", "FusedInference", "fft_conv1d", "fold_batchnorm",
-    "onednn_matmul",
-    "fuse_for_inference", "linear", "onednn_available",
+    "fuse_for_inference", "linear", "onednn_available", "onednn_matmul",
 ]
 
 
