@@ -55,3 +55,42 @@ def test_export_npz_cli(tmp_path, sleep_edf_night, capsys):
     assert main(["export-npz", "--data", str(tmp_path / "p"), "--out", str(tmp_path / "n"), "--channels", "EEG Fpz-Cz"]) == 0
     assert (tmp_path / "n" / "SC4001E0.npz").is_file()
     assert "wrote 1 npz file(s)" in capsys.readouterr().out
+
+
+def test_prepare_edf_with_integer_stages_needs_stage_codes_when_ambiguous(tmp_path, write_edf, capsys):
+    import numpy as np
+
+    from isatsleepnet.data.store import PreparedDataset
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    eeg = np.random.default_rng(0).normal(0, 20, 100 * 300)
+    write_edf(raw / "night01.edf", [("C4-M1", eeg, 100.0, "uV")])
+    (raw / "night01.csv").write_text("stage\n" + "\n".join("0 1 2 3 4 4 2 0 0 0".split()) + "\n")
+    # the same codes as EDF+ annotations inside a second PSG: the same rule, and not "no hypnogram found"
+    write_edf(raw / "night02.edf", [("C4-M1", eeg, 100.0, "uV")],
+              annotations=[(30.0 * k, 30.0, c) for k, c in enumerate("0 1 2 3 4 4 2 0 0 0".split())])
+    argv = ["prepare", "--dataset", "edf", "--data-dir", str(raw), "--eeg", "C4-M1", "--no-trim", "--quiet"]
+
+    assert main(argv + ["--out", str(tmp_path / "auto")]) == 1
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == [
+        f"error: {name}: integer stage codes 0-4 without a 5: AASM (4 = REM, YASA / DeepSleepNet) or R&K (4 = stage 4 "
+        "= N3, 5 = REM)? say which with --stage-codes aasm or --stage-codes rk" for name in ("night01.csv", "night02.edf")
+    ]
+    assert "Traceback" not in err
+
+    for coding, counts in (("aasm", {"W": 4, "N1": 1, "N2": 2, "N3": 1, "REM": 2}),
+                           ("rk", {"W": 4, "N1": 1, "N2": 2, "N3": 3, "REM": 0})):
+        assert main(argv + ["--out", str(tmp_path / coding), "--stage-codes", coding]) == 0
+        data = PreparedDataset(tmp_path / coding)
+        assert [data[n].meta["stage_counts"] for n in ("night01", "night02")] == [counts, counts]
+        assert json.loads((tmp_path / coding / "prepare_config.json").read_text())["stage_codes"] == coding
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(argv + ["--out", str(tmp_path / "bad"), "--stage-codes", "yasa"])
+    assert "invalid choice: 'yasa'" in capsys.readouterr().err
+    cfg = tmp_path / "prep.json"
+    cfg.write_text('{"stage_codes": "yasa"}')
+    assert main(argv + ["--out", str(tmp_path / "bad"), "--config", str(cfg)]) == 2
+    assert "stage_codes must be one of aasm, rk (got 'yasa')" in capsys.readouterr().err

@@ -143,7 +143,7 @@ def test_bad_inputs_fail_alone_with_one_line_each(tmp_path, sleep_edf_night, wri
     errors = {name: r.error for name, r in results.items()}
     assert all(r.status == "failed" for r in results.values())
     assert errors["SC4011E0"].startswith("SC4011E0-PSG.edf: truncated")
-    assert errors["SC4021E0"].startswith("SC4021E0-PSG.edf: missing eeg2 channel 'EEG Pz-Oz'; channels present: 'EEG Fpz-Cz'")
+    assert errors["SC4021E0"].startswith("SC4021E0-PSG.edf: missing eeg2 channel 'EEG Pz-Oz' and eog channel 'EOG horizontal'; channels present: 'EEG Fpz-Cz'")
     assert errors["SC4031E0"].startswith("SC4031EC-Hypnogram.edf: hypnogram overruns the PSG")
     assert errors["SC4041E0"] == "SC4041EC-Hypnogram.edf: unknown stage label 'Sleep stage 5' at 690 s"
     assert errors["SC4051E0"] == "SC4051E0-PSG.edf: empty file"
@@ -202,3 +202,14 @@ def test_a_discontinuous_edf_plus_d_is_refused_by_prepare(tmp_path, sleep_edf_ni
     (result,) = prepare_dataset(tmp_path / "raw", tmp_path / "out", PrepareConfig(dataset="sleep-edf"), progress=False)
     assert result.status == "failed"
     assert result.error.startswith("SC4001E0-PSG.edf: discontinuous EDF+D: prepare needs a continuous recording")
+
+
+def test_stage_codes_leave_earlier_fingerprints_alone_and_are_validated():
+    # fingerprints of datasets prepared before stage_codes existed (values from that version)
+    assert PrepareConfig().fingerprint() == "724adf7f3691"
+    assert PrepareConfig(dataset="edf", eeg=["C4-M1"]).fingerprint() == "a9abe482f551"
+    chosen = {c: PrepareConfig(stage_codes=c).fingerprint() for c in ("aasm", "rk")}
+    assert len({*chosen.values(), PrepareConfig().fingerprint()}) == 3  # a choice changes the stored labels
+    PrepareConfig(stage_codes="rk").validate()
+    with pytest.raises(IsatSleepNetError, match=r"stage_codes must be one of aasm, rk \(got 'AASM'\)"):
+        PrepareConfig(stage_codes="AASM").validate()

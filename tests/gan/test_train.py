@@ -98,7 +98,7 @@ def test_resume_after_interruption_continues_from_the_checkpoint(tmp_path, n1):
 
     with pytest.raises(KeyboardInterrupt):
         train_gan(data, 50.0, tmp_path / "cut", replace(config, checkpoint_every=1), progress=False, on_epoch_end=crash)
-    assert torch.load(tmp_path / "cut" / CHECKPOINT, weights_only=False)["epoch"] == 2
+    assert torch.load(tmp_path / "cut" / CHECKPOINT, weights_only=True)["epoch"] == 2
     resumed = train_gan(data, 50.0, tmp_path / "cut", config, progress=False)
     assert resumed.resumed_from == 2 and resumed.epochs_done == 3
     a, b = full.generator.state_dict(), resumed.generator.state_dict()
@@ -123,7 +123,7 @@ def test_nan_guard_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint
     message = str(info.value)
     assert "diverged at epoch 3" in message and "nan" in message and "last good checkpoint" in message
     assert "\n" not in message
-    assert torch.load(tmp_path / CHECKPOINT, weights_only=False)["epoch"] == 2
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["epoch"] == 2
 
 
 def test_train_channel_gan_writes_everything_needed_to_sample_later(tmp_path, synthetic):

@@ -7,7 +7,13 @@ import pytest
 
 from isatsleepnet.data.readers.edf import EdfRecording
 from isatsleepnet.errors import DataError
-from isatsleepnet.inference.raw import ModelInputs, RawRecording, alias_keys, label_key, resample, resolve_channel
+from isatsleepnet.data.channels import alias_keys, label_key, resolve_channels
+from isatsleepnet.data.signal import resample
+from isatsleepnet.inference.raw import ModelInputs, RawRecording
+
+
+def resolve_channel(psg, role, names):
+    return resolve_channels(psg, {role: names}, working_rate=100.0)[0][0]
 from tests.inference import SLEEP_EDF_NAMES, write_night
 
 INPUTS = ModelInputs(("eeg", "eeg2", "eog"), tuple(SLEEP_EDF_NAMES), 100.0, 30.0)
@@ -35,7 +41,7 @@ def test_shhs_spellings_resolve_and_never_by_substring(write_edf, tmp_path):
 
 def test_ambiguous_alias_is_refused(write_edf, tmp_path):
     psg = write_night(write_edf, tmp_path / "amb.edf", 1, labels=["EEG2", "EEG 2", "EEG", "EOG(L)"])
-    with pytest.raises(DataError, match="eeg2 channel is ambiguous: 'EEG2', 'EEG 2' all match; name one with --eeg2"):
+    with pytest.raises(DataError, match=r"eeg2 channel is ambiguous: 'EEG2' \(signal 1\), 'EEG 2' \(signal 2\) all match; name one with --eeg2"):
         RawRecording.open(psg, SHHS_INPUTS)
     # the exact label wins over aliases
     psg = write_night(write_edf, tmp_path / "exact.edf", 1, labels=["Fpz-Cz", "EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"])
@@ -78,7 +84,7 @@ def test_rate_rule_and_odd_rates(write_edf, tmp_path):
         RawRecording.open(bad, INPUTS)
     # a rate without a small rational ratio to the model's is interpolated to exactly n samples
     y = resample(np.sin(np.arange(10007) / 50.0), 100.07, 100.0)
-    assert len(y) == 10000
+    assert len(y) == 10000  # ceil(10007 x 100 / 100.07)
 
 
 def test_unit_that_is_not_a_voltage(write_edf, tmp_path):
@@ -125,3 +131,16 @@ def test_an_edf_plus_d_is_read_on_its_real_timeline(write_edf, tmp_path):
     # epoch 6 starts at 180 s real time = 15 s into the second segment = stored second 135
     np.testing.assert_allclose(epochs[:, 0, 0], [0, 30, 60, 90, 135, 165, 195, 225, 255], atol=0.05)
     np.testing.assert_allclose(epochs[4, 2, -1], 135 + 29.99, atol=0.05)
+
+
+def test_a_channel_of_another_kind_standing_in_is_a_warning(write_edf, tmp_path):
+    psg = write_night(write_edf, tmp_path / "c4.edf", 1, labels=["EEG C4", "EEG Pz-Oz", "EOG E1"])
+    rec = RawRecording.open(psg, INPUTS, overrides={"eeg": ["C4"], "eog": ["EOG E1"]})
+    assert rec.warnings == [
+        "eeg: 'EEG C4' (referential) stands in for 'EEG Fpz-Cz' (bipolar), the kind of channel the model was "
+        "trained on: its stages may be unreliable",
+        "eog: 'EOG E1' (referential) stands in for 'EOG horizontal' (bipolar), the kind of channel the model was "
+        "trained on: its stages may be unreliable",
+    ]
+    same_kind = write_night(write_edf, tmp_path / "pz.edf", 1, labels=["EEG Cz-Oz", "EEG Pz-Oz", "EOG horizontal"])
+    assert RawRecording.open(same_kind, INPUTS, overrides={"eeg": ["EEG Cz-Oz"]}).warnings == []

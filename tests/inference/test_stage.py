@@ -192,8 +192,8 @@ def test_bad_inputs_fail_one_line_each_and_the_others_go_on(write_edf, model, tm
     assert "Traceback" not in captured.err
     assert "2 staged, 7 failed" in captured.out
     produced = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert produced == sorted(f"{n}{s}" for n in ("a_good", "h_good") for s in OUTPUT_SUFFIXES
-                              if not s.endswith(".png"))
+    assert produced == sorted([f"{n}{s}" for n in ("a_good", "h_good") for s in OUTPUT_SUFFIXES
+                               if not s.endswith(".png")] + ["model.sha1"])
 
 
 def test_hypnogram_errors_name_the_hypnogram(write_edf, model, tmp_path, capsys):
@@ -464,3 +464,25 @@ def test_reading_an_epoch_inside_a_gap_is_an_error(write_edf, tmp_path):
     assert rec.available(0, rec.n_epochs).tolist() == [0, 1, 2, 5, 6, 7]
     with pytest.raises(DataError, match=r"g\.edf: epoch 3 is not wholly recorded"):
         rec.read(0, rec.n_epochs)
+
+
+def test_stage_codes_decide_an_integer_expert_hypnogram(write_edf, model, tmp_path, capsys):
+    from isatsleepnet.cli.main import main
+
+    psg = write_night(write_edf, tmp_path / "n.edf", 4)
+    expert = tmp_path / "n_expert.csv"
+    expert.write_text("0\n2\n4\n4\n")
+    argv = ["stage", str(psg), "--hypnogram", str(expert), "--model", str(model), "--threads", "1", "--no-plots",
+            "--no-report", "--quiet"]
+    assert main(argv + ["--out", str(tmp_path / "auto")]) == 1
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == [
+        "error: n_expert.csv: integer stage codes 0-4 without a 5: AASM (4 = REM, YASA / DeepSleepNet) or R&K "
+        "(4 = stage 4 = N3, 5 = REM)? say which with --stage-codes aasm or --stage-codes rk"
+    ]
+    assert "Traceback" not in err and not (tmp_path / "auto" / "n.hypnogram.csv").exists()
+    for coding, stage in (("aasm", "REM"), ("rk", "N3")):
+        assert main(argv + ["--out", str(tmp_path / coding), "--stage-codes", coding]) == 0
+        assert [r["expert"] for r in read_csv(tmp_path / coding / "n.hypnogram.csv")] == ["W", "N2", stage, stage]
+    with pytest.raises(IsatSleepNetError, match="--stage-codes must be one of aasm, rk"):
+        StageOptions(stage_codes="yasa").validate()

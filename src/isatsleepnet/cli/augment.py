@@ -70,10 +70,14 @@ def run(args: argparse.Namespace) -> int:
     subjects = training_subjects(dataset, args)
     if not args.subjects and args.folds_file is None:
         print("note: no --subjects or --folds-file: every subject is augmented; evaluate on other data only")
-    summaries = augment_dataset(dataset, args.out, gan_dir=args.gan, subjects=subjects, mode=args.mode,
-                                stage=args.stage, seed=args.seed, target_ratio=args.target_ratio,
-                                stage_cap=args.stage_cap, overwrite=args.overwrite,
-                                progress=False if args.quiet else None)
+    from isatsleepnet.locking import ensure_writable_folder, folder_lock
+
+    ensure_writable_folder(args.out)
+    with folder_lock(args.out, "augment"):
+        summaries = augment_dataset(dataset, args.out, gan_dir=args.gan, subjects=subjects, mode=args.mode,
+                                    stage=args.stage, seed=args.seed, target_ratio=args.target_ratio,
+                                    stage_cap=args.stage_cap, overwrite=args.overwrite,
+                                    progress=False if args.quiet else None)
     print(summary_table(summaries))
     print(f"augmented dataset: {args.out}  (manifest: {args.out / 'manifest.csv'})")
     return 0

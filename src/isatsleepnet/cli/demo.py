@@ -46,6 +46,15 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from isatsleepnet.locking import ensure_writable_folder, folder_lock
+
+    ensure_writable_folder(args.out)
+    with folder_lock(args.out, "demo"):
+        return _demo(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """The demo's four steps, with ``args.out`` held."""
     from isatsleepnet.data.prepare import prepare_dataset, summary_table
     from isatsleepnet.data.prepare_config import PrepareConfig
     from isatsleepnet.data.synthetic import SynthConfig, synthesize

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -32,8 +33,14 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from isatsleepnet.evaluation.evaluate import evaluate_model
 
-    metrics = evaluate_model(args.model, args.data, args.out, subjects=args.subjects, protocol=args.protocol,
-                             device=args.device, batch_size=args.batch_size, progress=not args.quiet)
+    from isatsleepnet.locking import ensure_writable_folder, folder_lock
+
+    ensure_writable_folder(args.out)
+    with folder_lock(args.out, "evaluate"):
+        metrics = evaluate_model(args.model, args.data, args.out, subjects=args.subjects, protocol=args.protocol,
+                                 device=args.device, batch_size=args.batch_size, progress=not args.quiet)
+    for warning in metrics.get("warnings", []):
+        print(f"warning: {args.model}: {warning}", file=sys.stderr)
     p = metrics["pooled"]
     print(f"{p['n_epochs']} epochs: accuracy {100 * p['accuracy']:.1f} %, kappa {p['kappa']:.3f}, "
           f"macro-F1 {100 * p['macro_f1']:.1f} %, macro G-mean {100 * p['macro_gmean']:.1f} %")

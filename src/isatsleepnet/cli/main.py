@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
 ``run(args) -> int``; this module only wires them together and turns
-:class:`~isatsleepnet.errors.IsatSleepNetError` into a one-line message.
+:class:`~isatsleepnet.errors.IsatSleepNetError`, and any other exception (disk
+full, out of memory), into a one-line message; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from isatsleepnet import __version__
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, describe_exception
 
 SUBCOMMANDS: tuple[str, ...] = (
     "synth", "prepare", "export_npz", "train_gan", "augment", "train", "cv", "evaluate", "compare", "stage", "export",
@@ -55,6 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"isatsleepnet {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - disk full, out of memory, a bug: one line, never a traceback
+        if args.debug:
+            raise
+        print(f"isatsleepnet {args.command}: error: {describe_exception(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from isatsleepnet.config import read_config_file, replace_from
+from isatsleepnet.data.labels import STAGE_CODINGS
 from isatsleepnet.data.prepare_config import DATASETS, PrepareConfig
 
 DESCRIPTION = """\
@@ -32,6 +33,15 @@ examples:
   isatsleepnet prepare --dataset sleep-edf-20 --data-dir ~/mne_data/physionet-sleep-data --out prepared/edf20 --jobs 2
   isatsleepnet prepare --dataset shhs --data-dir /data/shhs --out prepared/shhs --jobs 8
   isatsleepnet prepare --dataset edf --data-dir night.edf --eeg C4-M1 --eog E1-M2 --eeg2 none --out prepared/mine"""
+
+
+STAGE_CODES_HELP = (
+    "how bare integer stages in CSV/TSV/EDF+ hypnograms are numbered: aasm (0-4, 4 = REM, -1/-2 unscored; "
+    "YASA, DeepSleepNet) or rk (R&K 0-5, 4 = stage 4 = N3, 5 = REM, 6 movement, 9 unscored; SHHS). Default: "
+    "decided per file from its codes (a 5, 6 or 9 means rk, a negative code aasm, 0-3 alone read alike); a "
+    "file with 4s and none of those is refused. NSRR/Profusion XML are always R&K"
+)
+"""Help of ``--stage-codes``, shared by `prepare` and `stage`."""
 
 
 def _channels(value: str) -> list[str]:
@@ -67,19 +77,20 @@ def add_parser(subparsers) -> None:
                       help="keep only --trim-minutes of wake around sleep (the default for sleep-edf*)")
     trim.add_argument("--no-trim", dest="trim", action="store_false", help="keep the whole night (the default for shhs, edf, npz)")
     p.add_argument("--trim-minutes", type=float, help="wake kept before the first and after the last sleep epoch when trimming (default 30)")
-    p.add_argument("--eeg", type=_channels, help="exact label(s) of the first EEG channel, comma-separated alternatives (dataset default otherwise)")
-    p.add_argument("--eeg2", type=_channels, help="exact label(s) of the second EEG channel; 'none' to leave it out")
-    p.add_argument("--eog", type=_channels, help="exact label(s) of the EOG channel; 'none' to leave it out")
+    p.add_argument("--eeg", type=_channels, help="label of the first EEG channel: exact, or an alias (C4 = EEG C4, Fpz-Cz = EEG Fpz-Cz); comma-separated alternatives, tried in order (dataset default otherwise)")
+    p.add_argument("--eeg2", type=_channels, help="label of the second EEG channel, as --eeg; 'none' to leave it out")
+    p.add_argument("--eog", type=_channels, help="label of the EOG channel, as --eeg; 'none' to leave it out")
     p.add_argument("--bandpass", type=_band, metavar="LOW,HIGH", help="zero-phase Butterworth band-pass in Hz (default: none)")
     p.add_argument("--notch", type=float, metavar="HZ", help="notch filter at 50 or 60 Hz (default: none)")
     p.add_argument("--assume-unit", choices=["uV", "mV", "V"], help="unit of channels whose header leaves the physical dimension blank")
     p.add_argument("--subject-pattern", metavar="REGEX", help="(edf) regex on the file stem with groups (?P<subject>...) and optional (?P<night>...)")
+    p.add_argument("--stage-codes", choices=STAGE_CODINGS, help=STAGE_CODES_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
 _FLAG_FIELDS = ("sampling_rate", "epoch_seconds", "trim", "trim_minutes", "eeg", "eeg2", "eog",
-                "bandpass", "notch", "assume_unit", "subject_pattern")
+                "bandpass", "notch", "assume_unit", "subject_pattern", "stage_codes")
 
 
 def config_from_args(args: argparse.Namespace) -> PrepareConfig:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from isatsleepnet.cli.prepare import STAGE_CODES_HELP
+from isatsleepnet.data.labels import STAGE_CODINGS
+
 DESCRIPTION = """\
 Stage every whole 30-s epoch of one or more recordings (EDF, EDF+ or BDF files,
 or folders searched recursively) with a model file, and write for each recording
@@ -75,6 +78,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--hypnogram", action="append", metavar="FILE",
                    help="expert hypnogram (EDF+, NSRR/Profusion XML, CSV/TSV) to compare with: one per recording, "
                         "in order; or 'auto' to look beside each recording")
+    p.add_argument("--stage-codes", choices=STAGE_CODINGS, help=STAGE_CODES_HELP)
     p.add_argument("--start", type=float, metavar="SECONDS",
                    help="stage from this time (seconds from the recording start; rounded up to a whole epoch)")
     p.add_argument("--end", type=float, metavar="SECONDS", help="stage up to this time (seconds from the recording start)")
@@ -129,6 +133,7 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - StageOptions,
         annotations=args.annotations,
         min_confidence=args.min_confidence,
         assume_unit=args.assume_unit,
+        stage_codes=args.stage_codes,
         batch_size=args.batch_size,
         plots=not args.no_plots,
         report=not args.no_report,

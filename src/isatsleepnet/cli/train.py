@@ -43,14 +43,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-    from dataclasses import replace
-
-    from isatsleepnet.augment.balance import AUGMENT_JSON
     from isatsleepnet.data.store import PreparedDataset
     from isatsleepnet.errors import IsatSleepNetError
-    from isatsleepnet.training.augmentation import augmented_training_data, drop_augmented_epochs
-    from isatsleepnet.training.fit import MODEL_FILE, train_split
+    from isatsleepnet.locking import ensure_writable_folder, folder_lock
     from isatsleepnet.training.folds import Fold, load_folds, split_validation
 
     config = train_config_from_args(args)
@@ -72,9 +67,22 @@ def run(args: argparse.Namespace) -> int:
             raise IsatSleepNetError(f"subjects not in {args.data}: {', '.join(unknown)}")
         fold = Fold(0, tuple(train), tuple(val), ())
     fold.check(require_test=False)
-    args.out.mkdir(parents=True, exist_ok=True)
+    ensure_writable_folder(args.out)
+    with folder_lock(args.out, "train"):
+        return _train(args, data, fold, config, augment, gan)
+
+
+def _train(args: argparse.Namespace, data, fold, config, augment, gan) -> int:  # noqa: ANN001 - lazily imported types
+    """The training itself, with ``args.out`` held."""
+    import json
+    from dataclasses import replace
+
+    from isatsleepnet.augment.balance import AUGMENT_JSON
+    from isatsleepnet.errors import IsatSleepNetError
+    from isatsleepnet.training.augmentation import augmented_training_data, drop_augmented_epochs
     from isatsleepnet.config import save_config
     from isatsleepnet.training.cv import changed_train_settings
+    from isatsleepnet.training.fit import MODEL_FILE, train_split
 
     saved = args.out / "config.json"
     if saved.is_file():  # continuing (or re-reading) a training: it must be the same training

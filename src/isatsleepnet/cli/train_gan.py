@@ -139,6 +139,18 @@ def run(args: argparse.Namespace) -> int:
     if not args.subjects and args.folds_file is None:
         print("note: no --subjects or --folds-file: the GAN learns from every subject; evaluate on other data only")
     print(f"training {config.stage} GAN(s) for {', '.join(channels)} on {len(subjects)} subject(s)")
+    from isatsleepnet.locking import ensure_writable_folder, folder_lock
+
+    ensure_writable_folder(args.out, "GAN folder")
+    with folder_lock(args.out, "train-gan"):
+        return _train_gans(args, dataset, subjects, channels, config)
+
+
+def _train_gans(args: argparse.Namespace, dataset, subjects: list[str], channels: list[str], config) -> int:  # noqa: ANN001
+    import json
+
+    from isatsleepnet.gan.train import train_channel_gan, write_quality_summary
+
     for channel in channels:
         folder = train_channel_gan(dataset, subjects, channel, args.out, config, device=args.device,
                                    progress=False if args.quiet else None, overwrite=args.overwrite)

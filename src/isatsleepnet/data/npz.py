@@ -3,7 +3,9 @@
 ``x`` is epochs x samples (one channel) or epochs x samples x channels; ``y``
 holds stage codes 0..4 (W, N1, N2, N3, REM), the coding those projects share.
 Importing turns each file into a prepared recording; exporting writes one file
-per prepared recording, so data prepared by either side moves both ways.
+per prepared recording, so data prepared by either side moves both ways. A
+recording of `synth` exports with an extra ``synthetic`` flag (True), so that a
+re-import still knows its data are not a person's.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ def read_npz(path: Path, config: PrepareConfig) -> tuple[np.ndarray, np.ndarray,
                 raise DataError(path, f"npz lacks array(s) {', '.join(missing)} (expected x, y, fs, ch_label)")
             x, y, fs = f["x"], f["y"], float(f["fs"])
             names = [str(c) for c in np.atleast_1d(f["ch_label"])] if "ch_label" in f.files else []
+            # written by export-npz from a store of `synth` recordings; other tools write no such array
+            synthetic = bool(np.asarray(f["synthetic"]).any()) if "synthetic" in f.files else False
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DataError(path, f"not a readable npz file ({exc})") from None
     if x.ndim not in (2, 3) or len(x) != len(y):
@@ -67,6 +71,7 @@ def read_npz(path: Path, config: PrepareConfig) -> tuple[np.ndarray, np.ndarray,
         "roles": [],
         "source": path.name,
         "source_sha1": sha1_of(path),
+        "synthetic": synthetic,
         "trimmed": None,
         "isatsleepnet_version": __version__,
     }
@@ -91,9 +96,12 @@ def export_npz(data: str | Path, out: str | Path, *, channels: list[str] | None 
             idx = [rec.channels.index(c) for c in channels]
         x = np.ascontiguousarray(np.asarray(rec.epochs[:, idx, :]).transpose(0, 2, 1), dtype=np.float32)
         ch_label = np.array([rec.channels[i] for i in idx]) if len(idx) > 1 else np.array(rec.channels[idx[0]])
+        # the synthetic mark travels with the data (stores prepared before it existed have none to pass on)
+        flag = {"synthetic": np.bool_(rec.meta["synthetic"])} if "synthetic" in rec.meta else {}
         path = out / f"{rec.name}.npz"
         with atomic_path(path) as tmp:
             with tmp.open("wb") as f:
-                np.savez(f, x=x, y=rec.labels.astype(np.int32), fs=np.float64(rec.sampling_rate), ch_label=ch_label)
+                np.savez(f, x=x, y=rec.labels.astype(np.int32), fs=np.float64(rec.sampling_rate), ch_label=ch_label,
+                         **flag)
         written.append(path)
     return written

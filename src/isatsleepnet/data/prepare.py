@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -26,6 +29,7 @@ from isatsleepnet.data.epochs import contiguous_runs, keep_mask
 from isatsleepnet.data.npz import read_npz
 from isatsleepnet.data.labels import map_sleep_edf, stage_counts
 from isatsleepnet.data.prepare_config import PrepareConfig
+from isatsleepnet.data.channels import flat_channel_notes, resolve_channels
 from isatsleepnet.data.readers.edf import EdfRecording
 from isatsleepnet.data.readers.edf_segments import is_discontinuous
 from isatsleepnet.data.readers.hypnogram import (
@@ -36,7 +40,10 @@ from isatsleepnet.data.readers.hypnogram import (
 )
 from isatsleepnet.data.sources import RecordingSource, discover
 from isatsleepnet.data.store import RECORDINGS, is_complete, write_manifest, write_recording
-from isatsleepnet.errors import DataError, IsatSleepNetError
+from isatsleepnet.data.synthetic.marker import is_marked_synthetic
+from isatsleepnet.errors import DataError, IsatSleepNetError, unexpected_error
+from isatsleepnet.locking import ensure_writable_folder, folder_lock
+from isatsleepnet.processes import die_with_parent
 
 CONFIG_FILE = "prepare_config.json"
 
@@ -49,90 +56,125 @@ class RecordingResult:
     counts: dict[str, int] = field(default_factory=dict)
     error: str = ""
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
 
-def _read_stages(source: RecordingSource, psg: EdfRecording) -> Hypnogram:
+def _read_stages(source: RecordingSource, psg: EdfRecording, config: PrepareConfig) -> Hypnogram:
+    from isatsleepnet.data.readers.hypnogram import NoStageAnnotations
+
+    epoch_s, codes = config.epoch_seconds, config.stage_codes
     if source.dataset.startswith("sleep-edf"):
-        return read_edf_annotations(source.hypnogram, psg_start=psg.start, mapper=map_sleep_edf)
+        return read_edf_annotations(source.hypnogram, psg_start=psg.start, mapper=map_sleep_edf, epoch_seconds=epoch_s)
     if source.hypnogram is None:
         try:
-            return read_edf_annotations(source.psg, mapper=generic_annotation_mapper)
-        except DataError:
+            return read_edf_annotations(source.psg, mapper=generic_annotation_mapper, stage_codes=codes,
+                                        epoch_seconds=epoch_s)
+        except NoStageAnnotations:  # other problems of embedded stages (an ambiguous coding...) are reported as they are
             raise DataError(
                 source.psg,
                 "no hypnogram found (looked for STEM-Hypnogram.edf, STEM.xml, STEM.csv, STEM.tsv "
                 "beside it, and for stage annotations inside the EDF+)",
             ) from None
-    return read_hypnogram(source.hypnogram, psg_start=psg.start)
+    return read_hypnogram(source.hypnogram, psg_start=psg.start, stage_codes=codes, epoch_seconds=epoch_s)
 
 
-def read_recording(source: RecordingSource, config: PrepareConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    """Epochs (µV, n x C x S), stage codes, onsets (s) and metadata of one raw night."""
+def read_recording(
+    source: RecordingSource, config: PrepareConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Epochs (µV, n x C x S), stage codes, onsets (s) and metadata of one raw night.
+
+    Epochs lie on the hypnogram's 30-s grid (its onsets, usually the PSG's own
+    start); every sample is resampled on an exact time grid, so epoch ``k`` holds
+    the signal from ``offset + k·E`` to ``offset + (k+1)·E`` at any source rate.
+    ``meta["notes"]`` says what a user should know (aliases, flat channels, partial
+    hypnograms, a shifted grid).
+    """
     psg = EdfRecording.open(source.psg)
     if is_discontinuous(source.psg):  # its records are not back to back in time: epochs would be misplaced
         raise DataError(source.psg, "discontinuous EDF+D: prepare needs a continuous recording (export it as "
                                     "EDF+C; `isatsleepnet stage` reads EDF+D)")
-    roles = config.channels()
-    signals = {role: psg.find_channel(role, names) for role, names in roles.items()}
+    resolved = resolve_channels(psg, config.channels(), working_rate=config.sampling_rate,
+                                assume_unit=config.assume_unit, working="prepare (--sampling-rate)")
+    notes = [f"{c.role}: using channel {c.label!r} as an alias" for c, _ in resolved if c.matched == "alias"]
     epoch_s = config.epoch_seconds
-    n_psg_epochs = int(psg.duration // epoch_s)
-    if n_psg_epochs == 0:
+    hypnogram = _read_stages(source, psg, config)
+    offset = hypnogram.grid_offset(epoch_s)
+    n_psg_epochs = int((psg.duration - offset) // epoch_s + 1e-9)
+    if n_psg_epochs <= 0:
         raise DataError(source.psg, f"shorter than one {epoch_s:g}-s epoch ({psg.duration:g} s)")
-    hypnogram = _read_stages(source, psg)
+    if offset:
+        notes.append(f"epochs follow the hypnogram's grid, {offset:g} s after the PSG's start")
     codes = hypnogram.to_epochs(
         n_psg_epochs,
         epoch_s,
         tolerance_s=config.hypnogram_tolerance_seconds,
         min_coverage=config.min_hypnogram_coverage,
+        offset_s=offset,
     )
+    notes += [n for n in hypnogram.notes if n not in notes]
     keep = keep_mask(codes, trim=config.trims, trim_epochs=int(round(config.trim_minutes * 60 / epoch_s)))
     kept = np.flatnonzero(keep)
     if len(kept) == 0:
         raise DataError(hypnogram.source, "no scored sleep epoch (nothing left to prepare)")
-
-    fs = config.sampling_rate
-    n_samples = int(round(epoch_s * fs))
-    epochs = np.empty((len(kept), len(signals), n_samples), dtype=np.float32)
-    row = 0
-    for first, stop in contiguous_runs(kept):
-        # Read each stretch with one epoch of margin so that filters and resampling settle.
-        pad_before = min(first, 1) * epoch_s
-        pad_after = min(n_psg_epochs - stop, 1) * epoch_s
-        t0, t1 = first * epoch_s - pad_before, stop * epoch_s + pad_after
-        for c, (role, signal) in enumerate(signals.items()):
-            x = psg.read_microvolts(signal, t0, t1, assume_unit=config.assume_unit)
-            x = sig.resample(x, signal.sampling_frequency, fs)
-            if config.bandpass is not None:
-                x = sig.bandpass(x, fs, *config.bandpass)
-            if config.notch is not None:
-                x = sig.notch(x, fs, config.notch)
-            start = int(round(pad_before * fs))
-            segment = x[start : start + (stop - first) * n_samples]
-            if len(segment) < (stop - first) * n_samples:
-                raise DataError(source.psg, f"channel {signal.label!r} ends before the recording does")
-            epochs[row : row + stop - first, c] = segment.reshape(stop - first, n_samples)
-        row += stop - first
+    epochs = _read_epochs(psg, resolved, kept, n_psg_epochs, offset, config)
+    bad = ~np.isfinite(epochs).all(axis=(1, 2))
+    if bad.any():  # cannot happen from checked EDF calibrations; a guard so that no NaN is ever stored
+        raise DataError(source.psg, f"{int(bad.sum())} epochs hold non-finite samples (first: epoch {int(kept[bad][0])})")
+    notes += flat_channel_notes(epochs, [c for c, _ in resolved])
 
     meta = {
         "dataset": source.dataset,
         "subject": source.subject,
         "night": source.night,
-        "sampling_rate": fs,
+        "sampling_rate": config.sampling_rate,
         "epoch_seconds": epoch_s,
-        "channels": [s.label for s in signals.values()],
-        "roles": list(signals),
-        "source_sampling_rates": {s.label: s.sampling_frequency for s in signals.values()},
+        "channels": [c.label for c, _ in resolved],
+        "roles": [c.role for c, _ in resolved],
+        "source_sampling_rates": {c.label: c.rate for c, _ in resolved},
         "source": source.psg.name,
         "source_sha1": sha1_of(source.psg),
         "hypnogram": hypnogram.source.name,
         "hypnogram_sha1": sha1_of(hypnogram.source),
+        "synthetic": is_marked_synthetic(source.psg),
         "start_time": psg.start.isoformat() if psg.start else None,
+        "grid_offset_s": offset,
         "trimmed": config.trims,
         "dropped_epochs": int(n_psg_epochs - len(kept)),
+        "notes": notes,
         "config_fingerprint": config.fingerprint(),
         "isatsleepnet_version": __version__,
     }
-    return epochs, codes[kept].astype(np.int8), kept * epoch_s, meta
+    return epochs, codes[kept].astype(np.int8), offset + kept * epoch_s, meta
+
+
+def _read_epochs(
+    psg: EdfRecording, resolved: list, kept: np.ndarray, n_psg_epochs: int, offset: float, config: PrepareConfig
+) -> np.ndarray:
+    """The kept epochs of every resolved channel, run by run of consecutive epochs."""
+    fs, epoch_s = sig.exact_rate(config.sampling_rate), sig.exact(config.epoch_seconds)
+    grid = sig.exact(offset)
+    n_samples = int(epoch_s * fs)
+    epochs = np.empty((len(kept), len(resolved), n_samples), dtype=np.float32)
+    row = 0
+    for first, stop in contiguous_runs(kept):
+        # one epoch of margin each side where the PSG has it, so that the optional filters settle
+        before, after = min(first, 1), min(n_psg_epochs - stop, 1)
+        n = stop - first + before + after
+        for c, (choice, signal) in enumerate(resolved):
+            x = sig.resample_span(
+                lambda a, b, s=signal: psg.read_samples(s, a, b, assume_unit=config.assume_unit),
+                psg.n_samples(signal), signal.rate, fs, grid + (first - before) * epoch_s, n * n_samples,
+            )
+            if len(x) < n * n_samples:
+                raise DataError(psg.path, f"channel {choice.label!r} ends before the recording does")
+            if config.bandpass is not None:
+                x = sig.bandpass(x, float(fs), *config.bandpass)
+            if config.notch is not None:
+                x = sig.notch(x, float(fs), config.notch)
+            segment = x[before * n_samples: (n - after) * n_samples]
+            epochs[row: row + stop - first, c] = segment.reshape(stop - first, n_samples)
+        row += stop - first
+    return epochs
 
 
 def _prepare(source: RecordingSource, config: PrepareConfig, out: Path, overwrite: bool) -> RecordingResult:
@@ -142,17 +184,18 @@ def _prepare(source: RecordingSource, config: PrepareConfig, out: Path, overwrit
     else:
         epochs, labels, onsets, meta = read_recording(source, config)
     write_recording(out, source.recording, epochs, labels, onsets, meta, overwrite=overwrite)
-    return RecordingResult(
-        source.recording, "prepared", len(labels), stage_counts(labels), seconds=time.perf_counter() - t0
-    )
+    return RecordingResult(source.recording, "prepared", len(labels), stage_counts(labels),
+                           seconds=time.perf_counter() - t0, notes=list(meta.get("notes", [])))
 
 
 def prepare_one(source: RecordingSource, config: PrepareConfig, out: Path, overwrite: bool) -> RecordingResult:
-    """Prepare one recording; its errors come back as a failed result, never raised."""
+    """Prepare one recording; any failure comes back as a failed result with a one-line error, never raised."""
     try:
         return _prepare(source, config, out, overwrite)
-    except DataError as exc:
+    except IsatSleepNetError as exc:
         return RecordingResult(source.recording, "failed", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - disk full, out of memory, a bug: this recording fails, the rest go on
+        return RecordingResult(source.recording, "failed", error=unexpected_error(source.psg, exc))
 
 
 def _check_resumable(out: Path, config: PrepareConfig) -> None:
@@ -177,50 +220,75 @@ def prepare_dataset(
     progress: bool | None = None,
     debug: bool = False,
 ) -> list[RecordingResult]:
-    """Prepare every recording of ``data_dir`` into ``out`` and write the manifest."""
+    """Prepare every recording of ``data_dir`` into ``out`` and write the manifest.
+
+    Any failure of one recording (bad input, disk full, a worker process killed)
+    is that recording's one-line error; the others go on. ``out`` is held for this
+    run only (:func:`isatsleepnet.locking.folder_lock`): a second run into it refuses.
+    """
     config.validate()
     out = Path(out)
     sources, discovery_errors = discover(config.dataset, data_dir, subject_pattern=config.subject_pattern)
-    if not overwrite:
-        _check_resumable(out, config)
-    out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out / RECORDINGS)
-    save_config(config, out / CONFIG_FILE)
+    ensure_writable_folder(out)
+    with folder_lock(out, "prepare"):
+        if not overwrite:
+            _check_resumable(out, config)
+        remove_stale_temporaries(out / RECORDINGS)
+        save_config(config, out / CONFIG_FILE)
+        results = [RecordingResult(e.path.stem, "failed", error=str(e)) for e in discovery_errors]
+        for r in results:
+            tqdm.write(f"error: {r.error}", file=sys.stderr)
+        todo = []
+        for source in sources:
+            if not overwrite and is_complete(out / RECORDINGS / source.recording):
+                results.append(RecordingResult(source.recording, "skipped"))
+            else:
+                todo.append(source)
+        bar = tqdm(total=len(todo), desc="prepare", unit="rec",
+                   disable=(not progress) if progress is not None else None)
 
-    results = [RecordingResult(e.path.stem, "failed", error=str(e)) for e in discovery_errors]
-    for r in results:
-        tqdm.write(f"error: {r.error}", file=sys.stderr)
-    todo = []
-    for source in sources:
-        if not overwrite and is_complete(out / RECORDINGS / source.recording):
-            results.append(RecordingResult(source.recording, "skipped"))
-        else:
-            todo.append(source)
+        def record(result: RecordingResult) -> None:
+            results.append(result)
+            if result.status == "failed":
+                tqdm.write(f"error: {result.error}", file=sys.stderr)
+            bar.update(1)
+            bar.set_postfix_str(result.recording)
 
-    bar = tqdm(total=len(todo), desc="prepare", unit="rec", disable=(not progress) if progress is not None else None)
-    def record(result: RecordingResult) -> None:
-        results.append(result)
-        if result.status == "failed":
-            tqdm.write(f"error: {result.error}", file=sys.stderr)
-        bar.update(1)
-        bar.set_postfix_str(result.recording)
-
-    try:
-        if jobs <= 1 or len(todo) <= 1:
-            for source in todo:
-                # --debug lets the traceback through instead of a one-line error
-                record((_prepare if debug else prepare_one)(source, config, out, overwrite))
-        else:
-            workers = min(jobs, len(todo), os.cpu_count() or 1)
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = [pool.submit(prepare_one, s, config, out, overwrite) for s in todo]
-                for future in as_completed(futures):
-                    record(future.result())
-    finally:
-        bar.close()
-        write_manifest(out)
+        try:
+            if jobs <= 1 or len(todo) <= 1:
+                for source in todo:
+                    # --debug lets the traceback through instead of a one-line error
+                    record((_prepare if debug else prepare_one)(source, config, out, overwrite))
+            else:
+                _prepare_in_pool(todo, config, out, overwrite, min(jobs, len(todo), os.cpu_count() or 1), record)
+        finally:
+            bar.close()
+            write_manifest(out)
     order = {s.recording: i for i, s in enumerate(sources)}
     return sorted(results, key=lambda r: (order.get(r.recording, -1), r.recording))
+
+
+def _prepare_in_pool(todo: list[RecordingSource], config: PrepareConfig, out: Path, overwrite: bool, workers: int,
+                     record: Callable[[RecordingResult], None]) -> None:
+    """Recordings in worker processes; those caught in a pool whose worker died are retried one by one."""
+    retry: list[RecordingSource] = []
+    with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent) as pool:
+        futures = {pool.submit(prepare_one, s, config, out, overwrite): s for s in todo}
+        for future in as_completed(futures):
+            try:
+                record(future.result())
+            except BrokenProcessPool:  # a worker was killed (out of memory?): its pool is lost
+                retry.append(futures[future])
+    for source in retry:  # alone, so that a recording that kills its worker fails by itself
+        remove_stale_temporaries(out / RECORDINGS)  # what the killed workers were writing; none is running now
+        with ProcessPoolExecutor(max_workers=1, initializer=die_with_parent) as pool:
+            try:
+                record(pool.submit(prepare_one, source, config, out, overwrite).result())
+            except BrokenProcessPool:
+                record(RecordingResult(source.recording, "failed",
+                                       error=f"{source.psg.name}: its worker process died (killed, or out of memory)"))
+    if retry:
+        remove_stale_temporaries(out / RECORDINGS)
 
 
 def summary_table(results: list[RecordingResult]) -> str:
@@ -245,4 +313,5 @@ def summary_table(results: list[RecordingResult]) -> str:
     fmt = lambda row: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
     lines = [fmt(header), fmt(["-" * w for w in widths])]
     lines += [fmt(row) for row in rows[:-1]] + [fmt(["-" * w for w in widths]), fmt(rows[-1])]
-    return "\n".join(lines)
+    notes = [f"note: {r.recording}: {note}" for r in results for note in r.notes]
+    return "\n".join(lines + notes)

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
+from isatsleepnet.data.labels import STAGE_CODINGS
 from isatsleepnet.errors import IsatSleepNetError
 
 DATASETS = ("sleep-edf-20", "sleep-edf-78", "sleep-edf", "shhs", "edf", "npz")
@@ -31,8 +32,11 @@ class PrepareConfig:
     ``trim`` None means the dataset's convention: Sleep-EDF nights (mostly wake
     around a short night) are trimmed to ``trim_minutes`` of wake around sleep,
     SHHS and other recordings are kept whole.
-    ``eeg``/``eeg2``/``eog`` override the dataset's channel names (exact labels,
+    ``eeg``/``eeg2``/``eog`` override the dataset's channel names (labels or their
+    aliases, :mod:`isatsleepnet.data.channels`,
     several accepted spellings allowed); ``["none"]`` leaves a role out.
+    ``stage_codes`` ("aasm" or "rk") says how bare integer stages in CSV/TSV/EDF+
+    hypnograms are numbered; None decides per file and refuses an ambiguous one.
     """
 
     dataset: str = "sleep-edf-20"
@@ -49,6 +53,7 @@ class PrepareConfig:
     hypnogram_tolerance_seconds: float = 30.0
     min_hypnogram_coverage: float = 0.5
     subject_pattern: str | None = None
+    stage_codes: str | None = None
 
     def validate(self) -> None:
         if self.dataset not in DATASETS:
@@ -66,7 +71,11 @@ class PrepareConfig:
         if self.notch is not None and not 0 < self.notch < self.sampling_rate / 2:
             raise IsatSleepNetError(f"notch {self.notch:g} Hz must lie below Nyquist")
         if self.dataset == "edf" and not self.eeg:
-            raise IsatSleepNetError("--dataset edf needs at least --eeg CHANNEL (exact channel name)")
+            raise IsatSleepNetError("--dataset edf needs at least --eeg CHANNEL (the channel's label)")
+        if self.stage_codes is not None and self.stage_codes not in STAGE_CODINGS:
+            raise IsatSleepNetError(
+                f"stage_codes must be one of {', '.join(STAGE_CODINGS)} (got {self.stage_codes!r})"
+            )
 
     @property
     def trims(self) -> bool:
@@ -91,4 +100,6 @@ class PrepareConfig:
     def fingerprint(self) -> str:
         """Hash of the settings that shape the stored epochs, to refuse mixing two preparations."""
         shaping = {k: v for k, v in asdict(self).items() if k not in ("min_hypnogram_coverage",)}
+        if self.stage_codes is None:  # the default leaves the fingerprints of earlier preparations as they were
+            del shaping["stage_codes"]
         return hashlib.sha1(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()[:12]

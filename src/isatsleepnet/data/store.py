@@ -67,6 +67,8 @@ def write_recording(
         raise ValueError(f"inconsistent shapes: epochs {epochs.shape}, labels {labels.shape}")
     if len(labels) and (labels.min() < 0 or labels.max() >= len(STAGES)):
         raise ValueError("labels must be stage codes 0..4")
+    if not np.isfinite(epochs).all():  # never store a NaN or an infinity: training would learn nothing from it
+        raise ValueError(f"{recording}: epochs hold non-finite samples")
     meta = {
         **meta,
         "store_version": STORE_VERSION,
@@ -134,21 +136,33 @@ class PreparedRecording:
     @cached_property
     def epochs(self) -> np.ndarray:
         """n_epochs x n_channels x n_samples float32 in µV, memory-mapped (read-only)."""
-        return np.load(self.path / "epochs.npy", mmap_mode="r")
+        return self._array("epochs.npy", mmap_mode="r")
 
     @cached_property
     def labels(self) -> np.ndarray:
-        return np.load(self.path / "labels.npy")
+        return self._array("labels.npy")
 
     @cached_property
     def onsets(self) -> np.ndarray:
-        return np.load(self.path / "onsets.npy")
+        return self._array("onsets.npy")
 
     @cached_property
     def origins(self) -> np.ndarray:
         """Per-epoch origin code (0 real, 1 GAN, 2 transform); all real when the file is absent."""
         path = self.path / "origins.npy"
-        return np.load(path) if path.is_file() else np.zeros(self.n_epochs, dtype=np.int8)
+        return self._array("origins.npy") if path.is_file() else np.zeros(self.n_epochs, dtype=np.int8)
+
+    def _array(self, name: str, mmap_mode: str | None = None) -> np.ndarray:
+        """One stored array; never unpickles, and a damaged file is one line naming it."""
+        path = self.path / name
+        try:
+            array = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            reason = "it holds Python objects" if "allow_pickle" in str(exc) else str(exc).splitlines()[0][:120]
+            raise IsatSleepNetError(f"{path}: not a readable stored array ({reason})") from None
+        if name == "epochs.npy" and (array.ndim != 3 or len(array) != self.n_epochs):
+            raise IsatSleepNetError(f"{path}: holds {array.shape}, not the {self.n_epochs} epochs meta.json announces")
+        return array
 
     @property
     def real(self) -> np.ndarray:

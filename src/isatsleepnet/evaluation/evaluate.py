@@ -73,8 +73,13 @@ def evaluate_model(
     batch_size: int = 64,
     progress: bool = True,
 ):
-    """Predictions, metrics.json, report.md and figures of one model on prepared data."""
+    """Predictions, metrics.json, report.md and figures of one model on prepared data.
+
+    A model trained on synthetic recordings says so at the top of report.md and in
+    ``metrics["warnings"]`` (the CLI prints them): its numbers measure the pipeline, not sleep staging.
+    """
     from isatsleepnet.data.store import PreparedDataset
+    from isatsleepnet.data.synthetic.marker import synthetic_training_warning
     from isatsleepnet.errors import IsatSleepNetError
     from isatsleepnet.evaluation.report import write_report
     from isatsleepnet.training.data import recordings_of
@@ -104,5 +109,7 @@ def evaluate_model(
         )
     predictions = predict_recordings(model_path, recordings, out / "predictions", device=device,
                                      batch_size=batch_size, progress=progress)
+    warning = synthetic_training_warning(model_file.training)
     return write_report(out, {0: predictions}, {0: list(chosen)}, title=f"ISATSleepNet evaluation of {Path(model_path).name}",
-                        protocol=protocol, notes=[f"model: {model_path}", f"data: {data_root}"])
+                        protocol=protocol, notes=[f"model: {model_path}", f"data: {data_root}"],
+                        warnings=[warning] if warning else [])

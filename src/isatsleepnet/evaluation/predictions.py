@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from isatsleepnet.atomic import atomic_path
+from isatsleepnet.errors import IsatSleepNetError
 
 
 @dataclass
@@ -32,8 +34,14 @@ class RecordingPrediction:
 
     @classmethod
     def load(cls, path: Path) -> RecordingPrediction:
-        with np.load(path) as f:
-            return cls(str(f["recording"]), str(f["subject"]), f["y_true"], f["probabilities"], f["onsets"])
+        """Read a saved prediction as plain arrays (never pickled objects); a damaged file is one line."""
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                return cls(str(f["recording"]), str(f["subject"]), f["y_true"], f["probabilities"], f["onsets"])
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            raise IsatSleepNetError(
+                f"{path}: not a readable prediction file ({reason}); delete it to predict again") from None
 
 
 def load_all(folder: Path) -> list[RecordingPrediction]:

@@ -43,10 +43,11 @@ def _pct(x: float) -> str:
 
 
 def markdown_report(metrics: dict[str, Any], *, title: str, protocol: str | None, notes: list[str],
-                    curves: Sequence[str] = (), hypnograms: Sequence[str] = ()) -> str:
+                    curves: Sequence[str] = (), hypnograms: Sequence[str] = (), warnings: Sequence[str] = ()) -> str:
     """The run in the paper's table layout, beside the paper's numbers when the protocol has them.
 
-    ``curves`` and ``hypnograms`` are figure paths relative to the report, linked at its end.
+    ``curves`` and ``hypnograms`` are figure paths relative to the report, linked at its end;
+    ``warnings`` come first, under the title, before any number they qualify.
     """
     pooled = metrics["pooled"]
     header = "| | Acc | κ | MF1 | MGm | " + " | ".join(STAGES) + " |"
@@ -54,7 +55,10 @@ def markdown_report(metrics: dict[str, Any], *, title: str, protocol: str | None
     row = (f"| this run (pooled, {pooled['n_epochs']} test epochs) | {_pct(pooled['accuracy'])} | {pooled['kappa']:.3f} | "
            f"{_pct(pooled['macro_f1'])} | {_pct(pooled['macro_gmean'])} | "
            + " | ".join(_pct(pooled["per_class_f1"][s]) for s in STAGES) + " |")
-    lines = [f"# {title}", "", header, rule, row]
+    lines = [f"# {title}", ""]
+    for warning in warnings:
+        lines += [f"> **Warning:** {warning}", ""]
+    lines += [header, rule, row]
     ms = metrics.get("fold_mean_std")
     if ms and metrics["n_folds_evaluated"] > 1:
         cell = lambda d, pct=True: f"{100 * d['mean']:.1f} ± {100 * d['std']:.1f}" if pct else f"{d['mean']:.3f} ± {d['std']:.3f}"
@@ -97,14 +101,20 @@ def write_report(
     protocol: str | None,
     notes: list[str] | None = None,
     curves: dict[int, Path] | None = None,
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Write metrics.json, report.md and figures/ into ``out``; returns the metrics."""
+    """Write metrics.json, report.md and figures/ into ``out``; returns the metrics.
+
+    ``warnings`` (such as a model trained on synthetic data) go into both, at the top of the report.
+    """
     from isatsleepnet.plots.confusion import plot_confusion_matrix
     from isatsleepnet.plots.curves import plot_learning_curves
     from isatsleepnet.plots.hypnogram import plot_hypnogram
 
     metrics = run_metrics(folds, test_subjects)
     metrics["protocol"] = protocol
+    if warnings:
+        metrics["warnings"] = list(warnings)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     figures = out / "figures"
     plot_confusion_matrix(np.array(metrics["pooled"]["confusion_matrix"]), figures / "confusion_matrix.png",
@@ -123,5 +133,6 @@ def write_report(
                            title=f"{p.recording}: accuracy {100 * m['accuracy']:.1f} %, κ {m['kappa']:.3f}")
             hypnogram_files.append(name)
     atomic_write_text(out / "report.md", markdown_report(metrics, title=title, protocol=protocol, notes=notes or [],
-                                                         curves=curve_files, hypnograms=hypnogram_files))
+                                                         curves=curve_files, hypnograms=hypnogram_files,
+                                                         warnings=warnings))
     return metrics

@@ -4,7 +4,8 @@ Each epoch is z-scored on its own and clipped to ±clip (SPEC), so the GAN
 learns waveform shape and spectrum, not the amplitude of a night or device;
 the µV mean and standard deviation of every epoch are kept so that augment can
 put generated epochs back on a real amplitude scale. Synthetic epochs of an
-already augmented store and flat or non-finite epochs are never used.
+already augmented store and flat epochs are never used; a non-finite epoch is
+an error naming its recording (a damaged store is not silently thinned out).
 """
 
 from __future__ import annotations
@@ -103,11 +104,18 @@ def load_stage_epochs(
             raise IsatSleepNetError(f"recording {rec.name} lacks channel {channel!r}; it has {rec.channels}")
         idx = np.flatnonzero((rec.labels == code) & rec.real)
         if len(idx):
-            parts.append(np.asarray(rec.epochs[idx, rec.channels.index(channel)], dtype=np.float32))
+            x = np.asarray(rec.epochs[idx, rec.channels.index(channel)], dtype=np.float32)
+            finite = np.isfinite(x).all(axis=1)
+            if not finite.all():
+                raise IsatSleepNetError(
+                    f"{rec.path}: epoch {int(idx[~finite][0])} of {channel!r} holds NaN or infinite samples; "
+                    "a GAN does not learn from it: prepare the recording again or leave its subject out"
+                )
+            parts.append(x)
             names.append(rec.name)
     n_samples = lengths.pop()
     raw = np.concatenate(parts) if parts else np.empty((0, n_samples), dtype=np.float32)
-    good = np.isfinite(raw).all(axis=1) & (raw.std(axis=1) >= MIN_STD_UV) if len(raw) else np.zeros(0, bool)
+    good = raw.std(axis=1) >= MIN_STD_UV if len(raw) else np.zeros(0, bool)
     raw = raw[good]
     if max_epochs is not None and len(raw) > max_epochs:
         raw = raw[np.sort(np.random.default_rng(seed).choice(len(raw), max_epochs, replace=False))]

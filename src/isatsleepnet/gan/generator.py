@@ -289,42 +289,56 @@ class GeneratorBundle:
         return self.generator.n_samples
 
     def save(self, folder: str | Path) -> Path:
+        """Write generator.pt as plain data only, so that :meth:`load` (weights-only) can read it back."""
+        from isatsleepnet.torchfile import not_plain, to_plain  # noqa: PLC0415
+
         path = Path(folder) / GENERATOR_FILE
         payload = {
             "state_dict": self.generator.state_dict(),
-            "n_samples": self.n_samples,
-            "channel": self.channel,
-            "stage": self.stage,
-            "sampling_rate": self.sampling_rate,
+            **to_plain({"n_samples": self.n_samples, "channel": self.channel, "stage": self.stage,
+                        "sampling_rate": self.sampling_rate, "config": self.config,
+                        "epochs_trained": self.epochs_trained}),
             "amplitude_uv": torch.from_numpy(self.amplitude_uv),
-            "config": self.config,
-            "epochs_trained": self.epochs_trained,
         }
+        refused = not_plain(payload)
+        if refused:
+            raise IsatSleepNetError(f"{path}: not written: {', '.join(refused[:3])} not plain data")
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
         return path
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> GeneratorBundle:
-        from isatsleepnet.gan.config import GanConfig  # noqa: PLC0415 (avoid a cycle at import time)
+        """Read ``folder``/generator.pt as plain data (never code) and rebuild the generator; one-line errors."""
         from isatsleepnet.config import replace_from  # noqa: PLC0415
+        from isatsleepnet.gan.config import GanConfig  # noqa: PLC0415 (avoid a cycle at import time)
+        from isatsleepnet.torchfile import load_plain, non_finite_tensors  # noqa: PLC0415
 
         path = Path(folder) / GENERATOR_FILE
+        payload = load_plain(path, "Physio-GAN generator", map_location=device, hint="; train it again")
+        kinds = {"state_dict": dict, "n_samples": int, "channel": str, "stage": str, "sampling_rate": (int, float),
+                 "amplitude_uv": torch.Tensor, "config": dict, "epochs_trained": int}
+        if not isinstance(payload, dict):
+            raise IsatSleepNetError(f"{path}: not a trained Physio-GAN generator")
+        wrong = [k for k, kind in kinds.items() if not isinstance(payload.get(k), kind)]
+        if wrong:
+            raise IsatSleepNetError(f"{path}: not a complete Physio-GAN generator (no valid {', '.join(wrong)}); "
+                                    "train it again")
+        bad = non_finite_tensors(payload["state_dict"])
+        if bad:
+            raise IsatSleepNetError(f"{path}: corrupt generator: non-finite weights in {', '.join(bad[:3])}; "
+                                    "train it again")
         try:
-            payload = torch.load(path, map_location=device, weights_only=False)
-        except (OSError, RuntimeError, EOFError) as exc:
-            raise IsatSleepNetError(f"{path}: not a trained Physio-GAN generator ({exc})") from None
-        # generators saved before de-imaging existed were trained without it
-        config = replace_from(GanConfig(), {"g_deimage": False, **payload["config"]}, source=str(path))
-        generator = build_generator(int(payload["n_samples"]), config).to(device)
-        try:
+            # generators saved before de-imaging existed were trained without it
+            config = replace_from(GanConfig(), {"g_deimage": False, **payload["config"]}, source=str(path))
+            generator = build_generator(payload["n_samples"], config).to(device)
             generator.load_state_dict(payload["state_dict"])
-        except RuntimeError:
+        except (RuntimeError, TypeError, ValueError):
             raise IsatSleepNetError(f"{path}: saved by an incompatible version of Physio-GAN; train it again") from None
         generator.eval()
         return cls(generator, channel=payload["channel"], stage=payload["stage"],
-                   sampling_rate=float(payload["sampling_rate"]), amplitude_uv=payload["amplitude_uv"].numpy(),
-                   config=payload["config"], epochs_trained=int(payload["epochs_trained"]))
+                   sampling_rate=float(payload["sampling_rate"]), amplitude_uv=payload["amplitude_uv"].cpu().numpy(),
+                   config=payload["config"], epochs_trained=payload["epochs_trained"])
 
     def sample(self, n: int, seed: int) -> np.ndarray:
         """``n`` z-scored epochs (n, n_samples) float32, reproducible from ``seed``."""

@@ -58,6 +58,7 @@ from isatsleepnet.gan.losses import (
     spectral_loss,
     temporal_loss,
 )
+from isatsleepnet.torchfile import load_plain, non_finite_tensors
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
 LOSS_LOG = "loss_log.csv"
@@ -209,24 +210,29 @@ def train_gan(
     ramp_epochs = config.epochs
     best: dict | None = None  # the generator whose samples fit the training statistics best
     if checkpoint.is_file() and not overwrite:
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        if state.get("fingerprint") != fingerprint:
+        again = "; use --overwrite (or delete it) to start again"
+        state = load_plain(checkpoint, "Physio-GAN checkpoint", map_location=device, hint=again)
+        if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
             raise IsatSleepNetError(
                 f"{checkpoint}: a checkpoint of a different run (settings or training data changed); "
                 "use another --out or --overwrite to start again"
             )
+        bad = non_finite_tensors({k: state.get(k) for k in ("generator", "discriminator")})
+        if bad:
+            raise IsatSleepNetError(f"{checkpoint}: corrupt checkpoint: non-finite weights in "
+                                    f"{', '.join(bad[:3])}{again}")
         try:
             generator.load_state_dict(state["generator"])
             discriminator.load_state_dict(state["discriminator"])
-        except RuntimeError:
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            sched_g.load_state_dict(state["sched_g"])
+            sched_d.load_state_dict(state["sched_d"])
+            start, step, rows = int(state["epoch"]), int(state["step"]), list(state["rows"])
+        except (KeyError, RuntimeError, TypeError, ValueError):
             raise IsatSleepNetError(
-                f"{checkpoint}: written by an incompatible version of Physio-GAN; use --overwrite to start again"
+                f"{checkpoint}: incomplete, or written by an incompatible version of Physio-GAN{again}"
             ) from None
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        sched_g.load_state_dict(state["sched_g"])
-        sched_d.load_state_dict(state["sched_d"])
-        start, step, rows = int(state["epoch"]), int(state["step"]), list(state["rows"])
         best = state.get("best")
         # the spectral-loss ramp keeps the span the run began with (older checkpoints: their budget)
         ramp_epochs = int(state.get("ramp_epochs") or state.get("config", {}).get("epochs", config.epochs))

@@ -25,6 +25,8 @@ h1{font-size:1.5em;margin-bottom:0}h2{font-size:1.15em;margin-top:1.6em;border-b
 th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}th:first-child,td:first-child{text-align:left}
 th{background:#f6f6f6}img{max-width:100%}.note{color:#8a5a00}.cols{display:flex;gap:40px;flex-wrap:wrap}
 footer{margin-top:2em;color:#777;font-size:.85em}
+.warnings{background:#fdecea;border:2px solid #c62828;border-radius:6px;padding:10px 16px;margin:14px 0;color:#7f1212}
+.warnings h2{margin:0 0 6px;border:none;color:#c62828}.warnings li{margin:3px 0}
 """
 
 
@@ -84,6 +86,18 @@ def _stage_rows(stats: dict[str, Any], expert: dict[str, Any] | None) -> list[li
     return rows
 
 
+def _training_data_line(trained: dict[str, Any]) -> str:
+    """One line on what the model was trained on: synthetic and real recording counts, when recorded."""
+    if "synthetic_recordings" not in trained:
+        return ""
+    n_syn, n_real = int(trained["synthetic_recordings"]), int(trained.get("real_recordings") or 0)
+    line = f"Training data: {n_real} real and {n_syn} synthetic recording(s) (training and validation)"
+    profile = trained.get("input_profile") or {}
+    if profile:
+        line += f"; input profile of {profile.get('n_epochs')} epochs from {profile.get('n_recordings')} recording(s)"
+    return f"<p>{escape(line)}.</p>"
+
+
 def render(summary: dict[str, Any], figures: dict[str, Path | None], review_rows: list[dict[str, Any]]) -> str:
     """The page for one staged recording. ``review_rows``: epoch, onset_s, stage, second, confidence."""
     rec, model, stats = summary["recording"], summary["model"], summary["statistics"]
@@ -98,6 +112,9 @@ def render(summary: dict[str, Any], figures: dict[str, Path | None], review_rows
         + (f", recorded {escape(start.replace('T', ' '))}" if start else "")
         + f"; staged automatically by ISATSleepNet ({escape(model['backend'])} backend).</p>",
     ]
+    if summary.get("warnings"):  # first thing on the page: what makes every number below doubtful
+        parts.append("<div class='warnings' role='alert'><h2>Warnings</h2><ul>" + "".join(
+            f"<li>{escape(w)}</li>" for w in summary["warnings"]) + "</ul></div>")
     channels = ", ".join(
         f"{escape(c['role'])}: {escape(c['label'])} ({c['rate']:g} Hz)" for c in rec["channels"]
     )
@@ -149,7 +166,7 @@ def render(summary: dict[str, Any], figures: dict[str, Path | None], review_rows
         f"<h2>Model</h2><p>{escape(model['file'])}: channels {escape(', '.join(model['channels']))} at "
         f"{model['sampling_rate']:g} Hz, {escape(model['normalize'])} normalisation"
         + (f"; trained on {escape(str(trained.get('data')))}" if trained.get("data") else "")
-        + ".</p>"
+        + ".</p>" + _training_data_line(trained)
     )
     parts.append(
         f"<footer>isatsleepnet {escape(__version__)}. Automatic sleep staging is a decision aid: "

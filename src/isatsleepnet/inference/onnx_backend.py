@@ -54,8 +54,11 @@ def model_metadata(model_file: Any) -> dict[str, Any]:
     """The ModelFile fields staging needs, JSON-ready."""
     meta = {name: getattr(model_file, name) for name in _METADATA_FIELDS}
     training = model_file.training or {}
-    meta["training"] = {k: training[k] for k in ("data", "fold", "train_subjects", "selected_by") if k in training}
+    # the provenance keys travel too: staging warns from them (synthetic training data, foreign inputs)
+    kept = ("data", "fold", "train_subjects", "selected_by", "synthetic_recordings", "real_recordings", "input_profile")
+    meta["training"] = {k: training[k] for k in kept if k in training}
     meta["metrics"] = model_file.metrics or {}
+    meta["weights_sha1"] = model_file.weights_sha1()  # the same identity as the .pt it came from
     meta["isatsleepnet_version"] = __version__
     return json.loads(json.dumps(meta, default=str))
 
@@ -73,12 +76,8 @@ def export_onnx(
     import onnx
     import torch
 
-    from isatsleepnet.model import ISATSleepNet, ModelConfig
-
-    config = ModelConfig(**{**model_file.model_config, "use_fast_conv": False})
-    model = ISATSleepNet(config)
-    model.load_state_dict(model_file.state_dict)
-    model.eval()
+    model = model_file.build(device="cpu", fast=False)  # checked config and weights; the eager graph exports
+    config = model.config
     g = torch.Generator().manual_seed(seed)
     example = torch.randn(2, config.n_channels, config.n_samples, generator=g)
     batch = torch.export.Dim("batch", min=1, max=65536)

@@ -1,12 +1,12 @@
 """Read a raw recording (EDF/EDF+/BDF) into the epochs a model expects.
 
-Labs spell the same derivation differently ("EEG Fpz-Cz" and "Fpz-Cz"; SHHS's
-"EEG(sec)", "EEG2", "EEG 2"), so each model role is resolved by its exact label
-first and then through an alias table compared on a normalised key, never by
-substring ("EEG" must not pick "EEG(sec)"). Channels are converted to µV from
-their header and resampled to the model's rate. A channel sampled too slowly
-for the band the model was trained on is refused instead of being upsampled
-into an empty spectrum (rule: :data:`MIN_RATE_FRACTION`).
+Each model role is resolved through the project's channel vocabulary
+(:mod:`isatsleepnet.data.channels`: exact label, then aliases; the minimum
+rate; units from the header), the same rules `prepare` applies. Channels are
+converted to µV and resampled to the model's rate by the project's one
+resampler (:func:`isatsleepnet.data.signal.resample_span`), on an exact time
+grid: epoch ``k`` holds the samples of ``k·30 s`` to ``(k+1)·30 s`` whatever
+the recording's rate.
 """
 
 from __future__ import annotations
@@ -15,64 +15,17 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from isatsleepnet.data import signal as sig
+from isatsleepnet.data.channels import ChannelChoice, flat_channel_notes, resolve_channels, stand_in_warnings
 from isatsleepnet.data.readers.edf import EdfRecording
+from isatsleepnet.data.readers.edf_header import SignalHeader
 from isatsleepnet.data.readers.edf_segments import Segment, contiguous_segments, is_discontinuous, record_onsets
 from isatsleepnet.errors import DataError, IsatSleepNetError
-
-# Lowest channel rate accepted, as a fraction of the model's rate, per kind of role.
-# Upsampling cannot create content above a channel's Nyquist frequency, so an EEG
-# channel must carry at least 0.3 x the model rate (30 Hz for a 100-Hz model: delta
-# to beta, the band of AASM's 0.3-35 Hz EEG filter), i.e. be sampled at 0.6 x; an EOG
-# channel 0.25 x (25 Hz: eye movements lie below ~10 Hz, and SHHS records EOG at
-# 50 Hz). Faster channels are always accepted (anti-aliased downsampling).
-MIN_RATE_FRACTION: dict[str, float] = {"eeg": 0.6, "eog": 0.5}
-
-# Spellings of one derivation, compared through `label_key`. The first group member is
-# the canonical name; groups never overlap.
-ALIAS_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("EEG Fpz-Cz", "Fpz-Cz"),
-    ("EEG Pz-Oz", "Pz-Oz"),
-    ("EOG horizontal", "EOG horiz", "HEOG"),
-    ("EEG", "EEG1", "EEG 1", "EEG C4-A1", "C4-A1"),
-    ("EEG(sec)", "EEG2", "EEG 2", "EEG sec", "EEG C3-A2", "C3-A2"),
-    ("EOG(L)", "EOG L", "EOGL", "LOC"),
-    ("EOG(R)", "EOG R", "EOGR", "ROC"),
-)
-
-_SPACES = re.compile(r"[\s_]+")
-_TYPE_PREFIX = re.compile(r"^(eeg|eog)(?=[a-z0-9]+-[a-z0-9]+$)")
-
-
-def label_key(label: str) -> str:
-    """Case, spaces and a type prefix before a derivation ignored: 'EEG Fpz-Cz' -> 'fpz-cz'."""
-    key = _SPACES.sub("", label.strip().casefold())
-    return _TYPE_PREFIX.sub("", key)
-
-
-_GROUP_OF: dict[str, tuple[str, ...]] = {label_key(n): g for g in ALIAS_GROUPS for n in g}
-
-
-def alias_keys(names: Sequence[str]) -> list[str]:
-    """Keys accepted for a role, in order of preference: the names given, then their aliases."""
-    keys: list[str] = []
-    for name in names:
-        for candidate in (name, *_GROUP_OF.get(label_key(name), ())):
-            key = label_key(candidate)
-            if key not in keys:
-                keys.append(key)
-    return keys
-
-
-def role_kind(role: str) -> str:
-    return "eog" if role.startswith("eog") else "eeg"
-
 
 @dataclass(frozen=True)
 class ModelInputs:
@@ -97,17 +50,6 @@ class ModelInputs:
         return cls(tuple(d["roles"]), tuple(d["channels"]), float(d["sampling_rate"]), float(d["epoch_seconds"]))
 
 
-@dataclass(frozen=True)
-class ChannelChoice:
-    """The recording channel used for one model role."""
-
-    role: str
-    label: str
-    rate: float  # the channel's own sampling rate, Hz
-    unit: str
-    matched: str  # "exact" or "alias"
-
-
 _LIGHTS = re.compile(r"^\s*lights?[\s_-]*(off|out|on)\b", re.IGNORECASE)
 
 
@@ -128,7 +70,9 @@ class RawRecording:
     choices: list[ChannelChoice]
     assume_unit: str | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what makes the stages doubtful, shown prominently
     segments: list[Segment] | None = None  # EDF+D: gap-free runs of data records; None: continuous
+    signals: list[SignalHeader] = field(default_factory=list)  # the header of each choice's channel
 
     @classmethod
     def open(
@@ -147,11 +91,13 @@ class RawRecording:
             raise IsatSleepNetError(
                 f"the model has no {', '.join(unknown)} input (its roles: {', '.join(inputs.roles)})"
             )
-        choices = [
-            resolve_channel(psg, role, list(overrides.get(role) or [trained]), trained=trained)
-            for role, trained in zip(inputs.roles, inputs.channels)
-        ]
-        recording = cls(psg, inputs, choices, assume_unit)
+        trained = dict(zip(inputs.roles, inputs.channels))
+        wanted = {role: list(overrides.get(role) or [trained[role]]) for role in inputs.roles}
+        resolved = resolve_channels(psg, wanted, working_rate=inputs.sampling_rate, assume_unit=assume_unit,
+                                    trained=trained)
+        choices = [choice for choice, _ in resolved]
+        recording = cls(psg, inputs, choices, assume_unit, signals=[header for _, header in resolved])
+        recording.warnings.extend(stand_in_warnings(choices, trained))
         if is_discontinuous(psg.path):
             onsets, record_s = record_onsets(psg.path)
             recording.segments = contiguous_segments(onsets, record_s, path=psg.path)
@@ -164,7 +110,9 @@ class RawRecording:
                     parts.append(f"{gaps} gap(s), {missing:g} s without data between them")
                 recording.notes.append(f"discontinuous recording (EDF+D): {'; '.join(parts)}; epochs not wholly "
                                        "recorded are not staged")
-        recording._check_rates()
+        for c in choices:
+            if c.rate != inputs.sampling_rate:
+                recording.notes.append(f"{c.role}: {c.label!r} resampled from {c.rate:g} to {inputs.sampling_rate:g} Hz")
         for c in choices:
             if c.matched == "alias":
                 recording.notes.append(f"{c.role}: using channel {c.label!r} as an alias")
@@ -187,7 +135,7 @@ class RawRecording:
         Read from the recording's EDF+ annotations; spellings such as "LIGHTS OFF",
         "Lights out", "lights_off" match. None where a marker is missing.
         """
-        markers = [(lights_marker(a.text), float(a.onset)) for a in getattr(self.psg.edf, "annotations", ()) or ()]
+        markers = [(lights_marker(a.text), a.onset) for a in self.psg.annotations]
         offs = sorted(onset for kind, onset in markers if kind == "off")
         off = offs[0] if offs else None
         ons = [onset for kind, onset in markers if kind == "on" and (off is None or onset > off)]
@@ -234,21 +182,6 @@ class RawRecording:
     def ignored_seconds(self) -> float:
         return round(self.duration - self.n_epochs * self.inputs.epoch_seconds, 6)
 
-    def _check_rates(self) -> None:
-        fs = self.inputs.sampling_rate
-        for c in self.choices:
-            kind = role_kind(c.role)
-            minimum = MIN_RATE_FRACTION[kind] * fs
-            if c.rate < minimum - 1e-9:
-                raise DataError(
-                    self.path,
-                    f"channel {c.label!r} ({c.role}) is sampled at {c.rate:g} Hz; the model works at "
-                    f"{fs:g} Hz and needs at least {minimum:g} Hz for {kind.upper()} "
-                    f"(content up to {minimum / 2:g} Hz)",
-                )
-            if c.rate != fs:
-                self.notes.append(f"{c.role}: {c.label!r} resampled from {c.rate:g} to {fs:g} Hz")
-
     def read(self, first: int = 0, stop: int | None = None, *, index: np.ndarray | None = None) -> np.ndarray:
         """Epochs in µV, float32 (n, channels, samples): ``first`` to ``stop`` (exclusive), or ``index``.
 
@@ -275,87 +208,31 @@ class RawRecording:
         return out
 
     def _read_run(self, first: int, n: int, seg: Segment) -> np.ndarray:
-        """``n`` consecutive epochs from ``first``, all inside ``seg``, as (n, channels, samples)."""
-        epoch_s, fs, n_samples = self.inputs.epoch_seconds, self.inputs.sampling_rate, self.inputs.n_samples
+        """``n`` consecutive epochs from ``first``, all inside ``seg``, as (n, channels, samples).
+
+        Output sample ``i`` of epoch ``k`` is the channel at real time ``k·E + i/fs``
+        exactly (the segment's own samples start at its real start).
+        """
+        fs, n_samples = sig.exact_rate(self.inputs.sampling_rate), self.inputs.n_samples
+        epoch_s = sig.exact(self.inputs.epoch_seconds)
         out = np.empty((n, len(self.choices), n_samples), dtype=np.float32)
-        by_label = {s.label: s for s in self.psg.edf.signals}
-        start = first * epoch_s - seg.real_start  # seconds into the segment
-        # margins come from whole epochs only (a final partial epoch is never read)
-        usable_stop = min(seg.real_stop, self.n_epochs * epoch_s) - seg.real_start
-        room_before, room_after = start, usable_stop - (start + n * epoch_s)
-        for c_idx, choice in enumerate(self.choices):
-            signal = by_label[choice.label]
-            # up to one epoch of margin inside the segment, so resampling edges settle
-            pad_before = 0.0 if choice.rate == fs else max(0.0, min(room_before, epoch_s))
-            pad_after = 0.0 if choice.rate == fs else max(0.0, min(room_after, epoch_s))
-            t0 = seg.stored_start + start - pad_before
-            t1 = seg.stored_start + start + n * epoch_s + pad_after
-            x = self.psg.read_microvolts(signal, t0, t1, assume_unit=self.assume_unit)
-            x = resample(x, choice.rate, fs)
-            begin = int(round(pad_before * fs))
-            segment = x[begin : begin + n * n_samples]
-            if len(segment) < n * n_samples:
+        record_s = self.psg.header.record_duration
+        first_record = round(sig.exact(seg.stored_start) / record_s)
+        n_records = round(sig.exact(seg.duration) / record_s)
+        for c_idx, (choice, signal) in enumerate(zip(self.choices, self.signals)):
+            spr = signal.samples_per_record
+            base = first_record * spr
+
+            def read(a: int, b: int, signal: SignalHeader = signal, base: int = base) -> np.ndarray:
+                return self.psg.read_samples(signal, base + a, base + b, assume_unit=self.assume_unit)
+
+            x = sig.resample_span(read, n_records * spr, signal.rate, fs, first * epoch_s, n * n_samples,
+                                  t0=sig.exact(seg.real_start))
+            if len(x) < n * n_samples:
                 raise DataError(self.path, f"channel {choice.label!r} ends before the recording does")
-            out[:, c_idx] = segment.reshape(n, n_samples)
+            out[:, c_idx] = x.reshape(n, n_samples)
         return out
 
     def _note_flat(self, epochs: np.ndarray) -> None:
         """Flag channels that are flat (disconnected electrode?) in some epochs; staging goes on."""
-        flat = epochs.std(axis=-1) < 1e-3  # µV
-        for c_idx, choice in enumerate(self.choices):
-            n_flat = int(flat[:, c_idx].sum())
-            if n_flat:
-                self.notes.append(
-                    f"{choice.role}: channel {choice.label!r} is flat in {n_flat} of {len(epochs)} epochs"
-                )
-
-
-def resolve_channel(psg: EdfRecording, role: str, names: Sequence[str], *, trained: str | None = None) -> ChannelChoice:
-    """The channel for ``role``: the first of ``names`` (in order of preference) found by exact label or alias.
-
-    Each name is looked up exactly, then by alias (``Fpz-Cz`` = ``EEG Fpz-Cz``), before
-    the next name is tried; an alias that matches two channels is ambiguous.
-    """
-    by_label = {s.label: s for s in psg.edf.signals}
-    signal, matched = None, "exact"
-    for name in names:
-        if name in by_label:
-            signal, matched = by_label[name], "exact"
-            break
-        for key in alias_keys([name]):
-            hits = [s for s in psg.edf.signals if label_key(s.label) == key]
-            if len(hits) > 1:
-                found = ", ".join(repr(s.label) for s in hits)
-                raise DataError(psg.path, f"{role} channel is ambiguous: {found} all match; name one with --{role}")
-            if hits:
-                signal, matched = hits[0], "alias"
-                break
-        if signal is not None:
-            break
-    if signal is None and not psg.channel_names:
-        raise DataError(psg.path, "holds no signals, only annotations (a hypnogram?)")
-    if signal is None:
-        wanted = " or ".join(repr(n) for n in names)
-        present = ", ".join(repr(c) for c in psg.channel_names) or "none"
-        origin = " (the model was trained on it)" if trained and list(names) == [trained] else ""
-        raise DataError(
-            psg.path,
-            f"missing {role} channel {wanted}{origin}; channels present: {present}; choose one with --{role}",
-        )
-    return ChannelChoice(role, signal.label, float(signal.sampling_frequency), signal.physical_dimension.strip(), matched)
-
-
-def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
-    """Anti-aliased resampling; rates without a small rational ratio are interpolated after a low-pass."""
-    if abs(fs_in - fs_out) < 1e-9:
-        return x
-    ratio = fs_out / fs_in
-    if abs(float(Fraction(ratio).limit_denominator(1000)) - ratio) <= 1e-9 * ratio:
-        return sig.resample(x, fs_in, fs_out)
-    if fs_out < fs_in:
-        from scipy import signal as sps  # imported on first use (~0.4 s)
-
-        sos = sps.butter(8, 0.45 * fs_out, btype="lowpass", fs=fs_in, output="sos")
-        x = sps.sosfiltfilt(sos, x)
-    n_out = int(np.floor(len(x) * ratio + 1e-9))
-    return np.interp(np.arange(n_out) / fs_out, np.arange(len(x)) / fs_in, x)
+        self.notes.extend(flat_channel_notes(epochs, self.choices))

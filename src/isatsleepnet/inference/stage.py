@@ -42,7 +42,9 @@ import numpy as np
 from isatsleepnet import STAGES, __version__
 from isatsleepnet.atomic import TMP_PREFIX, atomic_write_text, remove_stale_temporaries
 from isatsleepnet.data.labels import DROP
-from isatsleepnet.errors import DataError, IsatSleepNetError
+from isatsleepnet.errors import DataError, IsatSleepNetError, describe_exception
+from isatsleepnet.locking import ensure_writable_folder, folder_lock
+from isatsleepnet.inference.input_check import recording_warnings
 from isatsleepnet.inference.raw import ModelInputs, RawRecording
 from isatsleepnet.inference.sleep_stats import sleep_statistics
 
@@ -73,6 +75,7 @@ class StageOptions:
     annotations: str = "edf"
     min_confidence: float = 0.6
     assume_unit: str | None = None
+    stage_codes: str | None = None  # coding of bare integer stages in the expert's hypnogram: "aasm" | "rk"
     batch_size: int = 64
     plots: bool = True
     report: bool = True
@@ -99,6 +102,10 @@ class StageOptions:
             raise IsatSleepNetError("--start must not be negative")
         if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
             raise IsatSleepNetError("--end must come after --start")
+        from isatsleepnet.data.labels import STAGE_CODINGS
+
+        if self.stage_codes is not None and self.stage_codes not in STAGE_CODINGS:
+            raise IsatSleepNetError(f"--stage-codes must be one of {', '.join(STAGE_CODINGS)}")
 
 
 @dataclass
@@ -169,6 +176,16 @@ class Predictor:
             out[i : i + len(logits)] = e / e.sum(axis=1, keepdims=True)
         return out
 
+    @property
+    def identity(self) -> str:
+        """The network's weights hash (the same for a .pt and its ONNX export); the file's hash otherwise."""
+        digest = self.meta.get("weights_sha1")
+        if digest:
+            return str(digest)
+        from isatsleepnet.data.hashing import sha1_of
+
+        return sha1_of(self.source)
+
     def describe(self) -> dict[str, Any]:
         keys = ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "training", "metrics")
         summary = {k: self.meta.get(k) for k in keys}
@@ -193,16 +210,13 @@ def _torch_predictor(path: Path, *, device: str, threads: int | None) -> Predict
 
     from isatsleepnet.inference.checkpoint import load_model_file
     from isatsleepnet.inference.predict import best_device
-    from isatsleepnet.model import ISATSleepNet, ModelConfig
 
     model_file = load_model_file(path)
     if threads:
         torch.set_num_threads(threads)
     dev = best_device(device)
     # the fast path (FFT convolutions, BatchNorm folded) computes the same function as training's model
-    network = ISATSleepNet(ModelConfig(**{**model_file.model_config, "use_fast_conv": True}))
-    network.load_state_dict(model_file.state_dict)
-    network = network.to(dev).eval()
+    network = model_file.build(device=dev, fast=True)
     fused = network.fuse_for_inference() if hasattr(network, "fuse_for_inference") else network
 
     def logits(x: np.ndarray) -> np.ndarray:
@@ -212,6 +226,7 @@ def _torch_predictor(path: Path, *, device: str, threads: int | None) -> Predict
     meta = {k: getattr(model_file, k) for k in
             ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "stages", "model_config",
              "training", "metrics")}
+    meta["weights_sha1"] = model_file.weights_sha1()
     return Predictor("torch", path, meta, logits)
 
 
@@ -359,10 +374,16 @@ def stage_recording(
     if hypnogram is not None:
         from isatsleepnet.data.readers.hypnogram import read_hypnogram
 
-        reference = read_hypnogram(hypnogram, psg_start=recording.start, epoch_seconds=epoch_s)
+        reference = read_hypnogram(hypnogram, psg_start=recording.start, epoch_seconds=epoch_s,
+                                   stage_codes=options.stage_codes)
         # any coverage will do for a comparison (a hypnogram of the night inside a 24-h recording);
         # a hypnogram that overruns the PSG or covers none of it is still refused
         expert_codes = reference.to_epochs(recording.n_epochs, epoch_s, min_coverage=0.0)
+        offset = reference.grid_offset(epoch_s)
+        if offset:
+            recording.notes.append(f"the expert's epochs start {offset:g} s off the staging grid: each staged epoch "
+                                   "is compared with the expert's stage at its midpoint")
+        recording.notes.extend(n for n in reference.notes if n not in recording.notes)
     first, stop = _span(recording, options, expert_codes, hypnogram)
     index = recording.available(first, stop)  # all of first..stop, unless an EDF+D has gaps there
     if len(index) == 0:
@@ -370,11 +391,24 @@ def stage_recording(
     first, stop = int(index[0]), int(index[-1]) + 1  # time without data at either end is not time in bed
     epochs = recording.read(index=index)
     timings["read"] = time.perf_counter() - t0
+    input_warnings = recording_warnings(predictor.meta, epochs, predictor.inputs.sampling_rate)
 
     t1 = time.perf_counter()
+    finite_input = np.isfinite(epochs).all(axis=(1, 2))
+    epochs[~finite_input] = 0.0  # never fed to the model: their rows are dropped below
     probabilities = predictor.probabilities(epochs, options.batch_size)
     del epochs
     timings["predict"] = time.perf_counter() - t1
+    scorable = finite_input & np.isfinite(probabilities).all(axis=1)
+    if not scorable.any():
+        what = "the recording's samples" if not finite_input.any() else "the model's outputs"
+        raise DataError(path, f"no epoch can be staged: {what} are not finite numbers"
+                              + (" (a corrupt model?)" if finite_input.any() else ""))
+    if not scorable.all():  # left unstaged, like the gaps of an EDF+D: never a stage from non-finite numbers
+        bad = index[~scorable]
+        recording.notes.append(f"{len(bad)} epoch(s) could not be staged (non-finite input or model output; "
+                               f"first: epoch {int(bad[0])}): left unstaged and unscored")
+        index, probabilities = index[scorable], probabilities[scorable]
 
     t2 = time.perf_counter()
     predicted = probabilities.argmax(axis=1)
@@ -385,6 +419,8 @@ def stage_recording(
     timeline[index - first] = predicted
     expert = expert_codes[first:stop] if expert_codes is not None else None
     summary = _summary(recording, predictor, options, name, first, stop, timeline, index[review], expert, hypnogram)
+    summary["warnings"] = [*recording.warnings, *summary.get("warnings", [])]
+    summary["warnings"] = [*input_warnings, *summary["warnings"]]  # what the model knows comes first
 
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{name}.", dir=out))
@@ -411,15 +447,31 @@ def stage_recording(
 
 
 def ensure_out_folder(out: str | Path) -> Path:
-    """Create the output folder; a one-line error when it cannot be made or written."""
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise IsatSleepNetError(f"{out}: cannot create the output folder ({exc.strerror or exc})") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise IsatSleepNetError(f"{out}: the output folder is not writable")
-    return out
+    """Create the output folder; a one-line error when it is a file, cannot be made or is not writable."""
+    return ensure_writable_folder(out)
+
+
+MODEL_MARKER = "model.sha1"
+
+
+def claim_output_folder(out: Path, predictor: Predictor) -> None:
+    """Refuse a folder holding another model's stagings (``OUT/model.sha1`` names the weights).
+
+    Why: two models' hypnograms side by side, named only by recording, would be
+    read as one model's results.
+    """
+    marker = out / MODEL_MARKER
+    digest = predictor.identity
+    if marker.is_file():
+        held = (marker.read_text().split() or [""])[0]
+        if held != digest:
+            raise IsatSleepNetError(f"{out} holds the stagings of another model ({marker}); stage into another "
+                                    "--out, or delete the folder")
+        return
+    if any(out.glob("*.sleep_stats.json")):
+        raise IsatSleepNetError(f"{out} holds stagings of an unknown model (no {MODEL_MARKER}); stage into another "
+                                "--out, or delete the folder")
+    atomic_write_text(marker, f"{digest}  {predictor.source.resolve()}\n")
 
 
 def _umask() -> int:
@@ -555,9 +607,11 @@ def stage_recordings(
     progress: bool | None = None,
     debug: bool = False,
 ) -> list[StageResult]:
-    """Stage every recording; each failure becomes a failed result (printed as one line) and the rest go on."""
-    from tqdm.auto import tqdm
+    """Stage every recording; each failure becomes a failed result (printed as one line) and the rest go on.
 
+    ``out`` is held for this run (a second `stage` into it refuses) and claimed
+    for this model's weights (another model's stagings there are refused).
+    """
     options.validate()
     unknown = sorted(set(options.channels) - set(predictor.inputs.roles))
     if unknown:
@@ -575,10 +629,21 @@ def stage_recordings(
                 "give one per recording, in the same order, or --hypnogram auto"
             )
     recordings, errors = expand_inputs(inputs)
+    ensure_out_folder(out)
+    with folder_lock(out, "stage"):
+        claim_output_folder(out, predictor)
+        return _stage_all(recordings, errors, inputs, predictor, out, options, progress=progress, debug=debug)
+
+
+def _stage_all(
+    recordings: list[Path], errors: list[DataError], inputs: list[Path], predictor: Predictor, out: Path,
+    options: StageOptions, *, progress: bool | None, debug: bool,
+) -> list[StageResult]:
+    from tqdm.auto import tqdm
+
     results = [StageResult(e.path.stem, e.path, "failed", error=str(e)) for e in errors]
     for r in results:
         tqdm.write(f"error: {r.error}", file=sys.stderr)
-    ensure_out_folder(out)
     remove_stale_temporaries(out)
     if options.hypnograms is not None:
         by_input = dict(zip(inputs, options.hypnograms))
@@ -603,11 +668,12 @@ def stage_recordings(
             result = stage_recording(psg, predictor, out, options, hypnogram=hypnogram, name=name)
             for note in result.summary.get("notes", []):
                 tqdm.write(f"note: {psg.name}: {note}", file=sys.stderr)
+            for warning in result.summary.get("warnings", []):
+                tqdm.write(f"warning: {psg.name}: {warning}", file=sys.stderr)
         except Exception as exc:  # one recording's failure must not stop the others
             if debug:
                 raise
-            message = str(exc) if isinstance(exc, IsatSleepNetError) else (
-                f"{psg.name}: unexpected {type(exc).__name__}: {exc} (--debug shows the traceback)")
+            message = str(exc) if isinstance(exc, IsatSleepNetError) else f"{psg.name}: {describe_exception(exc)}"
             result = StageResult(name, psg, "failed", error=message)
             tqdm.write(f"error: {message}", file=sys.stderr)
         results.append(result)

@@ -12,6 +12,7 @@ Validation and test always read the original store.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -26,6 +27,7 @@ from isatsleepnet.evaluation.evaluate import predict_recordings
 from isatsleepnet.evaluation.predictions import load_all
 from isatsleepnet.evaluation.report import write_report
 from isatsleepnet.gan.config import GanConfig
+from isatsleepnet.locking import folder_lock
 from isatsleepnet.training.augmentation import (
     augmented_training_data,
     drop_augmented_epochs,
@@ -243,6 +245,20 @@ def cross_validate(
         chosen = [f for f in folds if f.index == only_fold]
         if not chosen:
             raise IsatSleepNetError(f"--fold {only_fold}: the run has folds 0..{len(folds) - 1}")
+    with contextlib.ExitStack() as held:  # every fold this run trains, held until it ends
+        for fold in chosen:
+            folder = fold_dir(run, fold.index)
+            folder.mkdir(parents=True, exist_ok=True)
+            held.enter_context(folder_lock(folder, "cv"))
+        _run_folds(data, run, folds, chosen, config, progress=progress, augment=augment, gan=gan,
+                   keep_augmented=keep_augmented)
+    if not is_rank_zero():
+        return {}
+    return report_run(run, folds, protocol=protocol)
+
+
+def _run_folds(data: PreparedDataset, run: Path, folds: list[Fold], chosen: list[Fold], config: TrainConfig, *,
+               progress: bool, augment: AugmentConfig | None, gan: GanConfig | None, keep_augmented: bool) -> None:
     for fold in chosen:
         if (fold_dir(run, fold.index) / "DONE").is_file():
             continue
@@ -250,6 +266,3 @@ def cross_validate(
             print(f"fold {fold.index + 1}/{len(folds)}: train {len(fold.train)} subjects, "
                   f"validate {len(fold.validation)}, test {len(fold.test)}", flush=True)
         run_fold(data, run, fold, config, progress=progress, augment=augment, gan=gan, keep_augmented=keep_augmented)
-    if not is_rank_zero():
-        return {}
-    return report_run(run, folds, protocol=protocol)

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, WeightedRandomSampler
+from torch.utils.data import Dataset
 
 from isatsleepnet.data.store import PreparedDataset, PreparedRecording
 from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.training.reproducible import EpochSampler
 
 
 def normalize_epoch(x: np.ndarray, how: str) -> np.ndarray:
@@ -74,21 +75,26 @@ class EpochDataset(Dataset):
         return r, int(self.positions[r][index - self.offsets[r]])
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        """One epoch; a non-finite one is an error naming its recording and epoch (a few µs per item),
+        so that it never reaches a loss or a prediction as NaN."""
         r, e = self.locate(index)
-        x = np.asarray(self.recordings[r].epochs[e], dtype=np.float32)[self.channel_index[r]]
-        x = normalize_epoch(x, self.normalize).astype(np.float32, copy=False)
+        raw = np.asarray(self.recordings[r].epochs[e], dtype=np.float32)[self.channel_index[r]]
+        x = normalize_epoch(raw, self.normalize).astype(np.float32, copy=False)
+        if not np.isfinite(x).all():
+            what = "NaN or infinite samples" if not np.isfinite(raw).all() else "samples too large to normalise"
+            raise IsatSleepNetError(f"{self.recordings[r].path}: epoch {e} holds {what}; "
+                                    "prepare the recording again or leave it out")
         return torch.from_numpy(np.ascontiguousarray(x)), int(self.labels[index])
 
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=5)
 
 
-def balanced_sampler(dataset: EpochDataset, seed: int) -> WeightedRandomSampler:
-    """Draws every stage equally often in expectation (one pass = len(dataset) draws)."""
+def balanced_sampler(dataset: EpochDataset, seed: int) -> EpochSampler:
+    """Draws every stage equally often in expectation (one pass = len(dataset) draws), per epoch from (seed, epoch)."""
     counts = dataset.class_counts().astype(np.float64)
     weights = 1.0 / np.maximum(counts[dataset.labels], 1.0)
-    generator = torch.Generator().manual_seed(seed)
-    return WeightedRandomSampler(torch.from_numpy(weights), num_samples=len(dataset), replacement=True, generator=generator)
+    return EpochSampler(len(dataset), seed, torch.from_numpy(weights))
 
 
 def recordings_of(dataset: PreparedDataset, subjects: Sequence[str]) -> list[PreparedRecording]:

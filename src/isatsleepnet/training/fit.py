@@ -3,7 +3,10 @@
 The test subjects are never seen here. A run folder holds Lightning's
 checkpoints (``checkpoints/last.ckpt`` every epoch, ``best.ckpt`` by validation
 macro-F1), the CSV log and, when training is finished, ``model.pt``; a killed
-run started again continues from ``last.ckpt``.
+run started again continues from ``last.ckpt`` and ends with the model an
+uninterrupted run would have made (:mod:`isatsleepnet.training.reproducible`).
+Checkpoints are read as plain data, never as code, and non-finite weights never
+become ``model.pt``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 import sys
 import warnings
 from dataclasses import asdict
@@ -23,6 +27,8 @@ from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 from torch.utils.data import DataLoader
 
+from isatsleepnet.atomic import atomic_write_text
+from isatsleepnet.data.input_profile import InputProfile
 from isatsleepnet.data.store import PreparedDataset, PreparedRecording
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.inference.checkpoint import ModelFile
@@ -30,7 +36,9 @@ from isatsleepnet.model.fastops import onednn_matmul
 from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.training.data import EpochDataset, balanced_sampler, recordings_of
 from isatsleepnet.training.folds import Fold, class_weights
-from isatsleepnet.training.module import SleepStager
+from isatsleepnet.torchfile import load_plain, non_finite_tensors
+from isatsleepnet.training.module import EpochSeeding, KeepEarlyStop, SleepStager
+from isatsleepnet.training.reproducible import EpochSampler
 
 MODEL_FILE = "model.pt"
 
@@ -83,6 +91,43 @@ def _augmented_recordings(train_data: PreparedDataset, data: PreparedDataset, fo
             raise IsatSleepNetError(f"{rec.path}: its real epochs do not match {by_name[rec.name].path}; "
                                     "remove the augmented store")
     return recs
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A Lightning checkpoint of ours, read as plain data (never code), complete and with finite weights."""
+    # without last.ckpt a run starts again; without best.ckpt alone it would save its last epoch as model.pt
+    again = "; delete it to start again" if path.name == "last.ckpt" else f"; delete {path.parent} to train again"
+    checkpoint = load_plain(path, "training checkpoint", hint=again)
+    if not (isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict)
+            and isinstance(checkpoint.get("epoch"), int)):
+        raise IsatSleepNetError(f"{path}: not a training checkpoint of isatsleepnet (no weights or epoch){again}")
+    bad = non_finite_tensors(checkpoint["state_dict"])
+    if bad:
+        raise IsatSleepNetError(f"{path}: the checkpoint's weights hold NaN or infinity ({', '.join(bad[:3])}); "
+                                f"it is not used (training diverged){again}")
+    return checkpoint
+
+
+def trim_log(log_path: Path | None, through_epoch: int) -> None:
+    """Drop CSV rows of epochs after ``through_epoch``: the row of an epoch is written just before its
+    last.ckpt, so a run killed in between logged an epoch that its resumption trains again."""
+    if log_path is None or not log_path.is_file():
+        return
+    lines = log_path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if _epoch_of(line) <= through_epoch]
+    if kept != lines:
+        atomic_write_text(log_path, "".join(kept))
+
+
+def _epoch_of(line: str) -> int:
+    head = line.split(",", 1)[0].strip()
+    return int(head) if head.isdigit() else -1
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of an error re-raised by a DataLoader worker (its last traceback line, without the type)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return re.sub(r"^[\w.]+(Error|Exception): ", "", lines[-1]) if lines else type(exc).__name__
 
 
 def _selection_metrics(log_path: Path, epoch: int | None) -> dict[str, Any]:
@@ -161,31 +206,36 @@ def train_split(
     weights = class_weights(train_set.class_counts()).tolist()
     module = SleepStager(model_config, asdict(config), weights)
 
-    sampler = balanced_sampler(train_set, config.seed) if config.balanced_sampling else None
-    generator = torch.Generator().manual_seed(config.seed)
+    # The order of training epoch e is a function of (seed, e), and the loaders draw their workers' base
+    # seeds from generators of their own, not from the global one that EpochSeeding reseeds per epoch
+    # (a resumed run creates its first iterator before that reseeding, an uninterrupted one after it).
+    sampler = (balanced_sampler(train_set, config.seed) if config.balanced_sampling
+               else EpochSampler(len(train_set), config.seed))
     train_loader = DataLoader(
-        train_set, batch_size=config.batch_size, shuffle=sampler is None, sampler=sampler,
-        num_workers=config.num_workers, generator=generator, drop_last=len(train_set) > config.batch_size,
-        persistent_workers=config.num_workers > 0,
+        train_set, batch_size=config.batch_size, sampler=sampler,
+        num_workers=config.num_workers, drop_last=len(train_set) > config.batch_size,
+        persistent_workers=config.num_workers > 0, generator=torch.Generator().manual_seed(config.seed),
     )
     val_loader = (
         DataLoader(val_set, batch_size=max(64, config.batch_size), num_workers=config.num_workers,
-                   persistent_workers=config.num_workers > 0)
+                   persistent_workers=config.num_workers > 0, generator=torch.Generator().manual_seed(config.seed))
         if val_set is not None else None
     )
 
     ckpt_dir = out / "checkpoints"
     monitor = "val_macro_f1" if val_loader is not None else None
-    # "last" every epoch (for resuming) and, with validation subjects, "best" by validation macro-F1.
-    callbacks = list(callbacks or []) + [
-        ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1, every_n_epochs=1,
-                        enable_version_counter=False),
-    ]
+    callbacks = list(callbacks or []) + [EpochSeeding(config.seed, sampler)]
+    # With validation subjects, "best" by validation macro-F1, and "last" every epoch (for resuming).
+    # Lightning runs checkpoint callbacks last, in list order, after early stopping and the CSV row:
+    # "best" goes first so that last.ckpt holds this epoch's early-stopping and best-checkpoint state
+    # (the other way round a resumed run compared later epochs with an outdated best score).
     if monitor:
+        stopping = EarlyStopping(monitor=monitor, mode="max", patience=config.early_stopping_patience)
+        callbacks += [stopping, KeepEarlyStop(stopping)]
         callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode="max",
                                          save_top_k=1, enable_version_counter=False))
-    if monitor:
-        callbacks.append(EarlyStopping(monitor=monitor, mode="max", patience=config.early_stopping_patience))
+    callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1, every_n_epochs=1,
+                                     enable_version_counter=False))
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=1 if sys.stderr.isatty() else 50))
     module.log_path = out / "logs" / "metrics.csv"
@@ -218,9 +268,21 @@ def train_split(
         default_root_dir=out,
     )
     last = ckpt_dir / "last.ckpt"
+    resume = None
+    if last.is_file():  # checked here, so that a crafted or damaged file is one line, not Lightning's traceback
+        resumed_epoch = read_checkpoint(last)["epoch"]
+        # Lightning makes the first resumed epoch's iterator before it calls set_epoch (matters with workers)
+        sampler.set_epoch(resumed_epoch + 1)
+        trim_log(module.log_path, resumed_epoch)
+        resume = last
     on_cpu = isinstance(trainer.accelerator, CPUAccelerator)
-    with onednn_matmul(on_cpu):  # exact float32, ~1.2x faster training steps on AVX-512 CPUs without AMX
-        trainer.fit(module, train_loader, val_loader, ckpt_path=last if last.is_file() else None)
+    try:
+        with onednn_matmul(on_cpu):  # exact float32, ~1.2x faster training steps on AVX-512 CPUs without AMX
+            trainer.fit(module, train_loader, val_loader, ckpt_path=resume, weights_only=True)
+    except IsatSleepNetError as exc:  # raised in a DataLoader worker, it comes back with the worker's traceback
+        if "\n" not in str(exc):
+            raise
+        raise IsatSleepNetError(one_line(exc)) from None
     if trainer.interrupted:  # Lightning turns Ctrl-C into a graceful stop; it is not a finished training
         raise KeyboardInterrupt
     if not trainer.is_global_zero:
@@ -228,9 +290,9 @@ def train_split(
 
     best = ckpt_dir / "best.ckpt"
     chosen = best if (monitor and best.is_file()) else last
-    checkpoint = torch.load(chosen, map_location="cpu", weights_only=False)
+    checkpoint = read_checkpoint(chosen)  # non-finite weights never become model.pt
     model_state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
-    selected_epoch = checkpoint.get("epoch")
+    selected_epoch = checkpoint["epoch"]
     seen = recordings_of(data, list(fold.train) + list(fold.validation))
     synthetic = int(sum(int((~rec.real).sum()) for rec in train_recs)) if train_data is not None else 0
     ModelFile(
@@ -250,6 +312,11 @@ def train_split(
             "train_class_counts": train_set.class_counts().tolist(),
             "augment": augment,
             "synthetic_train_epochs": synthetic,
+            # recordings made by `synth` among those seen (train + validation); unmarked stores count in neither
+            "synthetic_recordings": sum(r.meta.get("synthetic") is True for r in seen),
+            "real_recordings": sum(r.meta.get("synthetic") is False for r in seen),
+            # what the training inputs looked like: `stage` warns when a recording lies outside it
+            "input_profile": InputProfile.from_recordings(train_recs, channels, seed=config.seed).to_dict(),
             **({"train_data": str(train_data.root)} if train_data is not None else {}),
             # what the model has seen, by content: evaluate refuses these recordings wherever they are stored
             "seen_sources": sorted({r.meta.get("source_sha1", "") for r in seen} - {""}),

@@ -7,17 +7,22 @@ precision on CUDA, checkpoints and resumption; the same code runs on a CPU.
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import EarlyStopping
 
+from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.evaluation.metrics import compute_metrics
 from isatsleepnet.model import ISATSleepNet, ModelConfig
+from isatsleepnet.torchfile import non_finite_tensors
 from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.training.loss import HybridLoss
+from isatsleepnet.training.reproducible import EpochSampler, derive_seed, seed_all
 
 
 def step_schedule(epoch: int, start: int, step: int, gamma: float) -> float:
@@ -48,21 +53,37 @@ class SleepStager(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
-    def _step(self, batch, stage: str) -> torch.Tensor:
+    def _step(self, batch, batch_idx: int, stage: str) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         loss = self.loss(logits, y)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            self._stop_non_finite(stage, value, x, batch_idx)
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y), sync_dist=True)
-        self._outputs[stage].append(
-            (y.detach().cpu().numpy(), logits.argmax(1).detach().cpu().numpy(), float(loss.detach()) * len(y))
-        )
+        self._outputs[stage].append((y.detach().cpu().numpy(), logits.argmax(1).detach().cpu().numpy(),
+                                     value * len(y)))
         return loss
 
+    def _stop_non_finite(self, stage: str, value: float, x: torch.Tensor, batch_idx: int) -> None:
+        """Stop at the first non-finite loss: a step on it would write NaN into every weight."""
+        where = f"epoch {self.current_epoch}, {'training' if stage == 'train' else 'validation'} batch {batch_idx}"
+        if not bool(torch.isfinite(x).all()):
+            cause = "its input holds NaN or infinity"
+        elif non_finite_tensors(dict(self.model.state_dict())):
+            cause = "the weights already hold NaN or infinity (the last step diverged)"
+        else:
+            cause = "the network diverged on finite input"
+        raise TrainingDivergedError(
+            f"training stopped: the {stage} loss is {value:g} at {where} (counted from 0); {cause}; "
+            "no checkpoint of this epoch was written; try a lower learning_rate or another seed"
+        )
+
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
+        return self._step(batch, batch_idx, "train")
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "val")
+        self._step(batch, batch_idx, "val")
 
     def _epoch_metrics(self, stage: str) -> None:
         outputs, self._outputs[stage] = self._outputs[stage], []
@@ -82,6 +103,13 @@ class SleepStager(L.LightningModule):
         self._epoch_metrics("val")
 
     def on_train_epoch_end(self) -> None:
+        # Runs before the checkpoint callbacks: weights that are not finite are never checkpointed.
+        bad = non_finite_tensors(dict(self.model.state_dict()))
+        if bad:
+            raise TrainingDivergedError(
+                f"training stopped after epoch {self.current_epoch} (counted from 0): the weights hold NaN or "
+                f"infinity ({', '.join(bad[:3])}); this epoch was not checkpointed; try a lower learning_rate"
+            )
         # Lightning has run this epoch's validation already, so the row is complete here.
         self._epoch_metrics("train")
         row, self._row = self._row, {}
@@ -96,6 +124,41 @@ class SleepStager(L.LightningModule):
             optimizer, lambda epoch: step_schedule(epoch, c.lr_step_start, c.lr_step_size, c.lr_gamma)
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+class TrainingDivergedError(IsatSleepNetError):
+    """A non-finite loss or weights; training stops with one line, nothing non-finite is saved."""
+
+
+class EpochSeeding(L.Callback):
+    """At the start of every training epoch: the sampler's epoch, and the global generators seeded from
+    (seed, epoch, rank); why this and not saved generator states: :mod:`isatsleepnet.training.reproducible`."""
+
+    def __init__(self, seed: int, sampler: EpochSampler | None = None) -> None:
+        self.seed = int(seed)
+        self.sampler = sampler
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        epoch = trainer.current_epoch
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
+        seed_all(derive_seed(self.seed, epoch, trainer.global_rank))
+
+
+class KeepEarlyStop(L.Callback):
+    """A run that early stopping ended stays ended when it is started again.
+
+    Lightning keeps early stopping's state in the checkpoint but not its stop
+    flag, so a run killed after the last.ckpt of its stopping epoch (before
+    model.pt) trained on when rerun, and could select another epoch.
+    """
+
+    def __init__(self, early_stopping: EarlyStopping) -> None:
+        self.early_stopping = early_stopping
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.early_stopping.stopped_epoch > 0:  # restored from the checkpoint before this hook runs
+            trainer.should_stop = True
 
 
 LOG_COLUMNS = ("epoch", "lr", "train_loss", "train_accuracy", "train_macro_f1", "val_loss", "val_accuracy", "val_macro_f1")

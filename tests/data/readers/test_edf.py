@@ -25,15 +25,15 @@ def test_non_voltage_unit_is_an_error(tmp_path, write_edf):
     path = write_edf(tmp_path / "t.edf", [("EEG", _sine(), FS, "DegC")])
     rec = EdfRecording.open(path)
     with pytest.raises(DataError, match=r"t\.edf: channel 'EEG' has physical dimension 'DegC', not a voltage"):
-        rec.read_microvolts(rec.edf.signals[0])
+        rec.read_microvolts(rec.signals[0])
 
 
 def test_blank_unit_needs_an_assumption(tmp_path, write_edf):
     path = write_edf(tmp_path / "b.edf", [("EEG", _sine() * 1e-3, FS, "")])
     rec = EdfRecording.open(path)
     with pytest.raises(DataError, match="--assume-unit"):
-        rec.read_microvolts(rec.edf.signals[0])
-    np.testing.assert_allclose(rec.read_microvolts(rec.edf.signals[0], assume_unit="mV"), _sine(), atol=0.05)
+        rec.read_microvolts(rec.signals[0])
+    np.testing.assert_allclose(rec.read_microvolts(rec.signals[0], assume_unit="mV"), _sine(), atol=0.05)
 
 
 def test_missing_channel_lists_what_exists(tmp_path, write_edf):
@@ -54,7 +54,7 @@ def test_slice_reads_only_the_requested_seconds(tmp_path, write_edf):
     x = np.arange(int(90 * FS), dtype=float) % 200 - 100
     path = write_edf(tmp_path / "r.edf", [("EEG", x, FS, "uV")])
     rec = EdfRecording.open(path)
-    got = rec.read_microvolts(rec.edf.signals[0], 30.0, 60.0)
+    got = rec.read_microvolts(rec.signals[0], 30.0, 60.0)
     np.testing.assert_allclose(got, x[3000:6000], atol=0.01)
 
 
@@ -143,4 +143,4 @@ def test_a_channel_without_calibration_is_refused_when_read(tmp_path, write_edf,
     path.write_bytes(bytes(data))
     rec = EdfRecording.open(path)
     with pytest.raises(DataError, match=r"^c\.edf: channel 'EEG' has no usable calibration"):
-        rec.read_microvolts(rec.edf.signals[0])
+        rec.read_microvolts(rec.signals[0])

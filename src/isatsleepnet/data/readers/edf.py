@@ -1,9 +1,10 @@
 """Open EDF/EDF+/BDF recordings lazily and read channels in microvolts.
 
-edfio reads only the requested slice of a channel, which keeps preparing a
-22-hour night cheap. Units come from each channel's physical-dimension header
-field, never from amplitudes; a header that lies about the file size, or an
-empty or unreadable file, becomes a :class:`~isatsleepnet.errors.DataError`.
+The header is parsed and checked first (:mod:`.edf_header`); samples are then
+read by index straight from a memory map of the data records, so preparing or
+staging a 22-hour night reads only the stretch and the channels it needs, for
+BDF too. Units come from each channel's physical-dimension header field, never
+from amplitudes. edfio parses the EDF+ annotations and the start time.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-import edfio
 import numpy as np
 
+from isatsleepnet.data.readers.edf_header import EdfHeader, SignalHeader, read_header
 from isatsleepnet.errors import DataError
 
 _TO_MICROVOLT: dict[str, float] = {
@@ -35,52 +39,13 @@ def microvolt_factor(dimension: str, *, assume: str | None = None) -> float:
     return _TO_MICROVOLT[key]
 
 
-def _check_file_size(path: Path) -> bool:
-    """Compare the size the header announces with the file's, before edfio pads or truncates.
+@dataclass(frozen=True)
+class Annotation:
+    """One EDF+ annotation: onset and duration in seconds from the recording start."""
 
-    Returns whether the file is a BDF (24-bit samples) rather than an EDF.
-    """
-    size = path.stat().st_size
-    if size == 0:
-        raise DataError(path, "empty file")
-    with path.open("rb") as f:
-        head = f.read(256)
-        if len(head) < 256:
-            raise DataError(path, f"not an EDF/BDF file: only {len(head)} bytes")
-        is_bdf = head[:1] == b"\xff"
-        try:
-            n_records = int(head[236:244].decode("ascii").strip())
-            record_seconds = float(head[244:252].decode("ascii").strip())
-            n_signals = int(head[252:256].decode("ascii").strip())
-        except (UnicodeDecodeError, ValueError):
-            raise DataError(path, "not an EDF/BDF file: unreadable header") from None
-        if n_signals <= 0:
-            raise DataError(path, "the header declares no signals")
-        if not record_seconds > 0:  # also catches nan
-            raise DataError(path, f"the header's data-record duration is {record_seconds:g} s (must be positive)")
-        signal_header = f.read(256 * n_signals)
-    if len(signal_header) < 256 * n_signals:
-        raise DataError(path, "truncated: the file ends inside its header")
-    offset = n_signals * 216
-    try:
-        samples = [
-            int(signal_header[offset + 8 * i : offset + 8 * (i + 1)].decode("ascii").strip())
-            for i in range(n_signals)
-        ]
-    except (UnicodeDecodeError, ValueError):
-        raise DataError(path, "not an EDF/BDF file: unreadable signal header") from None
-    if n_records == 0:
-        raise DataError(path, "the file holds no data records")
-    if n_records < 0:
-        return is_bdf  # -1: length unknown (recording not closed); edfio derives it from the size
-    expected = 256 * (n_signals + 1) + n_records * sum(samples) * (3 if is_bdf else 2)
-    if size < expected:
-        record_bytes = sum(samples) * (3 if is_bdf else 2)
-        present = (size - 256 * (n_signals + 1)) // max(record_bytes, 1)
-        raise DataError(
-            path, f"truncated: the header announces {n_records} data records, the file holds {present}"
-        )
-    return is_bdf
+    onset: float
+    duration: float | None
+    text: str
 
 
 @dataclass
@@ -88,76 +53,162 @@ class EdfRecording:
     """An opened EDF/BDF file whose signal data is read on demand."""
 
     path: Path
-    edf: edfio.Edf
+    header: EdfHeader
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, path: str | Path) -> EdfRecording:
+        """Parse and check the header; a bad file is a one-line DataError naming it."""
         path = Path(path)
-        if not path.is_file():
-            raise DataError(path, "file not found")
-        is_bdf = _check_file_size(path)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                # BDF (24-bit, BioSemi) is told by its header's first byte, not by the file name
-                edf = edfio.read_bdf(path) if is_bdf else edfio.read_edf(path, lazy_load_data=True)
-        except Exception as exc:  # edfio raises ValueError and friends on malformed headers
-            raise DataError(path, f"not a readable EDF/BDF file ({exc})") from None
-        return cls(path, edf)
+        return cls(path, read_header(path))
+
+    @property
+    def is_bdf(self) -> bool:
+        return self.header.is_bdf
+
+    @property
+    def signals(self) -> list[SignalHeader]:
+        """The data signals (the EDF+/BDF+ annotation signal left out), in file order."""
+        return self.header.data_signals
 
     @property
     def channel_names(self) -> list[str]:
-        return [s.label for s in self.edf.signals]
+        return [s.label for s in self.signals]
+
+    @property
+    def duration(self) -> float:
+        """Seconds of data stored (for an EDF+D, gaps not counted)."""
+        return float(self.header.duration)
+
+    @cached_property
+    def _edfio(self):  # noqa: ANN202 - an edfio.Edf/Bdf, used for start time and annotations only
+        import edfio
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if self.is_bdf:  # edfio reads a BDF whole: give it the header and the first record only
+                    with self.path.open("rb") as f:
+                        head = f.read(self.header.header_bytes + 3 * self.header.record_samples)
+                    return edfio.read_bdf(head, header_encoding="latin-1")
+                return edfio.read_edf(self.path, lazy_load_data=True, header_encoding="latin-1")
+        except Exception as exc:  # noqa: BLE001 - edfio raises ValueError and friends on odd headers
+            raise DataError(self.path, f"not a readable EDF/BDF file ({str(exc)[:120]})") from None
 
     @property
     def start(self) -> dt.datetime | None:
         try:
-            return self.edf.startdatetime
-        except Exception:  # anonymised or malformed dates
+            return self._edfio.startdatetime
+        except Exception:  # noqa: BLE001 - anonymised or malformed dates
             return None
 
-    @property
-    def duration(self) -> float:
-        return float(self.edf.duration)
+    @cached_property
+    def annotations(self) -> list[Annotation]:
+        """The EDF+/BDF+ annotations (none for plain EDF); a BDF+ is read whole for them."""
+        if not any(s.is_annotation for s in self.header.signals):
+            return []
+        import edfio
 
-    def find_channel(self, role: str, candidates: Sequence[str]) -> edfio.EdfSignal:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                source = edfio.read_bdf(self.path, header_encoding="latin-1") if self.is_bdf else self._edfio
+                items = list(source.annotations)
+        except DataError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise DataError(self.path, f"unreadable EDF+ annotations ({str(exc)[:120]})") from None
+        return [Annotation(float(a.onset), float(a.duration) if a.duration else None, a.text) for a in items]
+
+    def duplicate_labels(self) -> dict[str, list[int]]:
+        """Labels carried by more than one data signal, with their 1-based positions in the file."""
+        positions: dict[str, list[int]] = {}
+        for s in self.signals:
+            positions.setdefault(s.label, []).append(s.index + 1)
+        return {label: where for label, where in positions.items() if len(where) > 1}
+
+    def signal(self, label: str) -> SignalHeader:
+        """The one data signal labelled ``label``; a duplicated label is an error naming every position."""
+        hits = [s for s in self.signals if s.label == label]
+        if len(hits) > 1:
+            where = ", ".join(str(s.index + 1) for s in hits)
+            raise DataError(self.path, f"{len(hits)} channels are labelled {label!r} (signals {where} of the file): "
+                                       "ambiguous; relabel them")
+        if not hits:
+            raise DataError(self.path, f"no channel {label!r}")
+        return hits[0]
+
+    def find_channel(self, role: str, candidates: Sequence[str]) -> SignalHeader:
         """The first channel whose label equals one of ``candidates`` (exact, case-sensitive)."""
-        by_label = {s.label: s for s in self.edf.signals}
+        labels = set(self.channel_names)
         for name in candidates:
-            if name in by_label:
-                return by_label[name]
+            if name in labels:
+                return self.signal(name)
         wanted = " or ".join(repr(c) for c in candidates)
         present = ", ".join(repr(c) for c in self.channel_names) or "none"
         raise DataError(self.path, f"missing {role} channel {wanted}; channels present: {present}")
 
-    def read_microvolts(
-        self,
-        signal: edfio.EdfSignal,
-        start_s: float = 0.0,
-        stop_s: float | None = None,
-        *,
-        assume_unit: str | None = None,
-    ) -> np.ndarray:
-        """Samples of ``signal`` between two times, in µV as float64."""
-        if signal.physical_min == signal.physical_max or signal.digital_min == signal.digital_max:
-            raise DataError(self.path, f"channel {signal.label!r} has no usable calibration: physical "
-                                       f"{signal.physical_min:g}..{signal.physical_max:g}, digital "
-                                       f"{signal.digital_min:g}..{signal.digital_max:g} in the header")
+    def microvolts_per_unit(self, signal: SignalHeader, *, assume_unit: str | None = None) -> float:
+        """Check that ``signal`` can be read in µV (calibration and unit); its µV per physical unit."""
+        problem = signal.calibration_problem(is_bdf=self.is_bdf)
+        if problem:
+            raise DataError(self.path, f"channel {signal.label!r} {problem}")
         try:
-            factor = microvolt_factor(signal.physical_dimension, assume=assume_unit)
+            return microvolt_factor(signal.physical_dimension, assume=assume_unit)
         except KeyError:
             dim = signal.physical_dimension.strip() or "(blank)"
             hint = "; pass --assume-unit if the header leaves it blank" if dim == "(blank)" else ""
             raise DataError(
                 self.path, f"channel {signal.label!r} has physical dimension {dim!r}, not a voltage{hint}"
             ) from None
-        stop_s = self.duration if stop_s is None else min(stop_s, self.duration)
-        fs = signal.sampling_frequency
-        # Snap to the sample grid so that slices of channels with equal rates line up.
-        start_s = np.floor(start_s * fs) / fs
-        stop_s = np.floor(stop_s * fs) / fs
+
+    def n_samples(self, signal: SignalHeader) -> int:
+        return self.header.n_records * signal.samples_per_record
+
+    @cached_property
+    def _records(self) -> np.memmap:
+        h = self.header
+        dtype = np.uint8 if h.is_bdf else np.dtype("<i2")
+        width = h.record_samples * (3 if h.is_bdf else 1)
+        return np.memmap(self.path, dtype=dtype, mode="r", offset=h.header_bytes, shape=(h.n_records, width))
+
+    def read_digital(self, signal: SignalHeader, first: int, stop: int) -> np.ndarray:
+        """Stored integers of samples ``first <= j < stop`` of ``signal`` (int32)."""
+        spr = signal.samples_per_record
+        first, stop = max(first, 0), min(stop, self.n_samples(signal))
+        if stop <= first:
+            return np.empty(0, dtype=np.int32)
+        r0, r1 = first // spr, -(-stop // spr)
+        if self.is_bdf:
+            raw = self._records[r0:r1, 3 * signal.offset: 3 * (signal.offset + spr)]
+            b = raw.reshape(-1, 3).astype(np.int32)
+            values = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+            values[values >= 1 << 23] -= 1 << 24
+        else:
+            values = self._records[r0:r1, signal.offset: signal.offset + spr].reshape(-1).astype(np.int32)
+        return values[first - r0 * spr: stop - r0 * spr]
+
+    def read_samples(self, signal: SignalHeader, first: int, stop: int, *, assume_unit: str | None = None) -> np.ndarray:
+        """Samples ``first <= j < stop`` of ``signal`` in µV, float64 (checked calibration and unit)."""
+        factor = self.microvolts_per_unit(signal, assume_unit=assume_unit)
+        gain = (signal.physical_max - signal.physical_min) / (signal.digital_max - signal.digital_min)
+        offset = signal.physical_max / gain - signal.digital_max  # as edfio calibrates
         try:
-            data = signal.get_data_slice(start_s, stop_s)
-        except Exception as exc:
+            digital = self.read_digital(signal, first, stop)
+        except (OSError, ValueError) as exc:
             raise DataError(self.path, f"cannot read channel {signal.label!r} ({exc})") from None
-        return np.asarray(data, dtype=np.float64) * factor
+        return (digital + offset) * (gain * factor)
+
+    def read_microvolts(
+        self,
+        signal: SignalHeader,
+        start_s: float = 0.0,
+        stop_s: float | None = None,
+        *,
+        assume_unit: str | None = None,
+    ) -> np.ndarray:
+        """Samples of ``signal`` from the first at or after ``start_s`` to the last before ``stop_s``, in µV."""
+        rate = signal.rate
+        first = int(np.ceil(Fraction(repr(float(start_s))) * rate))
+        stop = self.n_samples(signal) if stop_s is None else int(np.ceil(Fraction(repr(float(stop_s))) * rate))
+        return self.read_samples(signal, first, stop, assume_unit=assume_unit)

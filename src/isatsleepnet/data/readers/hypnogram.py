@@ -1,94 +1,37 @@
 """Hypnogram readers: EDF+ annotations, NSRR and Profusion XML, CSV/TSV of epoch stages.
 
-Each reader returns a :class:`Hypnogram` of stage intervals in seconds from the
-PSG's start, with AASM codes from :mod:`isatsleepnet.data.labels`.
-:meth:`Hypnogram.to_epochs` then lays it on the PSG's epoch grid and refuses a
-hypnogram that belongs to another recording (too short, overrunning, disjoint).
+Each reader returns a :class:`Hypnogram` of stage events in seconds from the
+PSG's start, with AASM codes from :mod:`isatsleepnet.data.labels`, checked by
+:func:`~isatsleepnet.data.readers.hypnogram_grid.build_hypnogram`.
+:meth:`Hypnogram.to_epochs` then lays it on the PSG's epoch grid. Bare integer
+stages (CSV/TSV, EDF+) are read in one coding per file, AASM or R&K, decided
+from the file's codes or given by the user (``stage_codes``); never guessed.
+The rules are documented in docs/hypnograms.md.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import defusedxml.ElementTree as SafeET
 import edfio
-import numpy as np
 
 from isatsleepnet.data import labels as L
+from isatsleepnet.data.readers.hypnogram_grid import Hypnogram, build_hypnogram, cut, quote
+from isatsleepnet.data.readers.hypnogram_table import read_table, resolve_integers
 from isatsleepnet.errors import DataError
 
-
-@dataclass(frozen=True)
-class Hypnogram:
-    """Stage intervals of one night.
-
-    ``per_epoch`` marks formats that list one stage per epoch (CSV without onsets,
-    Profusion XML): for them the number of epochs itself must match the PSG.
-    """
-
-    source: Path
-    onsets: np.ndarray  # seconds from the PSG start
-    durations: np.ndarray  # seconds
-    codes: np.ndarray  # 0..4 or labels.DROP
-    per_epoch: bool = False
-
-    def to_epochs(
-        self,
-        n_epochs: int,
-        epoch_seconds: float,
-        *,
-        tolerance_s: float = 30.0,
-        min_coverage: float = 0.5,
-    ) -> np.ndarray:
-        """One code per PSG epoch (the stage at the epoch's midpoint), UNLABELLED where none applies."""
-        psg_end = n_epochs * epoch_seconds
-        if len(self.codes) == 0:
-            raise DataError(self.source, "hypnogram holds no sleep stages")
-        if self.per_epoch and abs(len(self.codes) - n_epochs) > 1:
-            raise DataError(
-                self.source,
-                f"hypnogram lists {len(self.codes)} epochs but the PSG holds {n_epochs} whole "
-                f"{epoch_seconds:g}-s epochs",
-            )
-        scored = self.codes != L.DROP
-        ends = self.onsets + self.durations
-        if scored.any():
-            last_scored_end = float(ends[scored].max())
-            if last_scored_end > psg_end + tolerance_s:
-                raise DataError(
-                    self.source,
-                    f"hypnogram overruns the PSG: stages are scored up to {last_scored_end:.0f} s "
-                    f"but the signals end at {psg_end:.0f} s",
-                )
-        mids = (np.arange(n_epochs) + 0.5) * epoch_seconds
-        order = np.argsort(self.onsets, kind="stable")
-        onsets, durations, codes = self.onsets[order], self.durations[order], self.codes[order]
-        idx = np.searchsorted(onsets, mids, side="right") - 1
-        valid = idx >= 0
-        valid[valid] &= mids[valid] < onsets[idx[valid]] + durations[idx[valid]]
-        epoch_codes = np.full(n_epochs, L.UNLABELLED, dtype=np.int8)
-        epoch_codes[valid] = codes[idx[valid]]
-        covered = float(valid.mean()) if n_epochs else 0.0
-        if not (epoch_codes >= 0).any():
-            raise DataError(self.source, f"hypnogram does not cover the PSG (0 to {psg_end:.0f} s)")
-        if covered < min_coverage:
-            raise DataError(
-                self.source,
-                f"hypnogram covers only {100 * covered:.0f} % of the PSG's {n_epochs} epochs "
-                f"(ends at {float(ends.max()):.0f} s, the PSG at {psg_end:.0f} s)",
-            )
-        return epoch_codes
+__all__ = [
+    "Hypnogram", "NoStageAnnotations", "generic_annotation_mapper", "read_edf_annotations", "read_hypnogram",
+    "read_table", "read_xml",
+]
 
 
-def _from_lists(source: Path, rows: list[tuple[float, float, int]], per_epoch: bool) -> Hypnogram:
-    arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
-    return Hypnogram(source, arr[:, 0], arr[:, 1], arr[:, 2].astype(np.int8), per_epoch)
+class NoStageAnnotations(DataError):
+    """An EDF+ file without stage annotations (so that a PSG without embedded stages can be told apart)."""
 
 
 def read_edf_annotations(
@@ -97,8 +40,24 @@ def read_edf_annotations(
     psg_start: dt.datetime | None = None,
     mapper: Callable[[str], int | None] = L.map_sleep_edf,
     epoch_seconds: float = 30.0,
+    stage_codes: str | None = None,
 ) -> Hypnogram:
-    """Stage annotations of an EDF+ file (a Sleep-EDF hypnogram, or a PSG with embedded stages)."""
+    """Stage annotations of an EDF+ file (a Sleep-EDF hypnogram, or a PSG with embedded stages).
+
+    Parameters
+    ----------
+    path
+        The EDF+ file.
+    psg_start
+        Start of the PSG the stages belong to, when the file has its own start.
+    mapper
+        Annotation text → AASM code, None for other events; it raises
+        ``labels.IntegerCode`` for a bare integer, read in the file's coding.
+    epoch_seconds
+        Length of a stage annotation without a duration.
+    stage_codes
+        ``"aasm"`` or ``"rk"`` for bare integer stages; None decides from the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "hypnogram file not found")
@@ -110,30 +69,36 @@ def read_edf_annotations(
             edf = edfio.read_edf(path, lazy_load_data=True)
             annotations = list(edf.annotations)
     except Exception as exc:
-        raise DataError(path, f"not a readable EDF+ hypnogram ({exc})") from None
+        raise DataError(path, f"not a readable EDF+ hypnogram ({cut(str(exc))})") from None
     offset = 0.0
     if psg_start is not None:
         try:
             offset = (edf.startdatetime - psg_start).total_seconds()
         except Exception:
             offset = 0.0
-    rows = []
+    events: list[list] = []
+    integers: list[tuple[int, int, str]] = []  # (event, code, where)
     for ann in annotations:
         try:
             code = mapper(ann.text)
-        except L.UnknownLabel as exc:
-            raise DataError(path, f"unknown stage label {str(exc)!r} at {ann.onset:g} s") from None
+        except L.IntegerCode as exc:
+            integers.append((len(events), exc.code, f"at {ann.onset:g} s"))
+            code = exc.code  # replaced once the file's coding is known
+        except L.UnknownLabel:
+            raise DataError(path, f"unknown stage label {quote(ann.text)} at {ann.onset:g} s") from None
         if code is None:
             continue
-        duration = ann.duration if ann.duration else epoch_seconds
-        rows.append((ann.onset + offset, duration, code))
-    if not rows:
-        raise DataError(path, "no sleep-stage annotations found")
-    return _from_lists(path, rows, per_epoch=False)
+        duration = ann.duration if ann.duration else epoch_seconds  # zero or none: one epoch
+        events.append([ann.onset + offset, duration, code, ann.text])
+    if not events:
+        raise NoStageAnnotations(path, "no sleep-stage annotations found")
+    notes = resolve_integers(path, events, integers, stage_codes)
+    return build_hypnogram(path, [tuple(e) for e in events], per_epoch=False, epoch_seconds=epoch_seconds,
+                           notes=notes)
 
 
 def generic_annotation_mapper(text: str) -> int | None:
-    """Stages in any EDF+: Sleep-EDF spellings or plain ones; other events are ignored."""
+    """Stages in any EDF+: Sleep-EDF spellings or plain ones; other events (and unknown integers) are ignored."""
     try:
         code = L.map_sleep_edf(text)
     except L.UnknownLabel:
@@ -141,7 +106,7 @@ def generic_annotation_mapper(text: str) -> int | None:
     if code is not None:
         return code
     try:
-        return L.map_text(text)
+        return L.map_text(text)  # a bare integer stage raises IntegerCode: read in the file's coding
     except L.UnknownLabel:
         if L._STAGE_WORD.match(text):
             raise
@@ -156,18 +121,18 @@ def _parse_xml(path: Path):
     try:
         return SafeET.parse(path).getroot()
     except Exception as exc:
-        raise DataError(path, f"not valid XML ({exc})") from None
+        raise DataError(path, f"not valid XML ({cut(str(exc))})") from None
 
 
-def read_xml(path: str | Path) -> Hypnogram:
-    """NSRR (``PSGAnnotation``) or Compumedics Profusion (``CMPStudyConfig``) XML."""
+def read_xml(path: str | Path, *, epoch_seconds: float = 30.0) -> Hypnogram:
+    """NSRR (``PSGAnnotation``) or Compumedics Profusion (``CMPStudyConfig``) XML; R&K codes by definition."""
     path = Path(path)
     root = _parse_xml(path)
     if root.tag == "PSGAnnotation":
-        return _read_nsrr(path, root)
+        return _read_nsrr(path, root, epoch_seconds)
     if root.tag == "CMPStudyConfig":
-        return _read_profusion(path, root)
-    raise DataError(path, f"unknown XML hypnogram: root element <{root.tag}>")
+        return _read_profusion(path, root, epoch_seconds)
+    raise DataError(path, f"unknown XML hypnogram: root element <{cut(root.tag)}>")
 
 
 def _text(node, tag: str, path: Path) -> str:
@@ -177,8 +142,8 @@ def _text(node, tag: str, path: Path) -> str:
     return child.text.strip()
 
 
-def _read_nsrr(path: Path, root) -> Hypnogram:
-    rows = []
+def _read_nsrr(path: Path, root, epoch_seconds: float) -> Hypnogram:
+    events = []
     for event in root.iter("ScoredEvent"):
         event_type = (event.findtext("EventType") or "").strip()
         if not event_type.lower().startswith("stages"):
@@ -186,97 +151,80 @@ def _read_nsrr(path: Path, root) -> Hypnogram:
         concept = _text(event, "EventConcept", path)
         try:
             code = L.map_shhs(int(concept.rsplit("|", 1)[-1]))
-            onset = float(_text(event, "Start", path))
-            duration = float(_text(event, "Duration", path))
         except (ValueError, L.UnknownLabel):
-            raise DataError(path, f"unknown stage label {concept!r}") from None
-        rows.append((onset, duration, code))
-    if not rows:
+            raise DataError(path, f"unknown stage label {quote(concept)}") from None
+        start, duration = _text(event, "Start", path), _text(event, "Duration", path)
+        try:
+            onset = float(start)
+            length = float(duration)
+        except ValueError:
+            raise DataError(path, f"unreadable <Start> {quote(start)} or <Duration> {quote(duration)} of "
+                                  f"{quote(concept)}") from None
+        events.append((onset, length, code, concept))
+    if not events:
         raise DataError(path, "no Stages|Stages events in this NSRR XML")
-    return _from_lists(path, rows, per_epoch=False)
+    return build_hypnogram(path, events, per_epoch=False, epoch_seconds=epoch_seconds)
 
 
-def _read_profusion(path: Path, root) -> Hypnogram:
+def _read_profusion(path: Path, root, epoch_seconds: float) -> Hypnogram:
+    text = (root.findtext("EpochLength") or "30").strip()
     try:
-        epoch = float(root.findtext("EpochLength") or 30)
+        epoch = float(text)
     except ValueError:
-        raise DataError(path, "unreadable <EpochLength>") from None
-    rows = []
+        raise DataError(path, f"unreadable <EpochLength> {quote(text)}") from None
+    if abs(epoch - epoch_seconds) > 1e-6:
+        raise DataError(
+            path,
+            f"EpochLength {epoch:g} s: ISATSleepNet stages {epoch_seconds:g}-s epochs; this study's "
+            f"{epoch:g}-s epochs cannot be turned into them (re-score or export it in {epoch_seconds:g}-s epochs)",
+        )
+    events = []
     for i, node in enumerate(root.iter("SleepStage")):
-        text = (node.text or "").strip()
+        label = (node.text or "").strip()
         try:
-            code = L.map_shhs(int(text))
+            code = L.map_shhs(int(label))
         except (ValueError, L.UnknownLabel):
-            raise DataError(path, f"unknown stage label {text!r} in epoch {i}") from None
-        rows.append((i * epoch, epoch, code))
-    if not rows:
+            raise DataError(path, f"unknown stage label {quote(label)} in epoch {i}") from None
+        events.append((i * epoch, epoch, code, label))
+    if not events:
         raise DataError(path, "no <SleepStage> entries in this Profusion XML")
-    return _from_lists(path, rows, per_epoch=True)
-
-
-_STAGE_COLUMNS = ("stage", "sleep_stage", "label", "hypnogram", "score")
-_ONSET_COLUMNS = ("onset", "onset_s", "start", "time", "start_s")
-
-
-def read_table(path: str | Path, *, epoch_seconds: float = 30.0) -> Hypnogram:
-    """CSV/TSV/TXT hypnogram: one stage per epoch, optionally with an onset (s) column.
-
-    A header row is optional; without one the last column holds the stages.
-    Lines starting with ``#`` are comments.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "hypnogram file not found")
-    text = path.read_text(encoding="utf-8-sig", errors="replace")
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    if not lines:
-        raise DataError(path, "empty file")
-    sample = "\n".join(lines[:20])
-    delimiter = "\t" if "\t" in sample else ("," if "," in sample else (";" if ";" in sample else None))
-    if delimiter is None:
-        table = [ln.split() for ln in lines]
-    else:
-        table = [row for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)]
-    header = [c.strip().lower() for c in table[0]]
-    stage_col = next((header.index(c) for c in _STAGE_COLUMNS if c in header), None)
-    onset_col = next((header.index(c) for c in _ONSET_COLUMNS if c in header), None)
-    body = table[1:] if stage_col is not None else table
-    if stage_col is None:
-        stage_col = len(table[0]) - 1
-    rows = []
-    for line_no, row in enumerate(body, start=2 if body is not table else 1):
-        if len(row) <= stage_col:
-            raise DataError(path, f"line {line_no}: expected a stage in column {stage_col + 1}")
-        label = row[stage_col]
-        try:
-            code = L.map_text(label)
-        except L.UnknownLabel:
-            raise DataError(path, f"unknown stage label {label.strip()!r} on line {line_no}") from None
-        if onset_col is not None:
-            try:
-                onset = float(row[onset_col])
-            except (ValueError, IndexError):
-                raise DataError(path, f"line {line_no}: unreadable onset {row[onset_col]!r}") from None
-        else:
-            onset = len(rows) * epoch_seconds
-        rows.append((onset, epoch_seconds, code))
-    if not rows:
-        raise DataError(path, "hypnogram holds no epochs")
-    return _from_lists(path, rows, per_epoch=onset_col is None)
+    return build_hypnogram(path, events, per_epoch=True, epoch_seconds=epoch_seconds)
 
 
 def read_hypnogram(
-    path: str | Path, *, psg_start: dt.datetime | None = None, epoch_seconds: float = 30.0
+    path: str | Path,
+    *,
+    psg_start: dt.datetime | None = None,
+    epoch_seconds: float = 30.0,
+    stage_codes: str | None = None,
 ) -> Hypnogram:
-    """Any supported hypnogram, chosen by file type."""
+    """Any supported hypnogram, chosen by file type.
+
+    Parameters
+    ----------
+    path
+        EDF+/BDF+ annotations, NSRR or Profusion XML, CSV/TSV/TXT.
+    psg_start
+        Start of the PSG, to place an EDF+ hypnogram that has its own start.
+    epoch_seconds
+        The staging epoch length (hypnograms in other epoch lengths are refused).
+    stage_codes
+        Coding of bare integer stages in CSV/TSV/EDF+: ``"aasm"`` (4 = REM) or
+        ``"rk"`` (4 = N3, 5 = REM); None decides per file and refuses a file that
+        could be either. XML is R&K by definition: a note says the choice does not apply.
+    """
     path = Path(path)
+    L.check_stage_codes(stage_codes)
     suffix = path.suffix.lower()
     if suffix in (".edf", ".bdf"):
-        return read_edf_annotations(
-            path, psg_start=psg_start, mapper=generic_annotation_mapper, epoch_seconds=epoch_seconds
-        )
+        return read_edf_annotations(path, psg_start=psg_start, mapper=generic_annotation_mapper,
+                                    epoch_seconds=epoch_seconds, stage_codes=stage_codes)
     if suffix == ".xml":
-        return read_xml(path)
+        hyp = read_xml(path, epoch_seconds=epoch_seconds)
+        if stage_codes is not None:
+            hyp.note(f"--stage-codes {stage_codes} does not apply to XML: NSRR and Profusion XML number "
+                     "stages in R&K (5 = REM)")
+        return hyp
     if suffix in (".csv", ".tsv", ".txt"):
-        return read_table(path, epoch_seconds=epoch_seconds)
-    raise DataError(path, f"unsupported hypnogram format {suffix!r} (use EDF+, XML, CSV or TSV)")
+        return read_table(path, epoch_seconds=epoch_seconds, stage_codes=stage_codes)
+    raise DataError(path, f"unsupported hypnogram format {quote(suffix)} (use EDF+, XML, CSV or TSV)")

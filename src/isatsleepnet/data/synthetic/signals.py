@@ -16,15 +16,15 @@ and rapid eye movements.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from fractions import Fraction
 from typing import Callable
 
 import numpy as np
 import scipy.fft as sfft
 from scipy.ndimage import gaussian_filter1d, uniform_filter1d
-from scipy.signal import butter, fftconvolve, lfilter, resample_poly, sawtooth
+from scipy.signal import butter, fftconvolve, lfilter, sawtooth
 from scipy.special import expit, ndtr
 
+from isatsleepnet.data.signal import resample
 from isatsleepnet.data.synthetic.hypnogram import MOVEMENT, deep_n3_mask
 
 ENV_FS = 2.0
@@ -192,8 +192,7 @@ def _gauss(t: np.ndarray, mu: float | np.ndarray, sigma: float | np.ndarray) -> 
 def _resample(x: np.ndarray, fs_from: float, fs_to: float, n_to: int) -> np.ndarray:
     if fs_from == fs_to:
         return x[:n_to]
-    ratio = Fraction(fs_to / fs_from).limit_denominator(1000)
-    y = resample_poly(x, ratio.numerator, ratio.denominator)
+    y = resample(x, fs_from, fs_to)
     return np.pad(y, (0, max(0, n_to - y.size)), mode="edge")[:n_to]
 
 

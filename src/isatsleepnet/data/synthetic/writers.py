@@ -4,7 +4,10 @@ The files mimic the real ones closely (names, channel labels, sampling rates, re
 durations, annotation vocabularies and quirks such as the ``Sleep stage ?`` tail that
 overruns the PSG), so that ``prepare`` is exercised exactly as on downloaded data.
 Every file is written under a temporary name and renamed, so an interrupted run never
-leaves a truncated file that looks valid.
+leaves a truncated file that looks valid. Every EDF header carries
+:data:`~isatsleepnet.data.synthetic.marker.SYNTHETIC_TOKEN` (patient "additional" and
+recording "equipment" fields) and every XML a comment with it, so that `prepare`, and
+the models trained on the result, know the data are not recordings of people.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import edfio
 import numpy as np
 
 from isatsleepnet.data.synthetic.hypnogram import MOVEMENT, N1, N2, N3, REM, W, deep_n3_mask, runs
+from isatsleepnet.data.synthetic.marker import SYNTHETIC_TOKEN
 from isatsleepnet.data.synthetic.signals import (
     SubjectProfile,
     chin_emg,
@@ -84,8 +88,8 @@ def write_sleep_edf(out_dir: Path, subject: int, night: int, stages: np.ndarray,
     seconds = stages.size * EPOCH_SECONDS
     start = dt.datetime(1989, 3, 1, 22, 0) + dt.timedelta(days=17 * subject + night - 1,
                                                           minutes=int(rng.integers(0, 120)))
-    patient = edfio.Patient(code=psg_name[:6], sex="F" if subject % 2 else "M")
-    recording = edfio.Recording(startdate=start.date())
+    patient = edfio.Patient(code=psg_name[:6], sex="F" if subject % 2 else "M", additional=[SYNTHETIC_TOKEN])
+    recording = edfio.Recording(startdate=start.date(), equipment_code=SYNTHETIC_TOKEN)
     sig = simulate_channels(stages, EPOCH_SECONDS, SLEEP_EDF_RATES, profile, rng)
     filt = "HP:0.5Hz LP:100Hz [enhanced cassette BW]"
     signals = [
@@ -153,6 +157,7 @@ def _events(stages: np.ndarray, rng: np.random.Generator) -> tuple[list[Arousal]
 
 
 def _xml_bytes(root: ET.Element) -> bytes:
+    root.insert(0, ET.Comment(f" {SYNTHETIC_TOKEN}: simulated by isatsleepnet synth, not a recording of a person "))
     ET.indent(root)
     return b'<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
 
@@ -234,8 +239,9 @@ def write_shhs(out_dir: Path, subject: int, night: int, stages: np.ndarray, prof
         _signal(sig["eog2"], 50, "EOG(R)", "uV", -500, 500),
         _signal(sig["eeg"], 125, "EEG", "uV", -250, 250),
     ]
-    edf = edfio.Edf(signals, recording=edfio.Recording(startdate=dt.date(1985, 1, 1)), starttime=SHHS_START,
-                    data_record_duration=1.0)
+    edf = edfio.Edf(signals, patient=edfio.Patient(additional=[SYNTHETIC_TOKEN]),
+                    recording=edfio.Recording(startdate=dt.date(1985, 1, 1), equipment_code=SYNTHETIC_TOKEN),
+                    starttime=SHHS_START, data_record_duration=1.0)
     psg = out_dir / edf_name
     _atomic(psg, edf.write)
     nsrr = out_dir / nsrr_name

@@ -1,0 +1,212 @@
+"""The channel vocabulary shared by `prepare` and `stage`: aliases, roles, kinds, the minimum rate.
+
+Labs spell one derivation differently ("EEG Fpz-Cz" and "Fpz-Cz", "EEG C4" and
+"C4"; SHHS's "EEG(sec)", "EEG2", "EEG 2"), so each role is resolved by its
+exact label first and then through an alias table compared on a normalised
+key, never by substring ("EEG" must not pick "EEG(sec)"). A channel sampled
+too slowly for the band a model works in is refused instead of being
+upsampled into an empty spectrum (:data:`MIN_RATE_FRACTION`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from isatsleepnet.data.readers.edf import EdfRecording
+from isatsleepnet.data.readers.edf_header import SignalHeader
+from isatsleepnet.errors import DataError
+
+# Lowest channel rate accepted, as a fraction of the working rate, per kind of role.
+# Upsampling cannot create content above a channel's Nyquist frequency, so an EEG
+# channel must carry at least 0.3 x the working rate (30 Hz at 100 Hz: delta to beta,
+# the band of AASM's 0.3-35 Hz EEG filter), i.e. be sampled at 0.6 x; an EOG channel
+# 0.25 x (25 Hz: eye movements lie below ~10 Hz, and SHHS records EOG at 50 Hz).
+# Faster channels are always accepted (anti-aliased downsampling).
+MIN_RATE_FRACTION: dict[str, float] = {"eeg": 0.6, "eog": 0.5}
+
+# Spellings of one derivation, compared through `label_key`. The first group member is
+# the canonical name; groups never overlap.
+ALIAS_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("EEG Fpz-Cz", "Fpz-Cz"),
+    ("EEG Pz-Oz", "Pz-Oz"),
+    ("EOG horizontal", "EOG horiz", "HEOG"),
+    ("EEG", "EEG1", "EEG 1", "EEG C4-A1", "C4-A1"),
+    ("EEG(sec)", "EEG2", "EEG 2", "EEG sec", "EEG C3-A2", "C3-A2"),
+    ("EOG(L)", "EOG L", "EOGL", "LOC"),
+    ("EOG(R)", "EOG R", "EOGR", "ROC"),
+)
+
+_SPACES = re.compile(r"[\s_]+")
+_ELECTRODE = r"[a-z]{1,3}(?:\d{1,2}|z)"
+# a type prefix before a derivation ("EEG Fpz-Cz") or a 10-20 electrode name ("EEG C4")
+_TYPE_PREFIX = re.compile(rf"^(?:eeg|eog)(?=(?:[a-z0-9]+-[a-z0-9]+|{_ELECTRODE})$)")
+_REFERENCES = {"m1", "m2", "a1", "a2", "ref", "avg", "ave", "car", "mastoids", "ears"}
+_NAMED_KINDS = {
+    "horizontal": "bipolar", "eoghorizontal": "bipolar", "eoghoriz": "bipolar", "heog": "bipolar",
+    "eeg": "referential", "eeg1": "referential", "eeg(sec)": "referential", "eeg2": "referential",
+    "eegsec": "referential", "eog(l)": "referential", "eog(r)": "referential", "eogl": "referential",
+    "eogr": "referential", "loc": "referential", "roc": "referential", "eog1": "referential", "eog2": "referential",
+}
+
+
+def label_key(label: str) -> str:
+    """Case, spaces and a type prefix before a derivation or electrode ignored: 'EEG Fpz-Cz' -> 'fpz-cz'.
+
+    Examples
+    --------
+    >>> label_key("EEG Fpz-Cz"), label_key("EEG C4"), label_key("EEG 2")
+    ('fpz-cz', 'c4', 'eeg2')
+    """
+    key = _SPACES.sub("", label.strip().casefold())
+    return _TYPE_PREFIX.sub("", key)
+
+
+_GROUP_OF: dict[str, tuple[str, ...]] = {label_key(n): g for g in ALIAS_GROUPS for n in g}
+
+
+def alias_keys(names: Sequence[str]) -> list[str]:
+    """Keys accepted for a role, in order of preference: the names given, then their aliases."""
+    keys: list[str] = []
+    for name in names:
+        for candidate in (name, *_GROUP_OF.get(label_key(name), ())):
+            key = label_key(candidate)
+            if key not in keys:
+                keys.append(key)
+    return keys
+
+
+def role_kind(role: str) -> str:
+    """'eog' for EOG roles (eog, eog2), 'eeg' for the others."""
+    return "eog" if role.startswith("eog") else "eeg"
+
+
+def channel_kind(label: str) -> str | None:
+    """'bipolar' (two scalp or eye electrodes), 'referential' (one electrode, or against a mastoid,
+    ear or common reference) or None when the label does not tell.
+
+    Examples
+    --------
+    >>> channel_kind("EEG Fpz-Cz"), channel_kind("EEG C4"), channel_kind("C4-M1"), channel_kind("EMG chin")
+    ('bipolar', 'referential', 'referential', None)
+    """
+    key = label_key(label)
+    if key in _NAMED_KINDS:
+        return _NAMED_KINDS[key]
+    parts = key.split("-")
+    if len(parts) == 2 and all(parts):
+        return "referential" if parts[1] in _REFERENCES or parts[0] in _REFERENCES else "bipolar"
+    if re.fullmatch(_ELECTRODE, key) or re.fullmatch(r"e\d", key):
+        return "referential"
+    return None
+
+
+def minimum_rate(role: str, working_rate: float) -> float:
+    """The lowest channel rate (Hz) accepted for ``role`` when working at ``working_rate``."""
+    return MIN_RATE_FRACTION[role_kind(role)] * working_rate
+
+
+@dataclass(frozen=True)
+class ChannelChoice:
+    """The recording channel used for one role."""
+
+    role: str
+    label: str
+    rate: float  # the channel's own sampling rate, Hz
+    unit: str
+    matched: str  # "exact" or "alias"
+
+
+def _match(psg: EdfRecording, role: str, names: Sequence[str]) -> tuple[SignalHeader, str] | None:
+    """The first of ``names`` found by exact label, else by alias, before the next name is tried."""
+    for name in names:
+        if name in psg.channel_names:
+            return psg.signal(name), "exact"
+        for key in alias_keys([name]):
+            hits = [s for s in psg.signals if label_key(s.label) == key]
+            if len(hits) > 1:
+                found = ", ".join(f"{s.label!r} (signal {s.index + 1})" for s in hits)
+                raise DataError(psg.path, f"{role} channel is ambiguous: {found} all match; name one with --{role}")
+            if hits:
+                return psg.signal(hits[0].label), "alias"
+    return None
+
+
+def resolve_channels(
+    psg: EdfRecording,
+    wanted: Mapping[str, Sequence[str]],
+    *,
+    working_rate: float,
+    assume_unit: str | None = None,
+    trained: Mapping[str, str] | None = None,
+    working: str = "the model",
+) -> list[tuple[ChannelChoice, SignalHeader]]:
+    """One channel per role of ``wanted`` (role -> names in order of preference), checked.
+
+    Every missing role is named in one error together with every channel the
+    file holds; a chosen channel must have a usable calibration, a voltage
+    unit and at least :func:`minimum_rate` for its role; ``working`` names what
+    works at ``working_rate`` in that message.
+    """
+    found, missing = [], []
+    for role, names in wanted.items():
+        hit = _match(psg, role, names)
+        if hit is None:
+            missing.append((role, names))
+        else:
+            found.append((role, *hit))
+    if missing and not psg.channel_names:
+        raise DataError(psg.path, "holds no signals, only annotations (a hypnogram?)")
+    if missing:
+        parts = []
+        for role, names in missing:
+            origin = " (the model was trained on it)" if trained and list(names) == [trained.get(role)] else ""
+            parts.append(f"{role} channel {' or '.join(repr(n) for n in names)}{origin}")
+        present = ", ".join(repr(c) for c in psg.channel_names)
+        flags = "/".join(f"--{role}" for role, _ in missing)
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        raise DataError(psg.path, f"missing {listed}; channels present: {present}; choose with {flags}")
+    chosen = []
+    for role, signal, matched in found:
+        psg.microvolts_per_unit(signal, assume_unit=assume_unit)
+        low = minimum_rate(role, working_rate)
+        if signal.sampling_frequency < low - 1e-9:
+            kind = role_kind(role)
+            raise DataError(psg.path, f"channel {signal.label!r} ({role}) is sampled at {signal.sampling_frequency:g} "
+                                      f"Hz; {working} works at {working_rate:g} Hz and needs at least {low:g} Hz for "
+                                      f"{kind.upper()} (content up to {low / 2:g} Hz)")
+        choice = ChannelChoice(role, signal.label, signal.sampling_frequency, signal.physical_dimension, matched)
+        chosen.append((choice, signal))
+    return chosen
+
+
+def stand_in_warnings(choices: Sequence[ChannelChoice], trained: Mapping[str, str]) -> list[str]:
+    """Warnings where a channel of another kind stands in for the one a model was trained on."""
+    warnings = []
+    for c in choices:
+        original = trained.get(c.role)
+        if original is None:
+            continue
+        used, expected = channel_kind(c.label), channel_kind(original)
+        if used and expected and used != expected:
+            warnings.append(f"{c.role}: {c.label!r} ({used}) stands in for {original!r} ({expected}), the kind of "
+                            "channel the model was trained on: its stages may be unreliable")
+    return warnings
+
+
+FLAT_MICROVOLTS = 1e-3
+"""An epoch whose standard deviation is below this (µV) is flat: an electrode off or a channel not recorded."""
+
+
+def flat_channel_notes(epochs: np.ndarray, choices: Sequence[ChannelChoice]) -> list[str]:
+    """A note per channel that is flat in some epochs of ``epochs`` (n, channels, samples); work goes on."""
+    flat = np.asarray(epochs).std(axis=-1) < FLAT_MICROVOLTS
+    notes = []
+    for c_idx, choice in enumerate(choices):
+        n_flat = int(flat[:, c_idx].sum())
+        if n_flat:
+            notes.append(f"{choice.role}: channel {choice.label!r} is flat in {n_flat} of {len(epochs)} epochs")
+    return notes
