@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hours", type=float, default=8.0, help="hours per synthetic night (default 8)")
     p.add_argument("--train-subjects", type=int, nargs="+", default=[2, 3, 4, 6],
                    help="profile sizes K: the first K subjects build the profile, the others are assessed")
-    p.add_argument("--data-dir", type=Path, default=Path("/work/shared/data/physionet-sleep-data"),
+    p.add_argument("--data-dir", type=Path, default=Path("../shared/data/physionet-sleep-data"),
                    help=f"folder holding {SC4001} (skipped with a note when absent)")
     p.add_argument("--no-self-check", action="store_true", help="skip the SC4001-against-itself check")
     p.add_argument("--work", type=Path, help="folder for the cohorts (default: a temporary one; reused when given)")

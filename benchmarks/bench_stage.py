@@ -83,7 +83,9 @@ if engine == "yasa":
     phases["predict"] = time.perf_counter() - t
     n_epochs = len(proba)
 else:
-    from isatsleepnet.inference.stage import StageOptions, load_predictor, stage_recording
+    from isatsleepnet.inference.options import StageOptions
+    from isatsleepnet.inference.predictor import load_predictor
+    from isatsleepnet.inference.stage import stage_recording
     phases["import"] = time.perf_counter() - t_start
     t = time.perf_counter()
     model = os.path.join(model_dir, {"onnx": "model.onnx", "torch-small": "model-small.pt"}.get(engine, "model.pt"))

@@ -131,3 +131,16 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def prepare_synthetic(root: Path, *, subjects: int, hours: float, seed: int, sampling_rate: float = 100.0) -> Path:
+    """A synthetic Sleep-EDF-layout cohort written to ``root/raw`` and prepared into ``root/prepared``."""
+    from isatsleepnet.data.prepare import prepare_dataset
+    from isatsleepnet.data.prepare_config import PrepareConfig
+    from isatsleepnet.data.synthetic import SynthConfig, synthesize
+
+    synthesize(root / "raw", SynthConfig(layout="sleep-edf", subjects=subjects, hours=hours, seed=seed), progress=False)
+    results = prepare_dataset(root / "raw", root / "prepared",
+                              PrepareConfig(dataset="sleep-edf", sampling_rate=sampling_rate), progress=False)
+    assert {r.status for r in results} == {"prepared"}, [r.error for r in results]
+    return root / "prepared"

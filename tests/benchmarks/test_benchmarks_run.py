@@ -45,3 +45,9 @@ def test_bench_stage_runs(sleep_edf_dir):
     out = _run("bench_stage.py", "--data-dir", str(sleep_edf_dir), "--cases", "trimmed", "--engines", "torch", "torch-small", "yasa", "--repeats", "1",
                "--threads", "1")
     assert "speed vs YASA" in out
+
+
+def test_bench_input_check_runs(tmp_path):
+    out = _run("bench_input_check.py", "--seeds", "0", "--subjects", "3", "--hours", "0.5", "--train-subjects", "2",
+               "--data-dir", str(tmp_path / "no-real-night"), "--no-self-check")
+    assert "false alarms" in out

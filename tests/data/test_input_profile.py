@@ -12,6 +12,7 @@ from isatsleepnet.data import input_profile as ip
 from isatsleepnet.data.input_profile import FEATURES, QUANTILES, InputProfile, assess, epoch_features
 from isatsleepnet.data.store import ORIGIN_GAN, ORIGIN_REAL, PreparedDataset, write_recording
 from isatsleepnet.errors import IsatSleepNetError
+from tests.conftest import prepare_synthetic
 
 FS = 100.0
 CHANNELS = ["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"]
@@ -99,15 +100,8 @@ def test_synthetic_epochs_of_an_augmented_store_stay_out_of_the_profile(tmp_path
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory) -> list:
-    from isatsleepnet.data.prepare import prepare_dataset
-    from isatsleepnet.data.prepare_config import PrepareConfig
-    from isatsleepnet.data.synthetic import SynthConfig, synthesize
-
-    root = tmp_path_factory.mktemp("profile-cohort")
-    synthesize(root / "raw", SynthConfig(layout="sleep-edf", subjects=6, hours=2.0, seed=3), progress=False)
-    results = prepare_dataset(root / "raw", root / "prepared", PrepareConfig(dataset="sleep-edf"), progress=False)
-    assert {r.status for r in results} == {"prepared"}
-    return list(PreparedDataset(root / "prepared"))
+    return list(PreparedDataset(prepare_synthetic(tmp_path_factory.mktemp("profile-cohort"), subjects=6, hours=2.0,
+                                                  seed=3)))
 
 
 def test_held_out_nights_of_the_same_cohort_pass_and_altered_ones_warn(cohort):

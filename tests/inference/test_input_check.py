@@ -11,7 +11,9 @@ import pytest
 from isatsleepnet.data.input_profile import FEATURES, InputProfile, epoch_features
 from isatsleepnet.inference.checkpoint import load_model_file
 from isatsleepnet.inference.input_check import recording_warnings
-from isatsleepnet.inference.stage import StageOptions, load_predictor, stage_recording, stage_recordings
+from isatsleepnet.inference.options import StageOptions
+from isatsleepnet.inference.predictor import load_predictor
+from isatsleepnet.inference.stage import stage_recording, stage_recordings
 from tests.inference import SLEEP_EDF_NAMES, trained_model
 
 SYNTHETIC_WARNING = ("this model was trained on synthetic recordings (3 of 3): "

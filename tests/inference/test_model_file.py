@@ -10,7 +10,7 @@ import torch
 
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.inference.checkpoint import FORMAT, HASH_KEY, ModelFile, load_model_file
-from isatsleepnet.inference.stage import load_predictor
+from isatsleepnet.inference.predictor import load_predictor
 from isatsleepnet.model import ISATSleepNet, ModelConfig
 from tests.training.conftest import TINY_MODEL
 

@@ -17,7 +17,9 @@ pytest.importorskip("onnxscript")
 
 from isatsleepnet import STAGES  # noqa: E402
 from isatsleepnet.errors import IsatSleepNetError  # noqa: E402
-from isatsleepnet.inference.stage import StageOptions, load_predictor, stage_recording  # noqa: E402
+from isatsleepnet.inference.options import StageOptions  # noqa: E402
+from isatsleepnet.inference.predictor import load_predictor  # noqa: E402
+from isatsleepnet.inference.stage import stage_recording  # noqa: E402
 from tests.inference import trained_model, write_night  # noqa: E402
 
 
@@ -55,7 +57,7 @@ def test_torch_and_onnx_give_the_same_probabilities(predictors):
     np.testing.assert_allclose(b.sum(axis=1), 1.0, atol=1e-6)
     # the raw outputs too, which a near-uniform softmax could hide
     x = epochs[:8]
-    from isatsleepnet.inference.stage import normalize_epochs
+    from isatsleepnet.inference.predictor import normalize_epochs
 
     la = np.asarray(torch_p._logits(normalize_epochs(x, torch_p.normalize)))
     lb = np.asarray(onnx_p._logits(normalize_epochs(x, onnx_p.normalize)))
@@ -88,7 +90,7 @@ def test_stage_with_the_onnx_backend_matches_torch(write_edf, predictors, tmp_pa
 def test_onnx_backend_does_not_import_torch(exported):
     """Starting torch costs seconds; staging from an .onnx file must not need it."""
     code = (
-        "import sys; from isatsleepnet.inference.stage import load_predictor; "
+        "import sys; from isatsleepnet.inference.predictor import load_predictor; "
         f"p = load_predictor({str(exported[1])!r}, threads=1); "
         "import numpy as np; p.probabilities(np.zeros((2, 3, 3000), np.float32)); "
         "print('torch' in sys.modules)"

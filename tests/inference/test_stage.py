@@ -13,7 +13,9 @@ import pytest
 from isatsleepnet import STAGES
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.inference.sleep_stats import sleep_statistics
-from isatsleepnet.inference.stage import StageOptions, load_predictor, stage_recording
+from isatsleepnet.inference.options import StageOptions
+from isatsleepnet.inference.predictor import load_predictor
+from isatsleepnet.inference.stage import stage_recording
 from tests.inference import trained_model, write_night
 
 OUTPUT_SUFFIXES = (".hypnogram.csv", ".annotations.edf", ".hypnogram.png", ".hypnodensity.png",
@@ -236,7 +238,7 @@ def test_model_and_option_mismatches_are_clear(write_edf, model, tmp_path):
 
 def test_normalisation_matches_training():
     """stage.py re-states training's per-epoch z-score (so that ONNX staging needs no torch): keep them equal."""
-    from isatsleepnet.inference.stage import normalize_epochs
+    from isatsleepnet.inference.predictor import normalize_epochs
     from isatsleepnet.training.data import normalize_epoch
 
     x = np.random.default_rng(0).normal(5, 30, (4, 3, 3000)).astype(np.float32)

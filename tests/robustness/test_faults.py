@@ -25,6 +25,7 @@ import torch
 import isatsleepnet.data.prepare as prepare_module
 from isatsleepnet.data.store import PreparedDataset
 from isatsleepnet.locking import LOCK_FILE, folder_lock
+from tests.conftest import prepare_synthetic
 from tests.edf_bytes import write_sparse_edf
 from tests.inference import trained_model, write_night
 from tests.robustness import CHANNELS, assert_no_debris, assert_one_error, error_lines, night, prepare_args, run_cli
@@ -293,14 +294,8 @@ TINY_GAN = {"gan": {"g_base_channels": 16, "g_upsamplings": 4, "g_spectral_chann
 
 @pytest.fixture(scope="module")
 def gan_data(tmp_path_factory) -> Path:
-    from isatsleepnet.data.prepare import prepare_dataset
-    from isatsleepnet.data.prepare_config import PrepareConfig
-    from isatsleepnet.data.synthetic import SynthConfig, synthesize
-
     root = tmp_path_factory.mktemp("gan-faults")
-    synthesize(root / "raw", SynthConfig(layout="sleep-edf", subjects=2, hours=1.5, seed=4), progress=False)
-    prepare_dataset(root / "raw", root / "prepared", PrepareConfig(dataset="sleep-edf", sampling_rate=50.0),
-                    progress=False)
+    prepare_synthetic(root, subjects=2, hours=1.5, seed=4, sampling_rate=50.0)
     (root / "gan.json").write_text(json.dumps(TINY_GAN))
     return root
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from isatsleepnet.training.config import TrainConfig
+from tests.conftest import prepare_synthetic
 
 TINY_MODEL = {
     "eeg_filters": 4, "eeg_hidden": 8, "eog_filters": 4, "eog_res_kernel": 5, "eog_res_dilations": [1],
@@ -24,12 +25,4 @@ def tiny_config(**overrides) -> TrainConfig:
 
 @pytest.fixture(scope="session")
 def synthetic_prepared(tmp_path_factory) -> Path:
-    from isatsleepnet.data.prepare import prepare_dataset
-    from isatsleepnet.data.prepare_config import PrepareConfig
-    from isatsleepnet.data.synthetic import SynthConfig, synthesize
-
-    root = tmp_path_factory.mktemp("cohort")
-    synthesize(root / "raw", SynthConfig(layout="sleep-edf", subjects=6, hours=1.5, seed=7), progress=False)
-    results = prepare_dataset(root / "raw", root / "prepared", PrepareConfig(dataset="sleep-edf"), progress=False)
-    assert {r.status for r in results} == {"prepared"}
-    return root / "prepared"
+    return prepare_synthetic(tmp_path_factory.mktemp("cohort"), subjects=6, hours=1.5, seed=7)

@@ -41,6 +41,9 @@ def test_cv_writes_every_output(cv_run, synthetic_prepared):
     assert saved["pooled"] == metrics["pooled"]
     report = (run / "report.md").read_text()
     assert "| Acc | κ | MF1 | MGm | W | N1 | N2 | N3 | REM |" in report
+    # the cohort is synth's: the report says so before anything else
+    assert "this model was trained on synthetic recordings (4 of 4): its stages of a real recording are not sleep " \
+           "staging" in report.splitlines()[2]
     assert "![learning curves](figures/learning_curves_fold_02.png)" in report
     assert report.count("](figures/hypnograms/") == 6
     figures = run / "figures"

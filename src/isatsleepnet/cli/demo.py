@@ -122,7 +122,9 @@ def _hold_out_last_subject(raw: Path, heldout: Path, subject: int) -> Path:
 
 def _stage_heldout(night: Path, model: Path, out: Path, *, quiet: bool, threads: int | None) -> dict:
     from isatsleepnet.errors import IsatSleepNetError
-    from isatsleepnet.inference.stage import StageOptions, load_predictor, stage_recordings
+    from isatsleepnet.inference.options import StageOptions
+    from isatsleepnet.inference.predictor import load_predictor
+    from isatsleepnet.inference.stage import stage_recordings
 
     predictor = load_predictor(model, threads=threads)
     result, = stage_recordings([night], predictor, out, StageOptions(auto_hypnogram=True), progress=not quiet)

@@ -21,16 +21,23 @@ NAME into OUT:
   NAME.report.html        all of the above on one page
 
 Channels: by default the ones the model was trained on, found by exact label or
-an alias (Fpz-Cz = EEG Fpz-Cz; SHHS's EEG(sec) = EEG2 = EEG 2 ...); name others
+an alias (Fpz-Cz = EEG Fpz-Cz, C4 = EEG C4; SHHS's EEG(sec) = EEG2 = EEG 2 ...), the
+same rules as `prepare`; name others
 with --eeg/--eeg2/--eog. They are converted to µV from the EDF header and
 resampled to the model's rate; a channel slower than 0.6 x (EEG) or 0.5 x (EOG)
 the model's rate is refused. A final partial epoch is ignored and reported.
 Epochs whose confidence (1 - normalised entropy of the probabilities) is below
 --min-confidence are flagged for review.
 
+Warnings (`warning: NAME: ...`, also in the JSON and on top of the report) say
+when the stages deserve less trust: a model trained on synthetic recordings, a
+recording unlike the model's training data, a channel of another kind standing
+in for the trained one. Epochs with non-finite input or output are not staged.
+
 A recording that fails is reported in one line and the others go on; the exit
 code is 1 when any failed. Nothing is half-written: each recording's files
-appear together when all are complete."""
+appear together when all are complete. OUT holds one model's stagings
+(OUT/model.sha1) and one `stage` run at a time."""
 
 EPILOG = """\
 examples:
@@ -107,7 +114,7 @@ def add_parser(subparsers) -> None:
 
 def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - StageOptions, imported lazily
     from isatsleepnet.errors import IsatSleepNetError
-    from isatsleepnet.inference.stage import StageOptions
+    from isatsleepnet.inference.options import StageOptions
 
     channels: dict[str, list[str]] = {}
     for role in ("eeg", "eeg2", "eog"):
@@ -141,7 +148,9 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - StageOptions,
 
 
 def run(args: argparse.Namespace) -> int:
-    from isatsleepnet.inference.stage import ensure_out_folder, load_predictor, stage_recordings, summary_table
+    from isatsleepnet.inference.outputs import summary_table
+    from isatsleepnet.inference.predictor import load_predictor
+    from isatsleepnet.inference.stage import ensure_out_folder, stage_recordings
 
     options = options_from_args(args)
     options.validate()

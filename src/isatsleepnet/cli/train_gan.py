@@ -122,11 +122,9 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
 
     from isatsleepnet.data.store import PreparedDataset
     from isatsleepnet.gan.data import resolve_channels
-    from isatsleepnet.gan.train import train_channel_gan, write_quality_summary
 
     config = config_from_args(args)
     if args.threads:

@@ -27,7 +27,7 @@ def recording_warnings(model_meta: dict[str, Any], epochs: np.ndarray, fs: float
     Parameters
     ----------
     model_meta
-        The model's fields as a :class:`~isatsleepnet.inference.stage.Predictor`
+        The model's fields as a :class:`~isatsleepnet.inference.predictor.Predictor`
         holds them (``training`` is the part read here); the same for .pt and ONNX.
     epochs
         The epochs to be staged, in the model's channel order. Epochs holding

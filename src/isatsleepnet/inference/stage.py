@@ -1,272 +1,35 @@
 """Stage raw recordings with a model: epochs in, hypnogram, statistics and report out.
 
-For each recording: open it and resolve the model's channels (``raw``), read
-the whole epochs of the chosen span, predict stage probabilities with the torch
-or the ONNX backend, and write
-
-* ``<name>.hypnogram.csv``     epoch, onset_s, stage, p_W..p_REM, confidence, review
-* ``<name>.annotations.edf``   EDF+ stage annotations (and/or ``.annotations.tsv``)
-* ``<name>.hypnogram.png``     predicted hypnogram (expert's above it with --hypnogram)
-* ``<name>.hypnodensity.png``  stage probabilities over the night
-* ``<name>.sleep_stats.json``  sleep statistics, agreement, review list, notes
-* ``<name>.report.html``       all of it on one self-contained page
-
-The files of one recording are written into a temporary folder and moved into
-place only when all are complete, so a failure leaves none of them. One failing
-recording does not stop the others.
-
-Confidence is 1 - H(p) / log(5), the entropy of the stage probabilities scaled
-to [0, 1] and reversed (1 = one stage certain, 0 = all equally likely); epochs
-below ``min_confidence`` (default 0.6: roughly a 60/40 split between two stages)
-are flagged for review.
+For each recording: open it and resolve the model's channels (:mod:`.raw`), read
+the whole epochs of the chosen span, predict stage probabilities
+(:mod:`.predictor`), and write its files (:mod:`.outputs`): they appear together
+when all are complete, so a failure leaves none of them. One failing recording
+does not stop the others. Epochs whose confidence is below ``min_confidence``
+(default 0.6: roughly a 60/40 split between two stages) are flagged for review.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
-import os
 import re
-import shutil
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from isatsleepnet import STAGES, __version__
-from isatsleepnet.atomic import TMP_PREFIX, atomic_write_text, remove_stale_temporaries
-from isatsleepnet.data.labels import DROP
+from isatsleepnet.atomic import TMP_PREFIX, remove_stale_temporaries
 from isatsleepnet.errors import DataError, IsatSleepNetError, describe_exception
-from isatsleepnet.locking import ensure_writable_folder, folder_lock
 from isatsleepnet.inference.input_check import recording_warnings
-from isatsleepnet.inference.raw import ModelInputs, RawRecording
-from isatsleepnet.inference.sleep_stats import sleep_statistics
+from isatsleepnet.inference.options import StageOptions, StageResult
+from isatsleepnet.inference.outputs import StagedRecording, claim_output_folder, publish_outputs, summarise
+from isatsleepnet.inference.predictor import Predictor, confidence_of
+from isatsleepnet.inference.raw import RawRecording
+from isatsleepnet.locking import ensure_writable_folder, folder_lock
 
-BACKENDS = ("torch", "onnx")
-ANNOTATION_FORMATS = ("edf", "tsv", "both")
 RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
 _OWN_CSV_HEADER = "epoch,onset_s,stage,p_W"
-
-
-OUTPUT_SUFFIXES = (".hypnogram.csv", ".annotations.edf", ".annotations.tsv", ".hypnogram.png",
-                   ".hypnodensity.png", ".sleep_stats.json", ".report.html")
-"""Every file `stage` may write for a recording NAME, as NAME + suffix."""
-
-
-# --------------------------------------------------------------------------- options and results
-@dataclass
-class StageOptions:
-    """How to stage. ``hypnograms``: one reference per recording, in order, or ``auto`` to look beside each."""
-
-    channels: dict[str, list[str]] = field(default_factory=dict)
-    hypnograms: list[Path] | None = None
-    auto_hypnogram: bool = False
-    start_s: float | None = None
-    end_s: float | None = None
-    trim: bool = False
-    trim_minutes: float = 30.0
-    lights: bool = False
-    annotations: str = "edf"
-    min_confidence: float = 0.6
-    assume_unit: str | None = None
-    stage_codes: str | None = None  # coding of bare integer stages in the expert's hypnogram: "aasm" | "rk"
-    batch_size: int = 64
-    plots: bool = True
-    report: bool = True
-
-    def validate(self) -> None:
-        if self.annotations not in ANNOTATION_FORMATS:
-            raise IsatSleepNetError(f"annotations must be one of {', '.join(ANNOTATION_FORMATS)}")
-        if not 0.0 <= self.min_confidence <= 1.0:
-            raise IsatSleepNetError("--min-confidence must lie in [0, 1]")
-        if self.batch_size < 1:
-            raise IsatSleepNetError("--batch-size must be at least 1")
-        ways = [name for name, used in (("--trim", self.trim), ("--lights", self.lights),
-                                          ("--start/--end", self.start_s is not None or self.end_s is not None)) if used]
-        if len(ways) > 1:
-            raise IsatSleepNetError(f"{' and '.join(ways)} choose the span in different ways; use one")
-        if self.trim and not (self.hypnograms or self.auto_hypnogram):
-            raise IsatSleepNetError("--trim keeps the wake around the expert's sleep: it needs --hypnogram")
-        if self.trim_minutes < 0:
-            raise IsatSleepNetError("--trim-minutes must not be negative")
-        for flag, value in (("--start", self.start_s), ("--end", self.end_s)):
-            if value is not None and not math.isfinite(value):
-                raise IsatSleepNetError(f"{flag} must be a number of seconds (got {value})")
-        if self.start_s is not None and self.start_s < 0:
-            raise IsatSleepNetError("--start must not be negative")
-        if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
-            raise IsatSleepNetError("--end must come after --start")
-        from isatsleepnet.data.labels import STAGE_CODINGS
-
-        if self.stage_codes is not None and self.stage_codes not in STAGE_CODINGS:
-            raise IsatSleepNetError(f"--stage-codes must be one of {', '.join(STAGE_CODINGS)}")
-
-
-@dataclass
-class StageResult:
-    """What happened to one recording."""
-
-    recording: str
-    path: Path
-    status: str  # "staged" | "failed"
-    n_epochs: int = 0
-    outputs: list[Path] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
-    seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------- model backends
-def normalize_epochs(x: np.ndarray, how: str) -> np.ndarray:
-    """Per-epoch, per-channel z-score as in training (``training.data.normalize_epoch``), float32.
-
-    Re-stated here so that the ONNX backend does not import torch (2 s of start-up).
-    """
-    if how == "none":
-        return np.asarray(x, dtype=np.float32)
-    if how != "epoch-zscore":
-        raise IsatSleepNetError(f"model file: unknown normalisation {how!r}")
-    mean = x.mean(axis=-1, keepdims=True)
-    std = x.std(axis=-1, keepdims=True)
-    return ((x - mean) / np.maximum(std, 1e-6)).astype(np.float32, copy=False)
-
-
-def confidence_of(probabilities: np.ndarray) -> np.ndarray:
-    """1 - entropy / log(n_classes): 1 when one stage is certain, 0 when all are equally likely."""
-    p = np.clip(probabilities.astype(np.float64), 1e-12, 1.0)
-    entropy = -(p * np.log(p)).sum(axis=1)
-    return np.clip(1.0 - entropy / math.log(probabilities.shape[1]), 0.0, 1.0)
-
-
-class Predictor:
-    """A loaded model (torch or ONNX Runtime) and what it needs from a recording."""
-
-    def __init__(
-        self, backend: str, source: Path, meta: dict[str, Any], logits_fn: Callable[[np.ndarray], np.ndarray]
-    ) -> None:
-        self.backend = backend
-        self.source = source
-        self.meta = meta
-        self.inputs = ModelInputs.from_dict(meta)
-        self.normalize = meta["normalize"]
-        self._logits = logits_fn
-        if list(meta.get("stages") or STAGES) != list(STAGES):
-            raise IsatSleepNetError(f"{source}: model predicts {meta.get('stages')}, not {list(STAGES)}")
-        n_samples = int((meta.get("model_config") or {}).get("n_samples", self.inputs.n_samples))
-        if n_samples != self.inputs.n_samples:
-            raise IsatSleepNetError(
-                f"{source}: model takes {n_samples} samples per epoch, not "
-                f"{self.inputs.epoch_seconds:g} s x {self.inputs.sampling_rate:g} Hz"
-            )
-
-    def probabilities(self, epochs: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """Stage probabilities (n_epochs x 5) of epochs in µV, batch by batch."""
-        out = np.empty((len(epochs), len(STAGES)), dtype=np.float64)
-        for i in range(0, len(epochs), batch_size):
-            logits = np.asarray(self._logits(normalize_epochs(epochs[i : i + batch_size], self.normalize)))
-            z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            out[i : i + len(logits)] = e / e.sum(axis=1, keepdims=True)
-        return out
-
-    @property
-    def identity(self) -> str:
-        """The network's weights hash (the same for a .pt and its ONNX export); the file's hash otherwise."""
-        digest = self.meta.get("weights_sha1")
-        if digest:
-            return str(digest)
-        from isatsleepnet.data.hashing import sha1_of
-
-        return sha1_of(self.source)
-
-    def describe(self) -> dict[str, Any]:
-        keys = ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "training", "metrics")
-        summary = {k: self.meta.get(k) for k in keys}
-        return json.loads(json.dumps({"file": str(self.source), "backend": self.backend, **summary}, default=str))
-
-
-def prefer_passive_openmp() -> None:
-    """Let idle OpenMP threads sleep instead of spin, unless the user chose a policy.
-
-    Why: on a CPU shared with other work, torch's spinning threads stall one another.
-    Staging on 2 cores at load average 6 measured 4 epochs/s with two spinning threads,
-    52 with passive waiting (one thread: 56); on an idle machine passive costs ~8 %.
-    It only takes effect before torch is first imported.
-    """
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-def _torch_predictor(path: Path, *, device: str, threads: int | None) -> Predictor:
-    prefer_passive_openmp()
-    import torch
-
-    from isatsleepnet.inference.checkpoint import load_model_file
-    from isatsleepnet.inference.predict import best_device
-
-    model_file = load_model_file(path)
-    if threads:
-        torch.set_num_threads(threads)
-    dev = best_device(device)
-    # the fast path (FFT convolutions, BatchNorm folded) computes the same function as training's model
-    network = model_file.build(device=dev, fast=True)
-    fused = network.fuse_for_inference() if hasattr(network, "fuse_for_inference") else network
-
-    def logits(x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return fused(torch.from_numpy(x).to(dev)).float().cpu().numpy()
-
-    meta = {k: getattr(model_file, k) for k in
-            ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "stages", "model_config",
-             "training", "metrics")}
-    meta["weights_sha1"] = model_file.weights_sha1()
-    return Predictor("torch", path, meta, logits)
-
-
-def load_predictor(
-    model: str | Path, *, backend: str | None = None, device: str = "auto", threads: int | None = None
-) -> Predictor:
-    """A model file (.pt, torch) or an exported ONNX file (.onnx, ONNX Runtime).
-
-    ``backend="onnx"`` with a .pt file exports it to a temporary ONNX file first
-    (tens of seconds; export once with `isatsleepnet export` to avoid it).
-    """
-    path = Path(model)
-    is_onnx = path.suffix.lower() == ".onnx"
-    backend = backend or ("onnx" if is_onnx else "torch")
-    if backend not in BACKENDS:
-        raise IsatSleepNetError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    if not path.is_file():
-        raise IsatSleepNetError(f"{path}: model file not found")
-    if backend == "torch":
-        if is_onnx:
-            raise IsatSleepNetError(f"{path}: an ONNX file runs on the onnx backend (--backend onnx)")
-        return _torch_predictor(path, device=device, threads=threads)
-    from isatsleepnet.inference.onnx_backend import OnnxRunner, export_onnx
-
-    if device not in ("auto", "cpu"):
-        raise IsatSleepNetError("the onnx backend runs on the CPU; drop --device")
-    if not is_onnx:
-        from isatsleepnet.inference.checkpoint import load_model_file
-
-        print(f"exporting {path.name} to ONNX for this run (use `isatsleepnet export` to do it once)",
-              file=sys.stderr)
-        folder = Path(tempfile.mkdtemp(prefix="isatsleepnet-onnx-"))
-        try:
-            export_onnx(load_model_file(path), folder / (path.stem + ".onnx"))
-            runner = OnnxRunner(folder / (path.stem + ".onnx"), threads=threads)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)  # the session holds the model in memory
-    else:
-        runner = OnnxRunner(path, threads=threads)
-    return Predictor("onnx", path, runner.metadata(), runner.logits)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -348,10 +111,6 @@ def _span(recording: RawRecording, options: StageOptions, expert: np.ndarray | N
     return first, stop
 
 
-def _expert_labels(codes: np.ndarray) -> list[str]:
-    return [STAGES[c] if c >= 0 else ("?" if c == DROP else "") for c in codes]
-
-
 def stage_recording(
     path: str | Path,
     predictor: Predictor,
@@ -418,29 +177,10 @@ def stage_recording(
     timeline = np.full(stop - first, -1, dtype=np.int64)
     timeline[index - first] = predicted
     expert = expert_codes[first:stop] if expert_codes is not None else None
-    summary = _summary(recording, predictor, options, name, first, stop, timeline, index[review], expert, hypnogram)
-    summary["warnings"] = [*recording.warnings, *summary.get("warnings", [])]
-    summary["warnings"] = [*input_warnings, *summary["warnings"]]  # what the model knows comes first
-
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{name}.", dir=out))
-    try:
-        written = _write_outputs(tmp, name, recording, summary, index, first, probabilities, confidence, review,
-                                 expert, options)
-        finals = []
-        mode = 0o666 & ~_umask()  # temporary files are private (0600); results get the usual mode
-        for f in written:
-            os.chmod(f, mode)
-            os.replace(f, out / f.name)
-            finals.append(out / f.name)
-        # outputs of an earlier run that this one did not write (other --annotations, --no-plots)
-        # would now describe another staging: remove them
-        for suffix in OUTPUT_SUFFIXES:
-            stale = out / f"{name}{suffix}"
-            if stale not in finals and stale.is_file():
-                stale.unlink()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    summary = summarise(recording, predictor, options, name, first, stop, timeline, index[review], expert, hypnogram)
+    summary["warnings"] = [*input_warnings, *recording.warnings]  # what the model knows comes first
+    finals = publish_outputs(out, StagedRecording(name, recording, summary, index, first, probabilities, confidence,
+                                                  review, expert), options)
     timings["write"] = time.perf_counter() - t2
     return StageResult(name, path, "staged", len(index), finals, summary, seconds=time.perf_counter() - t0,
                        timings=timings)
@@ -449,152 +189,6 @@ def stage_recording(
 def ensure_out_folder(out: str | Path) -> Path:
     """Create the output folder; a one-line error when it is a file, cannot be made or is not writable."""
     return ensure_writable_folder(out)
-
-
-MODEL_MARKER = "model.sha1"
-
-
-def claim_output_folder(out: Path, predictor: Predictor) -> None:
-    """Refuse a folder holding another model's stagings (``OUT/model.sha1`` names the weights).
-
-    Why: two models' hypnograms side by side, named only by recording, would be
-    read as one model's results.
-    """
-    marker = out / MODEL_MARKER
-    digest = predictor.identity
-    if marker.is_file():
-        held = (marker.read_text().split() or [""])[0]
-        if held != digest:
-            raise IsatSleepNetError(f"{out} holds the stagings of another model ({marker}); stage into another "
-                                    "--out, or delete the folder")
-        return
-    if any(out.glob("*.sleep_stats.json")):
-        raise IsatSleepNetError(f"{out} holds stagings of an unknown model (no {MODEL_MARKER}); stage into another "
-                                "--out, or delete the folder")
-    atomic_write_text(marker, f"{digest}  {predictor.source.resolve()}\n")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _summary(
-    recording: RawRecording, predictor: Predictor, options: StageOptions, name: str, first: int, stop: int,
-    timeline: np.ndarray, flagged: np.ndarray, expert: np.ndarray | None, hypnogram: Path | None,
-) -> dict[str, Any]:
-    """``timeline``: the predicted code of every epoch first..stop (-1: not recorded); ``flagged``: epoch numbers."""
-    epoch_s = predictor.inputs.epoch_seconds
-    staged = timeline >= 0
-    summary: dict[str, Any] = {
-        "recording": {
-            "name": name,
-            "file": str(recording.path),
-            "start": recording.start.isoformat() if recording.start else None,
-            "duration_s": recording.duration,
-            "epoch_seconds": epoch_s,
-            "whole_epochs": recording.n_epochs,
-            "staged_epochs": int(staged.sum()),
-            "first_epoch": first,
-            "window_s": [first * epoch_s, stop * epoch_s],
-            "ignored_tail_s": recording.ignored_seconds,
-            "channels": [dataclasses.asdict(c) for c in recording.choices],
-        },
-        "model": predictor.describe(),
-        "statistics": sleep_statistics(timeline, epoch_s),
-        "expert": None,
-        "review": {
-            "min_confidence": options.min_confidence,
-            "flagged_epochs": len(flagged),
-            "percent": round(100.0 * len(flagged) / int(staged.sum()), 4),
-            "epochs": [int(e) for e in flagged],
-        },
-        "notes": list(recording.notes),
-        "isatsleepnet_version": __version__,
-    }
-    if expert is not None:
-        from isatsleepnet.evaluation.metrics import compute_metrics
-
-        scored = (expert >= 0) & staged
-        agreement = compute_metrics(expert[scored], timeline[scored]) if scored.any() else None
-        summary["expert"] = {
-            "file": str(hypnogram),
-            "scored_epochs": int(scored.sum()),
-            "statistics": sleep_statistics(np.where(staged, expert, -1), epoch_s),  # over the same epochs
-            "agreement": agreement,
-        }
-        if agreement is None:
-            summary["notes"].append("the expert hypnogram scores none of the staged epochs")
-        elif (staged & ~scored).any():
-            summary["notes"].append(
-                f"{int((staged & ~scored).sum())} staged epochs are unscored in the expert hypnogram: "
-                "left out of the agreement and drawn as gaps in the expert's hypnogram"
-            )
-    return summary
-
-
-def _write_outputs(
-    folder: Path, name: str, recording: RawRecording, summary: dict[str, Any], index: np.ndarray, first: int,
-    probabilities: np.ndarray, confidence: np.ndarray, review: np.ndarray, expert: np.ndarray | None,
-    options: StageOptions,
-) -> list[Path]:
-    """Files of the staged epochs ``index``; the figures span the window from ``first`` (gaps left blank).
-
-    ``expert`` covers the whole window (one code per epoch from ``first``).
-    """
-    from isatsleepnet.inference import exports
-
-    epoch_s = recording.inputs.epoch_seconds
-    onsets = index * epoch_s
-    predicted = probabilities.argmax(axis=1)
-    at = index - first  # positions of the staged epochs in the window
-    files = [exports.write_epochs_csv(
-        folder / f"{name}.hypnogram.csv", index, onsets, probabilities, confidence, review,
-        expert=_expert_labels(expert[at]) if expert is not None else None,
-    )]
-    events = exports.annotation_events(onsets, predicted, review, epoch_s)
-    if options.annotations in ("edf", "both"):
-        files.append(exports.write_annotations_edf(folder / f"{name}.annotations.edf", events, start=recording.start))
-    if options.annotations in ("tsv", "both"):
-        files.append(exports.write_annotations_tsv(folder / f"{name}.annotations.tsv", events))
-    figures: dict[str, Path | None] = {"hypnogram": None, "hypnodensity": None}
-    if options.plots:
-        from isatsleepnet.plots.hypnodensity import plot_hypnodensity
-        from isatsleepnet.plots.hypnogram import plot_hypnogram
-
-        window = int(index[-1]) + 1 - first
-        window_onsets = (first + np.arange(window)) * epoch_s
-        timeline = np.full(window, -1, dtype=np.int64)
-        timeline[at] = predicted
-        density = np.zeros((window, probabilities.shape[1]))  # gaps: an empty column
-        density[at] = probabilities
-        flags = np.zeros(window, dtype=bool)
-        flags[at] = review
-        agreement = (summary["expert"] or {}).get("agreement")
-        if agreement is not None:
-            title = (f"{name}: accuracy {100 * agreement['accuracy']:.1f} %, "
-                     f"κ = {agreement['kappa']:.3f} ({agreement['n_epochs']} scored epochs)")
-            figures["hypnogram"] = plot_hypnogram(window_onsets, timeline, folder / f"{name}.hypnogram.png",
-                                                  expert=expert[:window], title=title)
-        else:
-            figures["hypnogram"] = plot_hypnogram(window_onsets, timeline, folder / f"{name}.hypnogram.png",
-                                                  title=f"{name}: ISATSleepNet hypnogram")
-        figures["hypnodensity"] = plot_hypnodensity(window_onsets, density, folder / f"{name}.hypnodensity.png",
-                                                    review=flags, epoch_seconds=epoch_s,
-                                                    title=f"{name}: stage probabilities")
-        files += [figures["hypnogram"], figures["hypnodensity"]]
-    stats_path = folder / f"{name}.sleep_stats.json"
-    atomic_write_text(stats_path, json.dumps(summary, indent=2) + "\n")
-    files.append(stats_path)
-    if options.report:
-        from isatsleepnet.inference.html_report import write_report
-
-        order = np.argsort(probabilities, axis=1)
-        rows = [{"epoch": int(index[i]), "onset_s": float(onsets[i]), "stage": STAGES[order[i, -1]],
-                 "second": STAGES[order[i, -2]], "confidence": float(confidence[i])} for i in np.flatnonzero(review)]
-        files.append(write_report(folder / f"{name}.report.html", summary, figures, rows))
-    return files
 
 
 # --------------------------------------------------------------------------- many recordings
@@ -681,25 +275,3 @@ def _stage_all(
     return results
 
 
-def summary_table(results: list[StageResult]) -> str:
-    """Plain-text table: one line per recording with the headline statistics."""
-    header = ["recording", "status", "epochs", "TST min", "SE %", "review %", "s"]
-    rows = []
-    for r in results:
-        if r.status == "staged":
-            s = r.summary["statistics"]
-            se = s["sleep_efficiency_percent"]
-            rows.append([r.recording, r.status, str(r.n_epochs), f"{s['total_sleep_time_min']:.1f}",
-                         f"{se:.1f}" if se is not None else "-", f"{r.summary['review']['percent']:.1f}",
-                         f"{r.seconds:.1f}"])
-        else:
-            rows.append([r.recording, r.status, "-", "-", "-", "-", "-"])
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
-
-    def fmt(row: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-
-    n_failed = sum(r.status == "failed" for r in results)
-    lines = [fmt(header), fmt(["-" * w for w in widths]), *(fmt(row) for row in rows)]
-    lines.append(f"{len(results) - n_failed} staged, {n_failed} failed")
-    return "\n".join(lines)

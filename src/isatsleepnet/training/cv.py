@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -207,7 +208,21 @@ def report_run(run: Path, folds: list[Fold], *, protocol: str) -> dict[str, Any]
                      "validation and test epochs are all real")
     curves = {i: fold_dir(run, i) / "logs" / "metrics.csv" for i in done}
     return write_report(run, done, {f.index: list(f.test) for f in folds}, title=f"ISATSleepNet, {protocol}",
-                        protocol=protocol, notes=notes, curves=curves)
+                        protocol=protocol, notes=notes, curves=curves, warnings=_synthetic_warnings(run, done))
+
+
+def _synthetic_warnings(run: Path, folds: Iterable[int]) -> list[str]:
+    """The synthetic-training warning of each finished fold's model, once per distinct text."""
+    from isatsleepnet.data.synthetic.marker import synthetic_training_warning
+    from isatsleepnet.inference.checkpoint import load_model_file
+
+    warnings: list[str] = []
+    for index in folds:
+        model = fold_dir(run, index) / MODEL_FILE
+        warning = synthetic_training_warning(load_model_file(model).training) if model.is_file() else None
+        if warning and warning not in warnings:
+            warnings.append(warning)
+    return warnings
 
 
 def cross_validate(

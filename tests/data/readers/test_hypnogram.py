@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from isatsleepnet.data import labels as L

@@ -1,0 +1,250 @@
+"""What `stage` writes for a recording NAME, and the folder it writes into.
+
+* ``NAME.hypnogram.csv``     epoch, onset_s, stage, p_W..p_REM, confidence, review
+* ``NAME.annotations.edf``   EDF+ stage annotations (and/or ``.annotations.tsv``)
+* ``NAME.hypnogram.png``     predicted hypnogram (expert's above it with --hypnogram)
+* ``NAME.hypnodensity.png``  stage probabilities over the night
+* ``NAME.sleep_stats.json``  sleep statistics, agreement, review list, notes, warnings
+* ``NAME.report.html``       all of it on one self-contained page
+
+An output folder holds one model's stagings: ``OUT/model.sha1`` names its weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from isatsleepnet import STAGES, __version__
+from isatsleepnet.atomic import TMP_PREFIX, atomic_write_text
+from isatsleepnet.data.labels import DROP
+from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.inference.options import StageOptions, StageResult
+from isatsleepnet.inference.predictor import Predictor
+from isatsleepnet.inference.raw import RawRecording
+from isatsleepnet.inference.sleep_stats import sleep_statistics
+
+OUTPUT_SUFFIXES = (".hypnogram.csv", ".annotations.edf", ".annotations.tsv", ".hypnogram.png",
+                   ".hypnodensity.png", ".sleep_stats.json", ".report.html")
+"""Every file `stage` may write for a recording NAME, as NAME + suffix."""
+
+
+MODEL_MARKER = "model.sha1"
+
+
+def claim_output_folder(out: Path, predictor: Predictor) -> None:
+    """Refuse a folder holding another model's stagings (``OUT/model.sha1`` names the weights).
+
+    Why: two models' hypnograms side by side, named only by recording, would be
+    read as one model's results.
+    """
+    marker = out / MODEL_MARKER
+    digest = predictor.identity
+    if marker.is_file():
+        held = (marker.read_text().split() or [""])[0]
+        if held != digest:
+            raise IsatSleepNetError(f"{out} holds the stagings of another model ({marker}); stage into another "
+                                    "--out, or delete the folder")
+        return
+    if any(out.glob("*.sleep_stats.json")):
+        raise IsatSleepNetError(f"{out} holds stagings of an unknown model (no {MODEL_MARKER}); stage into another "
+                                "--out, or delete the folder")
+    atomic_write_text(marker, f"{digest}  {predictor.source.resolve()}\n")
+
+
+def _expert_labels(codes: np.ndarray) -> list[str]:
+    return [STAGES[c] if c >= 0 else ("?" if c == DROP else "") for c in codes]
+
+
+def summarise(
+    recording: RawRecording, predictor: Predictor, options: StageOptions, name: str, first: int, stop: int,
+    timeline: np.ndarray, flagged: np.ndarray, expert: np.ndarray | None, hypnogram: Path | None,
+) -> dict[str, Any]:
+    """``timeline``: the predicted code of every epoch first..stop (-1: not recorded); ``flagged``: epoch numbers."""
+    epoch_s = predictor.inputs.epoch_seconds
+    staged = timeline >= 0
+    summary: dict[str, Any] = {
+        "recording": {
+            "name": name,
+            "file": str(recording.path),
+            "start": recording.start.isoformat() if recording.start else None,
+            "duration_s": recording.duration,
+            "epoch_seconds": epoch_s,
+            "whole_epochs": recording.n_epochs,
+            "staged_epochs": int(staged.sum()),
+            "first_epoch": first,
+            "window_s": [first * epoch_s, stop * epoch_s],
+            "ignored_tail_s": recording.ignored_seconds,
+            "channels": [dataclasses.asdict(c) for c in recording.choices],
+        },
+        "model": predictor.describe(),
+        "statistics": sleep_statistics(timeline, epoch_s),
+        "expert": None,
+        "review": {
+            "min_confidence": options.min_confidence,
+            "flagged_epochs": len(flagged),
+            "percent": round(100.0 * len(flagged) / int(staged.sum()), 4),
+            "epochs": [int(e) for e in flagged],
+        },
+        "notes": list(recording.notes),
+        "isatsleepnet_version": __version__,
+    }
+    if expert is not None:
+        from isatsleepnet.evaluation.metrics import compute_metrics
+
+        scored = (expert >= 0) & staged
+        agreement = compute_metrics(expert[scored], timeline[scored]) if scored.any() else None
+        summary["expert"] = {
+            "file": str(hypnogram),
+            "scored_epochs": int(scored.sum()),
+            "statistics": sleep_statistics(np.where(staged, expert, -1), epoch_s),  # over the same epochs
+            "agreement": agreement,
+        }
+        if agreement is None:
+            summary["notes"].append("the expert hypnogram scores none of the staged epochs")
+        elif (staged & ~scored).any():
+            summary["notes"].append(
+                f"{int((staged & ~scored).sum())} staged epochs are unscored in the expert hypnogram: "
+                "left out of the agreement and drawn as gaps in the expert's hypnogram"
+            )
+    return summary
+
+
+@dataclass
+class StagedRecording:
+    """One recording's staging, ready to write: ``index`` are the staged epochs (rows of
+    ``probabilities``, ``confidence``, ``review``); ``expert`` has one code per epoch of the
+    window that starts at epoch ``first``."""
+
+    name: str
+    recording: RawRecording
+    summary: dict[str, Any]
+    index: np.ndarray
+    first: int
+    probabilities: np.ndarray
+    confidence: np.ndarray
+    review: np.ndarray
+    expert: np.ndarray | None
+
+
+def publish_outputs(out: Path, staged: StagedRecording, options: StageOptions) -> list[Path]:
+    """Write a recording's files into a temporary folder of ``out``, then move them all into place.
+
+    A failure leaves none of them; files of an earlier run that this one does not
+    write (other --annotations, --no-plots) are removed, since they would describe
+    another staging.
+    """
+    name = staged.name
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{name}.", dir=out))
+    try:
+        written = write_outputs(tmp, staged, options)
+        finals = []
+        mode = 0o666 & ~_umask()  # temporary files are private (0600); results get the usual mode
+        for f in written:
+            os.chmod(f, mode)
+            os.replace(f, out / f.name)
+            finals.append(out / f.name)
+        for suffix in OUTPUT_SUFFIXES:
+            stale = out / f"{name}{suffix}"
+            if stale not in finals and stale.is_file():
+                stale.unlink()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return finals
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_outputs(folder: Path, staged: StagedRecording, options: StageOptions) -> list[Path]:
+    """Files of the staged epochs into ``folder``; the figures span the whole window (gaps left blank)."""
+    from isatsleepnet.inference import exports
+
+    name, recording, summary, index, first = staged.name, staged.recording, staged.summary, staged.index, staged.first
+    probabilities, confidence, review, expert = staged.probabilities, staged.confidence, staged.review, staged.expert
+    epoch_s = recording.inputs.epoch_seconds
+    onsets = index * epoch_s
+    predicted = probabilities.argmax(axis=1)
+    at = index - first  # positions of the staged epochs in the window
+    files = [exports.write_epochs_csv(
+        folder / f"{name}.hypnogram.csv", index, onsets, probabilities, confidence, review,
+        expert=_expert_labels(expert[at]) if expert is not None else None,
+    )]
+    events = exports.annotation_events(onsets, predicted, review, epoch_s)
+    if options.annotations in ("edf", "both"):
+        files.append(exports.write_annotations_edf(folder / f"{name}.annotations.edf", events, start=recording.start))
+    if options.annotations in ("tsv", "both"):
+        files.append(exports.write_annotations_tsv(folder / f"{name}.annotations.tsv", events))
+    figures: dict[str, Path | None] = {"hypnogram": None, "hypnodensity": None}
+    if options.plots:
+        from isatsleepnet.plots.hypnodensity import plot_hypnodensity
+        from isatsleepnet.plots.hypnogram import plot_hypnogram
+
+        window = int(index[-1]) + 1 - first
+        window_onsets = (first + np.arange(window)) * epoch_s
+        timeline = np.full(window, -1, dtype=np.int64)
+        timeline[at] = predicted
+        density = np.zeros((window, probabilities.shape[1]))  # gaps: an empty column
+        density[at] = probabilities
+        flags = np.zeros(window, dtype=bool)
+        flags[at] = review
+        agreement = (summary["expert"] or {}).get("agreement")
+        if agreement is not None:
+            title = (f"{name}: accuracy {100 * agreement['accuracy']:.1f} %, "
+                     f"κ = {agreement['kappa']:.3f} ({agreement['n_epochs']} scored epochs)")
+            figures["hypnogram"] = plot_hypnogram(window_onsets, timeline, folder / f"{name}.hypnogram.png",
+                                                  expert=expert[:window], title=title)
+        else:
+            figures["hypnogram"] = plot_hypnogram(window_onsets, timeline, folder / f"{name}.hypnogram.png",
+                                                  title=f"{name}: ISATSleepNet hypnogram")
+        figures["hypnodensity"] = plot_hypnodensity(window_onsets, density, folder / f"{name}.hypnodensity.png",
+                                                    review=flags, epoch_seconds=epoch_s,
+                                                    title=f"{name}: stage probabilities")
+        files += [figures["hypnogram"], figures["hypnodensity"]]
+    stats_path = folder / f"{name}.sleep_stats.json"
+    atomic_write_text(stats_path, json.dumps(summary, indent=2) + "\n")
+    files.append(stats_path)
+    if options.report:
+        from isatsleepnet.inference.html_report import write_report
+
+        order = np.argsort(probabilities, axis=1)
+        rows = [{"epoch": int(index[i]), "onset_s": float(onsets[i]), "stage": STAGES[order[i, -1]],
+                 "second": STAGES[order[i, -2]], "confidence": float(confidence[i])} for i in np.flatnonzero(review)]
+        files.append(write_report(folder / f"{name}.report.html", summary, figures, rows))
+    return files
+
+
+def summary_table(results: list[StageResult]) -> str:
+    """Plain-text table: one line per recording with the headline statistics."""
+    header = ["recording", "status", "epochs", "TST min", "SE %", "review %", "s"]
+    rows = []
+    for r in results:
+        if r.status == "staged":
+            s = r.summary["statistics"]
+            se = s["sleep_efficiency_percent"]
+            rows.append([r.recording, r.status, str(r.n_epochs), f"{s['total_sleep_time_min']:.1f}",
+                         f"{se:.1f}" if se is not None else "-", f"{r.summary['review']['percent']:.1f}",
+                         f"{r.seconds:.1f}"])
+        else:
+            rows.append([r.recording, r.status, "-", "-", "-", "-", "-"])
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
+
+    def fmt(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+
+    n_failed = sum(r.status == "failed" for r in results)
+    lines = [fmt(header), fmt(["-" * w for w in widths]), *(fmt(row) for row in rows)]
+    lines.append(f"{len(results) - n_failed} staged, {n_failed} failed")
+    return "\n".join(lines)
