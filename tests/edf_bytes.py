@@ -13,7 +13,8 @@ from pathlib import Path
 SIGNAL_FIELDS = {"label": (0, 16), "transducer": (16, 80), "physical_dimension": (96, 8), "physical_min": (104, 8),
                  "physical_max": (112, 8), "digital_min": (120, 8), "digital_max": (128, 8),
                  "prefiltering": (136, 80), "samples_per_record": (216, 8)}
-MAIN_FIELDS = {"patient": (8, 80), "recording": (88, 80), "reserved": (192, 44), "n_records": (236, 8),
+MAIN_FIELDS = {"patient": (8, 80), "recording": (88, 80), "header_bytes": (184, 8), "reserved": (192, 44),
+               "n_records": (236, 8),
                "record_duration": (244, 8), "n_signals": (252, 4)}
 
 

@@ -10,6 +10,8 @@ file; what we write therefore holds only those types.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import struct
 import warnings
 import zipfile
@@ -126,3 +128,48 @@ def not_plain(value: Any, name: str = "") -> list[str]:
     if type(value) in (list, tuple):
         return [bad for i, item in enumerate(value) for bad in not_plain(item, f"{name}[{i}]")]
     return [f"{name or 'the value'} ({type(value).__name__})"]
+
+
+def plain_sha256(value: Any) -> str:
+    """sha256 of plain data (what :func:`load_plain` returns), the same for the same content.
+
+    Why not the file's bytes: the zip layout of a torch file depends on the torch
+    version, and a file is read back as content. Mappings are hashed in key order,
+    tensors by dtype, shape and bytes, other values as typed JSON, each framed with
+    its length, so that no two different values share an encoding (a list is not a
+    tuple, 1 is not 1.0 nor True, "a" + "b" is not "ab").
+    """
+    digest = hashlib.sha256()
+    _feed(digest, value)
+    return digest.hexdigest()
+
+
+def _put(digest: Any, tag: bytes, data: bytes) -> None:
+    digest.update(tag + len(data).to_bytes(8, "little") + data)
+
+
+def _scalar(value: Any) -> bytes:
+    """A scalar (or anything else) as typed JSON; unknown objects by their repr (plain data never holds them)."""
+    try:
+        return json.dumps([type(value).__name__, value]).encode()
+    except (TypeError, ValueError):
+        return json.dumps([type(value).__name__, repr(value)]).encode()
+
+
+def _feed(digest: Any, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        _put(digest, b"T", json.dumps([str(tensor.dtype), list(tensor.shape)]).encode())
+        _put(digest, b"B", tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    elif isinstance(value, Mapping):
+        items = sorted(((_scalar(key), item) for key, item in value.items()), key=lambda pair: pair[0])
+        _put(digest, b"D", str(len(items)).encode())
+        for key, item in items:
+            _put(digest, b"K", key)
+            _feed(digest, item)
+    elif isinstance(value, (list, tuple)):
+        _put(digest, b"L" if isinstance(value, list) else b"U", str(len(value)).encode())
+        for item in value:
+            _feed(digest, item)
+    else:
+        _put(digest, b"S", _scalar(value))

@@ -62,3 +62,36 @@ def test_import_deepsleepnet_single_channel_and_bad_files(tmp_path):
     assert results["b"].error == "b.npz: unknown stage label(s) [9] in y (expected 0..4)"
     assert results["c"].error == "c.npz: x has shape (4, 3000) but y has 3 labels"
     assert results["d"].error == "d.npz: not an npz file (not a zip archive)"
+
+
+def test_unusable_npz_values_are_one_line_each(tmp_path, capsys):
+    from isatsleepnet.cli.main import main
+
+    folder = tmp_path / "npz"
+    folder.mkdir()
+    x = np.random.default_rng(0).normal(0, 20, (4, 3000)).astype(np.float32)
+    y = np.array([0, 1, 2, 4])
+    one_nan = x.copy()
+    one_nan[2, 5] = np.nan
+    cases = {
+        "nan_x": dict(x=one_nan, y=y, fs=100.0),
+        "huge_x": dict(x=x * 1e36, y=y, fs=100.0),
+        "nan_fs": dict(x=x, y=y, fs=np.nan),
+        "nan_y": dict(x=x, y=np.array([0, np.nan, 2, 4]), fs=100.0),
+        "good": dict(x=x, y=y, fs=100.0),
+    }
+    for name, arrays in cases.items():
+        np.savez(folder / f"{name}.npz", **arrays)
+    code = main(["prepare", "--dataset", "npz", "--data-dir", str(folder), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and "Warning" not in err
+    lines = sorted(line for line in err.splitlines() if line)
+    assert lines == [
+        "error: huge_x.npz: 4 of 4 epochs hold non-finite samples or samples beyond ±10 V (first: epoch 0 at 0 s): a "
+        "wrong unit, gain or calibration?",
+        "error: nan_fs.npz: fs is nan Hz (must be a positive number)",
+        "error: nan_x.npz: 1 of 4 epochs hold non-finite samples or samples beyond ±10 V (first: epoch 2 at 60 s): a "
+        "wrong unit, gain or calibration?",
+        "error: nan_y.npz: y holds values that are not whole stage codes (NaN or fractions)",
+    ]
+    assert PreparedDataset(tmp_path / "out").names == ["good"]

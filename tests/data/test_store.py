@@ -60,7 +60,7 @@ def test_incomplete_folders_are_not_recordings(tmp_path):
     _write(tmp_path, "r")
     (tmp_path / "recordings" / "half").mkdir()
     assert [r["recording"] for r in manifest_rows(tmp_path)] == ["r"]
-    with pytest.raises(IsatSleepNetError, match="no prepared recording 'half'"):
+    with pytest.raises(IsatSleepNetError, match=r"half: a damaged prepared recording \(epochs.npy, labels.npy, onsets.npy, meta.json missing\)"):
         PreparedDataset(tmp_path)["half"]
 
 
@@ -85,3 +85,35 @@ def test_written_files_are_readable_by_others(tmp_path):
     for path in (tmp_path / "manifest.csv", tmp_path / "recordings" / "r", tmp_path / "recordings" / "r" / "meta.json"):
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode & stat.S_IRGRP or mask & stat.S_IRGRP, f"{path} is {oct(mode)}"
+
+
+@pytest.mark.parametrize("damage", ["truncate epochs", "remove labels", "garbage meta"])
+def test_a_damaged_recording_is_named_and_prepared_again(tmp_path, sleep_edf_night, damage, capsys):
+    from isatsleepnet.cli.main import main
+    from tests.conftest import rk_night
+
+    raw = tmp_path / "raw"
+    sleep_edf_night(raw, "SC4001", rk_night(5, 5))
+    sleep_edf_night(raw, "SC4011", rk_night(6, 6), seed=1)
+    out = tmp_path / "out"
+    argv = ["prepare", "--dataset", "sleep-edf", "--data-dir", str(raw), "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    good = PreparedDataset(out)["SC4001E0"].epochs.copy()
+    folder = out / "recordings" / "SC4001E0"
+    if damage == "truncate epochs":
+        data = (folder / "epochs.npy").read_bytes()
+        (folder / "epochs.npy").write_bytes(data[: len(data) // 2])
+        problem = r"epochs\.npy is damaged \(\d+ bytes where its header announces \d+\)"
+    elif damage == "remove labels":
+        (folder / "labels.npy").unlink()
+        problem = r"labels\.npy missing"
+    else:
+        (folder / "meta.json").write_text("{garbage")
+        problem = r"meta\.json is unreadable"
+    capsys.readouterr()
+    with pytest.raises(IsatSleepNetError, match=rf"SC4001E0: a damaged prepared recording \({problem}\); prepare it again"):
+        PreparedDataset(out)["SC4001E0"]
+    assert main(argv) == 0  # the rerun redoes the damaged recording, skips the intact one
+    out_text = capsys.readouterr().out
+    assert "SC4001E0   prepared" in out_text and "SC4011E0   skipped" in out_text
+    np.testing.assert_array_equal(PreparedDataset(out)["SC4001E0"].epochs, good)

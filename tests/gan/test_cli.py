@@ -83,3 +83,25 @@ def test_subject_choice_errors(tmp_path, dataset):
     args = parser.parse_args(base + ["--config", str(bad)])
     with pytest.raises(IsatSleepNetError, match="unknown option"):
         args.run(args)
+
+
+def test_a_resume_checkpoint_with_wrong_types_is_one_line_and_status_2(tmp_path, dataset, capsys):
+    """Before: a checkpoint whose ``rows`` is a string gave `unexpected AttributeError` (exit 1)."""
+    import torch
+
+    from isatsleepnet.cli.main import main
+    from isatsleepnet.gan.train import CHECKPOINT
+
+    config = tmp_path / "gan.json"
+    config.write_text(json.dumps(TINY))
+    base = ["train-gan", "--data", str(dataset.root), "--out", str(tmp_path / "gans"), "--channel", "EEG Fpz-Cz",
+            "--subjects", dataset.subjects()[0], "--config", str(config), "--checkpoint-every", "1",
+            "--device", "cpu", "--quiet"]
+    assert main([*base, "--epochs", "1"]) == 0
+    checkpoint = tmp_path / "gans" / "eeg-fpz-cz_N1" / CHECKPOINT
+    torch.save({**torch.load(checkpoint, weights_only=True), "rows": "abc"}, checkpoint)
+    capsys.readouterr()
+    assert main([*base, "--epochs", "2"]) == 2
+    assert capsys.readouterr().err == (
+        f"isatsleepnet train-gan: error: {checkpoint}: corrupt checkpoint: rows is not a list of per-epoch records "
+        "(names and numbers); use --overwrite (or delete it) to start again\n")

@@ -177,3 +177,118 @@ def test_a_longer_budget_keeps_the_spectral_ramp_the_run_began_with(tmp_path, n1
     weights = [row["spec_weight"] for row in longer.rows]
     assert weights == pytest.approx([0.0, 0.5, 1.0, 1.0, 1.0])  # epochs 4-5 continue at the end weight
     assert config.spec_weight(1) == 0.5 and config.spec_weight(1, ramp_epochs=5) == 0.25
+
+
+# -- the structure of what is read back: the resume checkpoint and generator.pt -------------------------------
+
+SMALL = replace(TINY, epochs=1, min_steps_per_epoch=1, batch_size=8, select_every=1)
+AGAIN = "; use --overwrite (or delete it) to start again"
+
+
+@pytest.fixture(scope="module")
+def one_epoch(tmp_path_factory) -> tuple[np.ndarray, Path, dict]:
+    """(data, folder, checkpoint) of a one-epoch run whose checkpoint holds a selected generator (best)."""
+    data = np.random.default_rng(0).standard_normal((8, 500)).astype(np.float32)
+    folder = tmp_path_factory.mktemp("gan-one-epoch")
+    train_gan(data, 50.0, folder, SMALL, progress=False)
+    state = torch.load(folder / CHECKPOINT, weights_only=True)
+    assert state["best"] is not None and state["epoch"] == 1 and len(state["rows"]) == 1
+    return data, folder, state
+
+
+def _corrupt(state: dict, field: str) -> dict:
+    opt = state["opt_d"]  # one step: the discriminator has stepped, the generator (every 3rd) not yet
+    wrong_moments = {**opt, "state": {0: {**opt["state"][0], "exp_avg": torch.zeros(3)}}}
+    values = {
+        "rows": "abc", "rows-ints": [1, 2], "rows-short": [], "epoch": "1", "epoch-float": 1.0, "epoch-bool": True,
+        "step": None, "best": "x", "best-weights": {**state["best"], "state": {"x": torch.zeros(1)}},
+        "best-epoch": {**state["best"], "epoch": 5}, "ramp_epochs": "x", "config": [],
+        "generator": [1], "sched_g": {**state["sched_g"], "gamma": "x"},
+        "opt_d-lr": {**state["opt_d"], "param_groups": [{**state["opt_d"]["param_groups"][0], "lr": "x"}]},
+        "opt_d-moments": wrong_moments,
+    }
+    return {**state, field.split("-")[0]: values[field]}
+
+
+RESUME_PROBLEMS = {
+    "rows": "rows is not a list of per-epoch records (names and numbers)",
+    "rows-ints": "rows is not a list of per-epoch records (names and numbers)",
+    "rows-short": "it logs 0 epoch(s) but says 1 were trained",
+    "epoch": "epoch is '1', not a whole number of at least 1",
+    "epoch-float": "epoch is 1.0, not a whole number of at least 1",
+    "epoch-bool": "epoch is True, not a whole number of at least 1",
+    "step": "step is None, not a whole number",
+    "best": "best is not a selected generator (fit, epoch, weights)",
+    "best-weights": "the weights of its best generator do not fit the generator",
+    "best-epoch": "best is not a selected generator (fit, epoch, weights)",
+    "ramp_epochs": "ramp_epochs is 'x', not a whole number of at least 1",
+    "config": "config is not a mapping of settings",
+    "generator": "generator is not a set of named weights",
+    "sched_g": "sched_g is not a step-schedule state (last_epoch, step_size, gamma, base_lrs)",
+    "opt_d-lr": "opt_d is not an Adam state (lr, betas, eps, weight_decay)",
+    "opt_d-moments": "opt_d holds exp_avg of shape (3,) for a weight of shape ",
+}
+
+
+@pytest.mark.parametrize("field", list(RESUME_PROBLEMS))
+def test_a_resume_checkpoint_with_a_wrong_field_is_one_line(one_epoch, tmp_path, field):
+    """Before: ``rows`` a string gave an AttributeError deep in the loop (`unexpected AttributeError`)."""
+    data, _, state = one_epoch
+    (tmp_path / CHECKPOINT).parent.mkdir(parents=True)
+    torch.save(_corrupt(state, field), tmp_path / CHECKPOINT)
+    with pytest.raises(IsatSleepNetError) as info:
+        train_gan(data, 50.0, tmp_path, replace(SMALL, epochs=2), progress=False)
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / CHECKPOINT}: corrupt checkpoint: {RESUME_PROBLEMS[field]}"), message
+    assert message.endswith(AGAIN) and "\n" not in message
+
+
+def test_an_intact_resume_checkpoint_continues(one_epoch, tmp_path):
+    """The control for the test above: the same checkpoint, unchanged, resumes."""
+    data, _, state = one_epoch
+    (tmp_path / CHECKPOINT).parent.mkdir(parents=True)
+    torch.save(state, tmp_path / CHECKPOINT)
+    outcome = train_gan(data, 50.0, tmp_path, replace(SMALL, epochs=2), progress=False)
+    assert outcome.resumed_from == 1 and outcome.epochs_done == 2
+
+
+@pytest.fixture(scope="module")
+def saved_generator(tmp_path_factory) -> tuple[Path, dict]:
+    """(folder, payload) of a generator.pt saved by GeneratorBundle."""
+    from dataclasses import asdict
+
+    folder = tmp_path_factory.mktemp("generator")
+    generator = build_generator(500, SMALL, seed=0)
+    GeneratorBundle(generator, channel="EEG Fpz-Cz", stage="N1", sampling_rate=50.0, amplitude_uv=np.ones((4, 2)),
+                    config=asdict(SMALL), epochs_trained=1).save(folder)
+    return folder, torch.load(folder / "generator.pt", weights_only=True)
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"n_samples": True}, "not a complete Physio-GAN generator (no valid n_samples); train it again"),
+    ({"epochs_trained": "1"}, "not a complete Physio-GAN generator (no valid epochs_trained); train it again"),
+    ({"n_samples": 10**9}, ("corrupt generator: n_samples is 1000000000, not a number of samples per epoch "
+                            "(1 to 1000000); train it again")),
+    ({"sampling_rate": float("nan")}, ("corrupt generator: sampling_rate is nan, not a finite number above 0; "
+                                       "train it again")),
+    ({"stage": "S1"}, "corrupt generator: stage is 'S1', not one of W, N1, N2, N3, REM; train it again"),
+    ({"channel": " "}, "corrupt generator: its channel has no name; train it again"),
+    ({"amplitude_uv": torch.ones(5)}, ("corrupt generator: amplitude_uv has shape (5,), not (epochs, 2) µV means "
+                                       "and deviations; train it again")),
+    ({"state_dict": {"w": [1.0]}}, "corrupt generator: its state_dict is not a set of named weights; train it again"),
+    ({"epochs_trained": -1}, "corrupt generator: epochs_trained is -1, a negative number; train it again"),
+    ({"amplitude_uv": torch.full((3, 2), float("nan"))}, ("corrupt generator: non-finite weights in amplitude_uv; "
+                                                          "train it again")),
+    ({"config": {"epochs": 0}}, ("invalid generator settings: GAN option epochs must be at least 1, got 0; "
+                                 "train it again")),
+    ({"config": {"noise_dim": "x"}}, "saved by an incompatible version of Physio-GAN; train it again"),
+])
+def test_a_generator_file_with_a_wrong_field_is_one_line(saved_generator, tmp_path, changes, problem):
+    folder, payload = saved_generator
+    if "config" in changes:
+        changes = {"config": {**payload["config"], **changes["config"]}}
+    torch.save({**payload, **changes}, tmp_path / "generator.pt")
+    with pytest.raises(IsatSleepNetError) as info:
+        GeneratorBundle.load(tmp_path)
+    assert str(info.value) == f"{tmp_path / 'generator.pt'}: {problem}"
+    assert GeneratorBundle.load(folder).n_samples == 500  # the intact file loads

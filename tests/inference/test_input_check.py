@@ -50,7 +50,7 @@ def test_the_model_file_records_its_synthetic_training_data_and_an_input_profile
     assert (training["synthetic_recordings"], training["real_recordings"]) == (3, 0)  # 2 train + 1 validation
     profile = InputProfile.from_dict(training["input_profile"])
     assert profile.channels == tuple(model_file.channels) == tuple(SLEEP_EDF_NAMES)
-    assert profile.n_recordings == 2 and profile.n_epochs > 100 and profile.features == FEATURES
+    assert profile.n_recordings == 3 and profile.n_epochs > 100 and profile.features == FEATURES  # training + validation
     onnx_training = model_metadata(model_file)["training"]  # what an exported .onnx carries
     assert {k: onnx_training[k] for k in ("synthetic_recordings", "real_recordings")} == {
         "synthetic_recordings": 3, "real_recordings": 0}

@@ -16,7 +16,9 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from isatsleepnet import STAGES  # noqa: E402
+from isatsleepnet.cli.main import main  # noqa: E402
 from isatsleepnet.errors import IsatSleepNetError  # noqa: E402
+from isatsleepnet.inference.onnx_backend import CHECKSUM_KEY, METADATA_KEY, OnnxRunner, onnx_sha256  # noqa: E402
 from isatsleepnet.inference.options import StageOptions  # noqa: E402
 from isatsleepnet.inference.predictor import load_predictor  # noqa: E402
 from isatsleepnet.inference.stage import stage_recording  # noqa: E402
@@ -127,3 +129,113 @@ def test_onnx_backend_with_a_pt_model_exports_on_the_fly(exported, monkeypatch, 
     predictor = load_predictor(model, backend="onnx", threads=1)
     assert predictor.backend == "onnx" and len(calls) == 1 and not calls[0].parent.exists()
     assert "exporting model.pt to ONNX for this run" in capsys.readouterr().err
+
+
+# -- the checksum of weights and metadata --------------------------------------------------------------------
+
+DELETE = object()
+
+
+def _rewrite(src: Path, dst: Path, *, changes: dict | None = None, text: str | None = None, flip: bool = False,
+             resign: bool = False) -> Path:
+    """A copy of an exported file with its metadata changed (DELETE removes a key, ``text`` replaces it all),
+    bits flipped in its largest float weight, and (``resign``) the checksum recomputed, as another tool would."""
+    import onnx
+
+    proto = onnx.load(str(src))
+    entry = next(e for e in proto.metadata_props if e.key == METADATA_KEY)
+    meta = json.loads(entry.value)
+    if flip:
+        weight = max((t for t in proto.graph.initializer if t.data_type == onnx.TensorProto.FLOAT),
+                     key=lambda t: len(t.raw_data))
+        raw = bytearray(weight.raw_data)
+        for i in range(3, len(raw), 64):
+            raw[i] ^= 0x40
+        weight.raw_data = bytes(raw)
+    for key, value in (changes or {}).items():
+        if value is DELETE:
+            del meta[key]
+        else:
+            meta[key] = value
+    if resign:
+        meta[CHECKSUM_KEY] = onnx_sha256(proto, meta)
+    entry.value = text if text is not None else json.dumps(meta)
+    onnx.save(proto, str(dst))
+    return dst
+
+
+def _refused(path: Path) -> str:
+    with pytest.raises(IsatSleepNetError) as info:
+        load_predictor(path, threads=1)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{path}: "), message
+    return message
+
+
+def test_the_export_carries_a_checksum_of_its_weights_and_metadata(exported):
+    import onnx
+
+    from isatsleepnet.inference.checkpoint import load_model_file
+
+    model, onnx_path = exported
+    proto = onnx.load(str(onnx_path))
+    meta = json.loads(next(e.value for e in proto.metadata_props if e.key == METADATA_KEY))
+    assert meta[CHECKSUM_KEY] == onnx_sha256(proto, meta)
+    assert meta["weights_sha1"] == load_model_file(model).weights_sha1()
+    assert OnnxRunner(onnx_path, threads=1).metadata() == meta
+
+
+def test_flipped_weights_are_refused_by_stage_with_one_line_and_status_2(exported, tmp_path, capsys):
+    """Before: every epoch staged differently from the intact file, exit 0."""
+    bad = _rewrite(exported[1], tmp_path / "flipped.onnx", flip=True)
+    rc = main(["stage", "--model", str(bad), "--out", str(tmp_path / "out"), str(tmp_path / "night.edf")])
+    assert rc == 2
+    assert capsys.readouterr().err == (f"isatsleepnet stage: error: {bad}: corrupt model file: its weights or "
+                                       "metadata do not match their checksum\n")
+
+
+@pytest.mark.parametrize("changes", [
+    {"weights_sha1": "0" * 40},
+    {"training": "synthetic_recordings=0"},
+    {"training": DELETE},
+    {"normalize": "none"},
+    {"metrics": {"validation": {"macro_f1": 0.99}}},
+    {"sampling_rate": 128.0},
+], ids=["weights_sha1", "synthetic_recordings", "training removed", "normalize", "metrics", "sampling_rate"])
+def test_edited_metadata_is_refused(exported, tmp_path, changes):
+    if changes.get("training") == "synthetic_recordings=0":
+        meta = OnnxRunner(exported[1], threads=1).metadata()
+        changes = {"training": {**meta["training"], "synthetic_recordings": 0}}
+    bad = _rewrite(exported[1], tmp_path / "edited.onnx", changes=changes)
+    assert _refused(bad) == f"{bad}: corrupt model file: its weights or metadata do not match their checksum"
+
+
+def test_a_file_exported_before_the_checksum_must_be_exported_again(exported, tmp_path):
+    old = _rewrite(exported[1], tmp_path / "old.onnx", changes={CHECKSUM_KEY: DELETE})
+    assert _refused(old) == (f"{old}: exported without a checksum of its weights and metadata (by an older "
+                             f"isatsleepnet); export it again: isatsleepnet export --model MODEL.pt --onnx {old}")
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("{not json", "corrupt model file: its isatsleepnet metadata is not JSON"),
+    ("[1, 2]", "corrupt model file: its isatsleepnet metadata is not a JSON object"),
+])
+def test_metadata_that_is_not_a_json_object(exported, tmp_path, text, problem):
+    """Before: ``unexpected JSONDecodeError`` (exit 1)."""
+    bad = _rewrite(exported[1], tmp_path / "text.onnx", text=text)
+    assert _refused(bad) == f"{bad}: {problem}"
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"normalize": "bogus"}, "normalize is 'bogus', not one of epoch-zscore, none"),
+    ({"channels": DELETE}, "channels is None, not a non-empty list of names"),
+    ({"sampling_rate": float("nan")}, "sampling_rate is nan, not a finite number above 0"),
+    ({"epoch_seconds": 15.0}, ("its 15-s epochs at 100 Hz are 1500 samples, but its network takes 3000 "
+                               "(model_config n_samples)")),
+    ({"stages": DELETE, "training": []}, "training is not a mapping"),
+    ({"weights_sha1": "0" * 39}, f"weights_sha1 is {'0' * 39!r}, not a sha1 digest"),
+])
+def test_metadata_with_a_valid_checksum_is_still_checked_field_by_field(exported, tmp_path, changes, problem):
+    """Written by another tool with its checksum recomputed: each field is checked as a model.pt's would be."""
+    bad = _rewrite(exported[1], tmp_path / "fields.onnx", changes=changes, resign=True)
+    assert _refused(bad) == f"{bad}: invalid model file: {problem}"

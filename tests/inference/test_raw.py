@@ -144,3 +144,14 @@ def test_a_channel_of_another_kind_standing_in_is_a_warning(write_edf, tmp_path)
     ]
     same_kind = write_night(write_edf, tmp_path / "pz.edf", 1, labels=["EEG Cz-Oz", "EEG Pz-Oz", "EOG horizontal"])
     assert RawRecording.open(same_kind, INPUTS, overrides={"eeg": ["EEG Cz-Oz"]}).warnings == []
+
+
+def test_a_channel_of_another_modality_is_a_warning(write_edf, tmp_path):
+    psg = write_night(write_edf, tmp_path / "emg.edf", 1, labels=["EMG Chin", "EEG Pz-Oz", "EEG C3-M2"])
+    rec = RawRecording.open(psg, INPUTS, overrides={"eeg": ["EMG Chin"], "eog": ["EEG C3-M2"]})
+    assert rec.warnings == [
+        "eeg: 'EMG Chin' looks like an EMG channel, not an EEG channel: the eeg input takes EEG, so what is learnt "
+        "or staged from it is unreliable",
+        "eog: 'EEG C3-M2' looks like an EEG channel, not an EOG channel: the eog input takes EOG, so what is learnt "
+        "or staged from it is unreliable",
+    ]

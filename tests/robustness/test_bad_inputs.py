@@ -44,6 +44,13 @@ BAD: dict[str, tuple] = {
                    r"data-record duration is nan \(must be a positive number of seconds\)"),
     "duplicate_label": (lambda p: patch_signal_field(p, 3, "label", "EEG Fpz-Cz"),
                         r"2 channels are labelled 'EEG Fpz-Cz' \(signals 1, 4 of the file\): ambiguous"),
+    "fewer_records_announced": (lambda p: patch_main_field(p, "n_records", "2"),
+                                r"the header announces 2 data records but the file holds 6 \(a header not updated"),
+    "header_bytes": (lambda p: patch_main_field(p, "header_bytes", "9999"),
+                     r"the header says it is 9999 bytes long, but its 4 signal\(s\) make it 1280"),
+    "absurd_amplitude": (lambda p: (patch_signal_field(p, 0, "physical_min", "-1e9"),
+                                    patch_signal_field(p, 0, "physical_max", "1e9")),
+                         r"beyond ±10 V"),
 }
 
 

@@ -163,6 +163,60 @@ def test_lightning_best_checkpoint_read_after_fit(tmp_path, store, how):
 
 
 
+# Files of plain data only (nothing to run) that are not what they claim: refused on their content, one line.
+
+
+def _plain_lightning_checkpoint(path: Path) -> Path:
+    """A checkpoint as any Lightning project writes it (plain data, our weights' names), without our checksum."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"epoch": 0, "global_step": 3, "pytorch-lightning_version": L.__version__,
+                "state_dict": {"model.head.weight": torch.zeros(5, 16)}, "loops": {}, "callbacks": {}}, path)
+    return path
+
+
+def test_a_plain_foreign_lightning_checkpoint_is_not_resumed(tmp_path, store, capsys):
+    out = tmp_path / "run"
+    path = _plain_lightning_checkpoint(out / "checkpoints" / "last.ckpt")
+    config = tmp_path / "train.json"
+    config.write_text(json.dumps({"train": asdict(tiny_config(max_epochs=1))}))
+    assert main(["train", "--data", str(store.root), "--out", str(out), "--config", str(config), "--quiet",
+                 "--train-subjects", "S0,S1", "--val-subjects", "S2"]) == 2
+    assert capsys.readouterr().err == (
+        f"isatsleepnet train: error: {path}: a training checkpoint without the checksum of its weights (written by "
+        f"an older isatsleepnet, or altered): not used; delete {path.parent} to start again\n")
+    assert not (out / "model.pt").exists()
+
+
+class _PlainBest(L.Callback):
+    """Replaces best.ckpt with a plain foreign checkpoint once training has ended."""
+
+    def on_train_end(self, trainer, module) -> None:
+        _plain_lightning_checkpoint(Path(trainer.default_root_dir) / "checkpoints" / "best.ckpt")
+
+
+def test_a_plain_foreign_best_checkpoint_never_becomes_the_model_file(tmp_path, store):
+    with pytest.raises(IsatSleepNetError) as info:
+        train_split(store, FOLD, tmp_path / "run", tiny_config(max_epochs=1), progress=False, callbacks=[_PlainBest()])
+    best = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    assert str(info.value).startswith(f"{best}: a training checkpoint without the checksum of its weights")
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_a_plain_gan_checkpoint_shaped_like_ours_with_wrong_types(tmp_path):
+    """The fingerprint matches (the file was made for this run), the rest is not what training reads."""
+    from isatsleepnet.gan.train import run_fingerprint
+
+    data = np.random.default_rng(0).standard_normal((8, 500)).astype(np.float32)
+    path = tmp_path / "gan" / CHECKPOINT
+    path.parent.mkdir(parents=True)
+    torch.save({"fingerprint": run_fingerprint(TINY_GAN, data, 50.0), "epoch": 1, "step": 1, "rows": "abc",
+                "generator": {}, "discriminator": {}, "opt_g": {}, "opt_d": {}, "sched_g": {}, "sched_d": {}}, path)
+    with pytest.raises(IsatSleepNetError) as info:
+        train_gan(data, 50.0, tmp_path / "gan", TINY_GAN, progress=False)
+    assert str(info.value) == (f"{path}: corrupt checkpoint: generator is not a set of named weights; "
+                               "use --overwrite (or delete it) to start again")
+
+
 def _live_object_array(marker: Path) -> np.ndarray:
     return np.array([_TouchOnLoad(marker)], dtype=object)
 

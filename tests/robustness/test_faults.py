@@ -285,6 +285,13 @@ def test_stage_into_another_models_folder_is_refused(write_edf, tmp_path, tmp_pa
     assert code == 2
     assert err.strip().splitlines() == [f"isatsleepnet stage: error: {out} holds the stagings of another model "
                                         f"({out / 'model.sha1'}); stage into another --out, or delete the folder"]
+    (out / "model.sha1").unlink()  # stagings without their marker: whose they are is unknown
+    code, _, err = run_cli(["stage", psg, "--model", model, "--out", out, "--no-plots", "--quiet"], capsys)
+    assert code == 2 and err.strip().endswith("holds stagings of an unknown model (no model.sha1); stage into "
+                                              "another --out, or delete the folder")
+    empty = tmp_path / "empty"  # a run that stages nothing claims nothing
+    code, _, err = run_cli(["stage", tmp_path / "none.edf", "--model", model, "--out", empty, "--quiet"], capsys)
+    assert code == 1 and not (empty / "model.sha1").exists()
 
 
 # --------------------------------------------------------------------------- train-gan

@@ -19,7 +19,11 @@ from isatsleepnet.inference.predict import predict_probabilities
 from isatsleepnet.training import loss as loss_module
 from isatsleepnet.training.fit import train_split
 from isatsleepnet.training.folds import Fold
-from isatsleepnet.training.module import SleepStager
+from isatsleepnet.training.module import (
+    CHECKPOINT_HASH_KEY,
+    SleepStager,
+    checkpoint_sha256,
+)
 from tests.training.conftest import tiny_config
 from tests.training.tiny_store import write_tiny_store
 
@@ -143,22 +147,31 @@ def test_non_finite_weights_at_the_end_of_an_epoch_are_never_checkpointed(clean,
 
 
 class _PoisonBest(L.Callback):
-    """Writes NaN into best.ckpt's weights once training has ended."""
+    """Writes infinity into best.ckpt's weights once training has ended; ``resign`` recomputes its checksum
+    (as if the checkpoint had been written like that), otherwise the checksum no longer matches."""
+
+    def __init__(self, resign: bool) -> None:
+        self.resign = resign
 
     def on_train_end(self, trainer, module) -> None:
         best = Path(trainer.default_root_dir) / "checkpoints" / "best.ckpt"
         checkpoint = torch.load(best, weights_only=True)
         name = next(k for k, v in checkpoint["state_dict"].items() if v.is_floating_point())
         checkpoint["state_dict"][name].view(-1)[0] = float("inf")
+        if self.resign:
+            checkpoint[CHECKPOINT_HASH_KEY] = checkpoint_sha256(checkpoint)
         torch.save(checkpoint, best)
 
 
-def test_a_best_checkpoint_with_non_finite_weights_never_becomes_the_model_file(clean, tmp_path):
+@pytest.mark.parametrize("resign, problem", [(True, "weights hold NaN or infinity"),
+                                             (False, "corrupt training checkpoint: its weights do not match")])
+def test_a_best_checkpoint_with_non_finite_weights_never_becomes_the_model_file(clean, tmp_path, resign, problem):
     with pytest.raises(IsatSleepNetError) as info:
-        train_split(clean, FOLD, tmp_path, tiny_config(max_epochs=1), progress=False, callbacks=[_PoisonBest()])
+        train_split(clean, FOLD, tmp_path, tiny_config(max_epochs=1), progress=False,
+                    callbacks=[_PoisonBest(resign)])
     message = str(info.value)
     assert "\n" not in message and message.startswith(f"{tmp_path / 'checkpoints' / 'best.ckpt'}: ")
-    assert "weights hold NaN or infinity" in message
+    assert problem in message
     assert not (tmp_path / "model.pt").exists()
 
 

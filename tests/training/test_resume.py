@@ -12,9 +12,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -24,6 +26,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from isatsleepnet.inference.checkpoint import load_model_file
+from isatsleepnet.training import fit
 from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.training.fit import train_split
 from isatsleepnet.training.folds import Fold
@@ -84,6 +87,7 @@ import json, os, signal, sys
 import lightning as L
 from isatsleepnet.data.store import PreparedDataset
 from isatsleepnet.training.config import TrainConfig
+from isatsleepnet.training import fit
 from isatsleepnet.training.fit import train_split
 from isatsleepnet.training.folds import Fold
 
@@ -162,6 +166,54 @@ def test_a_run_stopped_after_early_stopping_decided_stays_stopped(store, tmp_pat
     assert not (tmp_path / "b" / "model.pt").exists()
     train_split(store, FOLD, tmp_path / "b", config, progress=False)
     _assert_same_training(tmp_path / "a", tmp_path / "b")
+
+
+def _val_scores(log: Path) -> list[float]:
+    with log.open(newline="") as f:
+        return [float(r["val_macro_f1"]) for r in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("how", ["move", "copy"])
+def test_a_run_folder_moved_or_copied_between_runs_resumes_to_the_same_model(store, tmp_path, monkeypatch, capsys,
+                                                                                how):
+    """Lightning forgets the best score of a checkpoint whose folder has moved (warning in several lines that it
+    does), so the first resumed epoch replaced best.ckpt whatever its score; here that epoch (3) is worse than
+    the best one (2), which an uninterrupted run selects. Resumed without a word, the result is the same."""
+    config = _config(balanced_sampling=True, max_epochs=4)
+    train_split(store, FOLD, tmp_path / "a", config, progress=False)
+    scores = _val_scores(tmp_path / "a" / "logs" / "metrics.csv")
+    assert scores[2] == max(scores) > scores[3], "the test needs the best epoch at the interruption, a worse one after"
+    save = ModelCheckpoint._save_checkpoint
+
+    def stop_after_last(self, trainer: L.Trainer, filepath: str) -> None:
+        save(self, trainer, filepath)
+        if filepath.endswith("last.ckpt") and trainer.current_epoch == 2:
+            raise _Stopped("killed")
+
+    monkeypatch.setattr(ModelCheckpoint, "_save_checkpoint", stop_after_last)
+    with pytest.raises(_Stopped):
+        train_split(store, FOLD, tmp_path / "b", config, progress=False)
+    monkeypatch.setattr(ModelCheckpoint, "_save_checkpoint", save)
+    elsewhere = tmp_path / "elsewhere" / "run"
+    (shutil.move if how == "move" else shutil.copytree)(tmp_path / "b", elsewhere)
+    capsys.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train_split(store, FOLD, elsewhere, config, progress=False)
+    _assert_same_training(tmp_path / "a", elsewhere)
+    assert load_model_file(elsewhere / "model.pt").training["selected_epoch"] == 2
+    said = capsys.readouterr().err + " ".join(str(w.message) for w in caught)
+    assert "dirpath has changed" not in said
+
+
+def test_lightnings_dirpath_warning_is_kept_only_when_asked_for():
+    text = "The dirpath has changed from '/old/checkpoints' to '/new/checkpoints', therefore `best_model_score` ..."
+    for verbose in (False, True):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit._quiet_lightning(verbose)
+            warnings.warn(text, UserWarning)
+        assert [str(w.message) for w in caught] == ([text] if verbose else [])
 
 
 @pytest.mark.parametrize("weighted", [False, True])

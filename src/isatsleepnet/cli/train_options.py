@@ -67,6 +67,8 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         config = replace_from(config, values, source=str(args.config))
     flags = {field: getattr(args, dest) for dest, field in _FLAGS.items() if getattr(args, dest) is not None}
     config = replace_from(config, flags)
+    if not isinstance(config.model, dict):
+        config.validate()  # names the setting, one line
     model = dict(config.model)
     if getattr(args, "model_size", None):
         from isatsleepnet.model import MODEL_SIZES, model_size_options

@@ -104,6 +104,35 @@ def channel_kind(label: str) -> str | None:
     return None
 
 
+_NOT_EEG = (
+    ("EMG", ("emg", "chin", "submental", "leg", "tibialis")),
+    ("ECG", ("ecg", "ekg", "heart")),
+    ("a respiratory or other non-EEG", ("resp", "thor", "abdo", "airflow", "flow", "pleth", "spo2", "sao2",
+                                               "pulse", "snore", "position", "temp", "light", "marker", "event")),
+)
+
+
+def channel_modality(label: str) -> str | None:
+    """What a label says the channel records: 'EEG', 'EOG', 'EMG', 'ECG', another signal, or None.
+
+    Examples
+    --------
+    >>> channel_modality("EEG Fpz-Cz"), channel_modality("E1-M2"), channel_modality("EMG Chin"), channel_modality("X1")
+    ('EEG', 'EOG', 'EMG', None)
+    """
+    text = label.strip().casefold()
+    for modality, words in _NOT_EEG:
+        if any(word in text for word in words):
+            return modality
+    key = _SPACES.sub("", text)
+    first = key.removeprefix("eog").removeprefix("eeg").split("-")[0]
+    if key.startswith(("eog", "heog", "veog")) or "horizontal" in key or first in ("e1", "e2", "loc", "roc"):
+        return "EOG"
+    if key.startswith("eeg") or re.fullmatch(_ELECTRODE, first):
+        return "EEG"
+    return None
+
+
 def minimum_rate(role: str, working_rate: float) -> float:
     """The lowest channel rate (Hz) accepted for ``role`` when working at ``working_rate``."""
     return MIN_RATE_FRACTION[role_kind(role)] * working_rate
@@ -184,9 +213,16 @@ def resolve_channels(
 
 
 def stand_in_warnings(choices: Sequence[ChannelChoice], trained: Mapping[str, str]) -> list[str]:
-    """Warnings where a channel of another kind stands in for the one a model was trained on."""
+    """Warnings where a channel of another modality (EMG for EEG) or kind (referential for bipolar) than
+    the role, or than the one a model was trained on (``trained``: role -> label), is used."""
     warnings = []
     for c in choices:
+        modality, wanted = channel_modality(c.label), role_kind(c.role).upper()
+        if modality is not None and modality != wanted:
+            what = f"an {modality} channel" if modality in ("EEG", "EOG", "EMG", "ECG") else f"{modality} channel"
+            warnings.append(f"{c.role}: {c.label!r} looks like {what}, not an {wanted} channel: the {c.role} input "
+                            f"takes {wanted}, so what is learnt or staged from it is unreliable")
+            continue
         original = trained.get(c.role)
         if original is None:
             continue

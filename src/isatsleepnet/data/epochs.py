@@ -29,3 +29,29 @@ def contiguous_runs(indices: np.ndarray) -> list[tuple[int, int]]:
     starts = np.concatenate([[0], breaks])
     ends = np.concatenate([breaks, [len(indices)]])
     return [(int(indices[s]), int(indices[e - 1]) + 1) for s, e in zip(starts, ends)]
+
+
+ABSURD_MICROVOLTS = 1e7
+"""A sample beyond ±10 V is no body's signal: a wrong unit, gain or calibration."""
+
+
+def unusable_epochs(epochs: np.ndarray) -> np.ndarray:
+    """Per epoch: whether a sample of it is not finite or beyond :data:`ABSURD_MICROVOLTS` (µV input).
+
+    Such an epoch is never stored, trained on or staged: its numbers are not a recording.
+    """
+    x = np.asarray(epochs)
+    flat = x.reshape(len(x), -1)
+    with np.errstate(invalid="ignore"):
+        return ~np.isfinite(flat).all(axis=1) | (np.abs(np.nan_to_num(flat, nan=0.0)) > ABSURD_MICROVOLTS).any(axis=1)
+
+
+def unusable_problem(epochs: np.ndarray, onsets: np.ndarray | None = None) -> str | None:
+    """One line for a prepared recording whose epochs hold non-finite or absurd samples, or None."""
+    bad = unusable_epochs(epochs)
+    if not bad.any():
+        return None
+    first = int(np.flatnonzero(bad)[0])
+    where = f"epoch {first}" + (f" at {float(onsets[first]):g} s" if onsets is not None else "")
+    return (f"{int(bad.sum())} of {len(bad)} epochs hold non-finite samples or samples beyond ±10 V (first: {where}): "
+            "a wrong unit, gain or calibration?")

@@ -10,6 +10,7 @@ re-import still knows its data are not a person's.
 
 from __future__ import annotations
 
+import math
 import re
 import zipfile
 from pathlib import Path
@@ -19,6 +20,7 @@ from tqdm.auto import tqdm
 
 from isatsleepnet import STAGES, __version__
 from isatsleepnet.atomic import atomic_path
+from isatsleepnet.data.epochs import unusable_problem
 from isatsleepnet.data.hashing import sha1_of
 from isatsleepnet.data.prepare_config import PrepareConfig
 from isatsleepnet.data.store import PreparedDataset
@@ -38,7 +40,7 @@ def read_npz(path: Path, config: PrepareConfig) -> tuple[np.ndarray, np.ndarray,
             missing = [k for k in ("x", "y", "fs") if k not in f.files]
             if missing:
                 raise DataError(path, f"npz lacks array(s) {', '.join(missing)} (expected x, y, fs, ch_label)")
-            x, y, fs = f["x"], f["y"], float(f["fs"])
+            x, y, fs = f["x"], f["y"], float(np.asarray(f["fs"]).ravel()[0]) if f["fs"].size else float("nan")
             names = [str(c) for c in np.atleast_1d(f["ch_label"])] if "ch_label" in f.files else []
             # written by export-npz from a store of `synth` recordings; other tools write no such array
             synthetic = bool(np.asarray(f["synthetic"]).any()) if "synthetic" in f.files else False
@@ -50,7 +52,14 @@ def read_npz(path: Path, config: PrepareConfig) -> tuple[np.ndarray, np.ndarray,
         x = x[:, :, None]
     if len(y) == 0:
         raise DataError(path, "npz holds no epochs")
-    y = np.asarray(y).astype(np.int64).ravel()
+    if not math.isfinite(fs) or fs <= 0:
+        raise DataError(path, f"fs is {fs:g} Hz (must be a positive number)")
+    if not np.issubdtype(x.dtype, np.number) or not np.issubdtype(np.asarray(y).dtype, np.number):
+        raise DataError(path, f"x ({x.dtype}) and y ({np.asarray(y).dtype}) must hold numbers")
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if not np.isfinite(y).all() or (y != np.round(y)).any():
+        raise DataError(path, "y holds values that are not whole stage codes (NaN or fractions)")
+    y = y.astype(np.int64)
     if y.min() < 0 or y.max() >= len(STAGES):
         bad = sorted(int(v) for v in set(np.unique(y)) - set(range(len(STAGES))))
         raise DataError(path, f"unknown stage label(s) {bad} in y (expected 0..4)")
@@ -76,7 +85,11 @@ def read_npz(path: Path, config: PrepareConfig) -> tuple[np.ndarray, np.ndarray,
         "isatsleepnet_version": __version__,
     }
     onsets = np.arange(len(y)) * config.epoch_seconds
-    return np.ascontiguousarray(x.transpose(0, 2, 1), dtype=np.float32), y.astype(np.int8), onsets, meta
+    epochs = np.ascontiguousarray(x.transpose(0, 2, 1), dtype=np.float32)
+    problem = unusable_problem(epochs, onsets)
+    if problem:
+        raise DataError(path, problem)
+    return epochs, y.astype(np.int8), onsets, meta
 
 
 def export_npz(data: str | Path, out: str | Path, *, channels: list[str] | None = None, progress: bool | None = None) -> list[Path]:

@@ -25,11 +25,11 @@ from isatsleepnet.atomic import remove_stale_temporaries
 from isatsleepnet.config import save_config
 from isatsleepnet.data import signal as sig
 from isatsleepnet.data.hashing import sha1_of
-from isatsleepnet.data.epochs import contiguous_runs, keep_mask
+from isatsleepnet.data.epochs import contiguous_runs, keep_mask, unusable_problem
 from isatsleepnet.data.npz import read_npz
 from isatsleepnet.data.labels import map_sleep_edf, stage_counts
 from isatsleepnet.data.prepare_config import PrepareConfig
-from isatsleepnet.data.channels import flat_channel_notes, resolve_channels
+from isatsleepnet.data.channels import flat_channel_notes, resolve_channels, stand_in_warnings
 from isatsleepnet.data.readers.edf import EdfRecording
 from isatsleepnet.data.readers.edf_segments import is_discontinuous
 from isatsleepnet.data.readers.hypnogram import (
@@ -96,6 +96,7 @@ def read_recording(
     resolved = resolve_channels(psg, config.channels(), working_rate=config.sampling_rate,
                                 assume_unit=config.assume_unit, working="prepare (--sampling-rate)")
     notes = [f"{c.role}: using channel {c.label!r} as an alias" for c, _ in resolved if c.matched == "alias"]
+    notes += stand_in_warnings([c for c, _ in resolved], {})  # an EMG given as --eeg, say
     epoch_s = config.epoch_seconds
     hypnogram = _read_stages(source, psg, config)
     offset = hypnogram.grid_offset(epoch_s)
@@ -117,9 +118,9 @@ def read_recording(
     if len(kept) == 0:
         raise DataError(hypnogram.source, "no scored sleep epoch (nothing left to prepare)")
     epochs = _read_epochs(psg, resolved, kept, n_psg_epochs, offset, config)
-    bad = ~np.isfinite(epochs).all(axis=(1, 2))
-    if bad.any():  # cannot happen from checked EDF calibrations; a guard so that no NaN is ever stored
-        raise DataError(source.psg, f"{int(bad.sum())} epochs hold non-finite samples (first: epoch {int(kept[bad][0])})")
+    problem = unusable_problem(epochs, kept * epoch_s + offset)  # NaN cannot come from checked calibrations; ±10 V can
+    if problem:
+        raise DataError(source.psg, problem)
     notes += flat_channel_notes(epochs, [c for c, _ in resolved])
 
     meta = {
@@ -183,7 +184,10 @@ def _prepare(source: RecordingSource, config: PrepareConfig, out: Path, overwrit
         epochs, labels, onsets, meta = read_npz(source.psg, config)
     else:
         epochs, labels, onsets, meta = read_recording(source, config)
-    write_recording(out, source.recording, epochs, labels, onsets, meta, overwrite=overwrite)
+    # an existing folder that is not complete (damaged, half-copied) is this run's to replace
+    folder = out / RECORDINGS / source.recording
+    write_recording(out, source.recording, epochs, labels, onsets, meta,
+                    overwrite=overwrite or (folder.exists() and not is_complete(folder)))
     return RecordingResult(source.recording, "prepared", len(labels), stage_counts(labels),
                            seconds=time.perf_counter() - t0, notes=list(meta.get("notes", [])))
 

@@ -170,8 +170,53 @@ class PreparedRecording:
         return self.origins == ORIGIN_REAL
 
 
+_ARRAYS = ("epochs.npy", "labels.npy", "onsets.npy")
+
+
+def _npy_shape(path: Path) -> tuple[int, ...]:
+    """Shape from a .npy header, checked against the file's size (a truncated copy is caught)."""
+    with path.open("rb") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+        data_start = f.tell()
+    if dtype.hasobject:
+        raise ValueError("it holds Python objects")
+    expected = data_start + int(np.prod(shape)) * dtype.itemsize
+    size = path.stat().st_size
+    if size != expected:
+        raise ValueError(f"{size} bytes where its header announces {expected}")
+    return tuple(shape)
+
+
+def recording_problem(folder: Path) -> str | None:
+    """Why ``folder`` is not a complete, intact prepared recording (None when it is).
+
+    Cheap (headers and sizes only), so that a rerun of `prepare` redoes a recording
+    whose files were damaged or half-copied instead of skipping it.
+    """
+    missing = [name for name in (*_ARRAYS, "meta.json") if not (folder / name).is_file()]
+    if missing:
+        return f"{', '.join(missing)} missing"
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        n = int(meta["n_epochs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "meta.json is unreadable"
+    shapes = {}
+    for name in _ARRAYS:
+        try:
+            shapes[name] = _npy_shape(folder / name)
+        except (OSError, ValueError) as exc:
+            return f"{name} is damaged ({exc})"
+    if len(shapes["epochs.npy"]) != 3 or shapes["epochs.npy"][0] != n or shapes["labels.npy"] != (n,) \
+            or shapes["onsets.npy"] != (n,):
+        return f"its arrays do not hold the {n} epochs meta.json announces"
+    return None
+
+
 def is_complete(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in ("epochs.npy", "labels.npy", "onsets.npy", "meta.json"))
+    return recording_problem(folder) is None
 
 
 class PreparedDataset:
@@ -199,8 +244,11 @@ class PreparedDataset:
 
     def __getitem__(self, name: str) -> PreparedRecording:
         folder = self.root / RECORDINGS / name
-        if not is_complete(folder):
+        if not folder.is_dir():
             raise IsatSleepNetError(f"{self.root}: no prepared recording {name!r}")
+        problem = recording_problem(folder)
+        if problem:
+            raise IsatSleepNetError(f"{folder}: a damaged prepared recording ({problem}); prepare it again")
         return PreparedRecording(folder)
 
     def __iter__(self) -> Iterator[PreparedRecording]:

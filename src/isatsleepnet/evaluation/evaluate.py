@@ -7,8 +7,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from isatsleepnet.data.store import PreparedRecording
+from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.evaluation.predictions import RecordingPrediction
-from isatsleepnet.inference.checkpoint import load_model_file
+from isatsleepnet.inference.checkpoint import ModelFile, load_model_file
 from isatsleepnet.inference.predict import best_device, predict_probabilities
 
 
@@ -25,9 +26,11 @@ def predict_recordings(
 
     ``out/model.sha1`` names the weights whose predictions the folder holds, so
     that a rerun with another model can never pick up the first one's results.
+    Recordings the model cannot read as they are prepared are refused first (:func:`check_data_fits`).
     """
-    out.mkdir(parents=True, exist_ok=True)
     model_file = load_model_file(model_path)
+    check_data_fits(model_path, model_file, recordings)
+    out.mkdir(parents=True, exist_ok=True)
     _claim_folder(out, model_path, model_file)
     model = None
     predictions = []
@@ -47,9 +50,38 @@ def predict_recordings(
     return predictions
 
 
+def check_data_fits(model_path: Path, model_file: ModelFile, recordings: list[PreparedRecording]) -> None:
+    """Refuse recordings prepared at another rate or epoch length, or without the model's channels.
+
+    Why before predicting: the network would otherwise fail on the first batch with a
+    shape error, or (same sample count at another rate) stage every epoch wrongly;
+    the message says how to prepare the data again.
+    """
+    rate, seconds = float(model_file.sampling_rate), float(model_file.epoch_seconds)
+    n_samples = int(model_file.model_config.get("n_samples", round(rate * seconds)))
+    works = f"{model_path}: works at {rate:g} Hz, {seconds:g}-s epochs"
+    for rec in recordings:
+        rec_rate = rec.sampling_rate
+        rec_seconds = float(rec.meta.get("epoch_seconds", 30.0))
+        if abs(rec_rate - rate) > 1e-9 * rate:
+            raise IsatSleepNetError(f"{works}; {rec.path} was prepared at {rec_rate:g} Hz: "
+                                    f"prepare it again with --sampling-rate {rate:g}")
+        if abs(rec_seconds - seconds) > 1e-9 * seconds:
+            raise IsatSleepNetError(f"{works}; {rec.path} was prepared in {rec_seconds:g}-s epochs: "
+                                    f"prepare it again with --epoch-seconds {seconds:g}")
+        rec_samples = rec.meta.get("n_samples", n_samples)
+        if rec_samples != n_samples:
+            raise IsatSleepNetError(f"{works} ({n_samples} samples); {rec.path} holds {rec_samples} samples "
+                                    f"per epoch: prepare it again with --sampling-rate {rate:g} "
+                                    f"--epoch-seconds {seconds:g}")
+        missing = [c for c in model_file.channels if c not in rec.channels]
+        if missing:
+            raise IsatSleepNetError(f"{model_path}: reads the channels {', '.join(model_file.channels)}; "
+                                    f"{rec.path} lacks {', '.join(missing)} (it has {', '.join(rec.channels)})")
+
+
 def _claim_folder(out: Path, model_path: Path, model_file) -> None:
     from isatsleepnet.atomic import atomic_write_text
-    from isatsleepnet.errors import IsatSleepNetError
 
     marker = out / "model.sha1"
     digest = model_file.weights_sha1()
@@ -80,7 +112,6 @@ def evaluate_model(
     """
     from isatsleepnet.data.store import PreparedDataset
     from isatsleepnet.data.synthetic.marker import synthetic_training_warning
-    from isatsleepnet.errors import IsatSleepNetError
     from isatsleepnet.evaluation.report import write_report
     from isatsleepnet.training.data import recordings_of
 

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from isatsleepnet import STAGES
 from isatsleepnet.atomic import atomic_path
 from isatsleepnet.errors import IsatSleepNetError
 
@@ -265,6 +266,35 @@ def build_generator(n_samples: int, config, *, seed: int | None = None) -> Gener
     )
 
 
+MAX_SAMPLES = 1_000_000  # samples per epoch: 30 s at 33 kHz; more is a damaged file, not a recording
+
+
+def bundle_problem(payload: dict) -> str | None:
+    """What is wrong with the values of a generator.pt whose fields have the right types; None if nothing.
+
+    Why: sampling uses every one of them (the epoch length builds the network, the µV amplitudes
+    scale the samples), so a wrong value would fail or mislead far from the file.
+    """
+    state = payload["state_dict"]
+    if not state or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        return "its state_dict is not a set of named weights"
+    if not 1 <= payload["n_samples"] <= MAX_SAMPLES:
+        return f"n_samples is {payload['n_samples']}, not a number of samples per epoch (1 to {MAX_SAMPLES})"
+    rate = payload["sampling_rate"]
+    if not (math.isfinite(rate) and rate > 0):
+        return f"sampling_rate is {rate!r}, not a finite number above 0"
+    if not payload["channel"].strip():
+        return "its channel has no name"
+    if payload["stage"] not in STAGES:
+        return f"stage is {payload['stage']!r}, not one of {', '.join(STAGES)}"
+    amplitude = payload["amplitude_uv"]
+    if not (amplitude.is_floating_point() and amplitude.dim() == 2 and amplitude.shape[1] == 2 and len(amplitude)):
+        return f"amplitude_uv has shape {tuple(amplitude.shape)}, not (epochs, 2) µV means and deviations"
+    if payload["epochs_trained"] < 0:
+        return f"epochs_trained is {payload['epochs_trained']}, a negative number"
+    return None
+
+
 class GeneratorBundle:
     """A trained generator with what sampling needs without the training data.
 
@@ -316,24 +346,33 @@ class GeneratorBundle:
 
         path = Path(folder) / GENERATOR_FILE
         payload = load_plain(path, "Physio-GAN generator", map_location=device, hint="; train it again")
-        kinds = {"state_dict": dict, "n_samples": int, "channel": str, "stage": str, "sampling_rate": (int, float),
-                 "amplitude_uv": torch.Tensor, "config": dict, "epochs_trained": int}
         if not isinstance(payload, dict):
             raise IsatSleepNetError(f"{path}: not a trained Physio-GAN generator")
-        wrong = [k for k, kind in kinds.items() if not isinstance(payload.get(k), kind)]
+        kinds = {"state_dict": dict, "n_samples": int, "channel": str, "stage": str, "sampling_rate": (int, float),
+                 "amplitude_uv": torch.Tensor, "config": dict, "epochs_trained": int}
+        wrong = [k for k, kind in kinds.items()
+                 if not isinstance(payload.get(k), kind) or isinstance(payload.get(k), bool)]
         if wrong:
             raise IsatSleepNetError(f"{path}: not a complete Physio-GAN generator (no valid {', '.join(wrong)}); "
                                     "train it again")
-        bad = non_finite_tensors(payload["state_dict"])
+        problem = bundle_problem(payload)
+        if problem:
+            raise IsatSleepNetError(f"{path}: corrupt generator: {problem}; train it again")
+        bad = non_finite_tensors({"state_dict": payload["state_dict"], "amplitude_uv": payload["amplitude_uv"]})
         if bad:
             raise IsatSleepNetError(f"{path}: corrupt generator: non-finite weights in {', '.join(bad[:3])}; "
                                     "train it again")
         try:
             # generators saved before de-imaging existed were trained without it
             config = replace_from(GanConfig(), {"g_deimage": False, **payload["config"]}, source=str(path))
+            config.validate()
             generator = build_generator(payload["n_samples"], config).to(device)
             generator.load_state_dict(payload["state_dict"])
-        except (RuntimeError, TypeError, ValueError):
+        except IsatSleepNetError as exc:
+            message = str(exc)
+            raise IsatSleepNetError(message if message.startswith(str(path)) else
+                                    f"{path}: invalid generator settings: {message}; train it again") from None
+        except (RuntimeError, TypeError, ValueError, ArithmeticError):
             raise IsatSleepNetError(f"{path}: saved by an incompatible version of Physio-GAN; train it again") from None
         generator.eval()
         return cls(generator, channel=payload["channel"], stage=payload["stage"],

@@ -173,6 +173,80 @@ def _check(value: torch.Tensor, what: str, epoch: int, config: GanConfig, folder
     )
 
 
+def _whole(value: Any, least: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _tensors(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                           for k, v in value.items())
+
+
+def resume_state_problem(state: dict[str, Any], generator: Generator) -> str | None:
+    """What is wrong with the fields of a resume checkpoint that training uses, in a few words; None if nothing.
+
+    Why each one: the fields come back from a file, and a wrong type (``rows`` a string, ``epoch``
+    a float) failed later as an AttributeError deep in the loop instead of one line naming the file.
+    """
+    for name in ("generator", "discriminator"):
+        if not _tensors(state.get(name)):
+            return f"{name} is not a set of named weights"
+    for name in ("opt_g", "opt_d", "sched_g", "sched_d"):
+        if not isinstance(state.get(name), dict):
+            return f"{name} is not an optimiser or scheduler state"
+    for name in ("sched_g", "sched_d"):  # StepLR takes all of these from the file
+        sched = state[name]
+        if not (_whole(sched.get("last_epoch")) and _whole(sched.get("step_size"), 1) and _finite(sched.get("gamma"))
+                and isinstance(sched.get("base_lrs"), list) and all(_finite(v) for v in sched["base_lrs"])):
+            return f"{name} is not a step-schedule state (last_epoch, step_size, gamma, base_lrs)"
+    epoch, step, rows = state.get("epoch"), state.get("step"), state.get("rows")
+    if not _whole(epoch, 1):
+        return f"epoch is {epoch!r}, not a whole number of at least 1"
+    if not _whole(step):
+        return f"step is {step!r}, not a whole number"
+    if not isinstance(rows, list) or not all(
+            isinstance(row, dict) and all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                                          for k, v in row.items()) for row in rows):
+        return "rows is not a list of per-epoch records (names and numbers)"
+    if len(rows) != epoch:
+        return f"it logs {len(rows)} epoch(s) but says {epoch} were trained"
+    if "ramp_epochs" in state and state["ramp_epochs"] is not None and not _whole(state["ramp_epochs"], 1):
+        return f"ramp_epochs is {state['ramp_epochs']!r}, not a whole number of at least 1"
+    if not isinstance(state.get("config", {}), dict):
+        return "config is not a mapping of settings"
+    if not state.get("ramp_epochs") and not _whole(state.get("config", {}).get("epochs", 1), 1):
+        return "its config's epochs is not a whole number of at least 1"
+    best = state.get("best")
+    if best is not None:
+        if not (isinstance(best, dict) and isinstance(best.get("fit"), (int, float))
+                and not isinstance(best.get("fit"), bool) and math.isfinite(best["fit"])
+                and _whole(best.get("epoch"), 1) and best["epoch"] <= epoch and _tensors(best.get("state"))):
+            return "best is not a selected generator (fit, epoch, weights)"
+        expected = {k: tuple(v.shape) for k, v in generator.state_dict().items()}
+        if {k: tuple(v.shape) for k, v in best["state"].items()} != expected:
+            return "the weights of its best generator do not fit the generator"
+    return None
+
+
+def _optimizer_misfit(optimizer: torch.optim.Optimizer, name: str) -> str | None:
+    """A loaded optimiser state whose settings are not numbers, or whose moment tensors do not have their
+    parameter's shape (Adam takes both from the file; the next step would fail)."""
+    for group in optimizer.param_groups:
+        betas = group.get("betas")
+        if not (all(_finite(group.get(key)) for key in ("lr", "eps", "weight_decay"))
+                and isinstance(betas, (list, tuple)) and len(betas) == 2 and all(_finite(b) for b in betas)):
+            return f"{name} is not an Adam state (lr, betas, eps, weight_decay)"
+    for param, values in optimizer.state.items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != param.shape:
+                return f"{name} holds {key} of shape {tuple(value.shape)} for a weight of shape {tuple(param.shape)}"
+    return None
+
+
 def train_gan(
     data: np.ndarray,
     fs: float,
@@ -217,7 +291,11 @@ def train_gan(
                 f"{checkpoint}: a checkpoint of a different run (settings or training data changed); "
                 "use another --out or --overwrite to start again"
             )
-        bad = non_finite_tensors({k: state.get(k) for k in ("generator", "discriminator")})
+        problem = resume_state_problem(state, generator)
+        if problem:
+            raise IsatSleepNetError(f"{checkpoint}: corrupt checkpoint: {problem}{again}")
+        bad = non_finite_tensors({k: state.get(k) for k in ("generator", "discriminator", "opt_g", "opt_d")} |
+                                 {"best": (state.get("best") or {}).get("state")})
         if bad:
             raise IsatSleepNetError(f"{checkpoint}: corrupt checkpoint: non-finite weights in "
                                     f"{', '.join(bad[:3])}{again}")
@@ -228,14 +306,17 @@ def train_gan(
             opt_d.load_state_dict(state["opt_d"])
             sched_g.load_state_dict(state["sched_g"])
             sched_d.load_state_dict(state["sched_d"])
-            start, step, rows = int(state["epoch"]), int(state["step"]), list(state["rows"])
         except (KeyError, RuntimeError, TypeError, ValueError):
             raise IsatSleepNetError(
                 f"{checkpoint}: incomplete, or written by an incompatible version of Physio-GAN{again}"
             ) from None
+        misfit = _optimizer_misfit(opt_g, "opt_g") or _optimizer_misfit(opt_d, "opt_d")
+        if misfit:
+            raise IsatSleepNetError(f"{checkpoint}: corrupt checkpoint: {misfit}{again}")
+        start, step, rows = state["epoch"], state["step"], list(state["rows"])
         best = state.get("best")
         # the spectral-loss ramp keeps the span the run began with (older checkpoints: their budget)
-        ramp_epochs = int(state.get("ramp_epochs") or state.get("config", {}).get("epochs", config.epochs))
+        ramp_epochs = state.get("ramp_epochs") or state.get("config", {}).get("epochs", config.epochs)
     else:
         if checkpoint.is_file():
             checkpoint.unlink()

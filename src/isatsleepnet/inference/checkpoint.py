@@ -8,10 +8,22 @@ resuming; this file is what `evaluate` and `stage` load.
 
 Why the checks: a model file comes from elsewhere (a colleague, a download).
 It is read without running code from it (:func:`isatsleepnet.torchfile.load_plain`),
-it carries a sha256 of its architecture and weights so that flipped bytes are
-refused instead of staging every epoch as W with NaN probabilities, and
-:meth:`ModelFile.build` is the one way from a file to a network: a config or
+and :meth:`ModelFile.build` is the one way from a file to a network: a config or
 weights that do not fit give one line naming the file, not a traceback.
+
+Checksums. A file of format version 2 carries a sha256 of *every* field (the
+metadata and the tensors, :func:`payload_sha256`), so flipped bytes in the
+weights, or an edited ``normalize`` or ``training``, are refused instead of
+staging every epoch as W or evaluating without normalisation; a version-2 file
+without its checksum is refused too. Version-1 files carried a sha256 of the
+architecture and weights only, which is still checked when present; files of
+version 1 or older without a checksum still load: they predate checksums. (A
+checksum detects damage, not forgery: whoever edits a file can recompute it, so
+a file that claims an old version gains a forger nothing.) Whatever the version,
+every field's value is checked (:func:`model_fields_problem`): a rate or an
+epoch length that is not a finite positive number, epochs that are not the
+network's input length, an unknown normalisation, roles that do not match the
+channels, other classes than the five AASM stages: one line naming the file.
 """
 
 from __future__ import annotations
@@ -20,23 +32,26 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from isatsleepnet import STAGES, __version__
 from isatsleepnet.atomic import atomic_path
 from isatsleepnet.errors import IsatSleepNetError
-from isatsleepnet.torchfile import load_plain, non_finite_tensors, not_plain, to_plain
+from isatsleepnet.training.config import NORMALIZATIONS
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch is imported where it is used: the field checks serve the ONNX backend without it
+    import torch
+
     from isatsleepnet.model import ISATSleepNet, ModelConfig
 
 FORMAT = "isatsleepnet-model"
-VERSION = 1
-HASH_KEY = "weights_sha256"
+VERSION = 2  # 2: the checksum covers every field and is required; 1: weights only, optional
+HASH_KEY = "sha256"  # version 2: sha256 of every other field of the file (payload_sha256)
+WEIGHTS_HASH_KEY = "weights_sha256"  # version 1: sha256 of model_config and the weights (ModelFile.weights_sha256)
 
 
 @dataclass
@@ -113,7 +128,9 @@ class ModelFile:
         return digest.hexdigest()
 
     def weights_sha256(self) -> str:
-        """Checksum stored in the file: model_config plus every tensor's name, dtype, shape and bytes."""
+        """The checksum of format version 1: model_config plus every tensor's name, dtype, shape and bytes."""
+        import torch
+
         digest = hashlib.sha256(json.dumps(self.model_config, sort_keys=True, default=str).encode())
         for name in sorted(self.state_dict):
             tensor = self.state_dict[name].detach().cpu().contiguous()
@@ -122,34 +139,109 @@ class ModelFile:
         return digest.hexdigest()
 
     def save(self, path: str | Path) -> None:
-        """Write the file atomically, with its checksum; non-finite weights are never written, and
-        neither is anything a weights-only load would refuse (NumPy values become plain numbers)."""
+        """Write the file atomically, with the checksum of all its fields; what :func:`load_model_file` would
+        refuse is never written: non-finite weights, invalid fields, anything a weights-only load refuses
+        (NumPy values become plain numbers)."""
+        import torch
+
+        from isatsleepnet.torchfile import non_finite_tensors, not_plain, to_plain
+
         bad = non_finite_tensors(self.state_dict)
         if bad:
             raise IsatSleepNetError(f"{path}: not written: the weights hold NaN or infinity ({', '.join(bad[:3])}); "
                                     "training diverged")
         names = [f.name for f in dataclasses.fields(self) if f.name not in ("source", "state_dict")]
-        plain = dataclasses.replace(self, **{name: to_plain(getattr(self, name)) for name in names})
+        plain = {name: to_plain(getattr(self, name)) for name in names}
         payload = {
             "format": FORMAT,
             "version": VERSION,
             "isatsleepnet_version": __version__,
             "saved": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            **{name: getattr(plain, name) for name in names},
+            **plain,
             "state_dict": dict(self.state_dict),
-            HASH_KEY: plain.weights_sha256(),
         }
         refused = not_plain(payload)
         if refused:
             raise IsatSleepNetError(f"{path}: not written: {', '.join(refused[:3])} not plain data (numbers, strings, "
                                     "lists, mappings, tensors), so the file could not be read back")
+        problem = model_fields_problem(plain)
+        if problem:
+            raise IsatSleepNetError(f"{path}: not written: {problem}")
+        payload[HASH_KEY] = payload_sha256(payload)
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
+
+
+def payload_sha256(payload: Mapping[str, Any]) -> str:
+    """The checksum of format version 2: every field of a model file but the checksum itself."""
+    from isatsleepnet.torchfile import plain_sha256
+
+    return plain_sha256({key: value for key, value in payload.items() if key != HASH_KEY})
 
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) and v.strip() for v in value)
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)
+
+
+def model_fields_problem(fields: Mapping[str, Any]) -> str | None:
+    """What is wrong with the metadata of a model file (or of its ONNX export), in a few words; None if nothing.
+
+    Needs no torch: the ONNX backend checks its embedded metadata with it too.
+    """
+    channels, roles = fields.get("channels"), fields.get("roles")
+    if not _names(channels) or not channels:
+        return f"channels is {channels!r}, not a non-empty list of names"
+    if not _names(roles) or not roles:
+        return f"roles is {roles!r}, not a non-empty list of names"
+    if len(roles) != len(channels):
+        return (f"it has {len(roles)} role(s) ({', '.join(roles)}) for {len(channels)} channel(s) "
+                f"({', '.join(channels)})")
+    for name in ("sampling_rate", "epoch_seconds"):
+        if not _positive(fields.get(name)):
+            return f"{name} is {_number(fields.get(name))}, not a finite number above 0"
+    rate, seconds = float(fields["sampling_rate"]), float(fields["epoch_seconds"])
+    normalize = fields.get("normalize")
+    if normalize not in NORMALIZATIONS:
+        return f"normalize is {normalize!r}, not one of {', '.join(NORMALIZATIONS)}"
+    stages = fields.get("stages", list(STAGES))
+    if not isinstance(stages, (list, tuple)) or list(stages) != list(STAGES):
+        return f"stages is {stages!r}, not the five AASM stages {', '.join(STAGES)}"
+    for name in ("training", "metrics"):
+        if not isinstance(fields.get(name, {}), dict):
+            return f"{name} is not a mapping"
+    config = fields.get("model_config")
+    if not isinstance(config, dict):
+        return "model_config is not a mapping"
+    n_samples = config.get("n_samples")
+    if not isinstance(n_samples, int) or isinstance(n_samples, bool) or n_samples < 1:
+        return f"model_config n_samples is {n_samples!r}, not a whole number above 0"
+    product = seconds * rate
+    if abs(product - round(product)) > 1e-6 * max(1.0, product):
+        return f"{seconds:g}-s epochs at {rate:g} Hz are {product:g} samples, not a whole number"
+    if round(product) != n_samples:
+        return (f"its {seconds:g}-s epochs at {rate:g} Hz are {round(product)} samples, but its network takes "
+                f"{n_samples} (model_config n_samples)")
+    config_rate = config.get("sampling_rate")
+    if not _positive(config_rate) or float(config_rate) != rate:
+        return f"model_config sampling_rate is {_number(config_rate)}, not the file's sampling_rate {rate:g}"
+    if not _names(config.get("roles")) or list(config["roles"]) != list(roles):
+        return f"model_config roles {config.get('roles')!r} are not the file's roles {list(roles)!r}"
+    if config.get("n_classes", len(STAGES)) != len(STAGES):
+        return f"model_config n_classes is {config.get('n_classes')!r}, not {len(STAGES)} (the AASM stages)"
+    return None
 
 
 # field -> (accepted types, what it must be); a file failing these is corrupt, not merely old
@@ -168,13 +260,20 @@ _FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
 
 
 def load_model_file(path: str | Path) -> ModelFile:
-    """Read and check a model file: plain data only, complete, checksum and finite weights (one-line errors)."""
+    """Read and check a model file: plain data only, complete, checksum, valid fields and finite weights
+    (one-line errors naming the file)."""
+    import torch
+
+    from isatsleepnet.torchfile import load_plain, non_finite_tensors
+
     path = Path(path)
     payload = load_plain(path, "model file")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise IsatSleepNetError(f"{path}: not an ISATSleepNet model file (train one with `isatsleepnet train` or `cv`)")
-    version = payload.get("version", 0)
-    if isinstance(version, int) and version > VERSION:
+    version = payload.get("version", 0)  # the first files had none
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise IsatSleepNetError(f"{path}: corrupt model file: its format version is {version!r}, not a whole number")
+    if version > VERSION:
         raise IsatSleepNetError(f"{path}: made by a newer isatsleepnet ({payload.get('isatsleepnet_version')}); upgrade")
     names = [f.name for f in dataclasses.fields(ModelFile) if f.name != "source"]
     required = [f.name for f in dataclasses.fields(ModelFile)
@@ -191,12 +290,29 @@ def load_model_file(path: str | Path) -> ModelFile:
     if not state or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise IsatSleepNetError(f"{path}: corrupt model file: its state_dict is not a set of named tensors")
     model_file = ModelFile(**fields, source=path)
-    saved = payload.get(HASH_KEY)  # files written before the checksum existed have none
-    if saved is not None and saved != model_file.weights_sha256():
-        raise IsatSleepNetError(f"{path}: corrupt model file: its weights do not match their checksum")
+    _check_checksum(path, payload, version, model_file)
+    problem = model_fields_problem(fields)
+    if problem:
+        raise IsatSleepNetError(f"{path}: invalid model file: {problem}")
     bad = non_finite_tensors(state)
     if bad:
         raise IsatSleepNetError(f"{path}: corrupt model file: non-finite weights (NaN or infinity) in "
                                 f"{', '.join(bad[:3])}{' …' if len(bad) > 3 else ''}")
     model_file.network_config()  # an unknown or invalid setting is reported now, not when staging starts
     return model_file
+
+
+def _check_checksum(path: Path, payload: dict[str, Any], version: int, model_file: ModelFile) -> None:
+    """The checksum of the file's version: required from version 2 on, checked when present before."""
+    mismatch = f"{path}: corrupt model file: its weights or metadata do not match their checksum"
+    if version >= 2:
+        saved = payload.get(HASH_KEY)
+        if saved is None:
+            raise IsatSleepNetError(f"{path}: corrupt model file: it has no checksum (a model file of format "
+                                    f"version {version} always carries one)")
+        if saved != payload_sha256(payload):
+            raise IsatSleepNetError(mismatch)
+        return
+    saved = payload.get(WEIGHTS_HASH_KEY)  # files written before checksums existed have none
+    if saved is not None and saved != model_file.weights_sha256():
+        raise IsatSleepNetError(f"{path}: corrupt model file: its weights do not match their checksum")

@@ -14,11 +14,18 @@ on one core, so the plain graph is kept.)
 The ONNX file embeds what staging needs (roles, channels, rate, epoch length,
 normalisation, stages, model config, training summary) as metadata, so
 ``isatsleepnet stage --model model.onnx`` needs no ``.pt`` file and no torch model.
+The metadata carries a sha256 of itself and of every weight (:func:`onnx_sha256`),
+checked whenever the file is opened (:class:`OnnxRunner`): flipped bits in a weight
+or an edited field (``training``, ``normalize``) are refused with one line instead of
+staging every night wrongly; a file exported before the checksum existed is refused
+with the advice to export it again (its model.pt still loads), and metadata whose
+fields are missing or invalid is refused as a model.pt would be.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -36,7 +43,9 @@ from isatsleepnet.errors import IsatSleepNetError
 METADATA_KEY = "isatsleepnet"
 INPUT_NAME = "epochs"
 OUTPUT_NAME = "logits"
+CHECKSUM_KEY = "sha256"  # in the metadata: sha256 of the rest of the metadata and of every weight
 _METADATA_FIELDS = ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "stages", "model_config")
+_SHA1_DIGITS = frozenset("0123456789abcdef")
 
 
 def _require(*modules: str) -> None:
@@ -93,8 +102,10 @@ def export_onnx(
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise IsatSleepNetError(f"ONNX export failed: {first}") from None
         proto = onnx.load(str(tmp))
+        meta = model_metadata(model_file)
+        meta[CHECKSUM_KEY] = onnx_sha256(proto, meta)
         entry = proto.metadata_props.add()
-        entry.key, entry.value = METADATA_KEY, json.dumps(model_metadata(model_file))
+        entry.key, entry.value = METADATA_KEY, json.dumps(meta)
         proto.producer_name, proto.producer_version = "isatsleepnet", __version__
         onnx.save(proto, str(tmp))
         check = torch.randn(5, config.n_channels, config.n_samples, generator=g)
@@ -139,15 +150,93 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def onnx_sha256(proto: Any, meta: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of ``meta`` (without the checksum) and of every weight of the graph:
+    the initializers sorted by name (name, data type, dims, bytes), then tensors held by nodes (Constant)."""
+    from onnx import AttributeProto, numpy_helper
+
+    digest = hashlib.sha256()
+
+    def put(data: bytes) -> None:
+        digest.update(len(data).to_bytes(8, "little") + data)
+
+    rest = {key: value for key, value in meta.items() if key != CHECKSUM_KEY}
+    put(json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode())
+    tensors = [(init.name, init) for init in sorted(proto.graph.initializer, key=lambda t: t.name)]
+    tensors += [(f"node {i} {node.op_type} {attr.name}", attr.t) for i, node in enumerate(proto.graph.node)
+                for attr in node.attribute if attr.type == AttributeProto.TENSOR]
+    for name, tensor in tensors:
+        put(json.dumps([name, int(tensor.data_type), [int(d) for d in tensor.dims]]).encode())
+        put(numpy_helper.to_array(tensor).tobytes())  # raw_data or typed fields, as the runtime reads them
+    return digest.hexdigest()
+
+
+def checked_metadata(proto: Any, path: Path) -> dict[str, Any]:
+    """The isatsleepnet metadata of an ONNX model, verified against its checksum and checked field by field."""
+    from isatsleepnet.inference.checkpoint import model_fields_problem
+
+    entries = [entry.value for entry in proto.metadata_props if entry.key == METADATA_KEY]
+    if not entries:
+        raise IsatSleepNetError(
+            f"{path}: an ONNX file without isatsleepnet metadata; export it with `isatsleepnet export`"
+        )
+    if len(entries) > 1:
+        raise IsatSleepNetError(f"{path}: corrupt model file: it holds {len(entries)} sets of isatsleepnet metadata")
+    try:
+        meta = json.loads(entries[0])
+    except ValueError:
+        raise IsatSleepNetError(f"{path}: corrupt model file: its isatsleepnet metadata is not JSON") from None
+    if not isinstance(meta, dict):
+        raise IsatSleepNetError(f"{path}: corrupt model file: its isatsleepnet metadata is not a JSON object")
+    if CHECKSUM_KEY not in meta:
+        raise IsatSleepNetError(
+            f"{path}: exported without a checksum of its weights and metadata (by an older isatsleepnet); "
+            "export it again: isatsleepnet export --model MODEL.pt --onnx " + str(path)
+        )
+    try:
+        digest = onnx_sha256(proto, meta)
+    except Exception as exc:  # noqa: BLE001 - a tensor onnx cannot read (external data, wrong sizes): damaged
+        raise IsatSleepNetError(f"{path}: corrupt model file: its weights cannot be read "
+                                f"({_first_line(exc)})") from None
+    if meta[CHECKSUM_KEY] != digest:
+        raise IsatSleepNetError(f"{path}: corrupt model file: its weights or metadata do not match their checksum")
+    problem = model_fields_problem(meta)
+    sha1 = meta.get("weights_sha1")
+    if problem is None and not (isinstance(sha1, str) and len(sha1) == 40 and set(sha1) <= _SHA1_DIGITS):
+        problem = f"weights_sha1 is {sha1!r}, not a sha1 digest"
+    if problem:
+        raise IsatSleepNetError(f"{path}: invalid model file: {problem}")
+    return meta
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:160] if text else type(exc).__name__
+
+
 class OnnxRunner:
-    """Logits of normalised epochs (batch, channels, samples) with ONNX Runtime on the CPU."""
+    """Logits of normalised epochs (batch, channels, samples) with ONNX Runtime on the CPU.
+
+    The file is read once: its checksum and metadata are checked on those bytes and the
+    session is built from them (a file replaced in between cannot slip past the check).
+    """
 
     def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
-        _require("onnxruntime")
+        _require("onnxruntime", "onnx")
+        import onnx
         import onnxruntime as ort
 
-        if not Path(path).is_file():
+        path = Path(path)
+        if not path.is_file():
             raise IsatSleepNetError(f"{path}: model file not found")
+        data = path.read_bytes()
+        try:
+            proto = onnx.load_model_from_string(data)
+        except Exception as exc:  # noqa: BLE001 - protobuf's decode errors, whatever their type
+            raise IsatSleepNetError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
+        self.path = path
+        self._metadata = checked_metadata(proto, path)
+        del proto
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
@@ -155,20 +244,13 @@ class OnnxRunner:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:
-            raise IsatSleepNetError(f"{path}: not a readable ONNX model ({str(exc).splitlines()[0]})") from None
-        self.path = Path(path)
+            self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - the runtime's errors, whatever their type
+            raise IsatSleepNetError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
 
     def metadata(self) -> dict[str, Any]:
-        """The staging metadata embedded by :func:`export_onnx`."""
-        raw = self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-        if raw is None:
-            raise IsatSleepNetError(
-                f"{self.path}: an ONNX file without isatsleepnet metadata; export it with `isatsleepnet export`"
-            )
-        return json.loads(raw)
+        """The staging metadata embedded by :func:`export_onnx`, checked when the file was opened."""
+        return json.loads(json.dumps(self._metadata))
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         return self.session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x, dtype=np.float32)})[0]
-

@@ -41,7 +41,8 @@ MODEL_MARKER = "model.sha1"
 
 
 def claim_output_folder(out: Path, predictor: Predictor) -> None:
-    """Refuse a folder holding another model's stagings (``OUT/model.sha1`` names the weights).
+    """Refuse a folder holding another model's stagings (``OUT/model.sha1`` names the weights; a folder
+    with stagings but no marker is refused too).
 
     Why: two models' hypnograms side by side, named only by recording, would be
     read as one model's results.
@@ -57,7 +58,14 @@ def claim_output_folder(out: Path, predictor: Predictor) -> None:
     if any(out.glob("*.sleep_stats.json")):
         raise IsatSleepNetError(f"{out} holds stagings of an unknown model (no {MODEL_MARKER}); stage into another "
                                 "--out, or delete the folder")
-    atomic_write_text(marker, f"{digest}  {predictor.source.resolve()}\n")
+
+
+def mark_output_folder(out: Path, predictor: Predictor) -> None:
+    """Name the model in ``OUT/model.sha1`` once a staging of it is in the folder (a run that stages
+    nothing leaves no marker behind)."""
+    marker = out / MODEL_MARKER
+    if not marker.is_file():
+        atomic_write_text(marker, f"{predictor.identity}  {predictor.source.resolve()}\n")
 
 
 def _expert_labels(codes: np.ndarray) -> list[str]:

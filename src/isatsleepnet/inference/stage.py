@@ -20,10 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from isatsleepnet.atomic import TMP_PREFIX, remove_stale_temporaries
+from isatsleepnet.data.epochs import unusable_epochs
 from isatsleepnet.errors import DataError, IsatSleepNetError, describe_exception
 from isatsleepnet.inference.input_check import recording_warnings
 from isatsleepnet.inference.options import StageOptions, StageResult
-from isatsleepnet.inference.outputs import StagedRecording, claim_output_folder, publish_outputs, summarise
+from isatsleepnet.inference.outputs import (
+    StagedRecording,
+    claim_output_folder,
+    mark_output_folder,
+    publish_outputs,
+    summarise,
+)
 from isatsleepnet.inference.predictor import Predictor, confidence_of
 from isatsleepnet.inference.raw import RawRecording
 from isatsleepnet.locking import ensure_writable_folder, folder_lock
@@ -153,20 +160,21 @@ def stage_recording(
     input_warnings = recording_warnings(predictor.meta, epochs, predictor.inputs.sampling_rate)
 
     t1 = time.perf_counter()
-    finite_input = np.isfinite(epochs).all(axis=(1, 2))
+    finite_input = ~unusable_epochs(epochs)  # not finite, or beyond ±10 V: not a recording's numbers
     epochs[~finite_input] = 0.0  # never fed to the model: their rows are dropped below
     probabilities = predictor.probabilities(epochs, options.batch_size)
     del epochs
     timings["predict"] = time.perf_counter() - t1
     scorable = finite_input & np.isfinite(probabilities).all(axis=1)
     if not scorable.any():
-        what = "the recording's samples" if not finite_input.any() else "the model's outputs"
-        raise DataError(path, f"no epoch can be staged: {what} are not finite numbers"
-                              + (" (a corrupt model?)" if finite_input.any() else ""))
-    if not scorable.all():  # left unstaged, like the gaps of an EDF+D: never a stage from non-finite numbers
+        if not finite_input.any():
+            raise DataError(path, "no epoch can be staged: its samples are not finite or lie beyond ±10 V (a wrong "
+                                  "unit, gain or calibration?)")
+        raise DataError(path, "no epoch can be staged: the model's outputs are not finite numbers (a corrupt model?)")
+    if not scorable.all():  # left unstaged, like the gaps of an EDF+D: never a stage from such numbers
         bad = index[~scorable]
-        recording.notes.append(f"{len(bad)} epoch(s) could not be staged (non-finite input or model output; "
-                               f"first: epoch {int(bad[0])}): left unstaged and unscored")
+        recording.notes.append(f"{len(bad)} epoch(s) could not be staged (input not finite or beyond ±10 V, or "
+                               f"model output not finite; first: epoch {int(bad[0])}): left unstaged and unscored")
         index, probabilities = index[scorable], probabilities[scorable]
 
     t2 = time.perf_counter()
@@ -260,6 +268,7 @@ def _stage_all(
                 tqdm.write(f"note: {psg.name}: no hypnogram found beside it (--hypnogram auto): staged without "
                            "comparison", file=sys.stderr)
             result = stage_recording(psg, predictor, out, options, hypnogram=hypnogram, name=name)
+            mark_output_folder(out, predictor)
             for note in result.summary.get("notes", []):
                 tqdm.write(f"note: {psg.name}: {note}", file=sys.stderr)
             for warning in result.summary.get("warnings", []):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,10 +51,104 @@ class TrainConfig:
     model: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
+        """Every setting of the right type and in range, one line naming its flag, before any data is read.
+
+        Why here: argparse takes ``--lr nan`` or ``--validation-fraction 1.5`` as numbers, a config
+        file anything at all; the optimiser, the fold split or Lightning would refuse them only after
+        the data are loaded, as a traceback-like message.
+        """
         if self.normalize not in NORMALIZATIONS:
-            raise IsatSleepNetError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, not {self.normalize!r}")
-        if not 0.0 <= self.loss_alpha <= 1.0:
-            raise IsatSleepNetError("loss_alpha must lie in [0, 1]")
-        for name in ("batch_size", "accumulate_grad_batches", "max_epochs", "lr_step_size"):
-            if getattr(self, name) < 1:
-                raise IsatSleepNetError(f"{name} must be at least 1")
+            raise IsatSleepNetError(f"{_flag('normalize')} must be one of {', '.join(NORMALIZATIONS)}, "
+                                    f"not {self.normalize!r}")
+        for name, low, high, meaning in _NUMBERS:
+            value = getattr(self, name)
+            if not (_is_number(value) and math.isfinite(value) and low(value) and high(value)):
+                raise IsatSleepNetError(f"{_flag(name)} must be {meaning}, not {value!r}")
+        for name, least, optional in _WHOLE:
+            value = getattr(self, name)
+            if value is None and optional:
+                continue
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= least):
+                raise IsatSleepNetError(f"{_flag(name)} must be a whole number of at least {least}, not {value!r}")
+        if self.seed > 2**32 - 1:
+            raise IsatSleepNetError(f"{_flag('seed')} must be at most {2**32 - 1}, not {self.seed}")
+        for name in ("class_weighted", "balanced_sampling", "tensorboard"):
+            if not isinstance(getattr(self, name), bool):
+                raise IsatSleepNetError(f"{_flag(name)} must be true or false, not {getattr(self, name)!r}")
+        if self.channels is not None and not (
+                isinstance(self.channels, (list, tuple)) and self.channels
+                and all(isinstance(c, str) and c.strip() for c in self.channels)):
+            raise IsatSleepNetError(f"{_flag('channels')} must name one or more channels, not {self.channels!r}")
+        devices = self.devices
+        if not (devices == "auto" or (isinstance(devices, (str, int)) and not isinstance(devices, bool)
+                                      and str(devices).isdigit() and int(devices) >= 1)):
+            raise IsatSleepNetError(f"{_flag('devices')} must be auto or a number of devices (1 or more), "
+                                    f"not {devices!r}")
+        if not isinstance(self.accelerator, str) or not self.accelerator.strip():
+            raise IsatSleepNetError(f"{_flag('accelerator')} must be a name, not {self.accelerator!r}")
+        if not ((isinstance(self.precision, str) and self.precision.strip())  # Lightning also takes 16, 32, 64
+                or (isinstance(self.precision, int) and not isinstance(self.precision, bool))):
+            raise IsatSleepNetError(f"{_flag('precision')} must be a name such as 32-true, not {self.precision!r}")
+        if not isinstance(self.model, dict):
+            raise IsatSleepNetError(f"model must be a table of ModelConfig settings, not {self.model!r}")
+
+
+# TrainConfig field -> the flag of `train` and `cv` that sets it; a message names both (a config file uses the field)
+FLAGS: dict[str, str] = {
+    "learning_rate": "--lr", "weight_decay": "--weight-decay", "batch_size": "--batch-size",
+    "accumulate_grad_batches": "--accumulate", "max_epochs": "--epochs", "early_stopping_patience": "--patience",
+    "loss_alpha": "--loss-alpha", "normalize": "--normalize", "balanced_sampling": "--balanced",
+    "channels": "--channels", "validation_fraction": "--validation-fraction", "num_workers": "--workers",
+    "max_train_batches": "--max-train-batches", "seed": "--seed", "accelerator": "--accelerator",
+    "devices": "--devices", "num_nodes": "--num-nodes", "precision": "--precision", "threads": "--threads",
+    "tensorboard": "--tensorboard",
+}
+
+
+def _flag(name: str) -> str:
+    """``--lr (learning_rate)``, ``--seed``, or the field alone when no flag sets it."""
+    if name not in FLAGS:
+        return name
+    flag = FLAGS[name]
+    return flag if flag.removeprefix("--").replace("-", "_") == name else f"{flag} ({name})"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _above(bound: float):
+    return lambda v: v > bound
+
+
+def _from(bound: float):
+    return lambda v: v >= bound
+
+
+def _below(bound: float):
+    return lambda v: v < bound
+
+
+def _upto(bound: float):
+    return lambda v: v <= bound
+
+
+def _any(_value: float) -> bool:
+    return True
+
+
+# (field, lower test, upper test, what it must be): real-valued settings, all finite
+_NUMBERS = (
+    ("learning_rate", _above(0), _any, "a finite number above 0"),
+    ("weight_decay", _from(0), _any, "a finite number of at least 0"),
+    ("lr_gamma", _above(0), _upto(1), "a number in (0, 1]"),
+    ("loss_alpha", _from(0), _upto(1), "a number in [0, 1]"),
+    ("validation_fraction", _from(0), _below(1), "a number in [0, 1)"),
+)
+# (field, least value, None allowed): whole-number settings
+_WHOLE = (
+    ("batch_size", 1, False), ("accumulate_grad_batches", 1, False), ("max_epochs", 1, False),
+    ("lr_step_start", 0, False), ("lr_step_size", 1, False), ("early_stopping_patience", 0, False),
+    ("num_workers", 0, False), ("max_train_batches", 1, True), ("seed", 0, False), ("num_nodes", 1, False),
+    ("threads", 1, True),
+)

@@ -5,8 +5,10 @@ checkpoints (``checkpoints/last.ckpt`` every epoch, ``best.ckpt`` by validation
 macro-F1), the CSV log and, when training is finished, ``model.pt``; a killed
 run started again continues from ``last.ckpt`` and ends with the model an
 uninterrupted run would have made (:mod:`isatsleepnet.training.reproducible`).
-Checkpoints are read as plain data, never as code, and non-finite weights never
-become ``model.pt``.
+Checkpoints are read as plain data, never as code, each carries a sha256 of its
+content that is checked before it is used (:func:`read_checkpoint`), and
+non-finite weights never become ``model.pt``. A run folder can be moved or
+copied between runs: resuming it there continues as it would have in place.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.accelerators import CPUAccelerator
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import EarlyStopping, TQDMProgressBar
 from torch.utils.data import DataLoader
 
 from isatsleepnet.atomic import atomic_write_text
@@ -37,7 +39,14 @@ from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.training.data import EpochDataset, balanced_sampler, recordings_of
 from isatsleepnet.training.folds import Fold, class_weights
 from isatsleepnet.torchfile import load_plain, non_finite_tensors
-from isatsleepnet.training.module import EpochSeeding, KeepEarlyStop, SleepStager
+from isatsleepnet.training.module import (
+    CHECKPOINT_HASH_KEY,
+    EpochSeeding,
+    KeepEarlyStop,
+    MovableCheckpoint,
+    SleepStager,
+    checkpoint_sha256,
+)
 from isatsleepnet.training.reproducible import EpochSampler
 
 MODEL_FILE = "model.pt"
@@ -94,13 +103,27 @@ def _augmented_recordings(train_data: PreparedDataset, data: PreparedDataset, fo
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
-    """A Lightning checkpoint of ours, read as plain data (never code), complete and with finite weights."""
+    """A Lightning checkpoint of ours, read as plain data (never code), complete, unaltered (its sha256, see
+    :meth:`SleepStager.on_save_checkpoint`) and with finite weights.
+
+    A checkpoint without the checksum (written before it existed) is refused like a damaged one, not trusted:
+    the checkpoint becomes model.pt, which gets a valid checksum of its own, so an unverified one would turn
+    any damage into a model file that every later check accepts. The cost is retraining an interrupted split;
+    a finished split has its model.pt and never reads its checkpoints again.
+    """
     # without last.ckpt a run starts again; without best.ckpt alone it would save its last epoch as model.pt
     again = "; delete it to start again" if path.name == "last.ckpt" else f"; delete {path.parent} to train again"
     checkpoint = load_plain(path, "training checkpoint", hint=again)
     if not (isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict)
-            and isinstance(checkpoint.get("epoch"), int)):
+            and isinstance(checkpoint.get("epoch"), int) and not isinstance(checkpoint.get("epoch"), bool)):
         raise IsatSleepNetError(f"{path}: not a training checkpoint of isatsleepnet (no weights or epoch){again}")
+    saved = checkpoint.get(CHECKPOINT_HASH_KEY)
+    if saved is None:
+        raise IsatSleepNetError(f"{path}: a training checkpoint without the checksum of its weights (written by an "
+                                f"older isatsleepnet, or altered): not used; delete {path.parent} to start again")
+    if saved != checkpoint_sha256(checkpoint):
+        raise IsatSleepNetError(f"{path}: corrupt training checkpoint: its weights do not match their checksum; "
+                                f"delete {path.parent} to start again")
     bad = non_finite_tensors(checkpoint["state_dict"])
     if bad:
         raise IsatSleepNetError(f"{path}: the checkpoint's weights hold NaN or infinity ({', '.join(bad[:3])}); "
@@ -149,12 +172,19 @@ def _precision(config: TrainConfig) -> str:
     return "16-mixed" if torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda") else "32-true"
 
 
-def _quiet_lightning() -> None:
+def _quiet_lightning(verbose: bool = False) -> None:
+    """Lightning's notices are for its developers, not for someone training a sleep stager; ``verbose`` keeps them.
+
+    The dirpath warning of a moved run folder is moot: :class:`MovableCheckpoint` restores its state.
+    """
+    if verbose:
+        return
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*The dirpath has changed from.*")
 
 
 def train_split(
@@ -168,6 +198,7 @@ def train_split(
     callbacks: list[L.Callback] | None = None,
     train_data: PreparedDataset | None = None,
     augment: str = "none",
+    verbose: bool = False,
 ) -> Path:
     """Train on ``fold.train``, select on ``fold.validation``; returns the model file's path.
 
@@ -176,12 +207,13 @@ def train_split(
     synthetic epochs admitted, while validation still reads ``data`` with real
     epochs only. ``augment`` names its mode in the model file.
     ``callbacks`` are extra Lightning callbacks (tests use them to interrupt a run).
+    ``verbose`` keeps Lightning's own warnings and notices (see :func:`_quiet_lightning`).
     """
     config.validate()
     out.mkdir(parents=True, exist_ok=True)
     if (out / MODEL_FILE).is_file():
         return out / MODEL_FILE
-    _quiet_lightning()
+    _quiet_lightning(verbose)
     L.seed_everything(config.seed, workers=True, verbose=False)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -232,10 +264,10 @@ def train_split(
     if monitor:
         stopping = EarlyStopping(monitor=monitor, mode="max", patience=config.early_stopping_patience)
         callbacks += [stopping, KeepEarlyStop(stopping)]
-        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode="max",
-                                         save_top_k=1, enable_version_counter=False))
-    callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1, every_n_epochs=1,
-                                     enable_version_counter=False))
+        callbacks.append(MovableCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode="max",
+                                           save_top_k=1, enable_version_counter=False))
+    callbacks.append(MovableCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
+                                       every_n_epochs=1, enable_version_counter=False))
     if progress:
         callbacks.append(TQDMProgressBar(refresh_rate=1 if sys.stderr.isatty() else 50))
     module.log_path = out / "logs" / "metrics.csv"
@@ -316,7 +348,9 @@ def train_split(
             "synthetic_recordings": sum(r.meta.get("synthetic") is True for r in seen),
             "real_recordings": sum(r.meta.get("synthetic") is False for r in seen),
             # what the training inputs looked like: `stage` warns when a recording lies outside it
-            "input_profile": InputProfile.from_recordings(train_recs, channels, seed=config.seed).to_dict(),
+            # what the model has seen (its real training and validation epochs), for stage's out-of-distribution check
+            "input_profile": InputProfile.from_recordings([*train_recs, *val_recs], channels,
+                                                          seed=config.seed).to_dict(),
             **({"train_data": str(train_data.root)} if train_data is not None else {}),
             # what the model has seen, by content: evaluate refuses these recordings wherever they are stored
             "seen_sources": sorted({r.meta.get("source_sha1", "") for r in seen} - {""}),

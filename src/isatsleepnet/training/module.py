@@ -8,21 +8,31 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.evaluation.metrics import compute_metrics
 from isatsleepnet.model import ISATSleepNet, ModelConfig
-from isatsleepnet.torchfile import non_finite_tensors
+from isatsleepnet.torchfile import non_finite_tensors, plain_sha256
 from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.training.loss import HybridLoss
 from isatsleepnet.training.reproducible import EpochSampler, derive_seed, seed_all
+
+CHECKPOINT_HASH_KEY = "isatsleepnet_sha256"
+
+
+def checkpoint_sha256(checkpoint: Mapping[str, Any]) -> str:
+    """sha256 of a Lightning checkpoint's content but the checksum itself: weights, optimiser and scheduler
+    state, loops, callbacks (a damaged optimiser state would derail a resumed run as surely as a damaged weight)."""
+    return plain_sha256({key: value for key, value in checkpoint.items() if key != CHECKPOINT_HASH_KEY})
 
 
 def step_schedule(epoch: int, start: int, step: int, gamma: float) -> float:
@@ -117,6 +127,12 @@ class SleepStager(L.LightningModule):
             row = {"epoch": self.current_epoch, "lr": self.optimizers().param_groups[0]["lr"], **row}
             append_csv_row(self.log_path, row, LOG_COLUMNS)
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Every checkpoint Lightning writes for us carries a sha256 of its content, checked before it is read
+        (:func:`isatsleepnet.training.fit.read_checkpoint`): a checkpoint becomes model.pt with a fresh checksum
+        of its own, so damage must be caught here. Lightning calls this hook last, on the complete checkpoint."""
+        checkpoint[CHECKPOINT_HASH_KEY] = checkpoint_sha256(checkpoint)
+
     def configure_optimizers(self):
         c = self.train_config
         optimizer = torch.optim.AdamW(self.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
@@ -159,6 +175,45 @@ class KeepEarlyStop(L.Callback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.early_stopping.stopped_epoch > 0:  # restored from the checkpoint before this hook runs
             trainer.should_stop = True
+
+
+class MovableCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint whose state survives moving or copying the run folder.
+
+    Lightning restores ``best_model_score``, ``best_k_models`` and ``last_model_path``
+    only when the checkpoint's ``dirpath`` is the current one; in a moved folder it
+    warned and forgot them, and the first resumed epoch replaced best.ckpt whatever its
+    score (the resumed run could select a worse epoch than an uninterrupted one).
+    Here paths under the old folder are mapped to the new one first. The state key
+    stays ModelCheckpoint's, so checkpoints written with either class resume alike.
+    """
+
+    @property
+    def state_key(self) -> str:
+        return "ModelCheckpoint" + super().state_key.removeprefix(type(self).__qualname__)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        old = state_dict.get("dirpath")
+        if isinstance(old, str) and self.dirpath is not None and old != str(self.dirpath):
+            state_dict = relocated_state(state_dict, old, str(self.dirpath))
+        super().load_state_dict(state_dict)
+
+
+def relocated_state(state: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """A ModelCheckpoint state with its paths under folder ``old`` moved under ``new``."""
+
+    def move(path: Any) -> Any:
+        if isinstance(path, str) and (path == old or path.startswith(old.rstrip(os.sep) + os.sep)):
+            return new + path[len(old):]
+        return path
+
+    moved = {**state, "dirpath": new}
+    for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+        if key in moved:
+            moved[key] = move(moved[key])
+    if isinstance(moved.get("best_k_models"), dict):
+        moved["best_k_models"] = {move(path): score for path, score in moved["best_k_models"].items()}
+    return moved
 
 
 LOG_COLUMNS = ("epoch", "lr", "train_loss", "train_accuracy", "train_macro_f1", "val_loss", "val_accuracy", "val_macro_f1")

@@ -174,6 +174,10 @@ def read_header(path: str | Path) -> EdfHeader:
             raise DataError(path, "not an EDF/BDF file: unreadable header") from None
         if n_signals <= 0:
             raise DataError(path, "the header declares no signals")
+        declared = _text(head[184:192])
+        if declared.isdigit() and int(declared) != 256 * (n_signals + 1):
+            raise DataError(path, f"the header says it is {int(declared)} bytes long, but its {n_signals} signal(s) "
+                                  f"make it {256 * (n_signals + 1)}: a corrupt header")
         if n_signals > 10_000:
             raise DataError(path, f"the header declares {n_signals} signals (absurd: a corrupt header?)")
         if not record_duration > 0:
@@ -229,6 +233,10 @@ def _check_size(header: EdfHeader, size: int) -> EdfHeader:
     elif present < header.n_records:
         raise DataError(path, f"truncated: the header announces {header.n_records} data records, the file holds "
                               f"{max(present, 0)}")
+    elif present > header.n_records:  # which is right is unknowable: reading either could silently drop hours
+        raise DataError(path, f"the header announces {header.n_records} data records but the file holds {present} "
+                              "(a header not updated when the recording ended?); correct its record count (bytes "
+                              "236-244)")
     if header.duration > MAX_RECORDING_SECONDS:
         raise DataError(path, f"the header announces {header.n_records} data records of "
                               f"{float(header.record_duration):g} s ({float(header.duration) / 86400:.3g} days: absurd)")

@@ -159,8 +159,8 @@ class Hypnogram:
             if last_scored_end > psg_end + tolerance_s:
                 raise DataError(
                     self.source,
-                    f"hypnogram overruns the PSG: stages are scored up to {last_scored_end:.0f} s "
-                    f"but the signals end at {psg_end:.0f} s",
+                    f"hypnogram overruns the PSG: stages are scored up to {_seconds(last_scored_end)} s "
+                    f"but the signals end at {_seconds(psg_end)} s",
                 )
         starts = offset_s + np.arange(n_epochs) * epoch_seconds
         mids = starts + epoch_seconds / 2
@@ -184,7 +184,7 @@ class Hypnogram:
             raise DataError(
                 self.source,
                 f"hypnogram covers only {100 * fraction:.0f} % of the PSG's {n_epochs} epochs "
-                f"(ends at {float(ends.max()):.0f} s, the PSG at {psg_end:.0f} s)",
+                f"(ends at {_seconds(float(ends.max()))} s, the PSG at {_seconds(psg_end)} s)",
             )
         if fraction < LOW_COVERAGE:
             where = np.flatnonzero(covered)
@@ -193,6 +193,11 @@ class Hypnogram:
                 f"{_clock(starts[where[-1]] + epoch_seconds)} of {_clock(psg_end)})"
             )
         return epoch_codes
+
+
+def _seconds(value: float) -> str:
+    """Seconds for a message: whole seconds, or a short exponent for absurd values (an onset of 1e300)."""
+    return f"{value:.0f}" if abs(value) < 1e9 else f"{value:.3g}"
 
 
 def build_hypnogram(

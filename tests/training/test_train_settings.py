@@ -1,0 +1,71 @@
+"""Training settings are checked before any data is read: one line naming the flag, exit status 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from isatsleepnet.cli.main import main
+from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.training.config import TrainConfig
+
+BAD_FLAGS = [
+    (["--lr", "nan"], "--lr (learning_rate) must be a finite number above 0, not nan"),
+    (["--lr", "-1"], "--lr (learning_rate) must be a finite number above 0, not -1.0"),
+    (["--lr", "inf"], "--lr (learning_rate) must be a finite number above 0, not inf"),
+    (["--weight-decay", "nan"], "--weight-decay must be a finite number of at least 0, not nan"),
+    (["--weight-decay", "-0.1"], "--weight-decay must be a finite number of at least 0, not -0.1"),
+    (["--validation-fraction", "1.5"], "--validation-fraction must be a number in [0, 1), not 1.5"),
+    (["--validation-fraction", "nan"], "--validation-fraction must be a number in [0, 1), not nan"),
+    (["--loss-alpha", "nan"], "--loss-alpha must be a number in [0, 1], not nan"),
+    (["--epochs", "0"], "--epochs (max_epochs) must be a whole number of at least 1, not 0"),
+    (["--batch-size", "0"], "--batch-size must be a whole number of at least 1, not 0"),
+    (["--accumulate", "0"], "--accumulate (accumulate_grad_batches) must be a whole number of at least 1, not 0"),
+    (["--patience", "-1"], "--patience (early_stopping_patience) must be a whole number of at least 0, not -1"),
+    (["--seed", "-1"], "--seed must be a whole number of at least 0, not -1"),
+    (["--seed", str(2**32)], f"--seed must be at most {2**32 - 1}, not {2**32}"),
+    (["--workers", "-1"], "--workers (num_workers) must be a whole number of at least 0, not -1"),
+    (["--threads", "0"], "--threads must be a whole number of at least 1, not 0"),
+    (["--max-train-batches", "0"], "--max-train-batches must be a whole number of at least 1, not 0"),
+    (["--num-nodes", "0"], "--num-nodes must be a whole number of at least 1, not 0"),
+    (["--devices", "two"], "--devices must be auto or a number of devices (1 or more), not 'two'"),
+]
+
+
+@pytest.mark.parametrize("command", ["train", "cv"])
+@pytest.mark.parametrize("flags, message", BAD_FLAGS)
+def test_a_bad_flag_is_one_line_before_the_data_is_read(tmp_path, capsys, command, flags, message):
+    """--data names no dataset: a message about the setting shows that it was checked first."""
+    extra = ["--protocol", "kfold", "--folds", "2"] if command == "cv" else []
+    rc = main([command, "--data", str(tmp_path / "no-such-data"), "--out", str(tmp_path / "out"), *extra, *flags])
+    assert rc == 2
+    assert capsys.readouterr().err == f"isatsleepnet {command}: error: {message}\n"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"batch_size": "16"}, "--batch-size must be a whole number of at least 1, not '16'"),
+    ({"learning_rate": "fast"}, "--lr (learning_rate) must be a finite number above 0, not 'fast'"),
+    ({"max_epochs": 2.5}, "--epochs (max_epochs) must be a whole number of at least 1, not 2.5"),
+    ({"lr_gamma": 0}, "lr_gamma must be a number in (0, 1], not 0"),
+    ({"lr_step_size": 0}, "lr_step_size must be a whole number of at least 1, not 0"),
+    ({"class_weighted": "yes"}, "class_weighted must be true or false, not 'yes'"),
+    ({"channels": []}, "--channels must name one or more channels, not []"),
+    ({"model": "small"}, "model must be a table of ModelConfig settings, not 'small'"),
+])
+def test_a_bad_value_in_a_config_file_is_one_line(tmp_path, capsys, values, message):
+    config = tmp_path / "train.json"
+    config.write_text(json.dumps({"train": values}))
+    rc = main(["train", "--data", str(tmp_path / "no-such-data"), "--out", str(tmp_path / "out"),
+               "--config", str(config)])
+    assert rc == 2
+    assert capsys.readouterr().err == f"isatsleepnet train: error: {message}\n"
+
+
+def test_the_defaults_and_the_edges_of_each_range_are_accepted():
+    TrainConfig().validate()
+    TrainConfig(weight_decay=0.0, validation_fraction=0.0, loss_alpha=1.0, lr_gamma=1.0, early_stopping_patience=0,
+                seed=2**32 - 1, devices="2", precision="bf16-mixed", threads=1, max_train_batches=1).validate()
+    with pytest.raises(IsatSleepNetError, match=r"^--normalize must be one of epoch-zscore, none, not 'max'$"):
+        TrainConfig(normalize="max").validate()
