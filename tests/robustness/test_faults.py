@@ -294,6 +294,48 @@ def test_stage_into_another_models_folder_is_refused(write_edf, tmp_path, tmp_pa
     assert code == 1 and not (empty / "model.sha1").exists()
 
 
+# --------------------------------------------------------------------------- train
+def test_train_killed_and_rerun_gives_the_model_of_an_uninterrupted_run(tmp_path, capsys):
+    """The command-line view of tests/training/test_resume.py: kill -9 during epoch 3, run the same command."""
+    from isatsleepnet.inference.checkpoint import load_model_file
+    from tests.training.conftest import TINY_MODEL
+
+    store = write_tiny_store(tmp_path / "store").root
+    config = tmp_path / "train.json"
+    config.write_text(json.dumps({"train": {"model": TINY_MODEL, "batch_size": 16, "accumulate_grad_batches": 1,
+                                            "learning_rate": 2e-3}}))
+
+    def argv(out: Path) -> list:
+        return ["train", "--data", store, "--out", out, "--train-subjects", "S0,S1", "--val-subjects", "S2",
+                "--config", config, "--epochs", "6", "--threads", "1", "--quiet"]
+
+    killed = tmp_path / "killed"
+    checkpoint = killed / "checkpoints" / "last.ckpt"
+    first = _spawn(argv(killed))
+    try:
+        def past_epoch_two() -> bool:
+            try:  # the file may be half-written when looked at
+                return checkpoint.is_file() and torch.load(checkpoint, weights_only=True)["epoch"] >= 2
+            except Exception:  # noqa: BLE001
+                return False
+
+        _wait_for(past_epoch_two, timeout=120)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert not (killed / "model.pt").exists()
+    code, _, err = run_cli(argv(killed), capsys)
+    assert code == 0, err
+    code, _, err = run_cli(argv(tmp_path / "clean"), capsys)
+    assert code == 0, err
+    a, b = load_model_file(killed / "model.pt"), load_model_file(tmp_path / "clean" / "model.pt")
+    assert a.training["selected_epoch"] == b.training["selected_epoch"]
+    assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in b.state_dict)
+    assert_no_debris(killed)
+
+
 # --------------------------------------------------------------------------- train-gan
 TINY_GAN = {"gan": {"g_base_channels": 16, "g_upsamplings": 4, "g_spectral_channels": 2, "g_freq_rank": 8,
                     "d_channels": [8, 16, 16], "min_steps_per_epoch": 3, "batch_size": 16}}

@@ -117,7 +117,7 @@ def channel_modality(label: str) -> str | None:
 
     Examples
     --------
-    >>> channel_modality("EEG Fpz-Cz"), channel_modality("E1-M2"), channel_modality("EMG Chin"), channel_modality("X1")
+    >>> channel_modality("EEG Fpz-Cz"), channel_modality("E1-M2"), channel_modality("EMG Chin"), channel_modality("Sound")
     ('EEG', 'EOG', 'EMG', None)
     """
     text = label.strip().casefold()

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from isatsleepnet.data.epochs import unusable_epochs
 from isatsleepnet.data.input_profile import InputProfile, assess
 
 
@@ -31,7 +32,7 @@ def recording_warnings(model_meta: dict[str, Any], epochs: np.ndarray, fs: float
         holds them (``training`` is the part read here); the same for .pt and ONNX.
     epochs
         The epochs to be staged, in the model's channel order. Epochs holding
-        non-finite samples are left out of the comparison (staging skips them too).
+        non-finite or absurd samples are left out of the comparison (staging skips them too).
     fs
         Their sampling rate (the model's).
 
@@ -58,6 +59,6 @@ def recording_warnings(model_meta: dict[str, Any], epochs: np.ndarray, fs: float
     stored = training.get("input_profile")
     if stored:
         epochs = np.asarray(epochs)
-        finite = np.isfinite(epochs).all(axis=(1, 2)) if epochs.ndim == 3 else slice(None)
-        warnings += assess(InputProfile.from_dict(stored), epochs[finite], fs)
+        usable = ~unusable_epochs(epochs) if epochs.ndim == 3 else slice(None)
+        warnings += assess(InputProfile.from_dict(stored), epochs[usable], fs)
     return warnings

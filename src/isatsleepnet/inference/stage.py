@@ -157,10 +157,10 @@ def stage_recording(
     first, stop = int(index[0]), int(index[-1]) + 1  # time without data at either end is not time in bed
     epochs = recording.read(index=index)
     timings["read"] = time.perf_counter() - t0
-    input_warnings = recording_warnings(predictor.meta, epochs, predictor.inputs.sampling_rate)
 
-    t1 = time.perf_counter()
+    t1 = time.perf_counter()  # "predict" includes the checks of the input against the model's training data
     finite_input = ~unusable_epochs(epochs)  # not finite, or beyond ±10 V: not a recording's numbers
+    input_warnings = recording_warnings(predictor.meta, epochs[finite_input], predictor.inputs.sampling_rate)
     epochs[~finite_input] = 0.0  # never fed to the model: their rows are dropped below
     probabilities = predictor.probabilities(epochs, options.batch_size)
     del epochs
