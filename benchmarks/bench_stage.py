@@ -136,7 +136,7 @@ def make_models(folder: Path) -> dict[str, float]:
 def _random_model_file(overrides: dict):  # noqa: ANN202 - a ModelFile; torch is imported lazily
     import torch
 
-    from isatsleepnet.inference.checkpoint import ModelFile
+    from isatsleepnet.model.file import ModelFile
     from isatsleepnet.model import ISATSleepNet, ModelConfig
 
     torch.manual_seed(0)

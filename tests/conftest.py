@@ -144,3 +144,21 @@ def prepare_synthetic(root: Path, *, subjects: int, hours: float, seed: int, sam
                               PrepareConfig(dataset="sleep-edf", sampling_rate=sampling_rate), progress=False)
     assert {r.status for r in results} == {"prepared"}, [r.error for r in results]
     return root / "prepared"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread_by_default():
+    """Tests run tiny networks on a shared 2-core machine: one torch thread unless a test asks for more.
+
+    Commands are run with their default engine (no --threads) in most tests, so the
+    thread count is set here once rather than in every call.
+    """
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -10,17 +10,60 @@ import pytest
 MODULES = [
     "isatsleepnet.data.signal",
     "isatsleepnet.data.channels",
+    "isatsleepnet.data.derivations",
+    "isatsleepnet.data.readers.memory",
+    "isatsleepnet.inference.raw",
     "isatsleepnet.data.epochs",
     "isatsleepnet.data.readers.edf_header",
     "isatsleepnet.data.input_profile",
     "isatsleepnet.data.synthetic.marker",
     "isatsleepnet.inference.input_check",
     "isatsleepnet.locking",
+    "isatsleepnet.time_axis",
 ]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_examples(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+    assert result.attempted > 0, f"{name} has no examples"
+
+
+API_MODULES = [
+    "isatsleepnet.api.data",
+    "isatsleepnet.api.model",
+    "isatsleepnet.api.night",
+    "isatsleepnet.api.night_epochs",
+    "isatsleepnet.api.sources",
+    "isatsleepnet.api.views",
+]
+
+
+@pytest.fixture(scope="module")
+def api_session(tmp_path_factory):
+    """Where the API's examples run: ``night/`` (a 1-h synthetic night) and ``model.pt`` (a tiny model fitted
+    to it, tests/api), and the ``model`` and ``night`` (staged with its hypnogram) that method examples use."""
+    import numpy as np
+    import torch
+
+    import isatsleepnet as isn
+    from tests.api import api_folder, night_and_model
+
+    threads = torch.get_num_threads()  # the examples load models with threads=1
+    folder = api_folder(tmp_path_factory)
+    psg, hypnogram, model_file = night_and_model(folder)
+    model = isn.load_model(model_file, threads=1)
+    night = model.stage(psg, hypnogram=hypnogram)
+    yield folder, {"isn": isn, "np": np, "model": model, "night": night}
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("name", API_MODULES)
+def test_api_examples(name, api_session, monkeypatch):
+    folder, globs = api_session
+    monkeypatch.chdir(folder)  # the examples name night/SC4001E0-PSG.edf and model.pt, and write beside them
+    result = doctest.testmod(importlib.import_module(name), extraglobs=dict(globs),
+                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
     assert result.attempted > 0, f"{name} has no examples"

@@ -1,6 +1,67 @@
-"""ISATSleepNet: automatic sleep staging from polysomnography."""
+"""ISATSleepNet: automatic sleep staging from polysomnography.
+
+From Python (names imported on first use, so ``import isatsleepnet`` stays light)::
+
+    import isatsleepnet as isn
+    model = isn.load_model("model.pt")                        # or model.onnx
+    night = model.stage("night.edf", eeg="C4-M1", eog="E1-M2")  # or an mne.io.Raw, or (data, sfreq, ch_names)
+    night.stages, night.sleep_statistics(), night.agreement(isn.read_hypnogram("night.xml"))
+    night.write("out/")                                       # the files of `isatsleepnet stage`
+
+See ``docs/api.md``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
 STAGES: tuple[str, ...] = ("W", "N1", "N2", "N3", "REM")
 """The five AASM stages, in the order of the integer labels 0..4 used everywhere."""
+
+_LAZY: dict[str, tuple[str, str]] = {
+    "load_model": ("isatsleepnet.api.model", "load_model"),
+    "StagingModel": ("isatsleepnet.api.model", "StagingModel"),
+    "Night": ("isatsleepnet.api.night", "Night"),
+    "read_hypnogram": ("isatsleepnet.api.data", "read_hypnogram"),
+    "synthetic_night": ("isatsleepnet.api.data", "synthetic_night"),
+    "SyntheticNight": ("isatsleepnet.api.data", "SyntheticNight"),
+    "prepare": ("isatsleepnet.api.data", "prepare"),
+    "PreparedDataset": ("isatsleepnet.data.store", "PreparedDataset"),
+    "train": ("isatsleepnet.training.train", "train"),
+    "cross_validate": ("isatsleepnet.training.cv", "cross_validate"),
+    "IsatSleepNetError": ("isatsleepnet.errors", "IsatSleepNetError"),
+}
+"""Top-level name -> (module, attribute), imported when first used (PEP 562)."""
+
+__all__ = [
+    "STAGES",
+    "IsatSleepNetError",
+    "Night",
+    "PreparedDataset",
+    "StagingModel",
+    "SyntheticNight",
+    "__version__",
+    "cross_validate",
+    "load_model",
+    "prepare",
+    "read_hypnogram",
+    "synthetic_night",
+    "train",
+]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'isatsleepnet' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value  # the next lookup does not come here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

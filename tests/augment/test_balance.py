@@ -17,7 +17,9 @@ from isatsleepnet.data.synthetic import SynthConfig, synthesize
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.gan.config import GanConfig
 from isatsleepnet.gan.generator import GeneratorBundle, build_generator
-from isatsleepnet.training.data import EpochDataset, normalize_epoch, recordings_of
+from isatsleepnet.data.normalize import normalize_epochs
+from isatsleepnet.training.data import EpochDataset
+from isatsleepnet.data.subjects import recordings_of
 
 N1 = STAGES.index("N1")
 
@@ -124,7 +126,7 @@ def test_synthetic_epochs_never_reach_validation_or_test_loaders(tmp_path, sourc
     subject = source.subjects()[0]
     augment_dataset(source, tmp_path / "aug", subjects=[subject], mode="transforms", progress=False)
     recs = recordings_of(PreparedDataset(tmp_path / "aug"), [subject])
-    synthetic = [normalize_epoch(np.asarray(r.epochs[i], dtype=np.float32), "epoch-zscore")
+    synthetic = [normalize_epochs(np.asarray(r.epochs[i], dtype=np.float32), "epoch-zscore")
                  for r in recs for i in np.flatnonzero(~r.real)]
     assert synthetic
     evaluation = EpochDataset(recs)  # what validation, test and prediction build

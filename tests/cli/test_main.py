@@ -15,6 +15,14 @@ def test_top_level_help_lists_subcommands(capsys):
         assert name.replace("_", "-") in out
 
 
+def test_top_level_help_names_stage_in_the_typical_flow(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    description = " ".join(capsys.readouterr().out.split("positional arguments")[0].split())
+    assert "Typical flow: prepare -> train/cv -> evaluate -> stage new recordings" in description
+    assert "`stage` new EDF/BDF recordings" in description
+
+
 @pytest.mark.parametrize("command", [name.replace("_", "-") for name in SUBCOMMANDS])
 def test_every_subcommand_explains_its_options(command, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -13,12 +13,14 @@ from isatsleepnet.data.prepare_config import PrepareConfig
 from isatsleepnet.data.store import PreparedDataset
 from isatsleepnet.data.synthetic import SynthConfig, synthesize
 from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.gan import stages as stages_module
 from isatsleepnet.gan import train as train_module
 from isatsleepnet.gan.config import GanConfig
 from isatsleepnet.gan.data import load_stage_epochs, split_holdout
 from isatsleepnet.gan.generator import GeneratorBundle, build_generator
 from isatsleepnet.gan.quality import log_psd_distance, welch_psd
-from isatsleepnet.gan.train import CHECKPOINT, LOSS_LOG, GanDivergedError, train_channel_gan, train_gan
+from isatsleepnet.gan.stages import train_channel_gan
+from isatsleepnet.gan.train import CHECKPOINT, LOSS_LOG, GanDivergedError, train_gan
 
 TINY = GanConfig(epochs=4, batch_size=16, min_steps_per_epoch=6, g_base_channels=16, g_upsamplings=4,
                  g_spectral_channels=2, g_freq_rank=16, d_channels=(8, 16, 16), checkpoint_every=2)
@@ -156,12 +158,12 @@ def test_a_finished_gan_is_reused_and_a_longer_budget_resumes_it(tmp_path, synth
     folder = train_channel_gan(synthetic, [subject], "EEG Fpz-Cz", tmp_path, config, device="cpu", progress=False)
     stamp = (folder / "generator.pt").stat().st_mtime_ns
     real_train_gan = train_module.train_gan
-    monkeypatch.setattr(train_module, "train_gan", lambda *a, **k: pytest.fail("a finished GAN was trained again"))
+    monkeypatch.setattr(stages_module, "train_gan", lambda *a, **k: pytest.fail("a finished GAN was trained again"))
     assert train_channel_gan(synthetic, [subject], "EEG Fpz-Cz", tmp_path, config, device="cpu", progress=False) == folder
     assert (folder / "generator.pt").stat().st_mtime_ns == stamp
     # more epochs: the same run continues from its checkpoint (epoch 1 → 2), it does not start again
     resumed = []
-    monkeypatch.setattr(train_module, "train_gan", lambda *a, **k: resumed.append(real_train_gan(*a, **k)) or resumed[-1])
+    monkeypatch.setattr(stages_module, "train_gan", lambda *a, **k: resumed.append(real_train_gan(*a, **k)) or resumed[-1])
     train_channel_gan(synthetic, [subject], "EEG Fpz-Cz", tmp_path, replace(config, epochs=2), device="cpu", progress=False)
     assert resumed[0].resumed_from == 1 and resumed[0].epochs_done == 2
     import json

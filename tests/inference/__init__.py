@@ -34,7 +34,7 @@ def trained_model(base: Path) -> tuple[Path, Path]:
     data = PreparedDataset(root / "prepared")
     subjects = data.subjects()
     fold = Fold(0, tuple(subjects[:2]), tuple(subjects[2:]), ())
-    model = train_split(data, fold, root / "run", tiny_config(max_epochs=2, threads=1), progress=False)
+    model = train_split(data, fold, root / "run", tiny_config(max_epochs=2), progress=False)
     return model, raw
 
 

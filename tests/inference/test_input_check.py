@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from isatsleepnet.data.input_profile import FEATURES, InputProfile, epoch_features
-from isatsleepnet.inference.checkpoint import load_model_file
+from isatsleepnet.model.file import load_model_file
 from isatsleepnet.inference.input_check import recording_warnings
 from isatsleepnet.inference.options import StageOptions
 from isatsleepnet.inference.predictor import load_predictor

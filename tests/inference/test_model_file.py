@@ -13,7 +13,7 @@ import torch
 from isatsleepnet.cli.main import main
 from isatsleepnet.data.store import write_manifest, write_recording
 from isatsleepnet.errors import IsatSleepNetError
-from isatsleepnet.inference.checkpoint import (
+from isatsleepnet.model.file import (
     FORMAT,
     HASH_KEY,
     VERSION,
@@ -96,9 +96,11 @@ def test_a_saved_file_carries_its_checksum_and_builds_the_same_network(tmp_path)
     with torch.no_grad():
         expected = ISATSleepNet(ModelConfig(**CONFIG)).eval()
         expected.load_state_dict(_model_file().state_dict)
-        for fast in (True, False):
-            torch.testing.assert_close(loaded.build(fast=fast)(x), expected(x), rtol=1e-4, atol=1e-5)
-    assert loaded.build(fast=False).config.use_fast_conv is False
+        for graph in ("eager", "fast", "fused"):
+            torch.testing.assert_close(loaded.build(graph)(x), expected(x), rtol=1e-4, atol=1e-5)
+    assert loaded.build("eager").config.use_fast_conv is False
+    with pytest.raises(IsatSleepNetError, match="unknown graph 'quick'"):
+        loaded.build("quick")
 
 
 def test_flipped_bytes_in_the_weights_are_refused(tmp_path):

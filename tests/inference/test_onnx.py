@@ -59,7 +59,7 @@ def test_torch_and_onnx_give_the_same_probabilities(predictors):
     np.testing.assert_allclose(b.sum(axis=1), 1.0, atol=1e-6)
     # the raw outputs too, which a near-uniform softmax could hide
     x = epochs[:8]
-    from isatsleepnet.inference.predictor import normalize_epochs
+    from isatsleepnet.data.normalize import normalize_epochs
 
     la = np.asarray(torch_p._logits(normalize_epochs(x, torch_p.normalize)))
     lb = np.asarray(onnx_p._logits(normalize_epochs(x, onnx_p.normalize)))
@@ -175,7 +175,7 @@ def _refused(path: Path) -> str:
 def test_the_export_carries_a_checksum_of_its_weights_and_metadata(exported):
     import onnx
 
-    from isatsleepnet.inference.checkpoint import load_model_file
+    from isatsleepnet.model.file import load_model_file
 
     model, onnx_path = exported
     proto = onnx.load(str(onnx_path))

@@ -155,3 +155,19 @@ def test_a_channel_of_another_modality_is_a_warning(write_edf, tmp_path):
         "eog: 'EEG C3-M2' looks like an EEG channel, not an EOG channel: the eog input takes EOG, so what is learnt "
         "or staged from it is unreliable",
     ]
+
+
+def test_overrides_are_checked_before_the_file_is_opened(tmp_path):
+    from isatsleepnet.errors import IsatSleepNetError
+
+    missing = tmp_path / "absent.edf"  # never opened: the overrides are refused first
+    with pytest.raises(IsatSleepNetError, match="channels for eeg must be a list of names, not the string 'C4-M1'"):
+        RawRecording.open(missing, INPUTS, overrides={"eeg": "C4-M1"})
+    with pytest.raises(IsatSleepNetError, match="the model needs its eeg input .* or the same channel as --eeg2$"):
+        RawRecording.open(missing, INPUTS, overrides={"eeg": ["C4-M1", "none"]})
+
+
+def test_an_empty_override_keeps_the_trained_channel(write_edf, tmp_path):
+    psg = write_night(write_edf, tmp_path / "n.edf", 1)
+    rec = RawRecording.open(psg, INPUTS, overrides={"eeg2": []})
+    assert [c.label for c in rec.choices] == SLEEP_EDF_NAMES

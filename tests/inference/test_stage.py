@@ -236,15 +236,15 @@ def test_model_and_option_mismatches_are_clear(write_edf, model, tmp_path):
         stage_cli([str(psg), "--model", str(psg), "--out", str(tmp_path / "o")])
 
 
-def test_normalisation_matches_training():
-    """stage.py re-states training's per-epoch z-score (so that ONNX staging needs no torch): keep them equal."""
-    from isatsleepnet.inference.predictor import normalize_epochs
-    from isatsleepnet.training.data import normalize_epoch
+def test_training_and_staging_share_one_normalisation():
+    """The predictor and training's dataset both call data.normalize.normalize_epochs: no second copy to drift."""
+    import inspect
 
-    x = np.random.default_rng(0).normal(5, 30, (4, 3, 3000)).astype(np.float32)
-    x[1, 2] = 7.0  # a flat channel
-    for how in ("epoch-zscore", "none"):
-        np.testing.assert_allclose(normalize_epochs(x, how), normalize_epoch(x, how), atol=1e-6)
+    from isatsleepnet.inference import predictor
+    from isatsleepnet.training import data
+
+    assert predictor.normalize_epochs is data.normalize_epochs
+    assert "def normalize_epoch" not in inspect.getsource(data) + inspect.getsource(predictor)
 
 
 def test_a_folder_with_hypnograms_found_beside_each_recording(synthetic_raw, model, tmp_path, capsys):
@@ -362,7 +362,7 @@ def test_a_window_the_expert_does_not_score_still_writes_the_report(write_edf, p
 
 
 def test_an_unusable_out_folder_or_device_is_one_line_before_the_model_loads(write_edf, tmp_path, capsys):
-    from isatsleepnet.inference.predict import best_device
+    from isatsleepnet.engine import Engine
 
     psg = write_night(write_edf, tmp_path / "o.edf", 2)
     blocker = tmp_path / "file"
@@ -370,13 +370,13 @@ def test_an_unusable_out_folder_or_device_is_one_line_before_the_model_loads(wri
     missing_model = tmp_path / "no-model.pt"  # never opened: the folder is checked first
     with pytest.raises(IsatSleepNetError, match=r"file/sub: cannot create the output folder"):
         stage_cli([str(psg), "--model", str(missing_model), "--out", str(blocker / "sub")])
-    with pytest.raises(IsatSleepNetError, match="unknown device 'bogus'"):
-        best_device("bogus")
+    with pytest.raises(IsatSleepNetError, match="--device must be auto, cpu, cuda, cuda:N or mps, not 'bogus'"):
+        stage_cli([str(psg), "--model", str(missing_model), "--out", str(tmp_path / "o2"), "--device", "bogus"])
     import torch
 
     if not torch.cuda.is_available():
         with pytest.raises(IsatSleepNetError, match="sees no CUDA GPU"):
-            best_device("cuda")
+            Engine(device="cuda").torch_device()
 
 
 def test_lights_on_before_lights_off_is_ignored_and_bad_numbers_are_refused(write_edf, predictor, tmp_path):

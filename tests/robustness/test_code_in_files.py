@@ -24,7 +24,7 @@ from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.gan.config import GanConfig
 from isatsleepnet.gan.generator import GENERATOR_FILE, GeneratorBundle
 from isatsleepnet.gan.train import CHECKPOINT, train_gan
-from isatsleepnet.inference.checkpoint import FORMAT, load_model_file
+from isatsleepnet.model.file import FORMAT, load_model_file
 from isatsleepnet.training import fit
 from isatsleepnet.training.fit import train_split
 from isatsleepnet.training.folds import Fold

@@ -275,7 +275,7 @@ def test_stage_into_another_models_folder_is_refused(write_edf, tmp_path, tmp_pa
     out = tmp_path / "out"
     code, _, err = run_cli(["stage", psg, "--model", model, "--out", out, "--no-plots", "--quiet"], capsys)
     assert code == 0, err
-    from isatsleepnet.inference.checkpoint import load_model_file
+    from isatsleepnet.model.file import load_model_file
 
     other = load_model_file(model)
     other.state_dict = {k: v + 1e-3 if v.is_floating_point() else v for k, v in other.state_dict.items()}
@@ -297,7 +297,7 @@ def test_stage_into_another_models_folder_is_refused(write_edf, tmp_path, tmp_pa
 # --------------------------------------------------------------------------- train
 def test_train_killed_and_rerun_gives_the_model_of_an_uninterrupted_run(tmp_path, capsys):
     """The command-line view of tests/training/test_resume.py: kill -9 during epoch 3, run the same command."""
-    from isatsleepnet.inference.checkpoint import load_model_file
+    from isatsleepnet.model.file import load_model_file
     from tests.training.conftest import TINY_MODEL
 
     store = write_tiny_store(tmp_path / "store").root

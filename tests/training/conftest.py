@@ -18,7 +18,7 @@ TINY_MODEL = {
 
 def tiny_config(**overrides) -> TrainConfig:
     base = dict(max_epochs=2, batch_size=32, accumulate_grad_batches=1, learning_rate=2e-3,
-                early_stopping_patience=5, threads=1, model=dict(TINY_MODEL))
+                early_stopping_patience=5, model=dict(TINY_MODEL))
     base.update(overrides)
     return TrainConfig(**base)
 

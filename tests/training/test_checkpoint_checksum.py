@@ -104,7 +104,7 @@ def test_a_checkpoint_without_the_checksum_is_refused(trained, tmp_path, capsys)
 
 def test_an_intact_copy_finishes_with_the_same_model(trained, tmp_path, capsys):
     """The control: the same copy, undamaged, writes model.pt again, with the same weights."""
-    from isatsleepnet.inference.checkpoint import load_model_file
+    from isatsleepnet.model.file import load_model_file
 
     store, config, run = trained
     out = _unfinished_copy(run, tmp_path)

@@ -6,8 +6,9 @@ import pytest
 
 from isatsleepnet.data.store import PreparedDataset
 from isatsleepnet.errors import IsatSleepNetError
-from isatsleepnet.evaluation.evaluate import evaluate_model
-from isatsleepnet.inference.checkpoint import load_model_file
+from isatsleepnet.engine import Engine
+from isatsleepnet.inference.evaluate import evaluate_model
+from isatsleepnet.model.file import load_model_file
 from isatsleepnet.training.cv import cross_validate
 from isatsleepnet.training.fit import train_split
 from isatsleepnet.training.folds import Fold
@@ -86,7 +87,7 @@ def test_rerun_skips_finished_folds_and_refuses_other_settings(cv_run, synthetic
         cross_validate(synthetic_prepared, run, protocol="kfold", n_folds=3, config=tiny_config(max_epochs=3), progress=False)
     # how a machine trains (threads, workers, devices) may differ between the machines of one run
     elsewhere = cross_validate(synthetic_prepared, run, protocol="kfold", n_folds=3,
-                               config=tiny_config(threads=2, num_workers=1, devices="1"), progress=False)
+                               config=tiny_config(), engine=Engine(threads=2, workers=1, devices="1"), progress=False)
     assert elsewhere["pooled"] == metrics["pooled"]
 
 

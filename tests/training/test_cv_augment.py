@@ -9,13 +9,20 @@ import pytest
 from isatsleepnet import STAGES
 from isatsleepnet.augment.config import AugmentConfig
 from isatsleepnet.cli.main import main
-from isatsleepnet.data.store import ORIGIN_GAN, ORIGIN_REAL, ORIGIN_TRANSFORM, PreparedDataset
+from isatsleepnet.data.store import (
+    ORIGIN_GAN,
+    ORIGIN_REAL,
+    ORIGIN_TRANSFORM,
+    PreparedDataset,
+)
 from isatsleepnet.errors import IsatSleepNetError
-from isatsleepnet.evaluation.compare import comparison_table
+from isatsleepnet.gan import stages as gan_stages
 from isatsleepnet.gan import train as gan_train
 from isatsleepnet.gan.config import GanConfig
-from isatsleepnet.inference.checkpoint import load_model_file
+from isatsleepnet.inference import predict as predict_module
+from isatsleepnet.model.file import load_model_file
 from isatsleepnet.training import augmentation
+from isatsleepnet.training.compare import comparison_table
 from isatsleepnet.training.cv import cross_validate
 from isatsleepnet.training.data import EpochDataset
 from tests.training.conftest import tiny_config
@@ -36,7 +43,8 @@ def _fold(run, index=0):
 
 @pytest.fixture(scope="module")
 def transforms_run(synthetic_prepared, tmp_path_factory):
-    """`isatsleepnet cv --augment transforms` (fold 0 of 3) with every EpochDataset and item it yields recorded."""
+    """`isatsleepnet cv --augment transforms` (fold 0 of 3) with every EpochDataset and item it yields recorded,
+    and every recording the test predictions read."""
     root = tmp_path_factory.mktemp("cv-aug")
     config = root / "train.json"
     config.write_text(json.dumps({"train": asdict(tiny_config(max_epochs=1))}))
@@ -55,10 +63,19 @@ def transforms_run(synthetic_prepared, tmp_path_factory):
         self.spy["flagged"] += int(self.recordings[r].origins[e] != ORIGIN_REAL)
         return original_getitem(self, index)
 
+    original_predict = predict_module.predict_prepared
+
+    def predict(predictor, recording, batch_size=64):  # the test predictions: real epochs only, counted
+        probabilities = original_predict(predictor, recording, batch_size)
+        datasets.append({"include_synthetic": False, "roots": {str(recording.path.parent.parent)},
+                         "items": len(probabilities), "flagged": len(probabilities) - int(recording.real.sum())})
+        return probabilities
+
     run = root / "run"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(EpochDataset, "__init__", init)
         mp.setattr(EpochDataset, "__getitem__", getitem)
+        mp.setattr(predict_module, "predict_prepared", predict)
         code = main(["cv", "--data", str(synthetic_prepared), "--out", str(run), "--protocol", "kfold", "--folds", "3",
                      "--fold", "0", "--config", str(config), "--augment", "transforms", "--keep-augmented", "--quiet"])
     assert code == 0
@@ -146,7 +163,7 @@ def gan_run(synthetic_prepared, tmp_path_factory):
         return real_train_gan(data, fs, folder, config, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(gan_train, "train_gan", killed_at_second)
+        mp.setattr(gan_stages, "train_gan", killed_at_second)
         with pytest.raises(KeyboardInterrupt):
             cross_validate(synthetic_prepared, run, **kwargs)
     first = run / "fold_00" / "gan" / calls[0] / "generator.pt"
@@ -159,7 +176,7 @@ def gan_run(synthetic_prepared, tmp_path_factory):
         return real_train_gan(data, fs, folder, config, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(gan_train, "train_gan", counting)
+        mp.setattr(gan_stages, "train_gan", counting)
         cross_validate(synthetic_prepared, run, **kwargs)
     return run, calls, resumed, first, stamp
 
@@ -226,7 +243,7 @@ def test_augmented_store_is_reused_when_complete_and_rebuilt_from_other_inputs(g
     run, *_ = gan_run
     f = _fold(run)
     fold = Fold(0, tuple(f["train"]), tuple(f["validation"]), tuple(f["test"]))
-    monkeypatch.setattr(gan_train, "train_gan", lambda *a, **k: pytest.fail("a finished GAN was trained again"))
+    monkeypatch.setattr(gan_stages, "train_gan", lambda *a, **k: pytest.fail("a finished GAN was trained again"))
     data, folder, config = PreparedDataset(synthetic_prepared), run / "fold_00", tiny_config(max_epochs=1)
     try:
         store = augmentation.augmented_training_data(data, fold, folder, AugmentConfig(mode="gan"), config, gan=TINY_GAN,

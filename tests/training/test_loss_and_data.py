@@ -3,7 +3,9 @@ import pytest
 import torch
 
 from isatsleepnet.data.store import PreparedDataset, write_manifest, write_recording
-from isatsleepnet.training.data import EpochDataset, balanced_sampler, normalize_epoch, recordings_of
+from isatsleepnet.data.normalize import normalize_epochs
+from isatsleepnet.training.data import EpochDataset, balanced_sampler
+from isatsleepnet.data.subjects import recordings_of
 from isatsleepnet.training.loss import HybridLoss, soft_macro_f1
 from isatsleepnet.training.module import step_schedule
 
@@ -70,4 +72,4 @@ def test_balanced_sampler_evens_out_stages(tmp_path):
 
 def test_normalize_none_keeps_microvolts():
     x = np.ones((2, 10), dtype=np.float32) * 7
-    assert normalize_epoch(x, "none") is x
+    assert normalize_epochs(x, "none") is x

@@ -15,7 +15,9 @@ from isatsleepnet.cli.main import main
 from isatsleepnet.data.store import PreparedDataset
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.gan.data import load_stage_epochs
-from isatsleepnet.inference.predict import predict_probabilities
+from isatsleepnet.engine import Engine
+from isatsleepnet.inference.predict import predict_prepared
+from isatsleepnet.inference.predictor import load_predictor
 from isatsleepnet.training import loss as loss_module
 from isatsleepnet.training.fit import train_split
 from isatsleepnet.training.folds import Fold
@@ -62,7 +64,8 @@ def _assert_names_the_epoch(message: str, data: PreparedDataset) -> None:
 def test_a_nan_epoch_stops_training_naming_its_recording_and_epoch(poisoned, tmp_path, workers):
     """With a DataLoader worker the error comes back wrapped in the worker's traceback: still one line."""
     with pytest.raises(IsatSleepNetError) as info:
-        train_split(poisoned, FOLD, tmp_path, tiny_config(max_epochs=1, num_workers=workers), progress=False)
+        train_split(poisoned, FOLD, tmp_path, tiny_config(max_epochs=1), engine=Engine(workers=workers),
+                    progress=False)
     _assert_names_the_epoch(str(info.value), poisoned)
     assert not (tmp_path / "model.pt").exists() and not (tmp_path / "checkpoints" / "last.ckpt").exists()
 
@@ -79,12 +82,8 @@ def test_the_cli_prints_one_line_for_a_nan_epoch(poisoned, tmp_path, capsys):
 
 def test_predicting_a_nan_epoch_is_an_error_not_nan_probabilities(poisoned, clean, tmp_path):
     model = train_split(clean, FOLD, tmp_path, tiny_config(max_epochs=1), progress=False)
-    from isatsleepnet.inference.checkpoint import load_model_file
-
-    model_file = load_model_file(model)
     with pytest.raises(IsatSleepNetError) as info:
-        predict_probabilities(model_file.build(), poisoned["S1-night1"], channels=model_file.channels,
-                              normalize=model_file.normalize)
+        predict_prepared(load_predictor(model, threads=1), poisoned["S1-night1"])
     _assert_names_the_epoch(str(info.value), poisoned)
 
 

@@ -25,7 +25,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from isatsleepnet.inference.checkpoint import load_model_file
+from isatsleepnet.model.file import load_model_file
 from isatsleepnet.training import fit
 from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.training.fit import train_split

@@ -10,7 +10,7 @@ from isatsleepnet.augment.balance import augment_dataset
 from isatsleepnet.cli.main import main
 from isatsleepnet.data.store import PreparedDataset
 from isatsleepnet.errors import IsatSleepNetError
-from isatsleepnet.inference.checkpoint import load_model_file
+from isatsleepnet.model.file import load_model_file
 from tests.training.conftest import tiny_config
 
 

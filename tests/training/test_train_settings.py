@@ -7,6 +7,7 @@ import json
 import pytest
 
 from isatsleepnet.cli.main import main
+from isatsleepnet.engine import Engine
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.training.config import TrainConfig
 
@@ -25,11 +26,14 @@ BAD_FLAGS = [
     (["--patience", "-1"], "--patience (early_stopping_patience) must be a whole number of at least 0, not -1"),
     (["--seed", "-1"], "--seed must be a whole number of at least 0, not -1"),
     (["--seed", str(2**32)], f"--seed must be at most {2**32 - 1}, not {2**32}"),
-    (["--workers", "-1"], "--workers (num_workers) must be a whole number of at least 0, not -1"),
+    (["--workers", "-1"], "--workers must be a whole number of at least 0, not -1"),
     (["--threads", "0"], "--threads must be a whole number of at least 1, not 0"),
     (["--max-train-batches", "0"], "--max-train-batches must be a whole number of at least 1, not 0"),
     (["--num-nodes", "0"], "--num-nodes must be a whole number of at least 1, not 0"),
     (["--devices", "two"], "--devices must be auto or a number of devices (1 or more), not 'two'"),
+    (["--device", "gpu"], "--device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'"),
+    (["--device", "cuda:1", "--devices", "2"], "--device cuda:1 names one GPU; --devices 2 asks for several "
+                                               "(use --device cuda --devices N)"),
 ]
 
 
@@ -66,6 +70,8 @@ def test_a_bad_value_in_a_config_file_is_one_line(tmp_path, capsys, values, mess
 def test_the_defaults_and_the_edges_of_each_range_are_accepted():
     TrainConfig().validate()
     TrainConfig(weight_decay=0.0, validation_fraction=0.0, loss_alpha=1.0, lr_gamma=1.0, early_stopping_patience=0,
-                seed=2**32 - 1, devices="2", precision="bf16-mixed", threads=1, max_train_batches=1).validate()
+                seed=2**32 - 1, max_train_batches=1).validate()
+    Engine(devices="2", precision="bf16-mixed", threads=1, workers=0, device="cuda").validate()
+    Engine(device="cuda:0", devices=1).validate()
     with pytest.raises(IsatSleepNetError, match=r"^--normalize must be one of epoch-zscore, none, not 'max'$"):
         TrainConfig(normalize="max").validate()

@@ -24,7 +24,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from isatsleepnet.atomic import atomic_write_text
-    from isatsleepnet.evaluation.compare import comparison_table
+    from isatsleepnet.training.compare import comparison_table
 
     table = comparison_table(args.runs)
     print(table, end="")

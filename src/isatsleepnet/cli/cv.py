@@ -9,6 +9,7 @@ from isatsleepnet.cli.train_options import (
     add_augment_arguments,
     add_train_arguments,
     augment_config_from_args,
+    engine_config_from_args,
     train_config_from_args,
 )
 
@@ -61,9 +62,10 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from isatsleepnet.training.cv import cross_validate
 
-    config = train_config_from_args(args)
+    config, engine = train_config_from_args(args), engine_config_from_args(args)
     augment, gan = augment_config_from_args(args)
-    metrics = cross_validate(args.data, args.out, protocol=args.protocol, config=config, n_folds=args.folds,
+    metrics = cross_validate(args.data, args.out, protocol=args.protocol, config=config, engine=engine,
+                             n_folds=args.folds,
                              folds_file=args.folds_file, only_fold=args.fold, resume=args.resume,
                              progress=not args.quiet, augment=augment, gan=gan, keep_augmented=args.keep_augmented)
     if not metrics:  # an extra process of multi-GPU training: the first process reports

@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
+from isatsleepnet.data.subjects import subject_list
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -22,23 +25,23 @@ def add_parser(subparsers) -> None:
     p.add_argument("--model", type=Path, required=True, help="model file (model.pt)")
     p.add_argument("--data", type=Path, required=True, help="prepared dataset")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--subjects", type=lambda v: [s.strip() for s in v.split(",")], help="only these subjects (default: all)")
+    p.add_argument("--subjects", type=subject_list, help="only these subjects (default: all)")
     p.add_argument("--protocol", help="name the paper's benchmark (sleep-edf-20, sleep-edf-78, shhs) to print its numbers beside")
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, ...")
     p.add_argument("--batch-size", type=int, default=64, help="epochs per forward pass (default 64)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_arguments(p, workers=False)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from isatsleepnet.evaluation.evaluate import evaluate_model
-
+    from isatsleepnet.inference.evaluate import evaluate_model
     from isatsleepnet.locking import ensure_writable_folder, folder_lock
 
+    engine = engine_from_args(args)
     ensure_writable_folder(args.out)
     with folder_lock(args.out, "evaluate"):
         metrics = evaluate_model(args.model, args.data, args.out, subjects=args.subjects, protocol=args.protocol,
-                                 device=args.device, batch_size=args.batch_size, progress=not args.quiet)
+                                 engine=engine, batch_size=args.batch_size, progress=not args.quiet)
     for warning in metrics.get("warnings", []):
         print(f"warning: {args.model}: {warning}", file=sys.stderr)
     p = metrics["pooled"]

@@ -35,7 +35,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from isatsleepnet.inference.checkpoint import load_model_file
+    from isatsleepnet.model.file import load_model_file
     from isatsleepnet.inference.onnx_backend import export_onnx
 
     info = export_onnx(load_model_file(args.model), args.onnx, opset=args.opset, tolerance=args.tolerance)

@@ -27,7 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="isatsleepnet",
         description=(
             "Automatic sleep staging from polysomnography. Typical flow: "
-            "`prepare` raw EDF recordings into 30-s epochs, then train and evaluate. "
+            "prepare -> train/cv -> evaluate -> stage new recordings: "
+            "`prepare` raw EDF recordings into 30-s epochs, `train` a model (or `cv` to cross-validate), "
+            "`evaluate` it on held-out data, then `stage` new EDF/BDF recordings with it "
+            "(hypnogram, sleep statistics, report). "
             "`synth` writes a synthetic PSG cohort for trying things out; "
             "`demo` runs the whole flow on synthetic data."
         ),

@@ -77,7 +77,7 @@ def add_parser(subparsers) -> None:
                       help="keep only --trim-minutes of wake around sleep (the default for sleep-edf*)")
     trim.add_argument("--no-trim", dest="trim", action="store_false", help="keep the whole night (the default for shhs, edf, npz)")
     p.add_argument("--trim-minutes", type=float, help="wake kept before the first and after the last sleep epoch when trimming (default 30)")
-    p.add_argument("--eeg", type=_channels, help="label of the first EEG channel: exact, or an alias (C4 = EEG C4, Fpz-Cz = EEG Fpz-Cz); comma-separated alternatives, tried in order (dataset default otherwise)")
+    p.add_argument("--eeg", type=_channels, help="label of the first EEG channel: exact, or an alias (C4 = EEG C4, Fpz-Cz = EEG Fpz-Cz), or a derivation A-B formed from two channels (C4-M1 from C4 and M1/A1); comma-separated alternatives, tried in order (dataset default otherwise)")
     p.add_argument("--eeg2", type=_channels, help="label of the second EEG channel, as --eeg; 'none' to leave it out")
     p.add_argument("--eog", type=_channels, help="label of the EOG channel, as --eeg; 'none' to leave it out")
     p.add_argument("--bandpass", type=_band, metavar="LOW,HIGH", help="zero-phase Butterworth band-pass in Hz (default: none)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
 from isatsleepnet.cli.prepare import STAGE_CODES_HELP
 from isatsleepnet.data.labels import STAGE_CODINGS
 
@@ -14,6 +15,7 @@ or folders searched recursively) with a model file, and write for each recording
 NAME into OUT:
 
   NAME.hypnogram.csv      epoch, onset_s, stage, p_W, p_N1, p_N2, p_N3, p_REM, confidence, review
+                          (+ expert with --hypnogram, clock_time when the EDF holds its start time)
   NAME.annotations.edf    EDF+ stage annotations (EDFbrowser, mne.read_annotations); see --annotations
   NAME.hypnogram.png      the hypnogram (the expert's above it, accuracy and kappa in the title, with --hypnogram)
   NAME.hypnodensity.png   stage probabilities over the night, epochs to review marked
@@ -23,7 +25,10 @@ NAME into OUT:
 Channels: by default the ones the model was trained on, found by exact label or
 an alias (Fpz-Cz = EEG Fpz-Cz, C4 = EEG C4; SHHS's EEG(sec) = EEG2 = EEG 2 ...), the
 same rules as `prepare`; name others
-with --eeg/--eeg2/--eog. They are converted to µV from the EDF header and
+with --eeg/--eeg2/--eog. A name A-B that no channel carries is derived from two
+channels (C4-M1 = C4 minus M1 or A1; EEG/EOG prefixes and -REF suffixes ignored).
+Every input of the model must be given: none cannot leave one out.
+They are converted to µV from the EDF header and
 resampled to the model's rate; a channel slower than 0.6 x (EEG) or 0.5 x (EOG)
 the model's rate is refused. A final partial epoch is ignored and reported.
 Epochs whose confidence (1 - normalised entropy of the probabilities) is below
@@ -33,6 +38,12 @@ Warnings (`warning: NAME: ...`, also in the JSON and on top of the report) say
 when the stages deserve less trust: a model trained on synthetic recordings, a
 recording unlike the model's training data, a channel of another kind standing
 in for the trained one. Epochs with non-finite input or output are not staged.
+
+The terminal summary lists each recording's epochs, TST, sleep efficiency and
+review share; with --hypnogram a line per recording gives its agreement with the
+expert (accuracy, Cohen's kappa, macro-F1 over the scored epochs). Times: onsets
+count from the recording start, the figures from the staged window's start (see
+docs/staging.md, Time axis).
 
 A recording that fails is reported in one line and the others go on; the exit
 code is 1 when any failed. Nothing is half-written: each recording's files
@@ -49,9 +60,7 @@ examples:
 
 def _names(value: str) -> list[str]:
     names = [v.strip() for v in value.split(",") if v.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected a channel label")
-    return names
+    return names or [""]  # nothing named: staging says what the model needs for this input instead
 
 
 def _role_channel(value: str) -> tuple[str, list[str]]:
@@ -77,7 +86,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--backend", choices=["torch", "onnx"],
                    help="inference engine (default: onnx for a .onnx model, torch otherwise); "
                         "onnx with a .pt model exports it first, which takes a while")
-    p.add_argument("--eeg", type=_names, metavar="LABEL", help="label of the first EEG channel (comma-separated alternatives)")
+    p.add_argument("--eeg", type=_names, metavar="LABEL", help="label of the first EEG channel, or a derivation A-B formed from two channels "
+                   "(C4-M1 from C4 and M1/A1) where no channel carries it; comma-separated alternatives")
     p.add_argument("--eeg2", type=_names, metavar="LABEL", help="label of the second EEG channel")
     p.add_argument("--eog", type=_names, metavar="LABEL", help="label of the EOG channel")
     p.add_argument("--channel", type=_role_channel, action="append", default=[], metavar="ROLE=LABEL",
@@ -104,11 +114,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--assume-unit", choices=["uV", "mV", "V"],
                    help="unit of channels whose EDF header leaves the physical dimension blank")
     p.add_argument("--batch-size", type=int, default=64, help="epochs per forward pass (default 64)")
-    p.add_argument("--threads", type=int, help="CPU threads for inference (default: all cores)")
-    p.add_argument("--device", default="auto", help="torch backend: auto (default), cpu, cuda, cuda:1, ...")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures (the report then has none)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_arguments(p, workers=False)
     p.set_defaults(run=run)
 
 
@@ -154,8 +163,9 @@ def run(args: argparse.Namespace) -> int:
 
     options = options_from_args(args)
     options.validate()
+    engine = engine_from_args(args)
     ensure_out_folder(args.out)  # before the model is loaded (or exported)
-    predictor = load_predictor(args.model, backend=args.backend, device=args.device, threads=args.threads)
+    predictor = load_predictor(args.model, backend=args.backend, engine=engine)
     results = stage_recordings(args.recordings, predictor, args.out, options,
                                progress=False if args.quiet else None, debug=getattr(args, "debug", False))
     print(summary_table(results))

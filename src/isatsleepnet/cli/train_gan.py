@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 
 from isatsleepnet import STAGES
+from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
+from isatsleepnet.data.subjects import subject_list
+from isatsleepnet.errors import IsatSleepNetError
 
 DESCRIPTION = """\
 Train Physio-GAN, the generator of synthetic epochs that `augment` uses to fill a
@@ -37,16 +40,12 @@ examples:
   isatsleepnet train-gan --data prepared/shhs --out gans/shhs --stage N1 --config gan.toml --device cuda"""
 
 
-def _subjects(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
 def add_subject_arguments(p: argparse.ArgumentParser, verb: str, others: str = "") -> None:
     """--subjects or --folds-file/--fold: the training subjects a command may use.
 
     ``verb`` says what the command does with them, ``others`` what happens to the rest.
     """
-    p.add_argument("--subjects", type=_subjects, metavar="A,B",
+    p.add_argument("--subjects", type=subject_list, metavar="A,B",
                    help=f"comma-separated subjects to {verb} (default: all subjects of the dataset){others}")
     p.add_argument("--folds-file", type=Path, metavar="FILE",
                    help=f"a folds.json (from `cv`): {verb} only the TRAINING subjects of --fold, never its "
@@ -54,27 +53,11 @@ def add_subject_arguments(p: argparse.ArgumentParser, verb: str, others: str = "
     p.add_argument("--fold", type=int, metavar="I", help="fold index (0-based) in --folds-file")
 
 
-def training_subjects(dataset, args: argparse.Namespace) -> list[str]:
+def training_subjects(dataset, args: argparse.Namespace) -> list[str]:  # noqa: ANN001 - a PreparedDataset
     """The subjects chosen by --subjects or --folds-file/--fold (checked against the dataset)."""
-    from isatsleepnet.errors import IsatSleepNetError
-    from isatsleepnet.training.folds import load_folds
+    from isatsleepnet.training.folds import training_subjects as chosen
 
-    known = dataset.subjects()
-    if args.folds_file is not None or args.fold is not None:
-        if args.subjects:
-            raise IsatSleepNetError("give either --subjects or --folds-file with --fold, not both")
-        if args.folds_file is None or args.fold is None:
-            raise IsatSleepNetError("--folds-file and --fold go together")
-        folds = {f.index: f for f in load_folds(args.folds_file, known)}
-        if args.fold not in folds:
-            raise IsatSleepNetError(f"{args.folds_file}: no fold {args.fold}; it has {sorted(folds)}")
-        return list(folds[args.fold].train)
-    if args.subjects:
-        unknown = sorted(set(args.subjects) - set(known))
-        if unknown:
-            raise IsatSleepNetError(f"subject(s) {unknown[:5]} are not in {dataset.root}; it has {known[:10]}")
-        return list(args.subjects)
-    return known
+    return chosen(dataset, subjects=args.subjects, folds_file=args.folds_file, fold=args.fold)
 
 
 def add_parser(subparsers) -> None:
@@ -96,11 +79,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, metavar="N", help="random seed of data order, noise and weights (default 0)")
     p.add_argument("--config", type=Path, metavar="FILE", help="TOML or JSON with GAN settings (a [gan] table or top-level keys); flags override it")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="write checkpoints/last.pt every N epochs (default 5)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train (default auto: CUDA if available)")
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice, all cores; on a machine "
-                   "shared with other jobs 1 is often several times faster)")
     p.add_argument("--overwrite", action="store_true", help="start again instead of resuming from an existing checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_arguments(p, workers=False)
     p.set_defaults(run=run)
 
 
@@ -127,10 +108,11 @@ def run(args: argparse.Namespace) -> int:
     from isatsleepnet.gan.data import resolve_channels
 
     config = config_from_args(args)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    engine = engine_from_args(args)
+    engine.single_device("train-gan")
+    if engine.precision_on("cpu") != "32-true":
+        raise IsatSleepNetError("train-gan trains in float32; drop --precision")
+    engine.apply()
     dataset = PreparedDataset(args.data)
     subjects = training_subjects(dataset, args)
     channels = resolve_channels(dataset, subjects, args.channel)
@@ -141,16 +123,17 @@ def run(args: argparse.Namespace) -> int:
 
     ensure_writable_folder(args.out, "GAN folder")
     with folder_lock(args.out, "train-gan"):
-        return _train_gans(args, dataset, subjects, channels, config)
+        return _train_gans(args, dataset, subjects, channels, config, engine.torch_device())
 
 
-def _train_gans(args: argparse.Namespace, dataset, subjects: list[str], channels: list[str], config) -> int:  # noqa: ANN001
+def _train_gans(args: argparse.Namespace, dataset, subjects: list[str], channels: list[str], config,  # noqa: ANN001
+                device) -> int:  # noqa: ANN001
     import json
 
-    from isatsleepnet.gan.train import train_channel_gan, write_quality_summary
+    from isatsleepnet.gan.stages import train_channel_gan, write_quality_summary
 
     for channel in channels:
-        folder = train_channel_gan(dataset, subjects, channel, args.out, config, device=args.device,
+        folder = train_channel_gan(dataset, subjects, channel, args.out, config, device=device,
                                    progress=False if args.quiet else None, overwrite=args.overwrite)
         report = json.loads((folder / "quality.json").read_text())
         m = report["metrics"]

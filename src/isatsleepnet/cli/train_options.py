@@ -8,7 +8,9 @@ from pathlib import Path
 
 from isatsleepnet import STAGES
 from isatsleepnet.augment.config import AUGMENT_MODES, AugmentConfig
+from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
 from isatsleepnet.config import read_config_file, replace_from
+from isatsleepnet.engine import Engine
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.gan.config import GanConfig
 from isatsleepnet.training.config import NORMALIZATIONS, TrainConfig
@@ -20,15 +22,15 @@ _FLAGS = {
     "epochs": "max_epochs", "batch_size": "batch_size", "lr": "learning_rate", "weight_decay": "weight_decay",
     "accumulate": "accumulate_grad_batches", "patience": "early_stopping_patience", "loss_alpha": "loss_alpha",
     "normalize": "normalize", "balanced": "balanced_sampling", "channels": "channels", "seed": "seed",
-    "workers": "num_workers", "accelerator": "accelerator", "devices": "devices", "num_nodes": "num_nodes",
-    "precision": "precision", "threads": "threads", "max_train_batches": "max_train_batches",
+    "max_train_batches": "max_train_batches",
     "tensorboard": "tensorboard", "validation_fraction": "validation_fraction",
 }
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training (defaults: the paper's settings)")
-    g.add_argument("--config", type=Path, help="TOML/JSON file with training settings (a [train] table or top-level keys); flags override it")
+    g.add_argument("--config", type=Path, help="TOML/JSON file with training settings (a [train] table or top-level keys; "
+                                               "[augment], [gan] and [engine] tables too); flags override it")
     g.add_argument("--epochs", type=int, help="maximum training epochs (default 100)")
     g.add_argument("--batch-size", type=int, help="batch size (default 16)")
     g.add_argument("--accumulate", type=int, help="gradient accumulation steps (default 4: effective batch 64)")
@@ -47,15 +49,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="override a ModelConfig field (JSON value), e.g. --model-option dropout=0.3")
     g.add_argument("--seed", type=int, help="random seed (default 0)")
     g.add_argument("--max-train-batches", type=int, help="limit the batches per training epoch (quick runs)")
-    e = p.add_argument_group("engine")
-    e.add_argument("--accelerator", help="auto (default), cpu, gpu, ...: passed to Lightning")
-    e.add_argument("--devices", help="devices per node: auto (default) or a number; more than one GPU runs DDP")
-    e.add_argument("--num-nodes", type=int, help="nodes for multi-node DDP (default 1)")
-    e.add_argument("--precision", help="auto (16-mixed on CUDA, 32-true on CPU), or any Lightning precision")
-    e.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
-    e.add_argument("--workers", type=int, help="data-loader worker processes (default 0)")
-    e.add_argument("--tensorboard", action="store_true", default=None, help="also log to TensorBoard (needs the tensorboard package)")
-    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    g.add_argument("--tensorboard", action="store_true", default=None, help="also log to TensorBoard (needs the tensorboard package)")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_engine_arguments(p, training=True)
 
 
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -63,7 +59,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.config:
         values = read_config_file(args.config, "train")
         # [augment] and [gan] tables beside top-level training keys belong to augment_config_from_args
-        values = {k: v for k, v in values.items() if not (k in ("augment", "gan") and isinstance(v, dict))}
+        values = {k: v for k, v in values.items() if not (k in ("augment", "gan", "engine") and isinstance(v, dict))}
         config = replace_from(config, values, source=str(args.config))
     flags = {field: getattr(args, dest) for dest, field in _FLAGS.items() if getattr(args, dest) is not None}
     config = replace_from(config, flags)
@@ -98,6 +94,12 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     config = replace_from(config, {"model": model})
     config.validate()
     return config
+
+
+def engine_config_from_args(args: argparse.Namespace) -> Engine:
+    """The engine of the flags, over the ``[engine]`` table of --config (when it has one)."""
+    tables = read_config_file(args.config, "") if args.config else {}
+    return engine_from_args(args, tables.get("engine") if isinstance(tables.get("engine"), dict) else None)
 
 
 def add_augment_arguments(p: argparse.ArgumentParser, folder: str) -> None:

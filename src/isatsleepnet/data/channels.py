@@ -5,7 +5,9 @@ Labs spell one derivation differently ("EEG Fpz-Cz" and "Fpz-Cz", "EEG C4" and
 exact label first and then through an alias table compared on a normalised
 key, never by substring ("EEG" must not pick "EEG(sec)"). A channel sampled
 too slowly for the band a model works in is refused instead of being
-upsampled into an empty spectrum (:data:`MIN_RATE_FRACTION`).
+upsampled into an empty spectrum (:data:`MIN_RATE_FRACTION`). A name ``A-B``
+that no channel carries is formed from two referential channels
+(:mod:`isatsleepnet.data.derivations`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from isatsleepnet.data.readers.edf import EdfRecording
+from isatsleepnet.data.derivations import find_derivation, same_electrodes
 from isatsleepnet.data.readers.edf_header import SignalHeader
 from isatsleepnet.errors import DataError
+
+if TYPE_CHECKING:
+    from isatsleepnet.data.readers.edf import EdfRecording
+    from isatsleepnet.data.readers.memory import MemoryRecording
+
+    Recording = EdfRecording | MemoryRecording
 
 # Lowest channel rate accepted, as a fraction of the working rate, per kind of role.
 # Upsampling cannot create content above a channel's Nyquist frequency, so an EEG
@@ -140,75 +149,113 @@ def minimum_rate(role: str, working_rate: float) -> float:
 
 @dataclass(frozen=True)
 class ChannelChoice:
-    """The recording channel used for one role."""
+    """What feeds one role: one recording channel, or a derivation ``A-B`` of two (``derived_from``)."""
 
     role: str
-    label: str
-    rate: float  # the channel's own sampling rate, Hz
-    unit: str
-    matched: str  # "exact" or "alias"
+    label: str  # the channel's label; for a derivation, its name as asked for ("C4-M1")
+    rate: float  # the channel's own sampling rate, Hz; for a derivation, that of its slower half
+    unit: str  # the header's physical dimension; "uV" for a derivation (its halves are read in µV)
+    matched: str  # "exact", "alias" or "derived"
+    derived_from: tuple[str, str] | None = None  # labels of the channels A and B of a derivation
 
 
-def _match(psg: EdfRecording, role: str, names: Sequence[str]) -> tuple[SignalHeader, str] | None:
-    """The first of ``names`` found by exact label, else by alias, before the next name is tried."""
+Sources = tuple[SignalHeader, ...]  # the channel of a role, or the channels A and B of its derivation
+
+
+def _match(psg: Recording, role: str, names: Sequence[str]) -> tuple[tuple[Sources, str, str] | None, list[str]]:
+    """The first of ``names`` found whole (exact label, else alias, else the same electrodes under
+    another spelling), else formed as a derivation A-B, before the next name is tried.
+
+    Returns (channels, how matched, label) or None, and per name why it was not found ("" if no reason).
+    """
+    reasons = []
     for name in names:
         if name in psg.channel_names:
-            return psg.signal(name), "exact"
+            return ((psg.signal(name),), "exact", name), reasons
         for key in alias_keys([name]):
             hits = [s for s in psg.signals if label_key(s.label) == key]
             if len(hits) > 1:
                 found = ", ".join(f"{s.label!r} (signal {s.index + 1})" for s in hits)
                 raise DataError(psg.path, f"{role} channel is ambiguous: {found} all match; name one with --{role}")
             if hits:
-                return psg.signal(hits[0].label), "alias"
-    return None
+                return ((psg.signal(hits[0].label),), "alias", hits[0].label), reasons
+        same = same_electrodes(psg, role, name)
+        if same is not None:
+            return ((same,), "alias", same.label), reasons
+        pair, reason = find_derivation(psg, role, name)
+        if pair is not None:
+            return (pair, "derived", name), reasons
+        reasons.append(reason)
+    return None, reasons
+
+
+def _named(names: Sequence[str], reasons: Sequence[str]) -> str:
+    return " or ".join(f"{n!r} ({r})" if r else repr(n) for n, r in zip(names, reasons))
 
 
 def resolve_channels(
-    psg: EdfRecording,
+    psg: Recording,
     wanted: Mapping[str, Sequence[str]],
     *,
     working_rate: float,
     assume_unit: str | None = None,
     trained: Mapping[str, str] | None = None,
     working: str = "the model",
-) -> list[tuple[ChannelChoice, SignalHeader]]:
-    """One channel per role of ``wanted`` (role -> names in order of preference), checked.
+) -> list[tuple[ChannelChoice, Sources]]:
+    """One channel, or a derivation of two, per role of ``wanted`` (role -> names in order of preference), checked.
 
     Every missing role is named in one error together with every channel the
-    file holds; a chosen channel must have a usable calibration, a voltage
-    unit and at least :func:`minimum_rate` for its role; ``working`` names what
-    works at ``working_rate`` in that message.
+    file holds (for a derivation, which half is missing); each channel used
+    must have a usable calibration, a voltage unit and at least
+    :func:`minimum_rate` for its role; ``working`` names what works at
+    ``working_rate`` in that message.
+
+    Examples
+    --------
+    >>> from isatsleepnet.data.readers.memory import MemoryRecording
+    >>> import numpy as np
+    >>> psg = MemoryRecording.from_arrays(np.zeros((2, 3000)), 100.0, ["EEG C4-REF", "A1"])
+    >>> choice, sources = resolve_channels(psg, {"eeg": ["C4-M1"]}, working_rate=100.0)[0]
+    >>> choice.label, choice.matched, choice.derived_from
+    ('C4-M1', 'derived', ('EEG C4-REF', 'A1'))
     """
     found, missing = [], []
     for role, names in wanted.items():
-        hit = _match(psg, role, names)
+        hit, reasons = _match(psg, role, names)
         if hit is None:
-            missing.append((role, names))
+            missing.append((role, names, reasons))
         else:
             found.append((role, *hit))
     if missing and not psg.channel_names:
         raise DataError(psg.path, "holds no signals, only annotations (a hypnogram?)")
     if missing:
         parts = []
-        for role, names in missing:
+        for role, names, reasons in missing:
             origin = " (the model was trained on it)" if trained and list(names) == [trained.get(role)] else ""
-            parts.append(f"{role} channel {' or '.join(repr(n) for n in names)}{origin}")
+            parts.append(f"{role} channel {_named(names, reasons)}{origin}")
         present = ", ".join(repr(c) for c in psg.channel_names)
-        flags = "/".join(f"--{role}" for role, _ in missing)
+        flags = "/".join(f"--{role}" for role, _, _ in missing)
         listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         raise DataError(psg.path, f"missing {listed}; channels present: {present}; choose with {flags}")
     chosen = []
-    for role, signal, matched in found:
-        psg.microvolts_per_unit(signal, assume_unit=assume_unit)
-        low = minimum_rate(role, working_rate)
-        if signal.sampling_frequency < low - 1e-9:
-            kind = role_kind(role)
-            raise DataError(psg.path, f"channel {signal.label!r} ({role}) is sampled at {signal.sampling_frequency:g} "
-                                      f"Hz; {working} works at {working_rate:g} Hz and needs at least {low:g} Hz for "
-                                      f"{kind.upper()} (content up to {low / 2:g} Hz)")
-        choice = ChannelChoice(role, signal.label, signal.sampling_frequency, signal.physical_dimension, matched)
-        chosen.append((choice, signal))
+    for role, signals, matched, label in found:
+        for signal in signals:
+            psg.microvolts_per_unit(signal, assume_unit=assume_unit)
+            low = minimum_rate(role, working_rate)
+            if signal.sampling_frequency < low - 1e-9:
+                kind = role_kind(role)
+                what = f"{role}, half of {label!r}" if len(signals) == 2 else role
+                raise DataError(psg.path, f"channel {signal.label!r} ({what}) is sampled at "
+                                          f"{signal.sampling_frequency:g} Hz; {working} works at {working_rate:g} Hz "
+                                          f"and needs at least {low:g} Hz for {kind.upper()} (content up to "
+                                          f"{low / 2:g} Hz)")
+        if len(signals) == 2:
+            choice = ChannelChoice(role, label, min(s.sampling_frequency for s in signals), "uV", matched,
+                                   (signals[0].label, signals[1].label))
+        else:
+            signal = signals[0]
+            choice = ChannelChoice(role, signal.label, signal.sampling_frequency, signal.physical_dimension, matched)
+        chosen.append((choice, signals))
     return chosen
 
 

@@ -30,6 +30,7 @@ from isatsleepnet.data.npz import read_npz
 from isatsleepnet.data.labels import map_sleep_edf, stage_counts
 from isatsleepnet.data.prepare_config import PrepareConfig
 from isatsleepnet.data.channels import flat_channel_notes, resolve_channels, stand_in_warnings
+from isatsleepnet.data.derivations import difference
 from isatsleepnet.data.readers.edf import EdfRecording
 from isatsleepnet.data.readers.edf_segments import is_discontinuous
 from isatsleepnet.data.readers.hypnogram import (
@@ -96,6 +97,8 @@ def read_recording(
     resolved = resolve_channels(psg, config.channels(), working_rate=config.sampling_rate,
                                 assume_unit=config.assume_unit, working="prepare (--sampling-rate)")
     notes = [f"{c.role}: using channel {c.label!r} as an alias" for c, _ in resolved if c.matched == "alias"]
+    notes += [f"{c.role}: {c.label!r} derived as {c.derived_from[0]!r} minus {c.derived_from[1]!r}"
+              for c, _ in resolved if c.derived_from is not None]
     notes += stand_in_warnings([c for c, _ in resolved], {})  # an EMG given as --eeg, say
     epoch_s = config.epoch_seconds
     hypnogram = _read_stages(source, psg, config)
@@ -132,6 +135,8 @@ def read_recording(
         "channels": [c.label for c, _ in resolved],
         "roles": [c.role for c, _ in resolved],
         "source_sampling_rates": {c.label: c.rate for c, _ in resolved},
+        # per channel: the labels of A and B where it was formed as the derivation A-B, else None
+        "derived_from": {c.label: list(c.derived_from) if c.derived_from else None for c, _ in resolved},
         "source": source.psg.name,
         "source_sha1": sha1_of(source.psg),
         "hypnogram": hypnogram.source.name,
@@ -151,7 +156,7 @@ def read_recording(
 def _read_epochs(
     psg: EdfRecording, resolved: list, kept: np.ndarray, n_psg_epochs: int, offset: float, config: PrepareConfig
 ) -> np.ndarray:
-    """The kept epochs of every resolved channel, run by run of consecutive epochs."""
+    """The kept epochs of every resolved channel or derivation, run by run of consecutive epochs."""
     fs, epoch_s = sig.exact_rate(config.sampling_rate), sig.exact(config.epoch_seconds)
     grid = sig.exact(offset)
     n_samples = int(epoch_s * fs)
@@ -161,11 +166,11 @@ def _read_epochs(
         # one epoch of margin each side where the PSG has it, so that the optional filters settle
         before, after = min(first, 1), min(n_psg_epochs - stop, 1)
         n = stop - first + before + after
-        for c, (choice, signal) in enumerate(resolved):
-            x = sig.resample_span(
+        for c, (choice, signals) in enumerate(resolved):
+            x = difference([sig.resample_span(  # a derivation: both halves on the same grid, then A - B
                 lambda a, b, s=signal: psg.read_samples(s, a, b, assume_unit=config.assume_unit),
                 psg.n_samples(signal), signal.rate, fs, grid + (first - before) * epoch_s, n * n_samples,
-            )
+            ) for signal in signals])
             if len(x) < n * n_samples:
                 raise DataError(psg.path, f"channel {choice.label!r} ends before the recording does")
             if config.bandpass is not None:

@@ -33,8 +33,9 @@ class PrepareConfig:
     around a short night) are trimmed to ``trim_minutes`` of wake around sleep,
     SHHS and other recordings are kept whole.
     ``eeg``/``eeg2``/``eog`` override the dataset's channel names (labels or their
-    aliases, :mod:`isatsleepnet.data.channels`,
-    several accepted spellings allowed); ``["none"]`` leaves a role out.
+    aliases, :mod:`isatsleepnet.data.channels`, or derivations ``A-B`` formed from two
+    channels, :mod:`isatsleepnet.data.derivations`; several accepted spellings allowed);
+    ``["none"]`` leaves a role out.
     ``stage_codes`` ("aasm" or "rk") says how bare integer stages in CSV/TSV/EDF+
     hypnograms are numbered; None decides per file and refuses an ambiguous one.
     """

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -38,6 +39,10 @@ def run_metrics(folds: dict[int, list[RecordingPrediction]], test_subjects: dict
     }
 
 
+CONFUSION_FIGURE = "figures/confusion_matrix.png"
+"""Where the report's confusion matrix lies, relative to the run folder."""
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
@@ -46,7 +51,8 @@ def markdown_report(metrics: dict[str, Any], *, title: str, protocol: str | None
                     curves: Sequence[str] = (), hypnograms: Sequence[str] = (), warnings: Sequence[str] = ()) -> str:
     """The run in the paper's table layout, beside the paper's numbers when the protocol has them.
 
-    ``curves`` and ``hypnograms`` are figure paths relative to the report, linked at its end;
+    ``curves`` and ``hypnograms`` are figure paths relative to the report, linked at its end (with
+    the confusion matrix, :data:`CONFUSION_FIGURE`): the report links only to files of its run folder;
     ``warnings`` come first, under the title, before any number they qualify.
     """
     pooled = metrics["pooled"]
@@ -76,20 +82,27 @@ def markdown_report(metrics: dict[str, Any], *, title: str, protocol: str | None
     lines += ["", "Acc, MF1, MGm and per-class F1 in %; κ is Cohen's kappa. Metrics are computed on test "
               "subjects only; model selection used validation subjects carved from the training subjects."]
     if not paper:
-        lines.append(f"The paper reports no numbers for protocol {protocol!r}; see SPEC for its three benchmarks.")
+        lines.append(f"The paper reports no numbers for protocol {protocol!r}, only for "
+                     f"{', '.join(sorted(PAPER_RESULTS))}.")
     lines += [""] + [f"- {n}" for n in notes] if notes else []
     lines += ["", "## Per fold", "", "| fold | test subjects | epochs | Acc | κ | MF1 | MGm |", "|---|---|---|---|---|---|---|"]
     for f in metrics["folds"]:
         subjects = ", ".join(f["test_subjects"][:6]) + (" …" if len(f["test_subjects"]) > 6 else "")
         lines.append(f"| {f['fold']} | {subjects} | {f['n_epochs']} | {_pct(f['accuracy'])} | {f['kappa']:.3f} | "
                      f"{_pct(f['macro_f1'])} | {_pct(f['macro_gmean'])} |")
-    lines += ["", "## Figures", "", "![confusion matrix](figures/confusion_matrix.png)", ""]
+    lines += ["", "## Figures", "", f"![confusion matrix]({_link(CONFUSION_FIGURE)})", ""]
     for path in curves:
-        lines += [f"![learning curves]({path})", ""]
+        lines += [f"![learning curves]({_link(path)})", ""]
     if hypnograms:
         lines += ["Hypnograms of the test recordings, expert vs predicted:", ""]
-        lines += [f"- [{Path(path).stem}]({path})" for path in hypnograms] + [""]
+        lines += [f"- [{Path(path).stem}]({_link(path)})" for path in hypnograms] + [""]
     return "\n".join(lines) + "\n"
+
+
+def _link(path: str) -> str:
+    """A relative path as a markdown link target: percent-encoded, so that a recording name with a
+    space or a parenthesis still points at its file."""
+    return quote(path, safe="/")
 
 
 def write_report(
@@ -101,10 +114,13 @@ def write_report(
     protocol: str | None,
     notes: list[str] | None = None,
     curves: dict[int, Path] | None = None,
+    selected_epochs: dict[int, int] | None = None,
     warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write metrics.json, report.md and figures/ into ``out``; returns the metrics.
 
+    ``curves``: each fold's training log; ``selected_epochs``: the epoch each fold's model was kept
+    from (the model file's ``training.selected_epoch``), marked on its learning curves.
     ``warnings`` (such as a model trained on synthetic data) go into both, at the top of the report.
     """
     from isatsleepnet.plots.confusion import plot_confusion_matrix
@@ -116,14 +132,14 @@ def write_report(
     if warnings:
         metrics["warnings"] = list(warnings)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    figures = out / "figures"
-    plot_confusion_matrix(np.array(metrics["pooled"]["confusion_matrix"]), figures / "confusion_matrix.png",
+    plot_confusion_matrix(np.array(metrics["pooled"]["confusion_matrix"]), out / CONFUSION_FIGURE,
                           title=f"{title}: pooled test epochs")
     curve_files, hypnogram_files = [], []
     for index, csv_path in (curves or {}).items():
         if csv_path.is_file():
             name = f"figures/learning_curves_fold_{index:02d}.png"
-            plot_learning_curves(csv_path, out / name, title=f"fold {index}")
+            plot_learning_curves(csv_path, out / name, title=f"fold {index}",
+                                 selected_epoch=(selected_epochs or {}).get(index))
             curve_files.append(name)
     for preds in folds.values():
         for p in preds:

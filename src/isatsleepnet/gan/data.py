@@ -19,7 +19,7 @@ import numpy as np
 from isatsleepnet import STAGES
 from isatsleepnet.data.store import PreparedDataset
 from isatsleepnet.errors import IsatSleepNetError
-from isatsleepnet.training.data import recordings_of
+from isatsleepnet.data.subjects import recordings_of
 
 MIN_STD_UV = 1e-3  # below this an epoch is a flat line (disconnected electrode), not EEG
 

@@ -46,17 +46,28 @@ def write_epochs_csv(
     review: np.ndarray,
     *,
     expert: Sequence[str] | None = None,
+    start: dt.datetime | None = None,
 ) -> Path:
-    """``<name>.hypnogram.csv``: CSV_COLUMNS, plus ``expert`` when a reference hypnogram was given."""
+    """``<name>.hypnogram.csv``: CSV_COLUMNS, plus ``expert`` when a reference hypnogram was given, plus
+    ``clock_time`` (HH:MM:SS of the onset, :mod:`isatsleepnet.time_axis`) when the recording's ``start``
+    is known.
+
+    ``clock_time`` comes last, so that a script reading the older columns by position keeps working.
+    """
+    from isatsleepnet.time_axis import clock_time
+
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*CSV_COLUMNS, *(["expert"] if expert is not None else [])])
+    writer.writerow([*CSV_COLUMNS, *(["expert"] if expert is not None else []),
+                     *(["clock_time"] if start is not None else [])])
     stages = probabilities.argmax(axis=1)
     for i in range(len(epochs)):
         row = [int(epochs[i]), f"{onsets_s[i]:g}", STAGES[stages[i]],
                *(f"{p:.6f}" for p in probabilities[i]), f"{confidence[i]:.4f}", int(bool(review[i]))]
         if expert is not None:
             row.append(expert[i])
+        if start is not None:
+            row.append(clock_time(onsets_s[i], start))
         writer.writerow(row)
     atomic_write_text(path, buf.getvalue())
     return Path(path)

@@ -7,7 +7,6 @@ JSON never disagree. Everything taken from files (labels, names) is escaped.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from isatsleepnet import STAGES, __version__
 from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.inference.sleep_stats import LABELS
+from isatsleepnet.time_axis import clock_time, elapsed
 
 MAX_REVIEW_ROWS = 300
 
@@ -52,15 +52,8 @@ def _image(path: Path | None, alt: str) -> str:
 
 
 def clock(seconds: float, start: str | None, *, with_date: bool = False) -> str:
-    """Clock time of an onset when the PSG start is known, else time from the start."""
-    if start:
-        try:
-            when = dt.datetime.fromisoformat(start) + dt.timedelta(seconds=seconds)
-            return when.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
-        except ValueError:
-            pass
-    s = int(round(seconds))
-    return f"+{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    """Clock time of an onset when the PSG start is known, else time from the start (:mod:`isatsleepnet.time_axis`)."""
+    return clock_time(seconds, start, with_date=with_date) or elapsed(seconds)
 
 
 def _summary_rows(stats: dict[str, Any], expert: dict[str, Any] | None) -> list[list[str]]:
@@ -116,7 +109,10 @@ def render(summary: dict[str, Any], figures: dict[str, Path | None], review_rows
         parts.append("<div class='warnings' role='alert'><h2>Warnings</h2><ul>" + "".join(
             f"<li>{escape(w)}</li>" for w in summary["warnings"]) + "</ul></div>")
     channels = ", ".join(
-        f"{escape(c['role'])}: {escape(c['label'])} ({c['rate']:g} Hz)" for c in rec["channels"]
+        f"{escape(c['role'])}: {escape(c['label'])} ("
+        + (f"derived as {escape(c['derived_from'][0])} − {escape(c['derived_from'][1])}, "
+           if c.get("derived_from") else "")
+        + f"{c['rate']:g} Hz)" for c in rec["channels"]
     )
     parts.append(
         f"<p>{rec['staged_epochs']} epochs of {rec['epoch_seconds']:g} s staged "
@@ -151,11 +147,16 @@ def render(summary: dict[str, Any], figures: dict[str, Path | None], review_rows
         "(confidence = 1 − entropy of the stage probabilities / log 5; 1 is certain, 0 is uniform). "
         "They are marked in the CSV (column <code>review</code>), in the annotation file and above the hypnodensity.</p>"
     )
-    if review_rows:
+    if review_rows:  # the times of the CSV (clock_time) and of the figures' axis (elapsed from the window start)
         shown = review_rows[:MAX_REVIEW_ROWS]
-        rows = [[str(r["epoch"]), clock(r["onset_s"], start), escape(r["stage"]), escape(r["second"]),
+        origin = rec["window_s"][0]
+        known = clock_time(0.0, start) is not None
+        rows = [[str(r["epoch"]), *([clock_time(r["onset_s"], start)] if known else []),
+                 elapsed(r["onset_s"] - origin), escape(r["stage"]), escape(r["second"]),
                  f"{r['confidence']:.2f}"] for r in shown]
-        parts.append(_table(["epoch", "time", "stage", "runner-up", "confidence"], rows))
+        parts.append(_table(["epoch", *(["clock time"] if known else []), "elapsed", "stage", "runner-up",
+                             "confidence"], rows))
+        parts.append("<p>Elapsed: time from the start of the staged window, as on the figures' time axis.</p>")
         if len(review_rows) > len(shown):
             parts.append(f"<p>… and {len(review_rows) - len(shown)} more in the CSV.</p>")
     if summary.get("notes"):

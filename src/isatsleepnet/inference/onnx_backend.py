@@ -85,7 +85,7 @@ def export_onnx(
     import onnx
     import torch
 
-    model = model_file.build(device="cpu", fast=False)  # checked config and weights; the eager graph exports
+    model = model_file.build("eager", device="cpu")  # checked config and weights; the eager graph exports
     config = model.config
     g = torch.Generator().manual_seed(seed)
     example = torch.randn(2, config.n_channels, config.n_samples, generator=g)
@@ -173,7 +173,7 @@ def onnx_sha256(proto: Any, meta: dict[str, Any]) -> str:
 
 def checked_metadata(proto: Any, path: Path) -> dict[str, Any]:
     """The isatsleepnet metadata of an ONNX model, verified against its checksum and checked field by field."""
-    from isatsleepnet.inference.checkpoint import model_fields_problem
+    from isatsleepnet.model.file import model_fields_problem
 
     entries = [entry.value for entry in proto.metadata_props if entry.key == METADATA_KEY]
     if not entries:

@@ -1,6 +1,6 @@
 """What `stage` writes for a recording NAME, and the folder it writes into.
 
-* ``NAME.hypnogram.csv``     epoch, onset_s, stage, p_W..p_REM, confidence, review
+* ``NAME.hypnogram.csv``     epoch, onset_s, stage, p_W..p_REM, confidence, review (+ expert, clock_time)
 * ``NAME.annotations.edf``   EDF+ stage annotations (and/or ``.annotations.tsv``)
 * ``NAME.hypnogram.png``     predicted hypnogram (expert's above it with --hypnogram)
 * ``NAME.hypnodensity.png``  stage probabilities over the night
@@ -176,6 +176,13 @@ def _umask() -> int:
     return mask
 
 
+def window_origin(first: int, options: StageOptions) -> str:
+    """What the staged window starts at, as the figures' time axis names it (see :mod:`isatsleepnet.time_axis`)."""
+    if first == 0:
+        return "the recording start"
+    return "lights off" if options.lights else "the window start"
+
+
 def write_outputs(folder: Path, staged: StagedRecording, options: StageOptions) -> list[Path]:
     """Files of the staged epochs into ``folder``; the figures span the whole window (gaps left blank)."""
     from isatsleepnet.inference import exports
@@ -188,7 +195,7 @@ def write_outputs(folder: Path, staged: StagedRecording, options: StageOptions) 
     at = index - first  # positions of the staged epochs in the window
     files = [exports.write_epochs_csv(
         folder / f"{name}.hypnogram.csv", index, onsets, probabilities, confidence, review,
-        expert=_expert_labels(expert[at]) if expert is not None else None,
+        expert=_expert_labels(expert[at]) if expert is not None else None, start=recording.start,
     )]
     events = exports.annotation_events(onsets, predicted, review, epoch_s)
     if options.annotations in ("edf", "both"):
@@ -208,18 +215,18 @@ def write_outputs(folder: Path, staged: StagedRecording, options: StageOptions) 
         density[at] = probabilities
         flags = np.zeros(window, dtype=bool)
         flags[at] = review
+        axis = {"start": recording.start, "origin": window_origin(first, options), "epoch_seconds": epoch_s}
         agreement = (summary["expert"] or {}).get("agreement")
         if agreement is not None:
             title = (f"{name}: accuracy {100 * agreement['accuracy']:.1f} %, "
                      f"κ = {agreement['kappa']:.3f} ({agreement['n_epochs']} scored epochs)")
             figures["hypnogram"] = plot_hypnogram(window_onsets, timeline, folder / f"{name}.hypnogram.png",
-                                                  expert=expert[:window], title=title)
+                                                  expert=expert[:window], title=title, **axis)
         else:
             figures["hypnogram"] = plot_hypnogram(window_onsets, timeline, folder / f"{name}.hypnogram.png",
-                                                  title=f"{name}: ISATSleepNet hypnogram")
+                                                  title=f"{name}: ISATSleepNet hypnogram", **axis)
         figures["hypnodensity"] = plot_hypnodensity(window_onsets, density, folder / f"{name}.hypnodensity.png",
-                                                    review=flags, epoch_seconds=epoch_s,
-                                                    title=f"{name}: stage probabilities")
+                                                    review=flags, title=f"{name}: stage probabilities", **axis)
         files += [figures["hypnogram"], figures["hypnodensity"]]
     stats_path = folder / f"{name}.sleep_stats.json"
     atomic_write_text(stats_path, json.dumps(summary, indent=2) + "\n")
@@ -234,8 +241,26 @@ def write_outputs(folder: Path, staged: StagedRecording, options: StageOptions) 
     return files
 
 
+def agreement_line(name: str, summary: dict[str, Any]) -> str | None:
+    """How a staged recording agrees with its expert hypnogram, in one line; None without one.
+
+    Why on the terminal: with ``--hypnogram`` the agreement is the number one stages for, and
+    nobody should have to open each report to read it.
+    """
+    expert = summary.get("expert")
+    if not expert:
+        return None
+    agreement = expert.get("agreement")
+    if agreement is None:
+        return f"{name}: agreement with the expert: none of the staged epochs is scored in {expert['file']}"
+    return (f"{name}: agreement with the expert: accuracy {100 * agreement['accuracy']:.1f} %, "
+            f"kappa {agreement['kappa']:.3f}, macro-F1 {100 * agreement['macro_f1']:.1f} % "
+            f"({agreement['n_epochs']} scored epochs)")
+
+
 def summary_table(results: list[StageResult]) -> str:
-    """Plain-text table: one line per recording with the headline statistics."""
+    """Plain-text table: one line per recording with the headline statistics, then a line per recording
+    staged with an expert hypnogram on how they agree."""
     header = ["recording", "status", "epochs", "TST min", "SE %", "review %", "s"]
     rows = []
     for r in results:
@@ -254,5 +279,7 @@ def summary_table(results: list[StageResult]) -> str:
 
     n_failed = sum(r.status == "failed" for r in results)
     lines = [fmt(header), fmt(["-" * w for w in widths]), *(fmt(row) for row in rows)]
+    agreements = [agreement_line(r.recording, r.summary) for r in results if r.status == "staged"]
+    lines += [line for line in agreements if line]
     lines.append(f"{len(results) - n_failed} staged, {n_failed} failed")
     return "\n".join(lines)

@@ -1,54 +1,119 @@
-"""Stage probabilities for prepared recordings, batch by batch."""
+"""Prepared recordings through the one :class:`~isatsleepnet.inference.predictor.Predictor`.
+
+`evaluate`, the test predictions of `cv` and `stage` all compute probabilities
+with the same predictor (the same fused graph, normalisation and softmax), so
+the metrics a run reports are those of the code that stages.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
-import torch
-from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
+from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.data.store import PreparedRecording
-from isatsleepnet.model.fastops import onednn_matmul
-from isatsleepnet.training.data import EpochDataset
+from isatsleepnet.engine import Engine
+from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.evaluation.predictions import RecordingPrediction
+from isatsleepnet.inference.predictor import Predictor, load_predictor
+
+READ_EPOCHS = 512  # epochs read from the memory map at a time: bounded memory on any night
 
 
-def best_device(preference: str = "auto") -> torch.device:
-    """The device to run on: ``auto`` takes CUDA when present; others are checked to exist."""
-    from isatsleepnet.errors import IsatSleepNetError
+def predict_prepared(predictor: Predictor, recording: PreparedRecording, batch_size: int = 64) -> np.ndarray:
+    """Stage probabilities (n_real_epochs x 5) of a prepared recording's recorded epochs.
 
-    if preference == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(preference)
-    except RuntimeError:
-        raise IsatSleepNetError(f"unknown device {preference!r} (auto, cpu, cuda, cuda:N, mps)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise IsatSleepNetError(f"--device {preference}: this PyTorch sees no CUDA GPU (install a CUDA build, see README)")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise IsatSleepNetError(f"--device {preference}: only {torch.cuda.device_count()} CUDA device(s)")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise IsatSleepNetError(f"--device {preference}: MPS is not available here")
-    return device
+    Synthetic (augmented) epochs are never predicted; a non-finite epoch is an
+    error naming its recording and epoch, never a NaN probability.
+    """
+    channels = [recording.channels.index(c) for c in predictor.inputs.channels]
+    positions = np.flatnonzero(recording.real)
+    out = np.empty((len(positions), 5), dtype=np.float64)
+    epochs = recording.epochs
+    for i in range(0, len(positions), READ_EPOCHS):
+        chunk = positions[i : i + READ_EPOCHS]
+        x = np.asarray(epochs[chunk], dtype=np.float32)[:, channels]
+        bad = ~np.isfinite(x).all(axis=(1, 2))
+        if bad.any():
+            raise IsatSleepNetError(f"{recording.path}: epoch {int(chunk[bad][0])} holds NaN or infinite samples; "
+                                    "prepare the recording again or leave it out")
+        out[i : i + len(chunk)] = predictor.probabilities(x, batch_size)
+    return out
 
 
-@torch.inference_mode()
-def predict_probabilities(
-    model: torch.nn.Module,
-    recording: PreparedRecording,
+def check_data_fits(predictor: Predictor, recordings: list[PreparedRecording]) -> None:
+    """Refuse recordings prepared at another rate or epoch length, or without the model's channels.
+
+    Why before predicting: the network would otherwise fail on the first batch with a
+    shape error, or (same sample count at another rate) stage every epoch wrongly;
+    the message says how to prepare the data again.
+    """
+    inputs = predictor.inputs
+    rate, seconds, n_samples = inputs.sampling_rate, inputs.epoch_seconds, inputs.n_samples
+    works = f"{predictor.source}: works at {rate:g} Hz, {seconds:g}-s epochs"
+    for rec in recordings:
+        rec_rate = rec.sampling_rate
+        rec_seconds = float(rec.meta.get("epoch_seconds", 30.0))
+        if abs(rec_rate - rate) > 1e-9 * rate:
+            raise IsatSleepNetError(f"{works}; {rec.path} was prepared at {rec_rate:g} Hz: "
+                                    f"prepare it again with --sampling-rate {rate:g}")
+        if abs(rec_seconds - seconds) > 1e-9 * seconds:
+            raise IsatSleepNetError(f"{works}; {rec.path} was prepared in {rec_seconds:g}-s epochs: "
+                                    f"prepare it again with --epoch-seconds {seconds:g}")
+        rec_samples = rec.meta.get("n_samples", n_samples)
+        if rec_samples != n_samples:
+            raise IsatSleepNetError(f"{works} ({n_samples} samples); {rec.path} holds {rec_samples} samples "
+                                    f"per epoch: prepare it again with --sampling-rate {rate:g} "
+                                    f"--epoch-seconds {seconds:g}")
+        missing = [c for c in inputs.channels if c not in rec.channels]
+        if missing:
+            raise IsatSleepNetError(f"{predictor.source}: reads the channels {', '.join(inputs.channels)}; "
+                                    f"{rec.path} lacks {', '.join(missing)} (it has {', '.join(rec.channels)})")
+
+
+def _claim_folder(out: Path, predictor: Predictor) -> None:
+    """``out/model.sha1`` names the weights whose predictions the folder holds."""
+    marker = out / "model.sha1"
+    digest = predictor.identity
+    if marker.is_file():
+        if marker.read_text().split()[0] != digest:
+            raise IsatSleepNetError(f"{out} holds predictions of another model; use another --out or delete it")
+    elif any(out.glob("*.npz")):
+        raise IsatSleepNetError(f"{out} holds predictions of an unknown model; use another --out or delete it")
+    else:
+        atomic_write_text(marker, f"{digest}  {Path(predictor.source).resolve()}\n")
+
+
+def predict_recordings(
+    model: str | Path | Predictor,
+    recordings: list[PreparedRecording],
+    out: Path,
     *,
-    channels: list[str],
-    normalize: str,
+    engine: Engine | None = None,
     batch_size: int = 64,
-    device: torch.device | None = None,
-) -> np.ndarray:
-    """Softmax probabilities (n_epochs x n_classes) of one prepared recording."""
-    device = device or next(model.parameters()).device
-    dataset = EpochDataset([recording], channels=channels, normalize=normalize)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    model.eval()
-    chunks = []
-    with onednn_matmul(device.type == "cpu"):  # once for the whole recording, not per batch
-        for x, _ in loader:
-            with torch.autocast(device.type, enabled=device.type == "cuda"):
-                logits = model(x.to(device, non_blocking=True))
-            chunks.append(logits.float().softmax(1).cpu().numpy())
-    return np.concatenate(chunks) if chunks else np.zeros((0, 5), dtype=np.float32)
+    progress: bool = True,
+) -> list[RecordingPrediction]:
+    """Predict every recording (skipping those already saved in ``out``) and save each one.
+
+    ``out/model.sha1`` names the weights whose predictions the folder holds, so
+    that a rerun with another model can never pick up the first one's results.
+    Recordings the model cannot read as they are prepared are refused first (:func:`check_data_fits`).
+    """
+    predictor = model if isinstance(model, Predictor) else load_predictor(model, engine=engine)
+    check_data_fits(predictor, recordings)
+    out.mkdir(parents=True, exist_ok=True)
+    _claim_folder(out, predictor)
+    predictions = []
+    for rec in tqdm(recordings, desc="predict", unit="rec", disable=not progress, leave=False):
+        saved = out / f"{rec.name}.npz"
+        if saved.is_file():
+            predictions.append(RecordingPrediction.load(saved))
+            continue
+        probs = predict_prepared(predictor, rec, batch_size)
+        real = rec.real  # synthetic epochs are never predicted; keep truth and onsets aligned with the real ones
+        prediction = RecordingPrediction(rec.name, rec.subject, rec.labels[real].astype(int), probs, rec.onsets[real])
+        prediction.save(out)
+        predictions.append(prediction)
+    return predictions

@@ -6,9 +6,9 @@ to [0, 1] and reversed (1 = one stage certain, 0 = all equally likely).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
@@ -19,24 +19,12 @@ from typing import Any
 import numpy as np
 
 from isatsleepnet import STAGES
+from isatsleepnet.data.normalize import normalize_epochs
+from isatsleepnet.engine import Engine
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.inference.raw import ModelInputs
 
 BACKENDS = ("torch", "onnx")
-
-
-def normalize_epochs(x: np.ndarray, how: str) -> np.ndarray:
-    """Per-epoch, per-channel z-score as in training (``training.data.normalize_epoch``), float32.
-
-    Re-stated here so that the ONNX backend does not import torch (2 s of start-up).
-    """
-    if how == "none":
-        return np.asarray(x, dtype=np.float32)
-    if how != "epoch-zscore":
-        raise IsatSleepNetError(f"model file: unknown normalisation {how!r}")
-    mean = x.mean(axis=-1, keepdims=True)
-    std = x.std(axis=-1, keepdims=True)
-    return ((x - mean) / np.maximum(std, 1e-6)).astype(np.float32, copy=False)
 
 
 def confidence_of(probabilities: np.ndarray) -> np.ndarray:
@@ -93,36 +81,24 @@ class Predictor:
         return json.loads(json.dumps({"file": str(self.source), "backend": self.backend, **summary}, default=str))
 
 
-def prefer_passive_openmp() -> None:
-    """Let idle OpenMP threads sleep instead of spin, unless the user chose a policy.
-
-    Why: on a CPU shared with other work, torch's spinning threads stall one another.
-    Staging on 2 cores at load average 6 measured 4 epochs/s with two spinning threads,
-    52 with passive waiting (one thread: 56); on an idle machine passive costs ~8 %.
-    It only takes effect before torch is first imported.
-    """
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
-def _torch_predictor(path: Path, *, device: str, threads: int | None) -> Predictor:
-    prefer_passive_openmp()
+def _torch_predictor(path: Path, engine: Engine) -> Predictor:
+    engine.apply()
     import torch
 
-    from isatsleepnet.inference.checkpoint import load_model_file
-    from isatsleepnet.inference.predict import best_device
+    from isatsleepnet.model.file import load_model_file
 
     model_file = load_model_file(path)
-    if threads:
-        torch.set_num_threads(threads)
-    dev = best_device(device)
-    # the fast path (FFT convolutions, BatchNorm folded) computes the same function as training's model
-    network = model_file.build(device=dev, fast=True)
-    fused = network.fuse_for_inference() if hasattr(network, "fuse_for_inference") else network
+    dev = engine.torch_device()
+    autocast = engine.autocast_dtype(dev.type)
+    # the fused graph (FFT convolutions, BatchNorm folded) computes the same function as training's model
+    network = model_file.build("fused", device=dev)
 
     def logits(x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return fused(torch.from_numpy(x).to(dev)).float().cpu().numpy()
+            if autocast is None:
+                return network(torch.from_numpy(x).to(dev)).float().cpu().numpy()
+            with torch.autocast(dev.type, dtype=autocast):  # --precision 16-mixed / bf16-mixed on CUDA
+                return network(torch.from_numpy(x).to(dev)).float().cpu().numpy()
 
     meta = {k: getattr(model_file, k) for k in
             ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "stages", "model_config",
@@ -132,13 +108,20 @@ def _torch_predictor(path: Path, *, device: str, threads: int | None) -> Predict
 
 
 def load_predictor(
-    model: str | Path, *, backend: str | None = None, device: str = "auto", threads: int | None = None
+    model: str | Path, *, backend: str | None = None, engine: Engine | None = None,
+    device: str | None = None, threads: int | None = None,
 ) -> Predictor:
-    """A model file (.pt, torch) or an exported ONNX file (.onnx, ONNX Runtime).
+    """A model file (.pt, torch) or an exported ONNX file (.onnx, ONNX Runtime), ready to predict.
 
-    ``backend="onnx"`` with a .pt file exports it to a temporary ONNX file first
-    (tens of seconds; export once with `isatsleepnet export` to avoid it).
+    ``engine`` says where it runs (``device`` and ``threads`` override its
+    fields, for callers without one). ``backend="onnx"`` with a .pt file exports
+    it to a temporary ONNX file first (tens of seconds; export once with
+    `isatsleepnet export` to avoid it).
     """
+    engine = dataclasses.replace(engine or Engine(), **{k: v for k, v in (("device", device), ("threads", threads))
+                                                        if v is not None})
+    engine.validate()
+    engine.single_device("staging and evaluation")
     path = Path(model)
     is_onnx = path.suffix.lower() == ".onnx"
     backend = backend or ("onnx" if is_onnx else "torch")
@@ -149,22 +132,24 @@ def load_predictor(
     if backend == "torch":
         if is_onnx:
             raise IsatSleepNetError(f"{path}: an ONNX file runs on the onnx backend (--backend onnx)")
-        return _torch_predictor(path, device=device, threads=threads)
+        return _torch_predictor(path, engine)
     from isatsleepnet.inference.onnx_backend import OnnxRunner, export_onnx
 
-    if device not in ("auto", "cpu"):
+    if engine.device not in ("auto", "cpu"):
         raise IsatSleepNetError("the onnx backend runs on the CPU; drop --device")
+    if engine.precision not in ("auto", "32-true"):
+        raise IsatSleepNetError("the onnx backend runs in float32; drop --precision")
     if not is_onnx:
-        from isatsleepnet.inference.checkpoint import load_model_file
+        from isatsleepnet.model.file import load_model_file
 
         print(f"exporting {path.name} to ONNX for this run (use `isatsleepnet export` to do it once)",
               file=sys.stderr)
         folder = Path(tempfile.mkdtemp(prefix="isatsleepnet-onnx-"))
         try:
             export_onnx(load_model_file(path), folder / (path.stem + ".onnx"))
-            runner = OnnxRunner(folder / (path.stem + ".onnx"), threads=threads)
+            runner = OnnxRunner(folder / (path.stem + ".onnx"), threads=engine.threads)
         finally:
             shutil.rmtree(folder, ignore_errors=True)  # the session holds the model in memory
     else:
-        runner = OnnxRunner(path, threads=threads)
+        runner = OnnxRunner(path, threads=engine.threads)
     return Predictor("onnx", path, runner.metadata(), runner.logits)

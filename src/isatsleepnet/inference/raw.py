@@ -1,4 +1,4 @@
-"""Read a raw recording (EDF/EDF+/BDF) into the epochs a model expects.
+"""Read a raw recording (EDF/EDF+/BDF, or one in memory) into the epochs a model expects.
 
 Each model role is resolved through the project's channel vocabulary
 (:mod:`isatsleepnet.data.channels`: exact label, then aliases; the minimum
@@ -6,7 +6,9 @@ rate; units from the header), the same rules `prepare` applies. Channels are
 converted to µV and resampled to the model's rate by the project's one
 resampler (:func:`isatsleepnet.data.signal.resample_span`), on an exact time
 grid: epoch ``k`` holds the samples of ``k·30 s`` to ``(k+1)·30 s`` whatever
-the recording's rate.
+the recording's rate. A role may be a derivation ``A-B`` of two channels
+(:mod:`isatsleepnet.data.derivations`): each half is resampled onto that grid
+and then subtracted.
 """
 
 from __future__ import annotations
@@ -15,17 +17,33 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from isatsleepnet.data import signal as sig
-from isatsleepnet.data.channels import ChannelChoice, flat_channel_notes, resolve_channels, stand_in_warnings
+from isatsleepnet.data.channels import (
+    ChannelChoice,
+    Sources,
+    flat_channel_notes,
+    resolve_channels,
+    role_kind,
+    stand_in_warnings,
+)
+from isatsleepnet.data.derivations import difference
 from isatsleepnet.data.readers.edf import EdfRecording
 from isatsleepnet.data.readers.edf_header import SignalHeader
-from isatsleepnet.data.readers.edf_segments import Segment, contiguous_segments, is_discontinuous, record_onsets
+from isatsleepnet.data.readers.edf_segments import (
+    Segment,
+    contiguous_segments,
+    is_discontinuous,
+    record_onsets,
+)
+from isatsleepnet.data.readers.memory import MemoryRecording
 from isatsleepnet.errors import DataError, IsatSleepNetError
+
 
 @dataclass(frozen=True)
 class ModelInputs:
@@ -50,6 +68,38 @@ class ModelInputs:
         return cls(tuple(d["roles"]), tuple(d["channels"]), float(d["sampling_rate"]), float(d["epoch_seconds"]))
 
 
+_STAND_INS = {"eeg": "C4-M1", "eeg2": "C3-M2", "eog": "E1-M2", "eog2": "E2-M1"}
+
+
+def check_overrides(inputs: ModelInputs, overrides: Mapping[str, Sequence[str]] | None) -> None:
+    """Refuse channels given for roles the model lacks, and roles the model needs left out ("none", "").
+
+    Examples
+    --------
+    >>> check_overrides(ModelInputs(("eeg", "eeg2"), ("EEG Fpz-Cz", "EEG Pz-Oz"), 100.0, 30.0), {"eeg2": ["none"]})
+    Traceback (most recent call last):
+    ...
+    isatsleepnet.errors.IsatSleepNetError: the model needs its eeg2 input (it was trained on channel 'EEG Pz-Oz'): ...
+    """
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(inputs.roles))
+    if unknown:
+        raise IsatSleepNetError(f"the model has no {', '.join(unknown)} input (its roles: {', '.join(inputs.roles)})")
+    trained = dict(zip(inputs.roles, inputs.channels))
+    for role, names in overrides.items():
+        if isinstance(names, str):
+            raise IsatSleepNetError(f"channels for {role} must be a list of names, not the string {names!r}")
+        if not any(not n.strip() or n.strip().lower() == "none" for n in names):
+            continue
+        kind = role_kind(role)
+        others = [r for r in inputs.roles if r != role and role_kind(r) == kind]
+        same = f", or the same channel as --{others[0]}" if others else ""
+        example = f" such as {_STAND_INS[role]}" if role in _STAND_INS else ""
+        raise IsatSleepNetError(f"the model needs its {role} input (it was trained on channel {trained[role]!r}): it "
+                                f"cannot be left out; give another {kind.upper()} channel or a derivation{example}"
+                                f"{same}")
+
+
 _LIGHTS = re.compile(r"^\s*lights?[\s_-]*(off|out|on)\b", re.IGNORECASE)
 
 
@@ -65,40 +115,49 @@ def lights_marker(text: str) -> str | None:
 class RawRecording:
     """An opened recording whose channels are resolved for a model; data read on demand."""
 
-    psg: EdfRecording
+    psg: EdfRecording | MemoryRecording
     inputs: ModelInputs
     choices: list[ChannelChoice]
     assume_unit: str | None = None
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what makes the stages doubtful, shown prominently
     segments: list[Segment] | None = None  # EDF+D: gap-free runs of data records; None: continuous
-    signals: list[SignalHeader] = field(default_factory=list)  # the header of each choice's channel
+    signals: list[Sources] = field(default_factory=list)  # per choice: its channel, or the two of its derivation
 
     @classmethod
     def open(
         cls,
-        path: str | Path,
+        source: str | Path | EdfRecording | MemoryRecording,
         inputs: ModelInputs,
         *,
         overrides: Mapping[str, Sequence[str]] | None = None,
         assume_unit: str | None = None,
     ) -> RawRecording:
-        """Open ``path`` and pick a channel per role; errors name the file and what is missing."""
-        psg = EdfRecording.open(path)
+        """Open ``source`` (a file's path, an opened EDF, a :class:`MemoryRecording`) and pick a channel
+        or a derivation per role; errors name the file and what is missing.
+
+        ``overrides`` (role -> names, alternatives in order) replace the channels the model was
+        trained on; a name may be a derivation such as ``"C4-M1"``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> psg = MemoryRecording.from_arrays(np.zeros((2, 6000)), 100.0, ["EEG C4-REF", "A1"])
+        >>> rec = RawRecording.open(psg, ModelInputs(("eeg",), ("C4-M1",), 100.0, 30.0))
+        >>> rec.choices[0].derived_from, rec.read().shape
+        (('EEG C4-REF', 'A1'), (2, 1, 3000))
+        """
+        check_overrides(inputs, overrides)
+        psg = source if isinstance(source, (EdfRecording, MemoryRecording)) else EdfRecording.open(source)
         overrides = dict(overrides or {})
-        unknown = sorted(set(overrides) - set(inputs.roles))
-        if unknown:
-            raise IsatSleepNetError(
-                f"the model has no {', '.join(unknown)} input (its roles: {', '.join(inputs.roles)})"
-            )
         trained = dict(zip(inputs.roles, inputs.channels))
         wanted = {role: list(overrides.get(role) or [trained[role]]) for role in inputs.roles}
         resolved = resolve_channels(psg, wanted, working_rate=inputs.sampling_rate, assume_unit=assume_unit,
                                     trained=trained)
         choices = [choice for choice, _ in resolved]
-        recording = cls(psg, inputs, choices, assume_unit, signals=[header for _, header in resolved])
+        recording = cls(psg, inputs, choices, assume_unit, signals=[headers for _, headers in resolved])
         recording.warnings.extend(stand_in_warnings(choices, trained))
-        if is_discontinuous(psg.path):
+        if isinstance(psg, EdfRecording) and is_discontinuous(psg.path):
             onsets, record_s = record_onsets(psg.path)
             recording.segments = contiguous_segments(onsets, record_s, path=psg.path)
             gaps = len(recording.segments) - 1
@@ -110,8 +169,12 @@ class RawRecording:
                     parts.append(f"{gaps} gap(s), {missing:g} s without data between them")
                 recording.notes.append(f"discontinuous recording (EDF+D): {'; '.join(parts)}; epochs not wholly "
                                        "recorded are not staged")
-        for c in choices:
-            if c.rate != inputs.sampling_rate:
+        for c, headers in resolved:
+            if c.derived_from is not None:
+                halves = " minus ".join(f"{h.label!r} ({h.sampling_frequency:g} Hz)" for h in headers)
+                recording.notes.append(f"{c.role}: {c.label!r} derived as {halves}, each at "
+                                       f"{inputs.sampling_rate:g} Hz")
+            elif c.rate != inputs.sampling_rate:
                 recording.notes.append(f"{c.role}: {c.label!r} resampled from {c.rate:g} to {inputs.sampling_rate:g} Hz")
         for c in choices:
             if c.matched == "alias":
@@ -213,25 +276,30 @@ class RawRecording:
         Output sample ``i`` of epoch ``k`` is the channel at real time ``k·E + i/fs``
         exactly (the segment's own samples start at its real start).
         """
-        fs, n_samples = sig.exact_rate(self.inputs.sampling_rate), self.inputs.n_samples
-        epoch_s = sig.exact(self.inputs.epoch_seconds)
+        n_samples, epoch_s = self.inputs.n_samples, sig.exact(self.inputs.epoch_seconds)
         out = np.empty((n, len(self.choices), n_samples), dtype=np.float32)
-        record_s = self.psg.header.record_duration
-        first_record = round(sig.exact(seg.stored_start) / record_s)
-        n_records = round(sig.exact(seg.duration) / record_s)
-        for c_idx, (choice, signal) in enumerate(zip(self.choices, self.signals)):
-            spr = signal.samples_per_record
-            base = first_record * spr
-
-            def read(a: int, b: int, signal: SignalHeader = signal, base: int = base) -> np.ndarray:
-                return self.psg.read_samples(signal, base + a, base + b, assume_unit=self.assume_unit)
-
-            x = sig.resample_span(read, n_records * spr, signal.rate, fs, first * epoch_s, n * n_samples,
-                                  t0=sig.exact(seg.real_start))
+        for c_idx, (choice, headers) in enumerate(zip(self.choices, self.signals)):
+            x = difference([self._span(signal, seg, first * epoch_s, n * n_samples) for signal in headers])
             if len(x) < n * n_samples:
                 raise DataError(self.path, f"channel {choice.label!r} ends before the recording does")
             out[:, c_idx] = x.reshape(n, n_samples)
         return out
+
+    def _span(self, signal: SignalHeader, seg: Segment, start: Fraction, n_out: int) -> np.ndarray:
+        """``n_out`` samples of one channel at the model's rate from real time ``start``, inside ``seg``."""
+        fs = sig.exact_rate(self.inputs.sampling_rate)
+        if self.segments is None:  # continuous: the channel's samples from the recording start
+            base, n_in = 0, self.psg.n_samples(signal)
+        else:  # EDF+D: the segment's data records
+            record_s = self.psg.header.record_duration
+            spr = signal.samples_per_record
+            base = round(sig.exact(seg.stored_start) / record_s) * spr
+            n_in = round(sig.exact(seg.duration) / record_s) * spr
+
+        def read(a: int, b: int) -> np.ndarray:
+            return self.psg.read_samples(signal, base + a, base + b, assume_unit=self.assume_unit)
+
+        return sig.resample_span(read, n_in, signal.rate, fs, start, n_out, t0=sig.exact(seg.real_start))
 
     def _note_flat(self, epochs: np.ndarray) -> None:
         """Flag channels that are flat (disconnected electrode?) in some epochs; staging goes on."""

@@ -6,6 +6,11 @@ the whole epochs of the chosen span, predict stage probabilities
 when all are complete, so a failure leaves none of them. One failing recording
 does not stop the others. Epochs whose confidence is below ``min_confidence``
 (default 0.6: roughly a 60/40 split between two stages) are flagged for review.
+
+Computing and writing are apart: :func:`stage_opened` stages an opened recording
+in memory (what the Python API, :mod:`isatsleepnet.api`, returns), and
+:func:`~isatsleepnet.inference.outputs.publish_outputs` writes it;
+:func:`stage_recording` does open, stage and write for the command line.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 
 from isatsleepnet.atomic import TMP_PREFIX, remove_stale_temporaries
 from isatsleepnet.data.epochs import unusable_epochs
+from isatsleepnet.data.readers.hypnogram_grid import Hypnogram
 from isatsleepnet.errors import DataError, IsatSleepNetError, describe_exception
 from isatsleepnet.inference.input_check import recording_warnings
 from isatsleepnet.inference.options import StageOptions, StageResult
@@ -32,7 +38,7 @@ from isatsleepnet.inference.outputs import (
     summarise,
 )
 from isatsleepnet.inference.predictor import Predictor, confidence_of
-from isatsleepnet.inference.raw import RawRecording
+from isatsleepnet.inference.raw import RawRecording, check_overrides
 from isatsleepnet.locking import ensure_writable_folder, folder_lock
 
 RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
@@ -127,21 +133,82 @@ def stage_recording(
     hypnogram: Path | None = None,
     name: str | None = None,
 ) -> StageResult:
-    """Stage one recording into ``out``; raises DataError (naming the file) on bad input."""
+    """Stage one recording into ``out``: open, :func:`stage_opened`, :func:`publish_outputs`.
+
+    Raises DataError (naming the file) on bad input.
+    """
     t0 = time.perf_counter()
     path, out = Path(path), Path(out)
     name = name or path.stem
     timings: dict[str, float] = {}
     recording = RawRecording.open(path, predictor.inputs, overrides=options.channels, assume_unit=options.assume_unit)
+    opened = time.perf_counter() - t0
+    staged = stage_opened(recording, predictor, options, name=name, hypnogram=hypnogram, source=path, timings=timings)
+    timings["read"] += opened
+    t2 = time.perf_counter()
+    finals = publish_outputs(out, staged, options)
+    timings["write"] = time.perf_counter() - t2
+    return StageResult(name, path, "staged", len(staged.index), finals, staged.summary,
+                       seconds=time.perf_counter() - t0, timings=timings)
+
+
+def stage_opened(
+    recording: RawRecording,
+    predictor: Predictor,
+    options: StageOptions,
+    *,
+    name: str,
+    hypnogram: Path | Hypnogram | None = None,
+    source: Path | None = None,
+    timings: dict[str, float] | None = None,
+) -> StagedRecording:
+    """Stage an opened recording in memory: the epochs of the chosen span, their stages and statistics.
+
+    Parameters
+    ----------
+    recording
+        Opened for ``predictor``'s inputs (:meth:`RawRecording.open`).
+    predictor
+        The loaded model.
+    options
+        Span, review threshold, batch size, stage codes of the reference.
+    name
+        The recording's name in the summary (and the files :func:`publish_outputs` writes).
+    hypnogram
+        A reference hypnogram to compare with: a file (read placed on the recording's start) or
+        an already read :class:`~isatsleepnet.data.readers.hypnogram_grid.Hypnogram`.
+    source
+        The name errors give (default: the recording's path).
+    timings
+        Filled with the seconds spent reading ("read") and predicting ("predict").
+
+    Returns
+    -------
+    StagedRecording
+        Ready for :func:`publish_outputs`; nothing is written.
+
+    Raises
+    ------
+    DataError
+        Naming ``source``: no whole epoch, none in the span, none that can be staged.
+    """
+    t0 = time.perf_counter()
+    path = Path(source) if source is not None else recording.path
+    timings = {} if timings is None else timings
     epoch_s = predictor.inputs.epoch_seconds
     if recording.n_epochs == 0:
         raise DataError(path, f"shorter than one {epoch_s:g}-s epoch ({recording.duration:g} s)")
     expert_codes = None
+    hypnogram_file: Path | None = None
     if hypnogram is not None:
         from isatsleepnet.data.readers.hypnogram import read_hypnogram
 
-        reference = read_hypnogram(hypnogram, psg_start=recording.start, epoch_seconds=epoch_s,
-                                   stage_codes=options.stage_codes)
+        if isinstance(hypnogram, Hypnogram):
+            reference, hypnogram_file = hypnogram, hypnogram.source
+        else:
+            hypnogram_file = Path(hypnogram)
+            reference = read_hypnogram(hypnogram_file, psg_start=recording.start, epoch_seconds=epoch_s,
+                                       stage_codes=options.stage_codes)
         # any coverage will do for a comparison (a hypnogram of the night inside a 24-h recording);
         # a hypnogram that overruns the PSG or covers none of it is still refused
         expert_codes = reference.to_epochs(recording.n_epochs, epoch_s, min_coverage=0.0)
@@ -150,7 +217,7 @@ def stage_recording(
             recording.notes.append(f"the expert's epochs start {offset:g} s off the staging grid: each staged epoch "
                                    "is compared with the expert's stage at its midpoint")
         recording.notes.extend(n for n in reference.notes if n not in recording.notes)
-    first, stop = _span(recording, options, expert_codes, hypnogram)
+    first, stop = _span(recording, options, expert_codes, hypnogram_file)
     index = recording.available(first, stop)  # all of first..stop, unless an EDF+D has gaps there
     if len(index) == 0:
         raise DataError(path, "no wholly recorded epoch in the window to stage (gaps of an EDF+D recording)")
@@ -160,6 +227,9 @@ def stage_recording(
 
     t1 = time.perf_counter()  # "predict" includes the checks of the input against the model's training data
     finite_input = ~unusable_epochs(epochs)  # not finite, or beyond ±10 V: not a recording's numbers
+    if not finite_input.any():  # (before the input check, which has nothing to compare then)
+        raise DataError(path, "no epoch can be staged: its samples are not finite or lie beyond ±10 V (a wrong "
+                              "unit, gain or calibration?)")
     input_warnings = recording_warnings(predictor.meta, epochs[finite_input], predictor.inputs.sampling_rate)
     epochs[~finite_input] = 0.0  # never fed to the model: their rows are dropped below
     probabilities = predictor.probabilities(epochs, options.batch_size)
@@ -167,9 +237,6 @@ def stage_recording(
     timings["predict"] = time.perf_counter() - t1
     scorable = finite_input & np.isfinite(probabilities).all(axis=1)
     if not scorable.any():
-        if not finite_input.any():
-            raise DataError(path, "no epoch can be staged: its samples are not finite or lie beyond ±10 V (a wrong "
-                                  "unit, gain or calibration?)")
         raise DataError(path, "no epoch can be staged: the model's outputs are not finite numbers (a corrupt model?)")
     if not scorable.all():  # left unstaged, like the gaps of an EDF+D: never a stage from such numbers
         bad = index[~scorable]
@@ -177,7 +244,6 @@ def stage_recording(
                                f"model output not finite; first: epoch {int(bad[0])}): left unstaged and unscored")
         index, probabilities = index[scorable], probabilities[scorable]
 
-    t2 = time.perf_counter()
     predicted = probabilities.argmax(axis=1)
     confidence = confidence_of(probabilities)
     review = confidence < options.min_confidence
@@ -185,13 +251,10 @@ def stage_recording(
     timeline = np.full(stop - first, -1, dtype=np.int64)
     timeline[index - first] = predicted
     expert = expert_codes[first:stop] if expert_codes is not None else None
-    summary = summarise(recording, predictor, options, name, first, stop, timeline, index[review], expert, hypnogram)
+    summary = summarise(recording, predictor, options, name, first, stop, timeline, index[review], expert,
+                        hypnogram_file)
     summary["warnings"] = [*input_warnings, *recording.warnings]  # what the model knows comes first
-    finals = publish_outputs(out, StagedRecording(name, recording, summary, index, first, probabilities, confidence,
-                                                  review, expert), options)
-    timings["write"] = time.perf_counter() - t2
-    return StageResult(name, path, "staged", len(index), finals, summary, seconds=time.perf_counter() - t0,
-                       timings=timings)
+    return StagedRecording(name, recording, summary, index, first, probabilities, confidence, review, expert)
 
 
 def ensure_out_folder(out: str | Path) -> Path:
@@ -215,11 +278,7 @@ def stage_recordings(
     for this model's weights (another model's stagings there are refused).
     """
     options.validate()
-    unknown = sorted(set(options.channels) - set(predictor.inputs.roles))
-    if unknown:
-        raise IsatSleepNetError(
-            f"the model has no {', '.join(unknown)} input (its roles: {', '.join(predictor.inputs.roles)})"
-        )
+    check_overrides(predictor.inputs, options.channels)  # roles the model lacks, or needs and is told to drop
     out = Path(out)
     inputs = [Path(p) for p in inputs]
     if options.hypnograms is not None:

@@ -20,7 +20,17 @@ what a forward pass executes. ``MODEL_SIZES`` names sizes: ``paper`` (the
 defaults) and ``small`` (every width halved, ~2x faster staging on a CPU).
 """
 
+from typing import Any
+
 from isatsleepnet.model.config import MODEL_SIZES, ModelConfig, ModelConfigError, model_size_options
-from isatsleepnet.model.network import ISATSleepNet
 
 __all__ = ["MODEL_SIZES", "ISATSleepNet", "ModelConfig", "ModelConfigError", "model_size_options"]
+
+
+def __getattr__(name: str) -> Any:
+    """``ISATSleepNet`` is imported on first use: the model file's checks (ONNX staging) run without torch."""
+    if name == "ISATSleepNet":
+        from isatsleepnet.model.network import ISATSleepNet
+
+        return ISATSleepNet
+    raise AttributeError(f"module 'isatsleepnet.model' has no attribute {name!r}")

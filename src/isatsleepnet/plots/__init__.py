@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")  # files only; no display needed
+# Files only, no display needed: Agg, unless a backend is chosen already (MPLBACKEND, as Jupyter sets it,
+# or pyplot imported by a Python session that draws Night.plot_hypnogram() on screen): switching then
+# would close that session's figures.
+if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from isatsleepnet.atomic import atomic_path  # noqa: E402

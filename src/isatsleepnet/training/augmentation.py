@@ -30,6 +30,7 @@ from isatsleepnet.atomic import atomic_directory, atomic_write_text, remove_stal
 from isatsleepnet.augment.config import AugmentConfig
 from isatsleepnet.data.hashing import sha1_of
 from isatsleepnet.data.store import RECORDINGS, PreparedDataset
+from isatsleepnet.engine import Engine
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.gan.config import GanConfig
 from isatsleepnet.training.config import TrainConfig
@@ -39,15 +40,6 @@ GAN_DIR = "gan"
 AUGMENTED_DIR = "augmented"
 MADE_FROM = "made_from.json"
 RANK_WAIT_SECONDS = 24 * 3600
-
-
-def gan_device(config: TrainConfig) -> str:
-    """Where the GAN trains: the accelerator the model trains on (cpu, cuda, or auto)."""
-    if config.accelerator == "cpu":
-        return "cpu"
-    if config.accelerator in ("gpu", "cuda"):
-        return "cuda"
-    return "auto"
 
 
 def fold_gan_config(gan: GanConfig, augment: AugmentConfig, train: TrainConfig) -> GanConfig:
@@ -90,20 +82,19 @@ def train_fold_gans(
     config: TrainConfig,
     *,
     progress: bool = True,
+    engine: Engine | None = None,
 ) -> Path:
     """One GAN per channel of ``gan.stage`` on ``fold.train`` in FOLDER/gan/ (resumed or reused); returns that folder."""
-    from isatsleepnet.gan.train import train_stage_gans
+    from isatsleepnet.gan.stages import train_stage_gans
 
     root = folder / GAN_DIR
-    if config.threads:
-        import torch
-
-        torch.set_num_threads(config.threads)
+    engine = engine or Engine()
+    engine.apply()
     channels = config.channels or "all"
     if progress:
         print(f"  Physio-GAN ({gan.stage}, {gan.epochs} epochs) per channel on {len(fold.train)} training subject(s)",
               flush=True)
-    train_stage_gans(data, fold.train, channels, root, gan, device=gan_device(config),
+    train_stage_gans(data, fold.train, channels, root, gan, device=engine.torch_device(),
                      progress=None if progress else False)
     return root
 
@@ -117,6 +108,7 @@ def augmented_training_data(
     *,
     gan: GanConfig | None = None,
     progress: bool = True,
+    engine: Engine | None = None,
 ) -> PreparedDataset | None:
     """The augmented store of ``fold``'s training recordings (None when ``augment.mode`` is none).
 
@@ -133,7 +125,7 @@ def augmented_training_data(
     gan_root = None
     if augment.mode == "gan":
         gan_root = train_fold_gans(data, fold, folder, fold_gan_config(gan or GanConfig(), augment, config), config,
-                                   progress=progress)
+                                   progress=progress, engine=engine)
     made_from = _made_from(data, fold, augment, config.seed, gan_root)
     try:
         if json.loads((store / MADE_FROM).read_text()) == made_from and (store / RECORDINGS).is_dir():

@@ -8,7 +8,7 @@ from typing import Any
 
 from isatsleepnet.errors import IsatSleepNetError
 
-NORMALIZATIONS = ("epoch-zscore", "none")
+from isatsleepnet.data.normalize import NORMALIZATIONS
 
 
 @dataclass
@@ -38,16 +38,10 @@ class TrainConfig:
     balanced_sampling: bool = False
     channels: list[str] | None = None
     validation_fraction: float = 0.1
-    num_workers: int = 0
     max_train_batches: int | None = None
-    # engine
     seed: int = 0
-    accelerator: str = "auto"
-    devices: str = "auto"
-    num_nodes: int = 1
-    precision: str = "auto"
-    threads: int | None = None
-    tensorboard: bool = False
+    tensorboard: bool = False  # also log to TensorBoard
+    # where it runs (device, precision, threads, loader workers) is an isatsleepnet.engine.Engine, not saved here
     model: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -79,16 +73,6 @@ class TrainConfig:
                 isinstance(self.channels, (list, tuple)) and self.channels
                 and all(isinstance(c, str) and c.strip() for c in self.channels)):
             raise IsatSleepNetError(f"{_flag('channels')} must name one or more channels, not {self.channels!r}")
-        devices = self.devices
-        if not (devices == "auto" or (isinstance(devices, (str, int)) and not isinstance(devices, bool)
-                                      and str(devices).isdigit() and int(devices) >= 1)):
-            raise IsatSleepNetError(f"{_flag('devices')} must be auto or a number of devices (1 or more), "
-                                    f"not {devices!r}")
-        if not isinstance(self.accelerator, str) or not self.accelerator.strip():
-            raise IsatSleepNetError(f"{_flag('accelerator')} must be a name, not {self.accelerator!r}")
-        if not ((isinstance(self.precision, str) and self.precision.strip())  # Lightning also takes 16, 32, 64
-                or (isinstance(self.precision, int) and not isinstance(self.precision, bool))):
-            raise IsatSleepNetError(f"{_flag('precision')} must be a name such as 32-true, not {self.precision!r}")
         if not isinstance(self.model, dict):
             raise IsatSleepNetError(f"model must be a table of ModelConfig settings, not {self.model!r}")
 
@@ -98,10 +82,8 @@ FLAGS: dict[str, str] = {
     "learning_rate": "--lr", "weight_decay": "--weight-decay", "batch_size": "--batch-size",
     "accumulate_grad_batches": "--accumulate", "max_epochs": "--epochs", "early_stopping_patience": "--patience",
     "loss_alpha": "--loss-alpha", "normalize": "--normalize", "balanced_sampling": "--balanced",
-    "channels": "--channels", "validation_fraction": "--validation-fraction", "num_workers": "--workers",
-    "max_train_batches": "--max-train-batches", "seed": "--seed", "accelerator": "--accelerator",
-    "devices": "--devices", "num_nodes": "--num-nodes", "precision": "--precision", "threads": "--threads",
-    "tensorboard": "--tensorboard",
+    "channels": "--channels", "validation_fraction": "--validation-fraction",
+    "max_train_batches": "--max-train-batches", "seed": "--seed", "tensorboard": "--tensorboard",
 }
 
 
@@ -149,6 +131,5 @@ _NUMBERS = (
 _WHOLE = (
     ("batch_size", 1, False), ("accumulate_grad_batches", 1, False), ("max_epochs", 1, False),
     ("lr_step_start", 0, False), ("lr_step_size", 1, False), ("early_stopping_patience", 0, False),
-    ("num_workers", 0, False), ("max_train_batches", 1, True), ("seed", 0, False), ("num_nodes", 1, False),
-    ("threads", 1, True),
+    ("max_train_batches", 1, True), ("seed", 0, False),
 )

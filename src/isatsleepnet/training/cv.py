@@ -23,8 +23,8 @@ from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.augment.balance import AUGMENT_JSON
 from isatsleepnet.augment.config import AugmentConfig, describe
 from isatsleepnet.data.store import PreparedDataset
+from isatsleepnet.engine import Engine
 from isatsleepnet.errors import IsatSleepNetError
-from isatsleepnet.evaluation.evaluate import predict_recordings
 from isatsleepnet.evaluation.predictions import load_all
 from isatsleepnet.evaluation.report import write_report
 from isatsleepnet.gan.config import GanConfig
@@ -36,24 +36,12 @@ from isatsleepnet.training.augmentation import (
     is_rank_zero,
 )
 from isatsleepnet.training.config import TrainConfig
-from isatsleepnet.training.data import recordings_of
+from isatsleepnet.data.subjects import recordings_of
 from isatsleepnet.training.fit import MODEL_FILE, train_split
 from isatsleepnet.training.folds import Fold, load_folds, make_folds, save_folds
+from isatsleepnet.training.train import CONFIG_FILE, ENGINE_FILE, changed_train_settings
 
-CONFIG_FILE = "config.json"
-# How a machine runs the training, not what is trained: a run may continue, or its folds
-# run, on machines that differ in these.
-MACHINE_SETTINGS = frozenset({"threads", "num_workers", "accelerator", "devices", "num_nodes", "tensorboard"})
 FOLDS_FILE = "folds.json"
-
-
-def changed_train_settings(previous: dict, config: TrainConfig) -> list[str]:
-    """Training settings that differ from a saved run's (machine settings may differ).
-
-    Only the saved keys are compared: a run saved before a setting existed ran with its default.
-    """
-    current = asdict(config)
-    return sorted(k for k in previous if k not in MACHINE_SETTINGS and previous.get(k) != current.get(k))
 
 
 def fold_dir(run: Path, index: int) -> Path:
@@ -148,6 +136,7 @@ def run_fold(
     augment: AugmentConfig | None = None,
     gan: GanConfig | None = None,
     keep_augmented: bool = False,
+    engine: Engine | None = None,
 ) -> Path:
     """Train fold ``fold`` (if needed) and predict its test subjects; returns the fold folder.
 
@@ -162,15 +151,19 @@ def run_fold(
         description["augment_settings"] = {**augment.record(), "seed": config.seed, "gan": saved.get("gan")}
     train_data = None
     if augment.enabled and not (out / MODEL_FILE).is_file():
-        train_data = augmented_training_data(data, fold, out, augment, config, gan=gan, progress=progress)
+        train_data = augmented_training_data(data, fold, out, augment, config, gan=gan, engine=engine,
+                                             progress=progress)
     model_path = train_split(data, fold, out, config, progress=progress, train_data=train_data, augment=augment.mode,
-                             description=description)
+                             description=description, engine=engine)
     if not is_rank_zero():  # the other DDP processes helped train; the first one alone writes results
         return out
     if train_data is not None and not keep_augmented:
         drop_augmented_epochs(out)
+    from isatsleepnet.inference.predict import predict_recordings
+
+    # the test set through the predictor `stage` uses: the reported metrics are those of the staging code
     predictions = predict_recordings(model_path, recordings_of(data, fold.test), out / "predictions",
-                                     progress=progress)
+                                     engine=engine, progress=progress)
     _record_test_metrics(model_path, fold, predictions)
     atomic_write_text(out / "DONE", "predictions of the test subjects are complete\n")
     return out
@@ -181,7 +174,7 @@ def _record_test_metrics(model_path: Path, fold: Fold, predictions: list) -> Non
     import numpy as np
 
     from isatsleepnet.evaluation.metrics import compute_metrics
-    from isatsleepnet.inference.checkpoint import load_model_file
+    from isatsleepnet.model.file import load_model_file
 
     if not predictions:
         return
@@ -208,13 +201,27 @@ def report_run(run: Path, folds: list[Fold], *, protocol: str) -> dict[str, Any]
                      "validation and test epochs are all real")
     curves = {i: fold_dir(run, i) / "logs" / "metrics.csv" for i in done}
     return write_report(run, done, {f.index: list(f.test) for f in folds}, title=f"ISATSleepNet, {protocol}",
-                        protocol=protocol, notes=notes, curves=curves, warnings=_synthetic_warnings(run, done))
+                        protocol=protocol, notes=notes, curves=curves, selected_epochs=_selected_epochs(run, done),
+                        warnings=_synthetic_warnings(run, done))
+
+
+def _selected_epochs(run: Path, folds: Iterable[int]) -> dict[int, int]:
+    """The epoch (from 0, as in the training log) whose weights each finished fold's model file holds."""
+    from isatsleepnet.model.file import load_model_file
+
+    selected: dict[int, int] = {}
+    for index in folds:
+        model = fold_dir(run, index) / MODEL_FILE
+        epoch = load_model_file(model).training.get("selected_epoch") if model.is_file() else None
+        if isinstance(epoch, int):
+            selected[index] = epoch
+    return selected
 
 
 def _synthetic_warnings(run: Path, folds: Iterable[int]) -> list[str]:
     """The synthetic-training warning of each finished fold's model, once per distinct text."""
     from isatsleepnet.data.synthetic.marker import synthetic_training_warning
-    from isatsleepnet.inference.checkpoint import load_model_file
+    from isatsleepnet.model.file import load_model_file
 
     warnings: list[str] = []
     for index in folds:
@@ -230,7 +237,7 @@ def cross_validate(
     run: Path,
     *,
     protocol: str,
-    config: TrainConfig,
+    config: TrainConfig | None = None,
     n_folds: int | None = None,
     folds_file: Path | None = None,
     only_fold: int | None = None,
@@ -239,15 +246,27 @@ def cross_validate(
     augment: AugmentConfig | None = None,
     gan: GanConfig | None = None,
     keep_augmented: bool = False,
+    engine: Engine | None = None,
 ) -> dict[str, Any]:
     """Run (or continue) the cross-validation in ``run`` and write its report; returns the metrics.
 
     ``augment`` (default: none) augments each fold's training recordings, with
     ``gan`` as the settings of its Physio-GANs in gan mode (default GanConfig();
-    the stage and seed come from ``augment`` and ``config``).
+    the stage and seed come from ``augment`` and ``config``). ``config``: the
+    paper's settings by default; ``engine``: where it runs (default: a CUDA GPU
+    when there is one, else the CPU).
+
+    Examples
+    --------
+    >>> import isatsleepnet as isn  # doctest: +SKIP
+    >>> metrics = isn.cross_validate("prepared/edf20", "runs/edf20", protocol="sleep-edf-20")  # doctest: +SKIP
+    >>> metrics["pooled"]["macro_f1"]  # doctest: +SKIP
     """
     data = PreparedDataset(data_root)
+    config = config or TrainConfig()
     config.validate()
+    engine = engine or Engine()
+    engine.validate()
     if (data.root / AUGMENT_JSON).is_file():
         raise IsatSleepNetError(
             f"{data.root} is an augmented dataset: cross-validation would ignore its synthetic epochs and its GAN may "
@@ -265,19 +284,22 @@ def cross_validate(
             folder = fold_dir(run, fold.index)
             folder.mkdir(parents=True, exist_ok=True)
             held.enter_context(folder_lock(folder, "cv"))
+        atomic_write_text(run / ENGINE_FILE, json.dumps(engine.to_dict(), indent=2) + "\n")
         _run_folds(data, run, folds, chosen, config, progress=progress, augment=augment, gan=gan,
-                   keep_augmented=keep_augmented)
+                   keep_augmented=keep_augmented, engine=engine)
     if not is_rank_zero():
         return {}
     return report_run(run, folds, protocol=protocol)
 
 
 def _run_folds(data: PreparedDataset, run: Path, folds: list[Fold], chosen: list[Fold], config: TrainConfig, *,
-               progress: bool, augment: AugmentConfig | None, gan: GanConfig | None, keep_augmented: bool) -> None:
+               progress: bool, augment: AugmentConfig | None, gan: GanConfig | None, keep_augmented: bool,
+               engine: Engine) -> None:
     for fold in chosen:
         if (fold_dir(run, fold.index) / "DONE").is_file():
             continue
         if progress:
             print(f"fold {fold.index + 1}/{len(folds)}: train {len(fold.train)} subjects, "
                   f"validate {len(fold.validation)}, test {len(fold.test)}", flush=True)
-        run_fold(data, run, fold, config, progress=progress, augment=augment, gan=gan, keep_augmented=keep_augmented)
+        run_fold(data, run, fold, config, progress=progress, augment=augment, gan=gan, keep_augmented=keep_augmented,
+                 engine=engine)

@@ -13,18 +13,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from isatsleepnet.data.store import PreparedDataset, PreparedRecording
+from isatsleepnet.data.normalize import normalize_epochs
+from isatsleepnet.data.store import PreparedRecording
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.training.reproducible import EpochSampler
-
-
-def normalize_epoch(x: np.ndarray, how: str) -> np.ndarray:
-    """Per-epoch, per-channel z-score (removes amplitude differences between nights and devices)."""
-    if how == "epoch-zscore":
-        mean = x.mean(axis=-1, keepdims=True)
-        std = x.std(axis=-1, keepdims=True)
-        return (x - mean) / np.maximum(std, 1e-6)
-    return x
 
 
 class EpochDataset(Dataset):
@@ -79,7 +71,7 @@ class EpochDataset(Dataset):
         so that it never reaches a loss or a prediction as NaN."""
         r, e = self.locate(index)
         raw = np.asarray(self.recordings[r].epochs[e], dtype=np.float32)[self.channel_index[r]]
-        x = normalize_epoch(raw, self.normalize).astype(np.float32, copy=False)
+        x = normalize_epochs(raw, self.normalize)
         if not np.isfinite(x).all():
             what = "NaN or infinite samples" if not np.isfinite(raw).all() else "samples too large to normalise"
             raise IsatSleepNetError(f"{self.recordings[r].path}: epoch {e} holds {what}; "
@@ -96,7 +88,3 @@ def balanced_sampler(dataset: EpochDataset, seed: int) -> EpochSampler:
     weights = 1.0 / np.maximum(counts[dataset.labels], 1.0)
     return EpochSampler(len(dataset), seed, torch.from_numpy(weights))
 
-
-def recordings_of(dataset: PreparedDataset, subjects: Sequence[str]) -> list[PreparedRecording]:
-    wanted = set(subjects)
-    return [dataset[row["recording"]] for row in dataset.manifest if row["subject"] in wanted]

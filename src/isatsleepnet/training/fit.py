@@ -32,11 +32,13 @@ from torch.utils.data import DataLoader
 from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.data.input_profile import InputProfile
 from isatsleepnet.data.store import PreparedDataset, PreparedRecording
+from isatsleepnet.engine import Engine
 from isatsleepnet.errors import IsatSleepNetError
-from isatsleepnet.inference.checkpoint import ModelFile
+from isatsleepnet.model.file import ModelFile
 from isatsleepnet.model.fastops import onednn_matmul
 from isatsleepnet.training.config import TrainConfig
-from isatsleepnet.training.data import EpochDataset, balanced_sampler, recordings_of
+from isatsleepnet.training.data import EpochDataset, balanced_sampler
+from isatsleepnet.data.subjects import recordings_of
 from isatsleepnet.training.folds import Fold, class_weights
 from isatsleepnet.torchfile import load_plain, non_finite_tensors
 from isatsleepnet.training.module import (
@@ -166,12 +168,6 @@ def _selection_metrics(log_path: Path, epoch: int | None) -> dict[str, Any]:
     return {"validation": {"epoch": epoch, **values}} if values else {}
 
 
-def _precision(config: TrainConfig) -> str:
-    if config.precision != "auto":
-        return config.precision
-    return "16-mixed" if torch.cuda.is_available() and config.accelerator in ("auto", "gpu", "cuda") else "32-true"
-
-
 def _quiet_lightning(verbose: bool = False) -> None:
     """Lightning's notices are for its developers, not for someone training a sleep stager; ``verbose`` keeps them.
 
@@ -199,6 +195,7 @@ def train_split(
     train_data: PreparedDataset | None = None,
     augment: str = "none",
     verbose: bool = False,
+    engine: Engine | None = None,
 ) -> Path:
     """Train on ``fold.train``, select on ``fold.validation``; returns the model file's path.
 
@@ -208,15 +205,17 @@ def train_split(
     epochs only. ``augment`` names its mode in the model file.
     ``callbacks`` are extra Lightning callbacks (tests use them to interrupt a run).
     ``verbose`` keeps Lightning's own warnings and notices (see :func:`_quiet_lightning`).
+    ``engine`` says where it runs (default: :class:`~isatsleepnet.engine.Engine`'s defaults).
     """
     config.validate()
+    engine = engine or Engine()
+    engine.validate()
     out.mkdir(parents=True, exist_ok=True)
     if (out / MODEL_FILE).is_file():
         return out / MODEL_FILE
     _quiet_lightning(verbose)
     L.seed_everything(config.seed, workers=True, verbose=False)
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    engine.apply()
 
     train_recs = recordings_of(data, fold.train)
     val_recs = recordings_of(data, fold.validation)
@@ -245,12 +244,12 @@ def train_split(
                else EpochSampler(len(train_set), config.seed))
     train_loader = DataLoader(
         train_set, batch_size=config.batch_size, sampler=sampler,
-        num_workers=config.num_workers, drop_last=len(train_set) > config.batch_size,
-        persistent_workers=config.num_workers > 0, generator=torch.Generator().manual_seed(config.seed),
+        num_workers=engine.workers, drop_last=len(train_set) > config.batch_size,
+        persistent_workers=engine.workers > 0, generator=torch.Generator().manual_seed(config.seed),
     )
     val_loader = (
-        DataLoader(val_set, batch_size=max(64, config.batch_size), num_workers=config.num_workers,
-                   persistent_workers=config.num_workers > 0, generator=torch.Generator().manual_seed(config.seed))
+        DataLoader(val_set, batch_size=max(64, config.batch_size), num_workers=engine.workers,
+                   persistent_workers=engine.workers > 0, generator=torch.Generator().manual_seed(config.seed))
         if val_set is not None else None
     )
 
@@ -283,10 +282,7 @@ def train_split(
         loggers = [TensorBoardLogger(out, name="tensorboard", version="")]
 
     trainer = L.Trainer(
-        accelerator=config.accelerator,
-        devices=config.devices if config.devices == "auto" else int(config.devices),
-        num_nodes=config.num_nodes,
-        precision=_precision(config),
+        **engine.lightning(),
         max_epochs=config.max_epochs,
         accumulate_grad_batches=config.accumulate_grad_batches,
         limit_train_batches=config.max_train_batches or 1.0,

@@ -9,14 +9,20 @@ never from its test subjects.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.model_selection import KFold, train_test_split
 
 from isatsleepnet.atomic import atomic_write_text
+from isatsleepnet.data.subjects import check_subjects
 from isatsleepnet.errors import IsatSleepNetError
+
+if TYPE_CHECKING:
+    from isatsleepnet.data.store import PreparedDataset
 
 PROTOCOLS = {"sleep-edf-20": 20, "sleep-edf-78": 10, "shhs": None, "kfold": None}
 
@@ -113,3 +119,59 @@ def class_weights(counts: np.ndarray) -> np.ndarray:
     if present.any():
         weights[present] /= weights[present].mean()
     return weights
+
+
+def fold_of(folds_file: str | Path, index: int, known_subjects: list[str]) -> Fold:
+    """Fold ``index`` of a folds.json, its subjects checked against the dataset's."""
+    folds = {f.index: f for f in load_folds(folds_file, known_subjects)}
+    if index not in folds:
+        raise IsatSleepNetError(f"{folds_file}: no fold {index}; it has {sorted(folds)}")
+    return folds[index]
+
+
+def training_subjects(dataset: PreparedDataset, *, subjects: Sequence[str] | None = None,
+                      folds_file: str | Path | None = None, fold: int | None = None) -> list[str]:
+    """The subjects a command may learn from: ``subjects``, the TRAINING subjects of a fold, or all.
+
+    Never a fold's validation or test subjects: a GAN or an augmentation made
+    from them would leak them into training.
+
+    Examples
+    --------
+    >>> training_subjects(dataset, subjects=["SC400"])  # doctest: +SKIP
+    ['SC400']
+    """
+    if folds_file is not None or fold is not None:
+        if subjects:
+            raise IsatSleepNetError("give either --subjects or --folds-file with --fold, not both")
+        if folds_file is None or fold is None:
+            raise IsatSleepNetError("--folds-file and --fold go together")
+        return list(fold_of(folds_file, fold, dataset.subjects()).train)
+    return check_subjects(dataset, subjects) if subjects else dataset.subjects()
+
+
+def training_split(dataset: PreparedDataset, *, train_subjects: Sequence[str] | None = None,
+                   validation_subjects: Sequence[str] | None = None, folds_file: str | Path | None = None,
+                   fold: int | None = None, validation_fraction: float = 0.1, seed: int = 0) -> Fold:
+    """The training and validation subjects of one training run (a Fold without test subjects).
+
+    From a fold of ``folds_file``; else ``train_subjects`` (default: all but the
+    validation subjects) and ``validation_subjects`` (default: a seeded
+    ``validation_fraction`` of the training subjects).
+    """
+    if folds_file is not None or fold is not None:
+        if train_subjects or validation_subjects:
+            raise IsatSleepNetError("give either --train-subjects/--val-subjects or --folds-file with --fold")
+        if folds_file is None or fold is None:
+            raise IsatSleepNetError("--folds-file and --fold go together")
+        chosen = fold_of(folds_file, fold, dataset.subjects())
+        split = Fold(fold, chosen.train, chosen.validation, ())
+    else:
+        val = check_subjects(dataset, validation_subjects or [])
+        train = check_subjects(dataset, train_subjects) if train_subjects else [
+            s for s in dataset.subjects() if s not in set(val)]
+        if not validation_subjects:
+            train, val = split_validation(train, validation_fraction, seed)
+        split = Fold(0, tuple(train), tuple(val), ())
+    split.check(require_test=False)
+    return split

@@ -5,7 +5,7 @@ import pytest
 
 from isatsleepnet.cli.main import main
 from isatsleepnet.errors import IsatSleepNetError
-from isatsleepnet.evaluation.compare import comparison_table
+from isatsleepnet.training.compare import comparison_table
 from isatsleepnet.evaluation.metrics import compute_metrics
 
 

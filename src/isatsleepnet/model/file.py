@@ -41,16 +41,17 @@ from typing import TYPE_CHECKING, Any
 from isatsleepnet import STAGES, __version__
 from isatsleepnet.atomic import atomic_path
 from isatsleepnet.errors import IsatSleepNetError
-from isatsleepnet.training.config import NORMALIZATIONS
+from isatsleepnet.data.normalize import NORMALIZATIONS
 
 if TYPE_CHECKING:  # torch is imported where it is used: the field checks serve the ONNX backend without it
     import torch
 
-    from isatsleepnet.model import ISATSleepNet, ModelConfig
+    from isatsleepnet.model import ModelConfig
 
 FORMAT = "isatsleepnet-model"
 VERSION = 2  # 2: the checksum covers every field and is required; 1: weights only, optional
 HASH_KEY = "sha256"  # version 2: sha256 of every other field of the file (payload_sha256)
+GRAPHS = ("eager", "fast", "fused")  # ModelFile.build: reference, training, inference
 WEIGHTS_HASH_KEY = "weights_sha256"  # version 1: sha256 of model_config and the weights (ModelFile.weights_sha256)
 
 
@@ -89,15 +90,25 @@ class ModelFile:
             raise IsatSleepNetError(f"{self._name()}: corrupt model file: its model_config cannot build a network "
                                     f"({_first_line(exc)})") from None
 
-    def build(self, *, device: str | torch.device = "cpu", fast: bool = True) -> ISATSleepNet:
+    def build(self, graph: str = "fast", *, device: str | torch.device = "cpu") -> torch.nn.Module:
         """The network in eval mode with these weights: the one checked way from a model file to a network.
 
-        ``fast=False`` builds the eager reference graph (for ONNX export); both
-        take the same state_dict and compute the same function.
+        ``graph`` chooses one of three implementations of the same function (the
+        same state_dict; outputs agree to float32 rounding): ``"eager"``, the
+        reference graph of plain layers (ONNX export); ``"fast"``, FFT
+        convolutions and oneDNN matmuls (what training runs); ``"fused"``, the
+        fast graph with BatchNorm folded and kernel spectra cached, eval only
+        (what staging and evaluation run).
+
+        Examples
+        --------
+        >>> net = model_file.build("fused", device="cpu")  # doctest: +SKIP
         """
         from isatsleepnet.model import ISATSleepNet
 
-        config = self.network_config(fast=fast)
+        if graph not in GRAPHS:
+            raise IsatSleepNetError(f"unknown graph {graph!r}; choose from {', '.join(GRAPHS)}")
+        config = self.network_config(fast=graph != "eager")
         try:
             model = ISATSleepNet(config)
         except (ValueError, RuntimeError) as exc:
@@ -105,7 +116,8 @@ class ModelFile:
                                     f"({_first_line(exc)})") from None
         self._check_fits(model.state_dict())
         model.load_state_dict(self.state_dict)
-        return model.to(device).eval()
+        model = model.to(device).eval()
+        return model.fuse_for_inference() if graph == "fused" else model
 
     def _check_fits(self, expected: dict[str, torch.Tensor]) -> None:
         """Every weight the network needs, with its shape, and no other (load_state_dict's error is a paragraph)."""

@@ -1,0 +1,280 @@
+"""One staged night in memory: :class:`Night`, what :meth:`StagingModel.stage` returns.
+
+Its arrays have one entry per epoch of the staged window (the whole recording,
+or ``start``..``end``): epoch ``k`` starts ``k * 30`` s after the recording
+start. An epoch without a stage (a gap of an EDF+D recording, samples that are
+not finite) has the label :data:`UNSTAGED`, code -1, NaN probabilities and
+confidence, and is never flagged for review; it counts in time in bed only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from isatsleepnet.api.night_epochs import NightEpochs
+from isatsleepnet.api.views import (
+    annotations_of,
+    dataframe_of,
+    figure_options,
+    hypnodensity_of,
+    hypnogram_of,
+    reference_codes,
+)
+from isatsleepnet.errors import IsatSleepNetError
+
+if TYPE_CHECKING:
+    import mne
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from isatsleepnet.data.readers.hypnogram_grid import Hypnogram
+
+class Night(NightEpochs):
+    """A staged recording: stages, probabilities, confidence and statistics of every epoch.
+
+    Made by :meth:`StagingModel.stage`; nothing is written until :meth:`write`.
+
+    Attributes
+    ----------
+    name : str
+        The recording's name (a file's stem), as its output files are named.
+    model : StagingModel
+        The model that staged it.
+    start : datetime.datetime or None
+        When the recording started (None when the file does not say).
+    epoch_seconds : float
+        Length of one epoch.
+
+    Examples
+    --------
+    >>> import isatsleepnet as isn
+    >>> model = isn.load_model("model.pt", threads=1)
+    >>> night = model.stage("night/SC4001E0-PSG.edf", hypnogram="night/SC4001EC-Hypnogram.edf")
+    >>> len(night), night.epoch_seconds, night.start
+    (120, 30.0, datetime.datetime(1989, 3, 1, 22, ...))
+    >>> set(night.stages) <= {"W", "N1", "N2", "N3", "REM"}
+    True
+    """
+
+    # per-epoch arrays, summary, notes and warnings: see NightEpochs
+
+    def sleep_statistics(self) -> dict[str, Any]:
+        """Sleep statistics of the staged window: TIB, TST, sleep efficiency, latencies, WASO, awakenings, stages.
+
+        The definitions are :mod:`isatsleepnet.inference.sleep_stats`'s; durations in minutes.
+
+        Returns
+        -------
+        dict
+            The ``"statistics"`` of ``NAME.sleep_stats.json``.
+
+        Examples
+        --------
+        >>> stats = night.sleep_statistics()
+        >>> stats["time_in_bed_min"]
+        60.0
+        >>> stats == night.summary["statistics"]
+        True
+        """
+        from isatsleepnet.inference.sleep_stats import sleep_statistics
+
+        return sleep_statistics(self._codes, self.epoch_seconds)
+
+    def agreement(self, reference: Hypnogram | str | os.PathLike | Sequence[Any] | None = None) -> dict[str, Any]:
+        """How the stages agree with a reference hypnogram, over the epochs both score.
+
+        Parameters
+        ----------
+        reference : Hypnogram, path-like or sequence of labels, optional
+            :func:`read_hypnogram`'s result or a hypnogram file (placed on the recording's
+            start, each epoch compared with the reference's stage at its midpoint); or one
+            label per epoch (see :func:`stage_codes_of`), either from the recording start
+            (one per whole epoch of the recording) or for the night's own epochs.
+            Default: the hypnogram given to :meth:`StagingModel.stage`.
+
+        Returns
+        -------
+        dict
+            ``n_epochs`` compared, ``accuracy``, Cohen's ``kappa``, ``macro_f1``, ``macro_gmean``,
+            ``per_class_f1`` by stage, and ``confusion_matrix`` (rows: the reference, columns:
+            these stages, both in the order of :data:`isatsleepnet.STAGES`), from
+            :func:`isatsleepnet.evaluation.metrics.compute_metrics`.
+
+        Raises
+        ------
+        IsatSleepNetError
+            No reference, one of another length or recording, or no epoch scored by both.
+
+        Examples
+        --------
+        >>> result = night.agreement("night/SC4001EC-Hypnogram.edf")
+        >>> sorted(result)
+        ['accuracy', 'confusion_matrix', 'kappa', 'macro_f1', 'macro_gmean', 'n_epochs', 'per_class_f1']
+        >>> result["n_epochs"] == night.summary["expert"]["scored_epochs"]  # epochs the hypnogram scores
+        True
+        >>> night.agreement(night.stages)["accuracy"]
+        1.0
+        """
+        from isatsleepnet.evaluation.metrics import compute_metrics
+
+        truth = self._reference_codes(reference)
+        scored = (truth >= 0) & (self._codes >= 0)
+        if not scored.any():
+            raise IsatSleepNetError(f"{self.name}: the reference scores none of the staged epochs")
+        return compute_metrics(truth[scored], self._codes[scored])
+
+    def _reference_codes(self, reference: Any) -> np.ndarray:
+        """The reference's code of every epoch of the window (-1 unscored)."""
+        return reference_codes(reference, self._staged, first=self._first, n=len(self),
+                               epoch_seconds=self.epoch_seconds, stage_codes=self._options.stage_codes)
+
+    # ------------------------------------------------------------------ figures
+    def _figure_options(self) -> dict[str, Any]:
+        return figure_options(self.start, self._first, self._options, self.epoch_seconds)
+
+    def plot_hypnogram(self, ax: Axes | None = None, *, expert: bool = True) -> Figure:
+        """The hypnogram, as in ``NAME.hypnogram.png`` (the reference's above it, when there is one).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw the stages into this Axes (the reference is then left out); default: a new figure.
+        expert : bool
+            Draw the reference given to :meth:`StagingModel.stage` above, on a new figure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Examples
+        --------
+        >>> fig = night.plot_hypnogram()
+        >>> len(fig.axes)
+        2
+        >>> import matplotlib.pyplot as plt
+        >>> fig, ax = plt.subplots()
+        >>> night.plot_hypnogram(ax=ax) is fig
+        True
+        """
+        return hypnogram_of(self._staged, self.onsets, self._codes, self.name, ax=ax, expert=expert,
+                            **self._figure_options())
+
+    def plot_hypnodensity(self, ax: Axes | None = None) -> Figure:
+        """The stage probabilities over the night, epochs to review marked, as in ``NAME.hypnodensity.png``.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Draw into this Axes; default: a new figure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Examples
+        --------
+        >>> fig = night.plot_hypnodensity()
+        >>> fig.axes[0].get_ylabel()
+        'probability'
+        """
+        return hypnodensity_of(self.onsets, self._probabilities, self._review, self.name, ax=ax,
+                               **self._figure_options())
+
+    # ------------------------------------------------------------------ other tools
+    def to_mne_annotations(self) -> mne.Annotations:
+        """The stages as ``mne.Annotations``, those of ``NAME.annotations.edf``.
+
+        Consecutive epochs of one stage are one annotation ("Sleep stage W", "Sleep stage N1",
+        "Sleep stage N2", "Sleep stage N3", "Sleep stage R"); epochs flagged for review get a
+        "Review: low confidence" annotation too. Onsets are seconds from the recording start,
+        ``orig_time`` is the recording's start (as UTC, the way MNE reads an EDF's start), so that
+        ``raw.set_annotations(night.to_mne_annotations())`` places them on the recording's Raw.
+
+        Returns
+        -------
+        mne.Annotations
+
+        Examples
+        --------
+        >>> annotations = night.to_mne_annotations()
+        >>> annotations.orig_time
+        datetime.datetime(1989, 3, 1, 22, ..., tzinfo=datetime.timezone.utc)
+        >>> float(annotations.duration[["Sleep stage" in d for d in annotations.description]].sum())
+        3600.0
+        """
+        return annotations_of(self._staged, self.epoch_seconds, self.start)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per staged epoch, with the columns of ``NAME.hypnogram.csv``.
+
+        ``epoch``, ``onset_s``, ``stage``, ``p_W`` .. ``p_REM``, ``confidence``, ``review`` (bool),
+        then ``expert`` (with a reference: its label, "?" unscored or movement, "" outside it) and
+        ``clock_time`` (when the recording's start is known). Values are not rounded as in the CSV.
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Examples
+        --------
+        >>> df = night.to_dataframe()
+        >>> list(df.columns)
+        ['epoch', 'onset_s', 'stage', 'p_W', 'p_N1', 'p_N2', 'p_N3', 'p_REM', 'confidence', 'review', 'expert', 'clock_time']
+        >>> df["clock_time"].iloc[0] == night.start.strftime("%H:%M:%S")
+        True
+        """
+        return dataframe_of(self._staged, self.stages[self._at], self._at, self.epoch_seconds, self.start)
+
+    def write(self, out: str | os.PathLike, *, annotations: str = "edf", plots: bool = True,
+              report: bool = True) -> list[Path]:
+        """Write the files ``isatsleepnet stage`` writes for this recording into the folder ``out``.
+
+        ``NAME.hypnogram.csv``, ``NAME.annotations.edf`` (or ``.tsv``), ``NAME.hypnogram.png``,
+        ``NAME.hypnodensity.png``, ``NAME.sleep_stats.json`` and ``NAME.report.html``; they appear
+        together when all are complete. As for the command line, ``out`` holds one model's
+        stagings (``out/model.sha1``) and one writer at a time.
+
+        Parameters
+        ----------
+        out : path-like
+            The folder (created if missing).
+        annotations : {"edf", "tsv", "both"}
+            The annotation file: EDF+, BIDS-style TSV, or both.
+        plots : bool
+            Write the two figures.
+        report : bool
+            Write the HTML report.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
+
+        Examples
+        --------
+        >>> [p.name for p in night.write("staged")]
+        ['SC4001E0-PSG.hypnogram.csv', 'SC4001E0-PSG.annotations.edf', 'SC4001E0-PSG.hypnogram.png', 'SC4001E0-PSG.hypnodensity.png', 'SC4001E0-PSG.sleep_stats.json', 'SC4001E0-PSG.report.html']
+        """
+        from isatsleepnet.inference.outputs import (
+            claim_output_folder,
+            mark_output_folder,
+            publish_outputs,
+        )
+        from isatsleepnet.locking import ensure_writable_folder, folder_lock
+
+        options = dataclasses.replace(self._options, annotations=annotations, plots=bool(plots), report=bool(report))
+        options.validate()
+        predictor = self.model.predictor
+        folder = ensure_writable_folder(out)
+        with folder_lock(folder, "stage"):
+            claim_output_folder(folder, predictor)
+            written = publish_outputs(folder, self._staged, options)
+            mark_output_folder(folder, predictor)
+        return written

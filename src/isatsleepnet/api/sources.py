@@ -1,0 +1,92 @@
+"""What :meth:`StagingModel.stage` accepts as a recording, opened for a model.
+
+* a path (``str`` or path-like) to an EDF, EDF+ or BDF file;
+* an ``mne.io.BaseRaw`` (MNE holds volts; read in µV);
+* a tuple ``(data, sfreq, ch_names)``: ``data`` channels x samples in µV;
+* a :class:`~isatsleepnet.data.readers.memory.MemoryRecording` (other units, a start time, annotations).
+
+Anything else, or arrays that cannot be a recording, is one line naming the problem.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from isatsleepnet.data.readers.memory import MemoryRecording
+from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.inference.raw import ModelInputs, RawRecording
+
+SOURCE_KINDS = "a path to an EDF/BDF file, an mne.io.Raw, or a tuple (data, sfreq, ch_names)"
+DEFAULT_NAME = "recording"
+
+
+def _is_mne_raw(source: Any) -> bool:
+    mne = sys.modules.get("mne")  # an mne object exists only once mne is imported
+    return mne is not None and isinstance(source, mne.io.BaseRaw)
+
+
+def check_arrays(source: tuple) -> tuple[Any, Any, Any]:
+    """``(data, sfreq, ch_names)`` unpacked, refusing the mistakes the arrays' own checks cannot explain.
+
+    The rest (numbers, one distinct name per channel, rates) is checked by
+    :meth:`~isatsleepnet.data.readers.memory.MemoryRecording.from_arrays`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data, sfreq, names = check_arrays((np.zeros((2, 6000)), 100, ["C4-M1", "E1-M2"]))
+    >>> data.shape, sfreq, names
+    ((2, 6000), 100, ['C4-M1', 'E1-M2'])
+    >>> check_arrays((np.zeros((6000, 2)), 100, ["C4-M1", "E1-M2"]))
+    Traceback (most recent call last):
+    ...
+    isatsleepnet.errors.IsatSleepNetError: data has 6000 rows for 2 channel names: give it as channels x samples
+    >>> check_arrays((np.zeros((2, 6000)), 100))
+    Traceback (most recent call last):
+    ...
+    isatsleepnet.errors.IsatSleepNetError: a recording as a tuple is (data, sfreq, ch_names), not 2 items
+    """
+    if len(source) != 3:
+        raise IsatSleepNetError(f"a recording as a tuple is (data, sfreq, ch_names), not {len(source)} items")
+    data, sfreq, names = source
+    shape = data.shape if isinstance(data, np.ndarray) else None
+    if (shape is not None and len(shape) == 2 and isinstance(names, Sequence) and not isinstance(names, str)
+            and shape[0] != len(names) and shape[1] == len(names)):
+        raise IsatSleepNetError(f"data has {shape[0]} rows for {len(names)} channel names: give it as "
+                                "channels x samples")
+    return data, sfreq, names
+
+
+def open_source(
+    source: Any,
+    inputs: ModelInputs,
+    *,
+    overrides: Mapping[str, Sequence[str]],
+    assume_unit: str | None,
+    name: str | None,
+) -> tuple[RawRecording, str, Path | None]:
+    """Open ``source`` for ``inputs``: the recording, its default name, and the path errors name (None: its own)."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise IsatSleepNetError(f"{path}: {'a folder, not a recording' if path.is_dir() else 'file not found'}")
+        return RawRecording.open(path, inputs, overrides=overrides, assume_unit=assume_unit), path.stem, path
+    if _is_mne_raw(source):
+        filenames = [f for f in (getattr(source, "filenames", None) or ()) if f]
+        default = Path(filenames[0]).stem if filenames else DEFAULT_NAME
+        source = MemoryRecording.from_mne(source, name=name or default)
+    elif isinstance(source, tuple):
+        data, sfreq, names = check_arrays(source)
+        default = DEFAULT_NAME
+        source = MemoryRecording.from_arrays(data, sfreq, names, name=name or DEFAULT_NAME)
+    elif isinstance(source, MemoryRecording):
+        default = source.name or DEFAULT_NAME
+    else:
+        raise IsatSleepNetError(f"a recording to stage is {SOURCE_KINDS}; not {type(source).__name__}")
+    return RawRecording.open(source, inputs, overrides=overrides, assume_unit=assume_unit), default, None

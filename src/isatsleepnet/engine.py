@@ -1,0 +1,172 @@
+"""Where and how a model runs: device, devices and nodes, precision, threads, loader workers.
+
+One :class:`Engine` is resolved and applied in one place for every command that
+runs a model (`train`, `cv`, `train-gan`, `augment`, `evaluate`, `stage`,
+`demo`), with the same flags everywhere (``--device``, ``--threads``,
+``--workers``, ``--precision``; training adds ``--devices`` and
+``--num-nodes``). These are machine settings: they are saved beside a run
+(``engine.json``) but never in its training configuration, so a run resumed on
+another machine compares only what shapes the model.
+
+torch is imported only by the methods that need it: the ONNX backend and the
+configuration checks run without it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from isatsleepnet.errors import IsatSleepNetError
+
+if TYPE_CHECKING:
+    import torch
+
+PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed")
+"""auto: 16-mixed on CUDA, 32-true elsewhere; the others as Lightning names them."""
+
+FLAGS = {"device": "--device", "devices": "--devices", "num_nodes": "--num-nodes", "precision": "--precision",
+         "threads": "--threads", "workers": "--workers"}
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+@dataclass
+class Engine:
+    """The machine a command runs on; the defaults suit a laptop and use a GPU when there is one.
+
+    Examples
+    --------
+    >>> engine = Engine(device="cpu", threads=2)
+    >>> engine.validate()
+    >>> engine.precision_on("cpu")
+    '32-true'
+    >>> Engine(device="gpu").validate()
+    Traceback (most recent call last):
+    ...
+    isatsleepnet.errors.IsatSleepNetError: --device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'
+    """
+
+    device: str = "auto"  # auto: the first CUDA GPU when there is one, else the CPU
+    devices: str | int = "auto"  # training only: devices per node (more than one runs DDP)
+    num_nodes: int = 1  # training only
+    precision: str = "auto"
+    threads: int | None = None  # CPU threads for torch / ONNX Runtime (None: the library's choice)
+    workers: int = 0  # data-loader worker processes
+
+    def validate(self) -> None:
+        """Every setting well-formed, one line naming its flag, before any data is read or torch imported."""
+        if not (isinstance(self.device, str) and _DEVICE.match(self.device)):
+            raise IsatSleepNetError(f"--device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
+        devices = self.devices
+        if not (devices == "auto" or (isinstance(devices, (str, int)) and not isinstance(devices, bool)
+                                      and str(devices).isdigit() and int(devices) >= 1)):
+            raise IsatSleepNetError(f"--devices must be auto or a number of devices (1 or more), not {devices!r}")
+        if ":" in self.device and str(devices) not in ("auto", "1"):
+            raise IsatSleepNetError(f"--device {self.device} names one GPU; --devices {devices} asks for several "
+                                    "(use --device cuda --devices N)")
+        for name, least, optional in (("num_nodes", 1, False), ("threads", 1, True), ("workers", 0, False)):
+            value = getattr(self, name)
+            if value is None and optional:
+                continue
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= least):
+                raise IsatSleepNetError(f"{FLAGS[name]} must be a whole number of at least {least}, not {value!r}")
+        if self.precision not in PRECISIONS:
+            raise IsatSleepNetError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+
+    # ------------------------------------------------------------------ resolved
+    def torch_device(self) -> torch.device:
+        """The one device a single-device job (staging, evaluation, a GAN) runs on, checked to exist."""
+        import torch
+
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = torch.device(self.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise IsatSleepNetError(f"--device {self.device}: this PyTorch sees no CUDA GPU "
+                                    "(install a CUDA build, see README)")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise IsatSleepNetError(f"--device {self.device}: only {torch.cuda.device_count()} CUDA device(s)")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise IsatSleepNetError(f"--device {self.device}: MPS is not available here")
+        return device
+
+    def precision_on(self, device_type: str) -> str:
+        """The precision on a device of this type: ``auto`` is 16-mixed on CUDA and 32-true elsewhere."""
+        if self.precision != "auto":
+            return self.precision
+        return "16-mixed" if device_type == "cuda" else "32-true"
+
+    def autocast_dtype(self, device_type: str) -> Any:
+        """The autocast dtype for inference on this device (None: full float32)."""
+        precision = self.precision_on(device_type)
+        if precision == "32-true":
+            return None
+        if device_type != "cuda":
+            raise IsatSleepNetError(f"--precision {precision} runs on CUDA only when staging or evaluating "
+                                    "(use --precision 32-true or auto on the CPU)")
+        import torch
+
+        return torch.float16 if precision == "16-mixed" else torch.bfloat16
+
+    def lightning(self) -> dict[str, Any]:
+        """Trainer arguments: accelerator, devices, num_nodes and precision."""
+        import torch
+
+        if self.device == "auto":
+            accelerator, on_cuda = "auto", torch.cuda.is_available()
+        elif self.device.startswith("cuda"):
+            self.torch_device()  # the same message as staging when there is no GPU
+            accelerator, on_cuda = "gpu", True
+        else:
+            accelerator, on_cuda = self.device, False
+        devices: Any = self.devices if self.devices == "auto" else int(self.devices)
+        if ":" in self.device:
+            devices = [int(self.device.split(":")[1])]
+        elif self.devices == "auto" and not on_cuda:
+            devices = 1  # several CPU "devices" would start DDP processes on one machine
+        return {"accelerator": accelerator, "devices": devices, "num_nodes": self.num_nodes,
+                "precision": self.precision_on("cuda" if on_cuda else "cpu")}
+
+    # ------------------------------------------------------------------ applied
+    def apply(self) -> None:
+        """Set torch's CPU threads (when given); call once, before the work starts."""
+        prefer_passive_openmp()
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
+
+    def single_device(self, command: str) -> None:
+        """Refuse ``--devices``/``--num-nodes`` for a command that runs on one device."""
+        if str(self.devices) not in ("auto", "1") or self.num_nodes != 1:
+            raise IsatSleepNetError(f"{command} runs on one device: --devices and --num-nodes are for training")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def prefer_passive_openmp() -> None:
+    """Let idle OpenMP threads sleep instead of spin, unless the user chose a policy.
+
+    Why: on a CPU shared with other work, torch's spinning threads stall one another.
+    Staging on 2 cores at load average 6 measured 4 epochs/s with two spinning threads,
+    52 with passive waiting (one thread: 56); on an idle machine passive costs ~8 %.
+    It only takes effect before torch is first imported.
+    """
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def engine_from(values: dict[str, Any] | None = None, **flags: Any) -> Engine:
+    """An Engine from a config file's ``[engine]`` table and flags (None: not given), validated."""
+    from isatsleepnet.config import replace_from
+
+    engine = replace_from(Engine(), dict(values or {}), source="[engine]") if values else Engine()
+    engine = replace_from(engine, {k: v for k, v in flags.items() if v is not None})
+    engine.validate()
+    return engine

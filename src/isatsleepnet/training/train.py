@@ -1,0 +1,128 @@
+"""Train one model: the library function behind `isatsleepnet train` (and ``isatsleepnet.train``).
+
+Its sibling :func:`isatsleepnet.training.cv.cross_validate` trains one model
+per fold and tests it; this trains one model on chosen subjects and selects it
+on others, for `evaluate` and `stage`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from isatsleepnet.augment.config import AugmentConfig
+from isatsleepnet.config import save_config
+from isatsleepnet.data.store import PreparedDataset
+from isatsleepnet.engine import Engine
+from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.gan.config import GanConfig
+from isatsleepnet.locking import ensure_writable_folder, folder_lock
+from isatsleepnet.training.config import TrainConfig
+from isatsleepnet.training.folds import Fold, training_split
+
+CONFIG_FILE = "config.json"
+ENGINE_FILE = "engine.json"  # where it ran: saved, never compared
+
+
+def changed_train_settings(previous: dict, config: TrainConfig) -> list[str]:
+    """The training settings that differ from a saved run's.
+
+    Only saved keys that are settings today are compared: a run saved before a
+    setting existed ran with its default, and the machine settings that older
+    versions saved here (threads, devices, ...) are no settings of a training.
+    """
+    from dataclasses import asdict
+
+    current = asdict(config)
+    return sorted(k for k in previous if k in current and previous[k] != current[k])
+
+
+def train(
+    data: str | Path | PreparedDataset,
+    out: str | Path,
+    *,
+    config: TrainConfig | None = None,
+    engine: Engine | None = None,
+    train_subjects: list[str] | None = None,
+    validation_subjects: list[str] | None = None,
+    folds_file: str | Path | None = None,
+    fold: int | None = None,
+    augment: AugmentConfig | None = None,
+    gan: GanConfig | None = None,
+    keep_augmented: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Train a model on ``data`` into the folder ``out`` and return its model file (``out/model.pt``).
+
+    Subjects: ``train_subjects`` and ``validation_subjects`` (default: a seeded
+    ``config.validation_fraction`` of all subjects validates), or the training
+    and validation subjects of fold ``fold`` of a ``folds_file`` (from `cv`).
+    A killed run continues from its last checkpoint when called again with the
+    same settings, and ends with the model an uninterrupted run makes.
+
+    Parameters
+    ----------
+    data : path or PreparedDataset
+        A prepared dataset (from :func:`isatsleepnet.prepare`).
+    out : path
+        The run folder: config.json, engine.json, checkpoints/, logs/, model.pt.
+    config : TrainConfig, optional
+        Training settings (default: the paper's).
+    engine : Engine, optional
+        Where it runs (default: a CUDA GPU when there is one, else the CPU).
+    augment, gan : optional
+        Augmentation of the training subjects' recordings (default: none).
+
+    Examples
+    --------
+    >>> import isatsleepnet as isn  # doctest: +SKIP
+    >>> model_path = isn.train("prepared/edf20", "models/edf20", validation_subjects=["SC400"])  # doctest: +SKIP
+    """
+    from isatsleepnet.augment.balance import AUGMENT_JSON
+    from isatsleepnet.training.augmentation import augmented_training_data, drop_augmented_epochs
+    from isatsleepnet.training.fit import MODEL_FILE, train_split
+
+    config = config or TrainConfig()
+    config.validate()
+    engine = engine or Engine()
+    engine.validate()
+    augment = augment or AugmentConfig()
+    augment.validate()
+    dataset = data if isinstance(data, PreparedDataset) else PreparedDataset(data)
+    out = Path(out)
+    split: Fold = training_split(dataset, train_subjects=train_subjects, validation_subjects=validation_subjects,
+                                 folds_file=folds_file, fold=fold, validation_fraction=config.validation_fraction,
+                                 seed=config.seed)
+    ensure_writable_folder(out)
+    with folder_lock(out, "train"):
+        saved = out / CONFIG_FILE
+        if saved.is_file():  # continuing (or re-reading) a training: it must be the same training
+            changed = changed_train_settings(json.loads(saved.read_text()), config)
+            if changed:
+                raise IsatSleepNetError(f"{out} holds a training with other settings ({', '.join(changed)}); "
+                                        "use the same flags or another --out")
+        save_config(config, saved)
+        save_config(engine, out / ENGINE_FILE)
+        if progress:
+            print(f"train on {len(split.train)} subject(s), select on {len(split.validation)}: {out}", flush=True)
+        train_data = None
+        if (out / MODEL_FILE).is_file():
+            pass  # finished: train_split returns the model file as it is
+        elif (dataset.root / AUGMENT_JSON).is_file():
+            if augment.enabled:
+                raise IsatSleepNetError(f"{dataset.root} is already augmented (`isatsleepnet augment`); "
+                                        "drop --augment")
+            train_data = dataset  # train on its synthetic epochs too; validation reads its real epochs only
+            augment = replace(augment, mode=json.loads((dataset.root / AUGMENT_JSON).read_text())["mode"])
+            if progress:
+                print(f"{dataset.root} is an augmented dataset ({augment.mode}): training uses its synthetic epochs")
+        elif augment.enabled:
+            save_config(augment, out / "augment_config.json")
+            train_data = augmented_training_data(dataset, split, out, augment, config, gan=gan, engine=engine,
+                                                 progress=progress)
+        path = train_split(dataset, split, out, config, progress=progress, train_data=train_data,
+                           augment=augment.mode, engine=engine)
+        if train_data is not None and train_data is not dataset and not keep_augmented:
+            drop_augmented_epochs(out)
+    return path
