@@ -72,7 +72,8 @@ def test_unstaged_epochs_of_an_edf_plus_d_are_marked(model, write_edf, tmp_path)
     fig = night.plot_hypnodensity()
     assert len(fig.axes) == 1
     written = night.write(tmp_path / "out", plots=False, report=False)
-    assert [p.name for p in written] == ["gap.hypnogram.csv", "gap.annotations.edf", "gap.sleep_stats.json"]
+    assert [p.name for p in written] == ["gap.hypnogram.csv", "gap.hypnogram.json", "gap.annotations.edf",
+                                         "gap.sleep_stats.json"]
 
 
 # --------------------------------------------------------------------------- agreement
@@ -182,7 +183,8 @@ def test_the_data_frame_is_the_csv(night, cli_out):
 # --------------------------------------------------------------------------- files
 def test_write_options_and_the_model_marker(night, tmp_path):
     written = night.write(tmp_path / "out", annotations="both", plots=False, report=False)
-    assert [p.name for p in written] == ["SC4001E0-PSG.hypnogram.csv", "SC4001E0-PSG.annotations.edf",
+    assert [p.name for p in written] == ["SC4001E0-PSG.hypnogram.csv", "SC4001E0-PSG.hypnogram.json",
+                                         "SC4001E0-PSG.annotations.edf",
                                          "SC4001E0-PSG.annotations.tsv", "SC4001E0-PSG.sleep_stats.json"]
     assert (tmp_path / "out" / "model.sha1").read_text().split()[0] == night.model.predictor.identity
     rewritten = night.write(tmp_path / "out", annotations="tsv")  # a rewrite removes what it no longer writes

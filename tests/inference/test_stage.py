@@ -18,7 +18,7 @@ from isatsleepnet.inference.predictor import load_predictor
 from isatsleepnet.inference.stage import stage_recording
 from tests.inference import trained_model, write_night
 
-OUTPUT_SUFFIXES = (".hypnogram.csv", ".annotations.edf", ".hypnogram.png", ".hypnodensity.png",
+OUTPUT_SUFFIXES = (".hypnogram.csv", ".hypnogram.json", ".annotations.edf", ".hypnogram.png", ".hypnodensity.png",
                    ".sleep_stats.json", ".report.html")
 
 
@@ -348,7 +348,8 @@ def test_a_rerun_removes_outputs_the_new_options_do_not_write(write_edf, predict
     (out / "other.hypnogram.png").write_bytes(b"another recording's figure")
     stage_recording(psg, predictor, out, StageOptions(annotations="edf", plots=False, report=False))
     names = sorted(f.name for f in out.iterdir())
-    assert names == ["other.hypnogram.png", "r.annotations.edf", "r.hypnogram.csv", "r.sleep_stats.json"]
+    assert names == ["other.hypnogram.png", "r.annotations.edf", "r.hypnogram.csv", "r.hypnogram.json",
+                     "r.sleep_stats.json"]
 
 
 def test_a_window_the_expert_does_not_score_still_writes_the_report(write_edf, predictor, tmp_path):

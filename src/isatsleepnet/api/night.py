@@ -260,7 +260,7 @@ class Night(NightEpochs):
         Examples
         --------
         >>> [p.name for p in night.write("staged")]
-        ['SC4001E0-PSG.hypnogram.csv', 'SC4001E0-PSG.annotations.edf', 'SC4001E0-PSG.hypnogram.png', 'SC4001E0-PSG.hypnodensity.png', 'SC4001E0-PSG.sleep_stats.json', 'SC4001E0-PSG.report.html']
+        ['SC4001E0-PSG.hypnogram.csv', 'SC4001E0-PSG.hypnogram.json', 'SC4001E0-PSG.annotations.edf', 'SC4001E0-PSG.hypnogram.png', 'SC4001E0-PSG.hypnodensity.png', 'SC4001E0-PSG.sleep_stats.json', 'SC4001E0-PSG.report.html']
         """
         from isatsleepnet.inference.outputs import (
             claim_output_folder,

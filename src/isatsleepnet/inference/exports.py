@@ -7,6 +7,10 @@
   reads it. Consecutive epochs of one stage are one annotation ("Sleep stage N2"),
   as in Sleep-EDF's hypnograms; epochs flagged for review get an extra
   "Review: low confidence" annotation.
+* JSON sidecar of the CSV (``<name>.hypnogram.json``, as BIDS describes a table
+  beside it): what each column holds and in which unit, the epoch length, the
+  recording's start, the channel or derivation used for every model input, and
+  the model's file, so that the CSV can be read alone.
 * TSV: the same annotations as a BIDS-style events table (onset, duration,
   trial_type), for pandas and MNE-BIDS (MNE itself reads the EDF+ file).
 
@@ -70,6 +74,37 @@ def write_epochs_csv(
             row.append(clock_time(onsets_s[i], start))
         writer.writerow(row)
     atomic_write_text(path, buf.getvalue())
+    return Path(path)
+
+
+COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "epoch": {"Description": "epoch number on the recording's grid: epoch k starts k x EpochLength s after its start"},
+    "onset_s": {"Description": "start of the epoch, seconds from the recording start", "Units": "s"},
+    "stage": {"Description": "the most probable stage", "Levels": "W, N1, N2, N3, REM (AASM)"},
+    **{f"p_{s}": {"Description": f"probability of {s} (the five sum to 1)"} for s in STAGES},
+    "confidence": {"Description": "1 - entropy of the probabilities / log(5): 1 one stage certain, 0 all equal"},
+    "review": {"Description": "1 when confidence is below the review threshold (MinConfidence)"},
+    "expert": {"Description": "the reference hypnogram's stage ('?' unscored or movement; empty outside it)"},
+    "clock_time": {"Description": "clock time of the onset (recording start + onset_s)", "Units": "HH:MM:SS"},
+}
+
+
+def write_csv_sidecar(path: str | Path, columns: Sequence[str], summary: dict, *, min_confidence: float) -> Path:
+    """``<name>.hypnogram.json``: the CSV's columns, epoch length, start, channels (with derivations) and model."""
+    import json
+
+    recording, model = summary.get("recording") or {}, summary.get("model") or {}
+    sidecar = {
+        **{name: COLUMN_DESCRIPTIONS[name] for name in columns},
+        "EpochLength": recording.get("epoch_seconds"),
+        "RecordingStart": recording.get("start"),
+        "Recording": recording.get("file"),
+        "MinConfidence": min_confidence,
+        # the channel, or derivation A-B, that fed each model input, at its own rate
+        "Channels": recording.get("channels"),
+        "Model": {"file": model.get("file"), "backend": model.get("backend")},  # its weights: model.sha1 beside
+    }
+    atomic_write_text(path, json.dumps(sidecar, indent=2, default=str) + "\n")
     return Path(path)
 
 

@@ -197,6 +197,10 @@ def write_outputs(folder: Path, staged: StagedRecording, options: StageOptions) 
         folder / f"{name}.hypnogram.csv", index, onsets, probabilities, confidence, review,
         expert=_expert_labels(expert[at]) if expert is not None else None, start=recording.start,
     )]
+    columns = [*exports.CSV_COLUMNS, *(["expert"] if expert is not None else []),
+               *(["clock_time"] if recording.start is not None else [])]
+    files.append(exports.write_csv_sidecar(folder / f"{name}.hypnogram.json", columns, summary,
+                                           min_confidence=options.min_confidence))
     events = exports.annotation_events(onsets, predicted, review, epoch_s)
     if options.annotations in ("edf", "both"):
         files.append(exports.write_annotations_edf(folder / f"{name}.annotations.edf", events, start=recording.start))
