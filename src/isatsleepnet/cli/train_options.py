@@ -22,7 +22,7 @@ _FLAGS = {
     "epochs": "max_epochs", "batch_size": "batch_size", "lr": "learning_rate", "weight_decay": "weight_decay",
     "accumulate": "accumulate_grad_batches", "patience": "early_stopping_patience", "loss_alpha": "loss_alpha",
     "normalize": "normalize", "balanced": "balanced_sampling", "channels": "channels", "seed": "seed",
-    "max_train_batches": "max_train_batches",
+    "max_train_batches": "max_train_batches", "context_epochs": "context_epochs", "context_lr": "context_learning_rate",
     "tensorboard": "tensorboard", "validation_fraction": "validation_fraction",
 }
 
@@ -47,6 +47,12 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                         "0.61 M parameters, ~2x faster staging on a CPU); --model-option overrides either")
     g.add_argument("--ablation", action="append", choices=ABLATIONS, default=[], help="switch a model component off (repeatable), e.g. --ablation asr")
     g.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="override a ModelConfig field (JSON value), e.g. --model-option dropout=0.3")
+    g.add_argument("--context", type=int, metavar="N",
+                   help="context across epochs: 0 (default) is the paper's per-epoch network; N (3-255, e.g. 21) "
+                        "trains it first (OUT/encoder/), then a BiGRU over the embeddings of N consecutive epochs "
+                        "on the frozen network (see README, Context)")
+    g.add_argument("--context-epochs", type=int, help="training epochs of the context head (default 20)")
+    g.add_argument("--context-lr", type=float, help="AdamW learning rate of the context head (default 1e-3)")
     g.add_argument("--seed", type=int, help="random seed (default 0)")
     g.add_argument("--max-train-batches", type=int, help="limit the batches per training epoch (quick runs)")
     g.add_argument("--tensorboard", action="store_true", default=None, help="also log to TensorBoard (needs the tensorboard package)")
@@ -72,6 +78,10 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         # a size sets every width a size may set (--model-size paper undoes a config file's small widths)
         sized = {key for options in MODEL_SIZES.values() for key in options}
         model = {**{k: v for k, v in model.items() if k not in sized}, **model_size_options(args.model_size)}
+    if getattr(args, "context", None):
+        model["context"] = args.context
+    elif getattr(args, "context", None) == 0:
+        model.pop("context", None)  # 0 is the default: a run made without --context continues
     for name in args.ablation:
         model[f"use_{name.replace('-', '_')}"] = False
     for item in args.model_option:

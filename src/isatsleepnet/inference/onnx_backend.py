@@ -81,6 +81,10 @@ def export_onnx(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Write ``out`` (.onnx) from a ModelFile; returns a summary with the checked difference."""
+    if int(model_file.model_config.get("context", 0) or 0):
+        raise IsatSleepNetError(f"{model_file.source or 'model file'}: a context model "
+                                f"({model_file.model_config['context']} epochs) cannot be exported to ONNX yet; "
+                                "stage it with the torch backend")
     _require("onnx", "onnxscript", "onnxruntime")
     import onnx
     import torch

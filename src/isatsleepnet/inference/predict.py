@@ -30,8 +30,7 @@ def predict_prepared(predictor: Predictor, recording: PreparedRecording, batch_s
     """
     channels = [recording.channels.index(c) for c in predictor.inputs.channels]
     positions = np.flatnonzero(recording.real)
-    out = np.empty((len(positions), 5), dtype=np.float64)
-    epochs = recording.epochs
+    epochs, outputs = recording.epochs, []
     for i in range(0, len(positions), READ_EPOCHS):
         chunk = positions[i : i + READ_EPOCHS]
         x = np.asarray(epochs[chunk], dtype=np.float32)[:, channels]
@@ -39,8 +38,12 @@ def predict_prepared(predictor: Predictor, recording: PreparedRecording, batch_s
         if bad.any():
             raise IsatSleepNetError(f"{recording.path}: epoch {int(chunk[bad][0])} holds NaN or infinite samples; "
                                     "prepare the recording again or leave it out")
-        out[i : i + len(chunk)] = predictor.probabilities(x, batch_size)
-    return out
+        outputs.append(predictor.outputs(x, batch_size))
+    if not outputs:
+        return np.zeros((0, 5), dtype=np.float64)
+    # the epochs' numbers on the recording's grid: a context model reads only consecutive ones as neighbours
+    index = np.round(recording.onsets[positions] / predictor.inputs.epoch_seconds).astype(np.int64)
+    return predictor.probabilities_from(np.concatenate(outputs), index)
 
 
 def check_data_fits(predictor: Predictor, recordings: list[PreparedRecording]) -> None:

@@ -38,7 +38,8 @@ class Predictor:
     """A loaded model (torch or ONNX Runtime) and what it needs from a recording."""
 
     def __init__(
-        self, backend: str, source: Path, meta: dict[str, Any], logits_fn: Callable[[np.ndarray], np.ndarray]
+        self, backend: str, source: Path, meta: dict[str, Any], logits_fn: Callable[[np.ndarray], np.ndarray],
+        context_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.backend = backend
         self.source = source
@@ -46,6 +47,11 @@ class Predictor:
         self.inputs = ModelInputs.from_dict(meta)
         self.normalize = meta["normalize"]
         self._logits = logits_fn
+        # a context model: _logits gives logits and embedding per epoch, _context the logits seen in context
+        self._context = context_fn
+        self.context = int((meta.get("model_config") or {}).get("context", 0) or 0)
+        if self.context and context_fn is None:
+            raise IsatSleepNetError(f"{source}: a context model ({self.context} epochs) runs on the torch backend only")
         if list(meta.get("stages") or STAGES) != list(STAGES):
             raise IsatSleepNetError(f"{source}: model predicts {meta.get('stages')}, not {list(STAGES)}")
         n_samples = int((meta.get("model_config") or {}).get("n_samples", self.inputs.n_samples))
@@ -55,15 +61,35 @@ class Predictor:
                 f"{self.inputs.epoch_seconds:g} s x {self.inputs.sampling_rate:g} Hz"
             )
 
-    def probabilities(self, epochs: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """Stage probabilities (n_epochs x 5) of epochs in µV, batch by batch."""
-        out = np.empty((len(epochs), len(STAGES)), dtype=np.float64)
-        for i in range(0, len(epochs), batch_size):
-            logits = np.asarray(self._logits(normalize_epochs(epochs[i : i + batch_size], self.normalize)))
-            z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-            e = np.exp(z)
-            out[i : i + len(logits)] = e / e.sum(axis=1, keepdims=True)
-        return out
+    def outputs(self, epochs: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """The network's outputs per epoch of µV epochs, batch by batch: logits (n x 5), and for a
+        context model the epoch embeddings after them (n x (5 + E)); see :meth:`probabilities_from`."""
+        chunks = [np.asarray(self._logits(normalize_epochs(epochs[i : i + batch_size], self.normalize)))
+                  for i in range(0, len(epochs), batch_size)]
+        width = chunks[0].shape[1] if chunks else len(STAGES)
+        return np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros((0, width), np.float32)
+
+    def probabilities_from(self, outputs: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
+        """Stage probabilities (n x 5) from :meth:`outputs` of consecutive epochs.
+
+        ``index``: each epoch's number on the recording's grid; a context model reads
+        only consecutive numbers as neighbours (an EDF+D gap, an epoch not prepared,
+        breaks the context). Default: all consecutive.
+        """
+        if self._context is not None and len(outputs):
+            index = np.arange(len(outputs)) if index is None else np.asarray(index)
+            if len(index) != len(outputs):
+                raise IsatSleepNetError("one epoch number per epoch is needed to stage with context")
+            logits = np.asarray(self._context(outputs, index), dtype=np.float64)
+        else:
+            logits = np.asarray(outputs, dtype=np.float64)[:, : len(STAGES)]
+        z = logits - logits.max(axis=1, keepdims=True) if len(logits) else logits
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True) if len(logits) else np.zeros((0, len(STAGES)))
+
+    def probabilities(self, epochs: np.ndarray, batch_size: int = 64, index: np.ndarray | None = None) -> np.ndarray:
+        """Stage probabilities (n_epochs x 5) of epochs in µV (``index``: see :meth:`probabilities_from`)."""
+        return self.probabilities_from(self.outputs(epochs, batch_size), index)
 
     @property
     def identity(self) -> str:
@@ -92,19 +118,30 @@ def _torch_predictor(path: Path, engine: Engine) -> Predictor:
     autocast = engine.autocast_dtype(dev.type)
     # the fused graph (FFT convolutions, BatchNorm folded) computes the same function as training's model
     network = model_file.build("fused", device=dev)
+    length = int(model_file.model_config.get("context", 0) or 0)
+    forward = network.logits_and_embedding if length else network
 
     def logits(x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             if autocast is None:
-                return network(torch.from_numpy(x).to(dev)).float().cpu().numpy()
+                return forward(torch.from_numpy(x).to(dev)).float().cpu().numpy()
             with torch.autocast(dev.type, dtype=autocast):  # --precision 16-mixed / bf16-mixed on CUDA
-                return network(torch.from_numpy(x).to(dev)).float().cpu().numpy()
+                return forward(torch.from_numpy(x).to(dev)).float().cpu().numpy()
+
+    context = None
+    if length:
+        from isatsleepnet.model.context import apply_context
+
+        def context(outputs: np.ndarray, index: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                return apply_context(network.network.context, torch.from_numpy(outputs).to(dev), index,
+                                     length).float().cpu().numpy()
 
     meta = {k: getattr(model_file, k) for k in
             ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "stages", "model_config",
              "training", "metrics")}
     meta["weights_sha1"] = model_file.weights_sha1()
-    return Predictor("torch", path, meta, logits)
+    return Predictor("torch", path, meta, logits, context)
 
 
 def load_predictor(

@@ -232,7 +232,10 @@ def stage_opened(
                               "unit, gain or calibration?)")
     input_warnings = recording_warnings(predictor.meta, epochs[finite_input], predictor.inputs.sampling_rate)
     epochs[~finite_input] = 0.0  # never fed to the model: their rows are dropped below
-    probabilities = predictor.probabilities(epochs, options.batch_size)
+    # the epochs' numbers tell a context model its neighbours: an unusable epoch (never a neighbour) gets a
+    # number consecutive with none, so that the context breaks there as at an EDF+D gap
+    neighbours = np.where(finite_input, index, -2 * np.arange(1, len(index) + 1))
+    probabilities = predictor.probabilities(epochs, options.batch_size, neighbours)
     del epochs
     timings["predict"] = time.perf_counter() - t1
     scorable = finite_input & np.isfinite(probabilities).all(axis=1)

@@ -119,6 +119,11 @@ class ModelConfig:
     use_tpp: bool = True
     use_eog: bool = True
     use_fast_conv: bool = True  # FFT convolutions for the long dilated EOG kernels
+    # context across epochs (0: the paper's per-epoch network, unchanged; N: a sequence model over
+    # N consecutive epochs' embeddings on top of it, see isatsleepnet.model.context)
+    context: int = 0
+    context_hidden: int = 64  # BiGRU hidden units per direction
+    context_layers: int = 1
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -198,3 +203,7 @@ class ModelConfig:
             fail("2 * lstm_hidden must be divisible by self_heads")
         if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.attention_dropout < 1.0:
             fail("dropout rates must be in [0, 1)")
+        if not (isinstance(self.context, int) and (self.context == 0 or 3 <= self.context <= 255)):
+            fail(f"context must be 0 (per epoch) or a window of 3 to 255 epochs (got {self.context!r})")
+        if self.context_hidden < 1 or self.context_layers < 1:
+            fail("context_hidden and context_layers must be positive")

@@ -126,6 +126,16 @@ class FusedInference(nn.Module):
                 return split_batch_forward(self.network, x, cores)
             return self.network(x)
 
+    def logits_and_embedding(self, x: Tensor) -> Tensor:
+        """(batch, n_classes + embedding): the folded network's ``logits_and_embedding``, batch split as ``forward``."""
+        fn = self.network.logits_and_embedding
+        with torch.inference_mode(), onednn_matmul(x.device.type == "cpu"):
+            cores = torch.get_num_threads()
+            if (self.split_batch and cores > 1 and x.shape[0] > 1 and x.device.type == "cpu"
+                    and not torch.is_autocast_enabled("cpu")):
+                return split_batch_forward(fn, x, cores)
+            return fn(x)
+
 
 def fuse_for_inference(model: nn.Module, *, split_batch: bool = True) -> FusedInference:
     """A folded, eval-only copy of an ISATSleepNet (the original is not changed).

@@ -53,6 +53,7 @@ VERSION = 2  # 2: the checksum covers every field and is required; 1: weights on
 HASH_KEY = "sha256"  # version 2: sha256 of every other field of the file (payload_sha256)
 GRAPHS = ("eager", "fast", "fused")  # ModelFile.build: reference, training, inference
 WEIGHTS_HASH_KEY = "weights_sha256"  # version 1: sha256 of model_config and the weights (ModelFile.weights_sha256)
+_NOT_SAVED = ("source", "header")  # ModelFile fields that describe where a file was read from, not the model
 
 
 @dataclass
@@ -68,6 +69,8 @@ class ModelFile:
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     source: Path | None = field(default=None, repr=False, compare=False)  # the file it was read from; not saved
+    # what the file said of itself when read (sha256: its checksum; isatsleepnet_version, saved); not saved
+    header: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def _name(self) -> str:
         return str(self.source) if self.source is not None else "model file"
@@ -104,13 +107,13 @@ class ModelFile:
         --------
         >>> net = model_file.build("fused", device="cpu")  # doctest: +SKIP
         """
-        from isatsleepnet.model import ISATSleepNet
+        from isatsleepnet.model.context import build_network
 
         if graph not in GRAPHS:
             raise IsatSleepNetError(f"unknown graph {graph!r}; choose from {', '.join(GRAPHS)}")
         config = self.network_config(fast=graph != "eager")
         try:
-            model = ISATSleepNet(config)
+            model = build_network(config)
         except (ValueError, RuntimeError) as exc:
             raise IsatSleepNetError(f"{self._name()}: its model_config cannot build a network "
                                     f"({_first_line(exc)})") from None
@@ -162,7 +165,7 @@ class ModelFile:
         if bad:
             raise IsatSleepNetError(f"{path}: not written: the weights hold NaN or infinity ({', '.join(bad[:3])}); "
                                     "training diverged")
-        names = [f.name for f in dataclasses.fields(self) if f.name not in ("source", "state_dict")]
+        names = [f.name for f in dataclasses.fields(self) if f.name not in (*_NOT_SAVED, "state_dict")]
         plain = {name: to_plain(getattr(self, name)) for name in names}
         payload = {
             "format": FORMAT,
@@ -287,7 +290,7 @@ def load_model_file(path: str | Path) -> ModelFile:
         raise IsatSleepNetError(f"{path}: corrupt model file: its format version is {version!r}, not a whole number")
     if version > VERSION:
         raise IsatSleepNetError(f"{path}: made by a newer isatsleepnet ({payload.get('isatsleepnet_version')}); upgrade")
-    names = [f.name for f in dataclasses.fields(ModelFile) if f.name != "source"]
+    names = [f.name for f in dataclasses.fields(ModelFile) if f.name not in _NOT_SAVED]
     required = [f.name for f in dataclasses.fields(ModelFile)
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     missing = [name for name in required if name not in payload]
@@ -301,7 +304,10 @@ def load_model_file(path: str | Path) -> ModelFile:
     state = fields["state_dict"]
     if not state or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise IsatSleepNetError(f"{path}: corrupt model file: its state_dict is not a set of named tensors")
-    model_file = ModelFile(**fields, source=path)
+    header = {key: payload[key] for key in ("isatsleepnet_version", "saved") if isinstance(payload.get(key), str)}
+    saved_sum = payload.get(HASH_KEY)  # version 2: checked against the content below, before the file is used
+    checksum = saved_sum if version >= 2 and isinstance(saved_sum, str) else payload_sha256(payload)
+    model_file = ModelFile(**fields, source=path, header={**header, "sha256": checksum})
     _check_checksum(path, payload, version, model_file)
     problem = model_fields_problem(fields)
     if problem:

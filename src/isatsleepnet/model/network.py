@@ -77,7 +77,16 @@ class ISATSleepNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, n_channels, n_samples) -> logits (batch, n_classes)."""
-        return self.head(self.sequence_states(x).mean(dim=1))
+        return self.head(self.embed(x))
+
+    def embed(self, x: Tensor) -> Tensor:
+        """(batch, n_channels, n_samples) -> the epoch's embedding (batch, 2 * lstm_hidden), the head's input."""
+        return self.sequence_states(x).mean(dim=1)
+
+    def logits_and_embedding(self, x: Tensor) -> Tensor:
+        """(batch, n_classes + 2 * lstm_hidden): logits then embedding, in one pass (what a context model reads)."""
+        e = self.embed(x)
+        return torch.cat([self.head(e), e], dim=1)
 
     # ------------------------------------------------------------------ helpers
     def _check_input(self, x: Tensor) -> None:

@@ -41,6 +41,13 @@ class TrainConfig:
     max_train_batches: int | None = None
     seed: int = 0
     tensorboard: bool = False  # also log to TensorBoard
+    # phase 2 of a context model (model["context"] > 0): the sequence head on the frozen encoder
+    context_epochs: int = 20
+    context_learning_rate: float = 1e-3
+    # fine-tuning (isatsleepnet.training.finetune): start from a model file's weights, maybe partly frozen
+    init: str | None = None  # the base model file (--init); its path may change between runs, its checksum not
+    init_sha256: str | None = None  # the base model file's checksum, filled in from the file
+    freeze: str = "none"  # none, extractors (the EEG/EOG feature extractors) or encoder (all but the head)
     # where it runs (device, precision, threads, loader workers) is an isatsleepnet.engine.Engine, not saved here
     model: dict[str, Any] = field(default_factory=dict)
 
@@ -75,6 +82,7 @@ class TrainConfig:
             raise IsatSleepNetError(f"{_flag('channels')} must name one or more channels, not {self.channels!r}")
         if not isinstance(self.model, dict):
             raise IsatSleepNetError(f"model must be a table of ModelConfig settings, not {self.model!r}")
+        _validate_fine_tuning(self)
 
 
 # TrainConfig field -> the flag of `train` and `cv` that sets it; a message names both (a config file uses the field)
@@ -83,8 +91,25 @@ FLAGS: dict[str, str] = {
     "accumulate_grad_batches": "--accumulate", "max_epochs": "--epochs", "early_stopping_patience": "--patience",
     "loss_alpha": "--loss-alpha", "normalize": "--normalize", "balanced_sampling": "--balanced",
     "channels": "--channels", "validation_fraction": "--validation-fraction",
-    "max_train_batches": "--max-train-batches", "seed": "--seed", "tensorboard": "--tensorboard",
+    "max_train_batches": "--max-train-batches", "seed": "--seed", "context_epochs": "--context-epochs",
+    "context_learning_rate": "--context-lr", "tensorboard": "--tensorboard", "init": "--init", "freeze": "--freeze",
 }
+
+
+FREEZE_CHOICES = ("none", "extractors", "encoder")
+
+
+def _validate_fine_tuning(config: TrainConfig) -> None:
+    """--init names a file, --freeze one of FREEZE_CHOICES, and only with --init (frozen random weights learn nothing)."""
+    if config.init is not None and not (isinstance(config.init, str) and config.init.strip()):
+        raise IsatSleepNetError(f"--init must name a model file, not {config.init!r}")
+    if config.init_sha256 is not None and not isinstance(config.init_sha256, str):
+        raise IsatSleepNetError(f"init_sha256 must be a checksum (text), not {config.init_sha256!r}")
+    if config.freeze not in FREEZE_CHOICES:
+        raise IsatSleepNetError(f"--freeze must be one of {', '.join(FREEZE_CHOICES)}, not {config.freeze!r}")
+    if config.freeze != "none" and config.init is None:
+        raise IsatSleepNetError(f"--freeze {config.freeze} needs --init MODEL.pt (freezing untrained weights "
+                                "learns nothing)")
 
 
 def _flag(name: str) -> str:
@@ -126,10 +151,11 @@ _NUMBERS = (
     ("lr_gamma", _above(0), _upto(1), "a number in (0, 1]"),
     ("loss_alpha", _from(0), _upto(1), "a number in [0, 1]"),
     ("validation_fraction", _from(0), _below(1), "a number in [0, 1)"),
+    ("context_learning_rate", _above(0), _any, "a finite number above 0"),
 )
 # (field, least value, None allowed): whole-number settings
 _WHOLE = (
     ("batch_size", 1, False), ("accumulate_grad_batches", 1, False), ("max_epochs", 1, False),
     ("lr_step_start", 0, False), ("lr_step_size", 1, False), ("early_stopping_patience", 0, False),
-    ("max_train_batches", 1, True), ("seed", 0, False),
+    ("max_train_batches", 1, True), ("seed", 0, False), ("context_epochs", 1, False),
 )

@@ -37,7 +37,8 @@ from isatsleepnet.training.augmentation import (
 )
 from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.data.subjects import recordings_of
-from isatsleepnet.training.fit import MODEL_FILE, train_split
+from isatsleepnet.training.context import train_with_context
+from isatsleepnet.training.fit import MODEL_FILE
 from isatsleepnet.training.folds import Fold, load_folds, make_folds, save_folds
 from isatsleepnet.training.train import CONFIG_FILE, ENGINE_FILE, changed_train_settings
 
@@ -153,8 +154,8 @@ def run_fold(
     if augment.enabled and not (out / MODEL_FILE).is_file():
         train_data = augmented_training_data(data, fold, out, augment, config, gan=gan, engine=engine,
                                              progress=progress)
-    model_path = train_split(data, fold, out, config, progress=progress, train_data=train_data, augment=augment.mode,
-                             description=description, engine=engine)
+    model_path = train_with_context(data, fold, out, config, progress=progress, train_data=train_data,
+                                    augment=augment.mode, description=description, engine=engine)
     if not is_rank_zero():  # the other DDP processes helped train; the first one alone writes results
         return out
     if train_data is not None and not keep_augmented:

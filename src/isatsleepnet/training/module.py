@@ -20,7 +20,8 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.evaluation.metrics import compute_metrics
-from isatsleepnet.model import ISATSleepNet, ModelConfig
+from isatsleepnet.model import ModelConfig
+from isatsleepnet.model.context import build_network
 from isatsleepnet.torchfile import non_finite_tensors, plain_sha256
 from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.training.loss import HybridLoss
@@ -53,7 +54,7 @@ class SleepStager(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.train_config = TrainConfig(**train_config)
-        self.model = ISATSleepNet(ModelConfig(**model_config))
+        self.model = build_network(ModelConfig(**model_config))
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights and self.train_config.class_weighted else None
         self.loss = HybridLoss(self.train_config.loss_alpha, weights)
         self.log_path: Path | None = None

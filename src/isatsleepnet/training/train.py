@@ -81,7 +81,8 @@ def train(
     """
     from isatsleepnet.augment.balance import AUGMENT_JSON
     from isatsleepnet.training.augmentation import augmented_training_data, drop_augmented_epochs
-    from isatsleepnet.training.fit import MODEL_FILE, train_split
+    from isatsleepnet.training.context import train_with_context
+    from isatsleepnet.training.fit import MODEL_FILE
 
     config = config or TrainConfig()
     config.validate()
@@ -121,8 +122,8 @@ def train(
             save_config(augment, out / "augment_config.json")
             train_data = augmented_training_data(dataset, split, out, augment, config, gan=gan, engine=engine,
                                                  progress=progress)
-        path = train_split(dataset, split, out, config, progress=progress, train_data=train_data,
-                           augment=augment.mode, engine=engine)
+        path = train_with_context(dataset, split, out, config, progress=progress, train_data=train_data,
+                                  augment=augment.mode, engine=engine)
         if train_data is not None and train_data is not dataset and not keep_augmented:
             drop_augmented_epochs(out)
     return path

@@ -1,0 +1,128 @@
+"""Context across epochs: the sequence head, its windows at the ends and at gaps, two-phase training, staging."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from isatsleepnet.data.store import PreparedDataset
+from isatsleepnet.engine import Engine
+from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.inference.predict import predict_prepared
+from isatsleepnet.inference.predictor import load_predictor
+from isatsleepnet.model import ISATSleepNet, ModelConfig
+from isatsleepnet.model.context import ContextHead, apply_context, build_network, runs_of, window_starts
+from isatsleepnet.model.file import load_model_file
+from isatsleepnet.training import context as context_module
+from isatsleepnet.training.context import CONTEXT_DIR, ENCODER_DIR, train_with_context, training_windows
+from isatsleepnet.training.folds import Fold
+from tests.training.conftest import TINY_MODEL, tiny_config
+
+CONFIG = dict(TINY_MODEL, roles=("eeg", "eeg2", "eog"), n_samples=3000)
+
+
+def test_context_zero_is_the_papers_network_and_context_adds_only_a_head():
+    plain = build_network(ModelConfig(**CONFIG))
+    assert type(plain) is ISATSleepNet and not hasattr(plain, "context")
+    with_context = build_network(ModelConfig(**CONFIG, context=7))
+    extra = set(with_context.state_dict()) - set(plain.state_dict())
+    assert extra and all(k.startswith("context.") for k in extra)
+    assert set(plain.state_dict()) <= set(with_context.state_dict())
+
+
+def test_a_new_context_head_leaves_the_epoch_logits_unchanged():
+    head = ContextHead(ModelConfig(**CONFIG, context=5))
+    embeddings, logits = torch.randn(3, 5, 16), torch.randn(3, 5, 5)
+    torch.testing.assert_close(head(embeddings, logits), logits)
+
+
+def test_windows_cover_the_ends_and_never_cross_a_gap():
+    head = ContextHead(ModelConfig(**CONFIG, context=3))
+    torch.nn.init.normal_(head.out.weight)  # a head that reads its neighbours
+    outputs = torch.randn(9, 5 + 16)
+    index = np.array([0, 1, 2, 3, 4, 10, 11, 20, 21])
+    together = apply_context(head, outputs, index, 3)
+    assert together.shape == (9, 5)
+    for start, stop in runs_of(index):  # each run alone gives the same: nothing leaks over a gap
+        torch.testing.assert_close(together[start:stop], apply_context(head, outputs[start:stop], index[start:stop], 3))
+    # the first epoch is read in the window 0..2, the last of the first run in 2..4
+    assert window_starts(5, 3).tolist() == [0, 0, 1, 2, 2]
+    alone = head(outputs[None, 0:3, 5:], outputs[None, 0:3, :5])[0]
+    torch.testing.assert_close(together[0], alone[0])
+    changed = outputs.clone()
+    changed[5:] += 10.0  # another run: the first run's outputs do not move
+    torch.testing.assert_close(apply_context(head, changed, index, 3)[:5], together[:5])
+
+
+def test_training_windows_stride_half_a_window_and_keep_short_runs():
+    class F:
+        def __init__(self, index):
+            self.index = np.asarray(index)
+
+    windows = training_windows([F(range(10)), F([0, 1, 5, 6, 7])], 4)
+    assert windows.tolist() == [[0, 0, 4], [0, 2, 4], [0, 4, 4], [0, 6, 4], [1, 0, 2], [1, 2, 3]]
+
+
+@pytest.fixture(scope="module")
+def context_run(synthetic_prepared, tmp_path_factory):
+    data = PreparedDataset(synthetic_prepared)
+    subjects = data.subjects()
+    fold = Fold(0, tuple(subjects[:3]), tuple(subjects[3:4]), tuple(subjects[4:]))
+    config = tiny_config(max_epochs=1, context_epochs=3, model={**TINY_MODEL, "context": 5})
+    out = tmp_path_factory.mktemp("context") / "run"
+    model = train_with_context(data, fold, out, config, progress=False, engine=Engine(threads=1))
+    return data, fold, config, out, model
+
+
+def test_two_phases_make_one_model_file_with_its_encoder(context_run):
+    data, fold, config, out, model = context_run
+    assert (out / ENCODER_DIR / "model.pt").is_file() and (out / CONTEXT_DIR / "last.pt").is_file()
+    model_file, encoder = load_model_file(model), load_model_file(out / ENCODER_DIR / "model.pt")
+    assert model_file.model_config["context"] == 5 and "context" not in encoder.model_config
+    for key, value in encoder.state_dict.items():  # phase 2 never changed the frozen encoder
+        assert torch.equal(model_file.state_dict[key], value)
+    info = model_file.training["context"]
+    assert info["window"] == 5 and info["encoder_weights_sha1"] == encoder.weights_sha1()
+    assert "validation" in model_file.metrics
+
+
+def test_staging_with_context_stages_every_epoch_and_differs_from_the_encoder(context_run):
+    data, fold, config, out, model = context_run
+    recording = next(r for r in data if r.subject in fold.test)
+    with_context = predict_prepared(load_predictor(model, threads=1), recording)
+    encoder = predict_prepared(load_predictor(out / ENCODER_DIR / "model.pt", threads=1), recording)
+    assert with_context.shape == encoder.shape == (int(recording.real.sum()), 5)
+    np.testing.assert_allclose(with_context.sum(1), 1.0, atol=1e-9)
+    assert np.abs(with_context - encoder).max() > 1e-4  # the head learnt something from the neighbours
+
+
+def test_a_killed_context_training_resumes_to_the_same_model(context_run, tmp_path, monkeypatch):
+    data, fold, config, out, model = context_run
+    again = tmp_path / "again"
+    (again / ENCODER_DIR).mkdir(parents=True)
+    (again / ENCODER_DIR / "model.pt").write_bytes((out / ENCODER_DIR / "model.pt").read_bytes())
+    real_log = context_module._log
+    calls = []
+
+    def killed_after_first_epoch(path, rows):
+        real_log(path, rows)
+        calls.append(len(rows))
+        if len(rows) == 2:
+            raise KeyboardInterrupt  # after epoch 1's log, before its checkpoint: epoch 1 runs again
+
+    monkeypatch.setattr(context_module, "_log", killed_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train_with_context(data, fold, again, config, progress=False, engine=Engine(threads=1))
+    monkeypatch.setattr(context_module, "_log", real_log)
+    resumed = load_model_file(train_with_context(data, fold, again, config, progress=False, engine=Engine(threads=1)))
+    uninterrupted = load_model_file(model)
+    for key, value in uninterrupted.state_dict.items():
+        assert torch.equal(resumed.state_dict[key], value), key
+
+
+def test_a_context_model_refuses_onnx_in_one_line(context_run, tmp_path):
+    from isatsleepnet.inference.onnx_backend import export_onnx
+
+    with pytest.raises(IsatSleepNetError, match="context model .5 epochs. cannot be exported to ONNX yet"):
+        export_onnx(load_model_file(context_run[4]), tmp_path / "m.onnx")
