@@ -15,6 +15,9 @@ count, a fresh process makes one loader and runs ``--repeats`` full passes
 * epochs/s: the median over the passes of delivered epochs / pass time (the first
   pass includes starting the workers), and the ratio to the 0-worker loader of
   the same cohort in the same command;
+* CPU time (user + system) of the main process and its workers per delivered
+  epoch, median pass: what a pass costs, less sensitive than epochs/s to other
+  jobs sharing the cores;
 * peak memory of the main process plus its workers, from /proc/<pid>/status:
   ``RSS`` is the sum of every process's VmHWM read after the last pass (an upper
   bound: a page shared by several processes is counted in each), ``anon`` the
@@ -26,7 +29,7 @@ count, a fresh process makes one loader and runs ``--repeats`` full passes
   processes that map them: the tree's real footprint).
 
     python benchmarks/bench_loader.py --work ~/.cache/isatsleepnet-bench-loader \\
-        --nights 20 200 --hours 8 2 --workers 0 2 4 --repeats 3
+        --nights 20 20 200 --hours 8 2 2 --workers 0 2 4 --repeats 3
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 BATCH_SIZE = 16  # TrainConfig's default, what train_split uses
 SAMPLE_SECONDS = 0.05
@@ -107,6 +111,20 @@ def _pss(pid: int) -> int:
     return 0
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` (all its threads); 0 once it has exited."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def tree_cpu() -> dict[int, float]:
+    return {p: _cpu_seconds(p) for p in _tree(os.getpid())}
+
+
 def _tree(pid: int) -> list[int]:
     """``pid`` and its descendants (the DataLoader's workers are its children)."""
     found, todo = [], [pid]
@@ -145,7 +163,7 @@ class TreeMemory:
         while not self._stop.wait(SAMPLE_SECONDS):
             self.sample()
 
-    def __enter__(self) -> TreeMemory:
+    def __enter__(self) -> Self:
         self.sample()
         self._thread.start()
         return self
@@ -176,37 +194,82 @@ def child(prepared: Path, workers: int, repeats: int, seed: int, context: int) -
     data = PreparedDataset(prepared)
     recordings = list(data)
     if context:
-        # TODO(issue 12, context windows): measure windows/s and epochs/s for the window dataset
-        # of training/data.py once it exists; not there when this benchmark was written.
-        raise SystemExit("--context: no window dataset in isatsleepnet.training.data yet (TODO)")
+        return context_child(recordings, repeats, seed, context)
     dataset = EpochDataset(recordings)
     sampler = EpochSampler(len(dataset), seed)
     loader = DataLoader(dataset, batch_size=BATCH_SIZE, sampler=sampler, num_workers=workers,
                         drop_last=len(dataset) > BATCH_SIZE, persistent_workers=workers > 0,
                         generator=torch.Generator().manual_seed(seed))
     rss_before = _status(os.getpid())["VmRSS"]
-    seconds, delivered = [], 0
+    seconds, cpu, delivered = [], [], 0
     with TreeMemory() as memory:
         for r in range(repeats):
             sampler.set_epoch(r)
             delivered = 0
+            cpu0 = tree_cpu()
             t0 = time.perf_counter()
             for x, y in loader:
                 delivered += len(y)
             seconds.append(time.perf_counter() - t0)
+            cpu1 = tree_cpu()  # workers started in this pass count from 0
+            cpu.append(sum(c - cpu0.get(p, 0.0) for p, c in cpu1.items()))
             memory.sample(pss=True)
         hwm, processes = TreeMemory.hwm_sum()  # before the persistent workers exit
     del loader
     first = recordings[0].epochs
-    return {"seconds": seconds, "delivered": delivered, "epochs": len(dataset), "nights": len(recordings),
+    return {"seconds": seconds, "cpu_seconds": cpu, "delivered": delivered, "epochs": len(dataset), "nights": len(recordings),
             "store_mib": sum(r.epochs.nbytes for r in recordings) / 2**20, "epoch_shape": list(first.shape[1:]),
+            "rss_before_kib": rss_before, "hwm_sum_kib": hwm, "processes": processes, **{
+                f"peak_{k}_kib": v for k, v in memory.peak.items()}}
+
+
+def context_child(recordings: list, repeats: int, seed: int, context: int) -> dict:
+    """Phase 2 of a context model: windows of the frozen encoder's per-epoch outputs (1 KB an epoch).
+
+    The outputs are random numbers of the right shape (5 logits + a 256-d embedding per recorded
+    epoch) in memory-mapped .npy files, as ``training/context.py`` caches them; the windows and
+    batches are made by its own functions, over the store's real epoch numbers and labels.
+    """
+    import numpy as np
+    import torch
+
+    from isatsleepnet.training.context import Features, _batch, training_windows
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-loader-features-"))
+    rng = np.random.default_rng(seed)
+    features = []
+    for rec in recordings:
+        positions = np.flatnonzero(rec.real)
+        path = folder / f"{rec.name}.npy"
+        np.save(path, rng.standard_normal((len(positions), 5 + 256)).astype(np.float32))
+        features.append(Features(rec.name, np.load(path, mmap_mode="r"),
+                                 np.round(rec.onsets[positions] / 30.0).astype(np.int64), rec.labels[positions]))
+    windows = training_windows(features, context)
+    rss_before = _status(os.getpid())["VmRSS"]
+    seconds, cpu, delivered = [], [], 0
+    with TreeMemory() as memory:
+        for r in range(repeats):
+            order = torch.randperm(len(windows), generator=torch.Generator().manual_seed(seed + r)).numpy()
+            delivered = 0
+            cpu0 = tree_cpu()
+            t0 = time.perf_counter()
+            for i in range(0, len(order), BATCH_SIZE):
+                _, _, y = _batch(features, windows[order[i:i + BATCH_SIZE]], context, 5)
+                delivered += int((y >= 0).sum())
+            seconds.append(time.perf_counter() - t0)
+            cpu.append(sum(c - cpu0.get(p, 0.0) for p, c in tree_cpu().items()))
+            memory.sample(pss=True)
+        hwm, processes = TreeMemory.hwm_sum()
+    return {"seconds": seconds, "cpu_seconds": cpu, "delivered": delivered, "epochs": int(sum(len(f.labels) for f in features)),
+            "windows": int(len(windows)), "nights": len(recordings),
+            "store_mib": sum(f.outputs.nbytes for f in features) / 2**20, "epoch_shape": [5 + 256],
             "rss_before_kib": rss_before, "hwm_sum_kib": hwm, "processes": processes, **{
                 f"peak_{k}_kib": v for k, v in memory.peak.items()}}
 
 
 def measure(prepared: Path, workers: int, repeats: int, seed: int, context: int) -> dict:
     done = subprocess.run([sys.executable, __file__, "--child", str(prepared), str(workers), str(repeats), str(seed),
-                           str(context)], capture_output=True, text=True)
+                           str(context)], capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"measuring {prepared} with {workers} workers failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -217,7 +280,7 @@ def measure(prepared: Path, workers: int, repeats: int, seed: int, context: int)
 
 def machine() -> str:
     try:
-        info = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        info = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
         model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Model name")), "?")
     except OSError:
         model = "?"
@@ -233,27 +296,22 @@ def load_average() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def window_dataset_present() -> bool:
-    import inspect
-
-    import isatsleepnet.training.data as data
-    return any(inspect.isclass(v) and "window" in k.lower() for k, v in vars(data).items())
-
-
 # ---------------------------------------------------------------- main
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nights", type=int, nargs="+", default=[20, 200], help="cohort sizes (even numbers)")
-    parser.add_argument("--hours", type=float, nargs="+", default=[8.0, 2.0],
+    parser.add_argument("--nights", type=int, nargs="+", default=[20, 20, 200],
+                        help="cohort sizes in nights (even numbers; 2 nights a subject)")
+    parser.add_argument("--hours", type=float, nargs="+", default=[8.0, 2.0, 2.0],
                         help="hours per night: one value for every cohort, or one per --nights")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2, 4], help="worker counts (0 is the baseline)")
     parser.add_argument("--repeats", type=int, default=3, help="full passes per loader (median reported)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, help="folder caching the prepared cohorts (default: a temporary one)")
     parser.add_argument("--context", type=int, default=0,
-                        help="TODO: windows of N consecutive epochs (needs a window dataset in training/data.py)")
+                        help="also measure phase 2 of a context model: windows of N consecutive epochs' encoder "
+                             "outputs (main process only, as training/context.py reads them)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if len(args.hours) not in (1, len(args.nights)):
@@ -262,8 +320,6 @@ def main() -> None:
     workers = sorted(set(args.workers))
     if 0 not in workers:
         workers = [0, *workers]  # the baseline of the ratios
-    if args.context and not window_dataset_present():
-        parser.error("--context: isatsleepnet.training.data has no window dataset yet (TODO in this benchmark)")
 
     start_load = load_average()
     tmp = None if args.work else tempfile.TemporaryDirectory(prefix="bench-loader-")
@@ -277,8 +333,12 @@ def main() -> None:
         for nights, h, prepared in cohorts:
             for w in workers:
                 print(f"  {nights} nights x {h:g} h, {w} workers ...", file=sys.stderr, flush=True)
-                rows.append({"nights": nights, "hours": h, "workers": w,
-                             **measure(prepared, w, args.repeats, args.seed, args.context)})
+                rows.append({"nights": nights, "hours": h, "workers": w, "context": 0,
+                             **measure(prepared, w, args.repeats, args.seed, 0)})
+            if args.context:
+                print(f"  {nights} nights x {h:g} h, context windows of {args.context} ...", file=sys.stderr, flush=True)
+                rows.append({"nights": nights, "hours": h, "workers": 0, "context": args.context,
+                             **measure(prepared, 0, args.repeats, args.seed, args.context)})
         measured = time.perf_counter() - t0
     finally:
         if tmp is not None:
@@ -292,25 +352,33 @@ def main() -> None:
     print(f"machine: {machine()}; torch {torch.__version__}")
     print(f"load average (1/5/15 min): {start_load} at start, {measure_load} before measuring, {end_load} at end "
           f"({measured:.0f} s measuring)")
+    print("CPU us/ep: CPU time (user + system) of main process + workers per delivered epoch, median pass")
     print("memory: peak over the passes of main process + workers, MiB; RSS = sum of VmHWM, "
           "anon = summed RssAnon, file = summed RssFile (memory map, page cache), PSS = summed Pss")
     head = (f"{'nights':>6s} {'h/night':>7s} {'epochs':>7s} {'store MiB':>9s} {'workers':>7s} {'pass s':>7s} "
-            f"{'epochs/s':>9s} {'vs 0':>6s} {'RSS':>6s} {'anon':>6s} {'file':>6s} {'PSS':>6s}")
+            f"{'epochs/s':>9s} {'vs 0':>6s} {'CPU us/ep':>9s} {'RSS':>6s} {'anon':>6s} {'file':>6s} {'PSS':>6s}")
     print(head)
     base = {}
     for row in rows:
         rate = row["delivered"] / statistics.median(row["seconds"])
         row["epochs_per_s"] = rate
-        if row["workers"] == 0:
+        if row["workers"] == 0 and not row["context"]:
             base[row["nights"], row["hours"]] = rate
         ratio = rate / base[row["nights"], row["hours"]]
+        cpu_us = statistics.median(row["cpu_seconds"]) / row["delivered"] * 1e6
+        row["cpu_us_per_epoch"] = cpu_us
         mib = {k: row[f"{k}_kib"] / 1024 for k in ("hwm_sum", "peak_anon", "peak_file", "peak_pss")}
-        print(f"{row['nights']:6d} {row['hours']:7g} {row['epochs']:7d} {row['store_mib']:9.0f} {row['workers']:7d} "
-              f"{statistics.median(row['seconds']):7.2f} {rate:9.0f} {ratio:5.2f}x {mib['hwm_sum']:6.0f} "
+        loader = f"ctx {row['context']}" if row["context"] else str(row["workers"])
+        print(f"{row['nights']:6d} {row['hours']:7g} {row['epochs']:7d} {row['store_mib']:9.0f} {loader:>7s} "
+              f"{statistics.median(row['seconds']):7.2f} {rate:9.0f} {ratio:5.2f}x {cpu_us:9.0f} {mib['hwm_sum']:6.0f} "
               f"{mib['peak_anon']:6.0f} {mib['peak_file']:6.0f} {mib['peak_pss']:6.0f}")
     print("(first-pass times, which include starting the workers: "
-          + "; ".join(f"{r['nights']}n/{r['workers']}w {r['seconds'][0]:.2f} s" for r in rows) + ")")
-    print("context windows: " + ("not measured (--context 0)" if not args.context else f"--context {args.context}"))
+          + "; ".join(f"{r['nights']}x{r['hours']:g}h/{r['workers']}w{'/ctx' if r['context'] else ''} "
+                      f"{r['seconds'][0]:.2f} s" for r in rows) + ")")
+    print("context windows: " + ("not measured (--context 0)" if not args.context else
+                                 f"'ctx {args.context}' rows: phase 2 of a context model, windows of {args.context} "
+                                 "epochs of the frozen encoder's outputs (store MiB: those outputs), main process; "
+                                 "epochs/s counts the epochs inside the windows, 'vs 0' is against the raw-epoch loader"))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
 

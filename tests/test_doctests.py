@@ -20,6 +20,10 @@ MODULES = [
     "isatsleepnet.inference.input_check",
     "isatsleepnet.locking",
     "isatsleepnet.time_axis",
+    "isatsleepnet.model.context",
+    "isatsleepnet.data.normalize",
+    "isatsleepnet.data.subjects",
+    "isatsleepnet.engine",
 ]
 
 

@@ -113,6 +113,25 @@ class Engine:
 
         return torch.float16 if precision == "16-mixed" else torch.bfloat16
 
+    def check_training(self) -> None:
+        """Refuse, before any data is read, what training could only fail at (or silently change) later.
+
+        Reduced precision needs CUDA (Lightning would turn 16-mixed into bf16-mixed on a CPU, and the
+        test predictions refuse it there), and more than one device per node needs GPUs (several CPU
+        "devices" would start DDP processes on one machine, each printing everything).
+        """
+        on_cuda = self.torch_device().type == "cuda" if self.device == "auto" else self.device.startswith("cuda")
+        if self.device.startswith("cuda"):
+            self.torch_device()
+        if not on_cuda and self.precision not in ("auto", "32-true"):
+            raise IsatSleepNetError(f"--precision {self.precision} needs a CUDA GPU; on the CPU use auto or 32-true")
+        if not on_cuda and str(self.devices) not in ("auto", "1"):
+            raise IsatSleepNetError(f"--devices {self.devices} needs GPUs; on the CPU use --threads to use more cores")
+
+    def for_inference(self) -> Engine:
+        """The engine of a single-device job in a training run (the test predictions of `cv`)."""
+        return dataclasses.replace(self, devices="auto", num_nodes=1)
+
     def lightning(self) -> dict[str, Any]:
         """Trainer arguments: accelerator, devices, num_nodes and precision."""
         import torch
@@ -134,7 +153,11 @@ class Engine:
 
     # ------------------------------------------------------------------ applied
     def apply(self) -> None:
-        """Set torch's CPU threads (when given); call once, before the work starts."""
+        """Set torch's CPU threads (when given); call once, before the work starts.
+
+        torch has one thread setting per process: ``threads`` stays in force for later
+        work in the same process until another engine sets it.
+        """
         prefer_passive_openmp()
         if self.threads:
             import torch

@@ -51,3 +51,39 @@ def test_bench_input_check_runs(tmp_path):
     out = _run("bench_input_check.py", "--seeds", "0", "--subjects", "3", "--hours", "0.5", "--train-subjects", "2",
                "--data-dir", str(tmp_path / "no-real-night"), "--no-self-check")
     assert "false alarms" in out
+
+
+def test_bench_loader_runs(tmp_path):
+    out = _run("bench_loader.py", "--nights", "2", "--hours", "0.5", "--repeats", "1", "--workers", "0", "1",
+               "--work", str(tmp_path), "--context", "5")
+    assert "training loader" in out and "load average" in out
+    header = next(line for line in out.splitlines() if line.lstrip().startswith("nights"))
+    assert "epochs/s" in header and "vs 0" in header and "PSS" in header
+    rows = [line.split() for line in out.splitlines() if line.split()[:2] == ["2", "0.5"]]
+    assert [row[4] for row in rows] == ["0", "1", "ctx"] and rows[0][7] == "1.00x" and rows[2][5] == "5"
+    assert " nan " not in out
+
+
+def test_bench_context_runs(tmp_path):
+    """The timing part with a tiny night, and the run part on a hand-made run folder (one fold, known truth)."""
+    import json
+
+    import numpy as np
+
+    from isatsleepnet.evaluation.predictions import RecordingPrediction
+
+    fold = tmp_path / "run" / "fold_00"
+    (fold / "predictions").mkdir(parents=True)
+    (fold / "DONE").write_text("done\n")
+    (tmp_path / "run" / "config.json").write_text(json.dumps({"train": {"model": {"context": 5}}}))
+    truth = np.array([0, 0, 1, 2, 2, 2, 4, 4])
+    probabilities = np.eye(5)[truth]
+    probabilities[2] = np.eye(5)[2]  # wrong on a transition epoch
+    RecordingPrediction("r", "s", truth, probabilities, np.arange(8) * 30.0).save(fold / "predictions")
+    out = _run("bench_context.py", "--runs", str(tmp_path / "run"), "--timing", "--epochs", "3", "--repeats", "1",
+               "--threads", "1", "--model-size", "small", "--context", "3")
+    lines = out.splitlines()
+    row = lines[next(i for i, line in enumerate(lines) if line.startswith("---")) + 1]
+    # transitions: epochs 1-2 (W->N1), 2-3 (N1->N2), 5-6 (N2->REM): 5 epochs, one of them wrong
+    assert row.split()[-2:] == ["5", "80.0"] and " 5 " in row
+    assert "context 3" in out and "x the per-epoch time" in out

@@ -14,31 +14,11 @@ from isatsleepnet import STAGES
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.inference.sleep_stats import sleep_statistics
 from isatsleepnet.inference.options import StageOptions
-from isatsleepnet.inference.predictor import load_predictor
 from isatsleepnet.inference.stage import stage_recording
-from tests.inference import trained_model, write_night
+from tests.inference import write_night
 
 OUTPUT_SUFFIXES = (".hypnogram.csv", ".hypnogram.json", ".annotations.edf", ".hypnogram.png", ".hypnodensity.png",
                    ".sleep_stats.json", ".report.html")
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    return trained_model(tmp_path_factory.getbasetemp())[0]
-
-
-@pytest.fixture(scope="module")
-def synthetic_raw(tmp_path_factory) -> Path:
-    return trained_model(tmp_path_factory.getbasetemp())[1]
-
-
-@pytest.fixture(scope="module")
-def predictor(model):
-    import torch
-
-    threads = torch.get_num_threads()
-    yield load_predictor(model, threads=1)  # one thread: no spinning against other work on a shared CPU
-    torch.set_num_threads(threads)
 
 
 def stage_cli(argv: list[str]) -> int:

@@ -11,31 +11,11 @@ import pytest
 
 from isatsleepnet.inference.options import StageOptions, StageResult
 from isatsleepnet.inference.outputs import agreement_line, summary_table, window_origin
-from isatsleepnet.inference.predictor import load_predictor
 from isatsleepnet.inference.stage import stage_recording
-from tests.inference import trained_model, write_night
+from tests.inference import write_night
 from tests.inference.test_stage import read_csv, stage_cli
 
 START = dt.datetime(2024, 3, 1, 23, 59, 45)  # the night crosses midnight 15 s in
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    return trained_model(tmp_path_factory.getbasetemp())[0]
-
-
-@pytest.fixture(scope="module")
-def synthetic_raw(tmp_path_factory) -> Path:
-    return trained_model(tmp_path_factory.getbasetemp())[1]
-
-
-@pytest.fixture(scope="module")
-def predictor(model):
-    import torch
-
-    threads = torch.get_num_threads()
-    yield load_predictor(model, threads=1)  # one thread: no spinning against other work on a shared CPU
-    torch.set_num_threads(threads)
 
 
 def _with_start(path: Path, start: dt.datetime) -> Path:

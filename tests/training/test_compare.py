@@ -29,13 +29,15 @@ def test_table_lists_each_run_and_what_sets_it_apart(tmp_path):
     json_path = c / "config.json"
     json_path.write_text(json.dumps({**json.loads(json_path.read_text()), "gan": {"epochs": 100, "stage": "N1"}}))
     d = _run(tmp_path / "old", 0.8, augment="transforms")  # a bare mode string is read too
-    table = comparison_table([a, b, c, d]).splitlines()
-    assert table[0].startswith("| run | augment | setting |") and len(table) == 6
-    assert "| base | none | paper defaults | 3 | 200 |" in table[2]
-    assert "| no-asr | none | use_asr=False |" in table[3]
-    assert "| gan | gan (N1, 100 GAN epochs) | paper defaults |" in table[4]
-    assert "| old | transforms | paper defaults |" in table[5]
-    acc = [float(row.split("|")[6]) for row in table[2:5]]
+    e = _run(tmp_path / "ctx", 0.85, model={"context": 21, "use_asr": False})
+    table = comparison_table([a, b, c, d, e]).splitlines()
+    assert table[0].startswith("| run | augment | context | setting |") and len(table) == 7
+    assert "| base | none | 0 | paper defaults | 3 | 200 |" in table[2]
+    assert "| no-asr | none | 0 | use_asr=False |" in table[3]
+    assert "| gan | gan (N1, 100 GAN epochs) | 0 | paper defaults |" in table[4]
+    assert "| old | transforms | 0 | paper defaults |" in table[5]
+    assert "| ctx | none | 21 | use_asr=False |" in table[6]
+    acc = [float(row.split("|")[7]) for row in table[2:5]]
     assert acc[0] > acc[2] > acc[1]
 
 
@@ -51,4 +53,4 @@ def test_a_named_model_size_is_shown_by_name(tmp_path):
     from isatsleepnet.model import MODEL_SIZES
 
     run = _run(tmp_path / "small", 0.8, model={**MODEL_SIZES["small"], "use_asr": False})
-    assert "| small | none | size=small, use_asr=False |" in comparison_table([run])
+    assert "| small | none | 0 | size=small, use_asr=False |" in comparison_table([run])

@@ -126,3 +126,22 @@ def test_a_context_model_refuses_onnx_in_one_line(context_run, tmp_path):
 
     with pytest.raises(IsatSleepNetError, match="context model .5 epochs. cannot be exported to ONNX yet"):
         export_onnx(load_model_file(context_run[4]), tmp_path / "m.onnx")
+
+
+def test_stage_evaluate_and_the_api_run_a_context_model(context_run, tmp_path):
+    import isatsleepnet as isn
+    from isatsleepnet.inference.evaluate import evaluate_model
+    from isatsleepnet.inference.options import StageOptions
+    from isatsleepnet.inference.stage import stage_recording
+
+    data, fold, config, out, model = context_run
+    test_subject = fold.test[0]
+    psg = sorted((data.root.parent / "raw").rglob(f"*{test_subject[-2:]}*PSG.edf"))[0]
+    predictor = load_predictor(model, threads=1)
+    result = stage_recording(psg, predictor, tmp_path / "staged", StageOptions(plots=False, report=False))
+    night = isn.load_model(model, threads=1).stage(psg)
+    assert result.status == "staged" and len(night) == result.n_epochs > 100
+    csv_rows = (tmp_path / "staged" / f"{psg.stem}.hypnogram.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[2] for row in csv_rows] == list(night.stages)  # the first and last epochs too
+    metrics = evaluate_model(model, data.root, tmp_path / "eval", subjects=list(fold.test), progress=False)
+    assert metrics["pooled"]["n_epochs"] == sum(int(r.real.sum()) for r in data if r.subject in fold.test)

@@ -77,10 +77,25 @@ def test_model_file_carries_what_is_needed(cv_run, synthetic_prepared):
     assert model_file.training["seen_sources"] == sorted(r.meta["source_sha1"] for r in seen)
 
 
+def test_every_fold_has_a_model_card_with_its_test_metrics(cv_run):
+    run, _ = cv_run
+    folds = json.loads((run / "folds.json").read_text())["folds"]
+    for fold in folds:
+        folder = run / f"fold_{fold['index']:02d}"
+        test = load_model_file(folder / "model.pt").metrics["test"]
+        card = (folder / "MODEL_CARD.md").read_text()
+        assert card.startswith(f"# Model card: {folder / 'model.pt'}")
+        assert f"## Test metrics\n\n- accuracy: {100 * test['accuracy']:.1f} %" in card
+        assert f"- subjects ({len(fold['test'])}): {', '.join(fold['test'])}" in card
+        assert "- split: protocol kfold, fold " + str(fold["index"]) in card
+
+
 def test_rerun_skips_finished_folds_and_refuses_other_settings(cv_run, synthetic_prepared):
     run, metrics = cv_run
     stamp = (run / "fold_01" / "model.pt").stat().st_mtime_ns
-    again = cross_validate(synthetic_prepared, run, protocol="kfold", n_folds=3, config=tiny_config(), progress=False)
+    # plain strings as paths (the Python API's usual form)
+    again = cross_validate(str(synthetic_prepared), str(run), protocol="kfold", n_folds=3, config=tiny_config(),
+                           progress=False)
     assert again["pooled"] == metrics["pooled"]
     assert (run / "fold_01" / "model.pt").stat().st_mtime_ns == stamp
     with pytest.raises(IsatSleepNetError, match="other settings.*max_epochs"):

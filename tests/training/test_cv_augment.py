@@ -137,7 +137,7 @@ def test_rerun_with_other_augmentation_is_refused_and_compare_shows_it(transform
     cross_validate(synthetic_prepared, run, augment=AugmentConfig(mode="transforms"), **base)
     assert (run / "fold_00" / "model.pt").stat().st_mtime_ns == stamp
     table = comparison_table([run]).splitlines()
-    assert table[0].startswith("| run | augment | setting |") and "| run | transforms (N1) |" in table[2]
+    assert table[0].startswith("| run | augment | context | setting |") and "| run | transforms (N1) | 0 |" in table[2]
 
 
 def test_cv_refuses_an_already_augmented_dataset(transforms_run, tmp_path):

@@ -75,3 +75,33 @@ def test_the_defaults_and_the_edges_of_each_range_are_accepted():
     Engine(device="cuda:0", devices=1).validate()
     with pytest.raises(IsatSleepNetError, match=r"^--normalize must be one of epoch-zscore, none, not 'max'$"):
         TrainConfig(normalize="max").validate()
+
+
+ON_CPU = pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="the CPU-only case")
+
+
+@ON_CPU
+@pytest.mark.parametrize("command, flags, message", [
+    ("train", ["--precision", "16-mixed"], "--precision 16-mixed needs a CUDA GPU; on the CPU use auto or 32-true"),
+    ("cv", ["--precision", "bf16-mixed"], "--precision bf16-mixed needs a CUDA GPU; on the CPU use auto or 32-true"),
+    ("demo", ["--precision", "16-mixed"], "--precision 16-mixed needs a CUDA GPU; on the CPU use auto or 32-true"),
+    ("train", ["--devices", "2"], "--devices 2 needs GPUs; on the CPU use --threads to use more cores"),
+    ("cv", ["--devices", "2"], "--devices 2 needs GPUs; on the CPU use --threads to use more cores"),
+])
+def test_what_training_cannot_do_on_a_cpu_is_refused_before_anything_runs(tmp_path, capsys, command, flags, message):
+    """Not after fold 0 (the test predictions refused reduced precision), not silently (Lightning's bf16, CPU DDP)."""
+    extra = {"cv": ["--protocol", "kfold", "--folds", "2", "--data", str(tmp_path / "no-data")],
+             "train": ["--data", str(tmp_path / "no-data")], "demo": []}[command]
+    rc = main([command, "--out", str(tmp_path / "out"), *extra, *flags])
+    assert rc == 2
+    assert capsys.readouterr().err == f"isatsleepnet {command}: error: {message}\n"
+    assert not (tmp_path / "out").exists()
+
+
+def test_old_machine_keys_in_a_config_file_say_where_they_went(tmp_path, capsys):
+    config = tmp_path / "train.toml"
+    config.write_text("[train]\nthreads = 2\naccelerator = 'cpu'\n")
+    rc = main(["train", "--data", str(tmp_path / "no-data"), "--out", str(tmp_path / "out"), "--config", str(config)])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "accelerator, threads are engine settings now: move them to an [engine] table" in err

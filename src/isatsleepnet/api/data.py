@@ -71,6 +71,8 @@ def read_hypnogram(
     """
     from isatsleepnet.data.readers.hypnogram import read_hypnogram as read
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise IsatSleepNetError(f"read_hypnogram takes the path of a hypnogram file, not {type(path).__name__}")
     return read(Path(path), psg_start=psg_start, epoch_seconds=epoch_seconds, stage_codes=stage_codes)
 
 
@@ -154,6 +156,10 @@ def synthetic_night(folder: str | os.PathLike | None = None, *, hours: float = 1
     """
     from isatsleepnet.data.synthetic import SynthConfig, synthesize
 
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 48:
+        raise IsatSleepNetError(f"hours= must be a number of hours in (0, 48], not {hours!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise IsatSleepNetError(f"seed= must be a whole number of at least 0, not {seed!r}")
     config = SynthConfig(layout="sleep-edf", subjects=1, hours=hours, seed=seed)
     if folder is not None:
         written = synthesize(Path(folder), config, progress=False)[0]

@@ -55,6 +55,8 @@ def run_demo(out: str | Path, *, subjects: int = 6, hours: float = 3.0, folds: i
     if subjects < 2 or folds < 2 or subjects < folds:
         raise IsatSleepNetError("the demo needs --folds >= 2 and at least as many --subjects as folds")
     engine = engine or Engine()
+    engine.validate()
+    engine.check_training()  # before minutes of synthesis and preparation
     out = ensure_writable_folder(out)
     with folder_lock(out, "demo"):
         started = time.perf_counter()

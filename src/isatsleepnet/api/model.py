@@ -42,7 +42,8 @@ def load_model(
     device : str, optional
         Torch device: ``"auto"`` (default: a GPU when there is one), ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
     threads : int, optional
-        CPU threads for inference (default: all cores).
+        CPU threads for inference (default: torch's choice, all cores). torch has one
+        setting per process: it stays in force for later models of the process.
     engine : isatsleepnet.engine.Engine, optional
         Device, precision and threads together (``device`` and ``threads`` override its fields).
 
@@ -63,6 +64,14 @@ def load_model(
     >>> model
     <StagingModel model.pt (torch): eeg='EEG Fpz-Cz', eeg2='EEG Pz-Oz', eog='EOG horizontal' at 100 Hz>
     """
+    from isatsleepnet.engine import Engine
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise IsatSleepNetError(f"load_model takes the path of a model file (.pt or .onnx), not {type(path).__name__}")
+    if engine is not None and not isinstance(engine, Engine):
+        raise IsatSleepNetError(f"engine= takes an isatsleepnet.engine.Engine, not {type(engine).__name__}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
+        raise IsatSleepNetError(f"threads= must be a whole number, not {threads!r}")
     return StagingModel(_load_predictor(path, backend=backend, device=device, threads=threads, engine=engine))
 
 
@@ -144,6 +153,17 @@ class StagingModel:
         """
         inputs = self._predictor.inputs
         return dict(zip(inputs.roles, inputs.channels))
+
+    @property
+    def context(self) -> int:
+        """Epochs the model reads around each epoch (0: the paper's per-epoch network; see ``--context``).
+
+        Examples
+        --------
+        >>> model.context
+        0
+        """
+        return self._predictor.context
 
     @property
     def sampling_rate(self) -> float:

@@ -22,6 +22,7 @@ from isatsleepnet.data.readers.memory import MemoryRecording
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.inference.raw import ModelInputs, RawRecording
 
+VOLTS_BELOW = 0.01  # µV: a tuple whose largest value is below this holds volts (or nothing)
 SOURCE_KINDS = "a path to an EDF/BDF file, an mne.io.Raw, or a tuple (data, sfreq, ch_names)"
 DEFAULT_NAME = "recording"
 
@@ -60,7 +61,23 @@ def check_arrays(source: tuple) -> tuple[Any, Any, Any]:
             and shape[0] != len(names) and shape[1] == len(names)):
         raise IsatSleepNetError(f"data has {shape[0]} rows for {len(names)} channel names: give it as "
                                 "channels x samples")
+    if shape is not None and data.size and np.issubdtype(data.dtype, np.number):
+        largest = float(np.nanmax(np.abs(data))) if np.isfinite(data).any() else 0.0
+        if 0.0 < largest < VOLTS_BELOW:  # EEG in µV reaches tens of µV; in volts it stays below 1e-3
+            raise IsatSleepNetError(f"data look like volts (largest |value| {largest:.3g}): a tuple holds µV; "
+                                    "multiply by 1e6, or pass the mne.io.Raw itself")
     return data, sfreq, names
+
+
+def check_name(name: Any) -> str | None:
+    """A recording's name, as its output files are named: a plain file name (no folder, not '.' or '..')."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name.strip():
+        raise IsatSleepNetError(f"name= must be a non-empty string, not {name!r}")
+    if name in (".", "..") or "/" in name or "\\" in name or name != name.strip():
+        raise IsatSleepNetError(f"name= {name!r} is not a plain file name (it names the output files)")
+    return name
 
 
 def open_source(
@@ -72,6 +89,7 @@ def open_source(
     name: str | None,
 ) -> tuple[RawRecording, str, Path | None]:
     """Open ``source`` for ``inputs``: the recording, its default name, and the path errors name (None: its own)."""
+    name = check_name(name)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():

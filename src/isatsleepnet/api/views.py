@@ -45,11 +45,17 @@ def stage_codes_of(labels: Sequence[Any]) -> np.ndarray:
     Traceback (most recent call last):
     ...
     isatsleepnet.errors.IsatSleepNetError: epoch 1: unknown stage label 'nap'
+    >>> stage_codes_of(np.array([0.0, 2.0, np.nan]))  # a float column (pandas reads codes so when one is missing)
+    array([ 0,  2, -1])
     """
+    if hasattr(labels, "to_numpy") and not isinstance(labels, np.ndarray):  # a pandas Series or Index
+        labels = labels.to_numpy()
     if isinstance(labels, (str, bytes)) or not isinstance(labels, (Sequence, np.ndarray)):
         raise IsatSleepNetError(f"stages are a sequence of labels, one per epoch; not {type(labels).__name__}")
     codes = np.empty(len(labels), dtype=np.int64)
     for i, label in enumerate(labels):
+        if isinstance(label, (float, np.floating)) and (np.isnan(label) or float(label).is_integer()):
+            label = -1 if np.isnan(label) else int(label)  # codes read as floats; NaN: unscored
         if label is None or (isinstance(label, str) and label.strip() in ("", UNSTAGED)):
             codes[i] = -1
         elif isinstance(label, (int, np.integer)) and not isinstance(label, bool):

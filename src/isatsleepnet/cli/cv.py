@@ -33,7 +33,11 @@ channel is first trained on that fold's training subjects in fold_XX/gan/
 (resumable; a finished GAN is reused), then the augmented training store is
 written to fold_XX/augmented/. Training reads it with the synthetic epochs;
 validation and test read the original data. config.json records the mode and the
-GAN settings, so a rerun with other ones is refused."""
+GAN settings, so a rerun with other ones is refused.
+
+--init MODEL.pt fine-tunes one base model in every fold (see `train --help`); a base
+model that saw a fold's test subjects or recordings is refused. Every fold_XX/ gets
+a MODEL_CARD.md, with the fold's test metrics (`isatsleepnet model-info`)."""
 
 EPILOG = """\
 examples:

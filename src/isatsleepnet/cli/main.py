@@ -18,7 +18,7 @@ from isatsleepnet.errors import IsatSleepNetError, describe_exception
 
 SUBCOMMANDS: tuple[str, ...] = (
     "synth", "prepare", "export_npz", "train_gan", "augment", "train", "cv", "evaluate", "compare", "stage", "export",
-    "demo",
+    "model_info", "demo",
 )
 
 

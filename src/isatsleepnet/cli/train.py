@@ -25,7 +25,12 @@ def add_parser(subparsers) -> None:
             "fold of a folds.json (--folds-file with --fold), or, with neither, from all subjects "
             "of the data with --validation-fraction of them held out for model selection. "
             "Starting the same command again continues from the last checkpoint. "
-            "--augment transforms|gan class-balances the training recordings only (see `cv --help`)."
+            "--augment transforms|gan class-balances the training recordings only (see `cv --help`). "
+            "Fine-tuning: --init MODEL.pt starts from a trained model's weights (same channel roles, rate, "
+            "epoch length and architecture) at a lower default learning rate, --freeze keeps its feature "
+            "extractors or whole encoder as they are; the new model records its parent, and `evaluate` refuses "
+            "what any ancestor saw. OUT/MODEL_CARD.md (also `isatsleepnet model-info OUT/model.pt`) describes "
+            "the model: architecture, channels, training data, selection, metrics, intended use and limits."
         ),
         epilog="example: isatsleepnet train --data prepared/edf20 --out models/edf20 --val-subjects SC400,SC401",
     )

@@ -23,7 +23,7 @@ _FLAGS = {
     "accumulate": "accumulate_grad_batches", "patience": "early_stopping_patience", "loss_alpha": "loss_alpha",
     "normalize": "normalize", "balanced": "balanced_sampling", "channels": "channels", "seed": "seed",
     "max_train_batches": "max_train_batches", "context_epochs": "context_epochs", "context_lr": "context_learning_rate",
-    "tensorboard": "tensorboard", "validation_fraction": "validation_fraction",
+    "tensorboard": "tensorboard", "validation_fraction": "validation_fraction", "init": "init", "freeze": "freeze",
 }
 
 
@@ -57,7 +57,36 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-train-batches", type=int, help="limit the batches per training epoch (quick runs)")
     g.add_argument("--tensorboard", action="store_true", default=None, help="also log to TensorBoard (needs the tensorboard package)")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_fine_tune_arguments(p)
     add_engine_arguments(p, training=True)
+
+
+def _add_fine_tune_arguments(p: argparse.ArgumentParser) -> None:
+    from isatsleepnet.training.config import FINE_TUNE_LEARNING_RATE, FREEZE_CHOICES
+
+    f = p.add_argument_group("fine-tuning (start from a trained model; the new model records it as its parent)")
+    f.add_argument("--init", metavar="MODEL.pt",
+                   help="start from this model file's weights: the same channel roles, sampling rate, epoch length, "
+                        "normalisation and architecture, or one line saying what differs (cv: one base model for "
+                        f"every fold). Without --lr the learning rate is then {FINE_TUNE_LEARNING_RATE:g}, a fifth "
+                        "of the paper's: a few nights give noisy gradients, and large steps erase what the base "
+                        "model learned before they fit the new data")
+    f.add_argument("--freeze", choices=FREEZE_CHOICES,
+                   help="with --init: none (default: train every weight); extractors (keep the EEG/EOG feature "
+                        "extractors as they are: few nights, a similar montage); encoder (train the classification "
+                        "head alone)")
+
+
+def _fine_tune_learning_rate(config: TrainConfig, args: argparse.Namespace) -> TrainConfig:
+    """With --init and no learning rate from --lr or --config: the fine-tuning default."""
+    from dataclasses import replace
+
+    from isatsleepnet.training.config import FINE_TUNE_LEARNING_RATE
+
+    from_file = read_config_file(args.config, "train") if args.config else {}
+    if config.init is None or args.lr is not None or "learning_rate" in from_file:
+        return config
+    return replace(config, learning_rate=FINE_TUNE_LEARNING_RATE)
 
 
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -66,9 +95,14 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         values = read_config_file(args.config, "train")
         # [augment] and [gan] tables beside top-level training keys belong to augment_config_from_args
         values = {k: v for k, v in values.items() if not (k in ("augment", "gan", "engine") and isinstance(v, dict))}
+        moved = sorted(set(values) & {"threads", "num_workers", "accelerator", "devices", "num_nodes", "precision"})
+        if moved:
+            raise IsatSleepNetError(f"{args.config}: {', '.join(moved)} are engine settings now: move them to an "
+                                    "[engine] table (device, devices, num_nodes, precision, threads, workers)")
         config = replace_from(config, values, source=str(args.config))
     flags = {field: getattr(args, dest) for dest, field in _FLAGS.items() if getattr(args, dest) is not None}
     config = replace_from(config, flags)
+    config = _fine_tune_learning_rate(config, args)
     if not isinstance(config.model, dict):
         config.validate()  # names the setting, one line
     model = dict(config.model)

@@ -10,6 +10,30 @@ from isatsleepnet.inference.predict import predict_recordings
 from isatsleepnet.inference.predictor import load_predictor
 
 
+def check_unseen(training: dict, data_root: Path, subjects: list[str], recordings: list,
+                 hint: str = "evaluate on other subjects (--subjects)") -> None:
+    """Refuse subjects or recordings that the model, or any model it was fine-tuned from, was trained or
+    selected on: by subject within the same dataset (its own and its ``ancestors``'), and by source-file
+    hash anywhere (``seen_sources``, the union over its ancestors: a copy, an augmented dataset)."""
+    here = Path(data_root).resolve()
+    own = {"data": training.get("data", ""),
+           "subjects": [*training.get("train_subjects", []), *training.get("validation_subjects", [])]}
+    for model in [own, *(training.get("ancestors") or [])]:
+        same_data = bool(model.get("data")) and Path(str(model["data"])).resolve() == here
+        overlap = sorted(set(model.get("subjects") or []) & set(subjects)) if same_data else []
+        if overlap:
+            whom = "the model" if model is own else f"its base model {model.get('file')}"
+            raise IsatSleepNetError(f"{whom} was trained or selected on subject(s) {', '.join(overlap[:5])} of "
+                                    f"this dataset; {hint}")
+    seen_sources = set(training.get("seen_sources", []))
+    reused = sorted(r.name for r in recordings if r.meta.get("source_sha1") in seen_sources)
+    if reused:
+        raise IsatSleepNetError(
+            f"the model (or a model it was fine-tuned from) was trained or selected on recording(s) "
+            f"{', '.join(reused[:5])} (same source file); {hint}"
+        )
+
+
 def evaluate_model(
     model_path: Path,
     data_root: Path,
@@ -35,23 +59,8 @@ def evaluate_model(
     predictor = load_predictor(model_path, engine=engine)
     training = predictor.meta.get("training") or {}
     chosen = check_subjects(data, subjects) if subjects else data.subjects()
-    seen = set(training.get("train_subjects", [])) | set(training.get("validation_subjects", []))
-    same_data = Path(training.get("data", "")).resolve() == Path(data_root).resolve()
-    overlap = sorted(seen & set(chosen)) if same_data else []
-    if overlap:
-        raise IsatSleepNetError(
-            f"the model was trained or selected on subject(s) {', '.join(overlap[:5])} of this dataset; "
-            "evaluate on other subjects (--subjects)"
-        )
     recordings = recordings_of(data, chosen)
-    # the same recordings stored elsewhere (a copy, an augmented dataset) are caught by their source hash
-    seen_sources = set(training.get("seen_sources", []))
-    reused = sorted(r.name for r in recordings if r.meta.get("source_sha1") in seen_sources)
-    if reused:
-        raise IsatSleepNetError(
-            f"the model was trained or selected on recording(s) {', '.join(reused[:5])} (same source file); "
-            "evaluate on other subjects (--subjects)"
-        )
+    check_unseen(training, data_root, chosen, recordings)
     predictions = predict_recordings(predictor, recordings, out / "predictions", batch_size=batch_size,
                                      progress=progress)
     warning = synthetic_training_warning(training)

@@ -91,6 +91,24 @@ def _training_data_line(trained: dict[str, Any]) -> str:
     return f"<p>{escape(line)}.</p>"
 
 
+def _card_lines(card: dict[str, Any] | None) -> str:
+    """The model card in brief (:func:`isatsleepnet.model.card.card_summary`); `isatsleepnet model-info` has it all."""
+    if not card:
+        return ""
+    test = card.get("test")
+    tested = (f"test metrics ({test.get('subjects', 0)} subject(s)): accuracy {100 * test['accuracy']:.1f} %, "
+              f"Cohen's κ {test['kappa']:.3f}, macro-F1 {100 * test['macro_f1']:.1f} %"
+              if test and all(isinstance(test.get(k), (int, float)) for k in ("accuracy", "kappa", "macro_f1"))
+              else "no test metrics recorded (a model from `cv` carries its fold's)")
+    rows = [("Architecture", card.get("architecture")), ("Context", card.get("context")),
+            ("Training data", card.get("training_data")), ("Parent model", card.get("parent") or "none"),
+            ("Test", tested)]
+    items = "".join(f"<li>{escape(name)}: {escape(str(text))}</li>" for name, text in rows if text)
+    loud = (f"<p class='note'><strong>{escape(card['synthetic_warning'])}.</strong></p>"
+            if card.get("synthetic_warning") else "")
+    return f"<p>Model card (<code>isatsleepnet model-info</code> prints all of it):</p><ul>{items}</ul>{loud}"
+
+
 def render(summary: dict[str, Any], figures: dict[str, Path | None], review_rows: list[dict[str, Any]]) -> str:
     """The page for one staged recording. ``review_rows``: epoch, onset_s, stage, second, confidence."""
     rec, model, stats = summary["recording"], summary["model"], summary["statistics"]
@@ -167,7 +185,7 @@ def render(summary: dict[str, Any], figures: dict[str, Path | None], review_rows
         f"<h2>Model</h2><p>{escape(model['file'])}: channels {escape(', '.join(model['channels']))} at "
         f"{model['sampling_rate']:g} Hz, {escape(model['normalize'])} normalisation"
         + (f"; trained on {escape(str(trained.get('data')))}" if trained.get("data") else "")
-        + ".</p>" + _training_data_line(trained)
+        + ".</p>" + _training_data_line(trained) + _card_lines(model.get("card"))
     )
     parts.append(
         f"<footer>isatsleepnet {escape(__version__)}. Automatic sleep staging is a decision aid: "

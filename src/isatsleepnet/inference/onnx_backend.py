@@ -64,9 +64,14 @@ def model_metadata(model_file: Any) -> dict[str, Any]:
     meta = {name: getattr(model_file, name) for name in _METADATA_FIELDS}
     training = model_file.training or {}
     # the provenance keys travel too: staging warns from them (synthetic training data, foreign inputs)
-    kept = ("data", "fold", "train_subjects", "selected_by", "synthetic_recordings", "real_recordings", "input_profile")
+    kept = ("data", "fold", "train_subjects", "selected_by", "synthetic_recordings", "real_recordings", "input_profile",
+            # and what `evaluate` refuses: the subjects and source files it (and every model it came from) saw
+            "validation_subjects", "seen_sources", "ancestors", "parent")
     meta["training"] = {k: training[k] for k in kept if k in training}
     meta["metrics"] = model_file.metrics or {}
+    from isatsleepnet.model.card import model_card
+
+    meta["card"] = model_card(model_file)  # `isatsleepnet model-info MODEL.onnx` prints it
     meta["weights_sha1"] = model_file.weights_sha1()  # the same identity as the .pt it came from
     meta["isatsleepnet_version"] = __version__
     return json.loads(json.dumps(meta, default=str))

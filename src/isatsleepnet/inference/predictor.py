@@ -104,6 +104,10 @@ class Predictor:
     def describe(self) -> dict[str, Any]:
         keys = ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "training", "metrics")
         summary = {k: self.meta.get(k) for k in keys}
+        if isinstance(self.meta.get("card"), dict):  # a few lines of the model card, for the staging report
+            from isatsleepnet.model.card import card_summary
+
+            summary["card"] = card_summary(self.meta["card"])
         return json.loads(json.dumps({"file": str(self.source), "backend": self.backend, **summary}, default=str))
 
 
@@ -141,6 +145,9 @@ def _torch_predictor(path: Path, engine: Engine) -> Predictor:
             ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "stages", "model_config",
              "training", "metrics")}
     meta["weights_sha1"] = model_file.weights_sha1()
+    from isatsleepnet.model.card import model_card
+
+    meta["card"] = model_card(model_file)  # an ONNX export carries the same (onnx_backend.model_metadata)
     return Predictor("torch", path, meta, logits, context)
 
 

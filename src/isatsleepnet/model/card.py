@@ -191,9 +191,11 @@ def model_card(model_file: Any) -> dict[str, Any]:
             "model_config": config,
         },
         "context": {"epochs": context,
-                    "description": ("none: each epoch is staged alone (the paper's model)" if not context else
+                    "description": ("none: each epoch is staged alone, as in the paper" if not context else
                                     f"{context} consecutive epochs per training window; staging reads the "
-                                    "neighbouring epochs of the recording")},
+                                    "neighbouring epochs of the recording"),
+                    # a context model: its encoder (phase 1) and the sequence head's own selection
+                    "training": training.get("context") if isinstance(training.get("context"), dict) else None},
         "input": {"channels": _channels(model_file), "sampling_rate": float(model_file.sampling_rate),
                   "epoch_seconds": float(model_file.epoch_seconds), "n_samples": config.get("n_samples"),
                   "normalize": model_file.normalize, "stages": list(model_file.stages)},

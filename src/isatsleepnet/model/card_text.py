@@ -46,7 +46,7 @@ def _derivation(channel: dict[str, Any]) -> str:
     ways = channel.get("derived_from")
     if ways == "unknown" or ways is None:
         return "derivation not recorded"
-    texts = [f"derived as {w[0]} − {w[1]}" if isinstance(w, list) and len(w) == 2 else "recorded as such"
+    texts = [f"derived as {w[0]} − {w[1]}" if isinstance(w, list) and len(w) == 2 else "not derived"
              for w in ways]
     return "; ".join(texts) if texts else "derivation not recorded"
 
@@ -55,7 +55,7 @@ def _source_rates(channel: dict[str, Any]) -> str:
     rates = channel.get("source_rates")
     if not isinstance(rates, list) or not rates:
         return ""
-    return ", recorded at " + " / ".join(f"{r:g}" for r in rates) + " Hz"
+    return ", source rate " + " / ".join(f"{r:g}" for r in rates) + " Hz"
 
 
 def _stage_counts(counts: dict[str, Any]) -> list[str]:
@@ -86,7 +86,13 @@ def card_markdown(card: dict[str, Any]) -> str:
             f"{k} {d['model']} (paper {d['paper']})" for k, d in diffs.items()))
     else:
         lines.append("- differences from the paper's defaults: none (the paper's architecture)")
-    lines += ["", "## Context", "", f"- context: {ctx['epochs']} ({ctx['description']})", ""]
+    lines += ["", "## Context", "", f"- context: {ctx['epochs']} ({ctx['description']})"]
+    head = ctx.get("training") or {}
+    if head:
+        lines += [f"- encoder (the per-epoch network, trained first): {_value(head.get('encoder'))}",
+                  f"- sequence head selected by {_value(head.get('selected_by'))} at its epoch "
+                  f"{_value(head.get('selected_epoch'))} (from 0) of {_value(head.get('epochs_run'))}"]
+    lines.append("")
     lines += ["## Channels", "",
               f"- {inp['epoch_seconds']:g}-s epochs at {inp['sampling_rate']:g} Hz ({inp.get('n_samples')} samples), "
               f"{inp['normalize']} normalisation"]
@@ -101,8 +107,10 @@ def card_markdown(card: dict[str, Any]) -> str:
               f"{_value(data.get('synthetic_recordings'))} synthetic recording(s), training and validation)",
               f"- subjects: {subjects.get('train', 0)} training, {subjects.get('validation', 0)} validation",
               f"- nights: {nights.get('train', 'unknown')} training, {nights.get('validation', 'unknown')} validation"]
-    if data.get("protocol") is not None or data.get("fold") is not None:
-        lines.append(f"- protocol: {_value(data.get('protocol'))}, fold {_value(data.get('fold'))}")
+    split = [f"protocol {data['protocol']}"] if data.get("protocol") is not None else []
+    split += [f"fold {data['fold']}"] if data.get("fold") is not None else []
+    if split:
+        lines.append(f"- split: {', '.join(split)}")
     lines += _stage_counts(data.get("epochs_per_stage") or {})
     lines += [f"- training subjects: {_value(data.get('train_subjects'))}",
               f"- validation subjects: {_value(data.get('validation_subjects'))}",

@@ -97,6 +97,8 @@ FLAGS: dict[str, str] = {
 
 
 FREEZE_CHOICES = ("none", "extractors", "encoder")
+FINE_TUNE_LEARNING_RATE = 1e-5
+"""The learning rate of a fine-tuning run (--init) whose settings name none: why, see isatsleepnet.training.finetune."""
 
 
 def _validate_fine_tuning(config: TrainConfig) -> None:

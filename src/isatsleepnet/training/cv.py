@@ -39,6 +39,8 @@ from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.data.subjects import recordings_of
 from isatsleepnet.training.context import train_with_context
 from isatsleepnet.training.fit import MODEL_FILE
+from isatsleepnet.training.finetune import check_base_unseen, with_base
+from isatsleepnet.training.provenance import write_run_cards
 from isatsleepnet.training.folds import Fold, load_folds, make_folds, save_folds
 from isatsleepnet.training.train import CONFIG_FILE, ENGINE_FILE, changed_train_settings
 
@@ -164,8 +166,9 @@ def run_fold(
 
     # the test set through the predictor `stage` uses: the reported metrics are those of the staging code
     predictions = predict_recordings(model_path, recordings_of(data, fold.test), out / "predictions",
-                                     engine=engine, progress=progress)
+                                     engine=(engine or Engine()).for_inference(), progress=progress)
     _record_test_metrics(model_path, fold, predictions)
+    write_run_cards(out)  # MODEL_CARD.md with the test metrics just recorded
     atomic_write_text(out / "DONE", "predictions of the test subjects are complete\n")
     return out
 
@@ -234,8 +237,8 @@ def _synthetic_warnings(run: Path, folds: Iterable[int]) -> list[str]:
 
 
 def cross_validate(
-    data_root: Path,
-    run: Path,
+    data_root: str | Path,
+    run: str | Path,
     *,
     protocol: str,
     config: TrainConfig | None = None,
@@ -248,8 +251,14 @@ def cross_validate(
     gan: GanConfig | None = None,
     keep_augmented: bool = False,
     engine: Engine | None = None,
+    init: str | Path | None = None,
+    freeze: str | None = None,
 ) -> dict[str, Any]:
     """Run (or continue) the cross-validation in ``run`` and write its report; returns the metrics.
+
+    ``init`` and ``freeze``: every fold fine-tunes the same base model (see
+    :func:`isatsleepnet.training.train.train`); a fold whose test subjects or recordings the base
+    model (or one of its ancestors) saw is refused. Each fold_XX/ gets a MODEL_CARD.md with its test metrics.
 
     ``augment`` (default: none) augments each fold's training recordings, with
     ``gan`` as the settings of its Physio-GANs in gan mode (default GanConfig();
@@ -263,11 +272,12 @@ def cross_validate(
     >>> metrics = isn.cross_validate("prepared/edf20", "runs/edf20", protocol="sleep-edf-20")  # doctest: +SKIP
     >>> metrics["pooled"]["macro_f1"]  # doctest: +SKIP
     """
-    data = PreparedDataset(data_root)
-    config = config or TrainConfig()
+    config = with_base(config, init, freeze)  # the paper's settings by default; the base model's checksum
     config.validate()
     engine = engine or Engine()
     engine.validate()
+    engine.check_training()  # before the data are read
+    data, run = PreparedDataset(data_root), Path(run)
     if (data.root / AUGMENT_JSON).is_file():
         raise IsatSleepNetError(
             f"{data.root} is an augmented dataset: cross-validation would ignore its synthetic epochs and its GAN may "
@@ -280,6 +290,7 @@ def cross_validate(
         chosen = [f for f in folds if f.index == only_fold]
         if not chosen:
             raise IsatSleepNetError(f"--fold {only_fold}: the run has folds 0..{len(folds) - 1}")
+    check_base_unseen(config, data, chosen)  # a base model that saw a test subject would leak it into the metrics
     with contextlib.ExitStack() as held:  # every fold this run trains, held until it ends
         for fold in chosen:
             folder = fold_dir(run, fold.index)

@@ -26,6 +26,7 @@ ancestor saw, so that `evaluate` refuses a recording the base model was trained 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,18 +37,15 @@ from torch import nn
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.model.config import ModelConfig
 from isatsleepnet.model.file import ModelFile, load_model_file
-from isatsleepnet.training.config import FREEZE_CHOICES, TrainConfig
-
-FINE_TUNE_LEARNING_RATE = 1e-5
-"""The learning rate of a fine-tuning run whose settings name none (see the module's docstring for why)."""
+from isatsleepnet.training.config import FINE_TUNE_LEARNING_RATE, FREEZE_CHOICES, TrainConfig
 
 # ModelConfig settings that may differ between a base model and its fine-tuning: no per-epoch weight depends on them
 _FREE = ("use_fast_conv", "dropout", "attention_dropout", "context", "context_hidden", "context_layers")
 _INPUT = ("roles", "n_samples", "sampling_rate")  # compared as roles, rate and epoch length, with their own words
 _HEAD = ("head.", "context.")  # the classification head (and a context model's sequence head)
 
-__all__ = ["FINE_TUNE_LEARNING_RATE", "FREEZE_CHOICES", "FrozenInEval", "base_mismatch", "frozen_modules",
-           "lineage_record", "start_from_base", "with_base"]
+__all__ = ["FINE_TUNE_LEARNING_RATE", "FREEZE_CHOICES", "FrozenInEval", "base_mismatch", "check_base_unseen",
+           "frozen_modules", "lineage_record", "start_from_base", "with_base"]
 
 
 def _base_file(path: str | Path) -> ModelFile:
@@ -169,11 +167,28 @@ def lineage_record(base: ModelFile | None, seen: list[Any]) -> dict[str, Any]:
         return {}
     trained = base.training or {}
     own = {r.meta.get("source_sha1", "") for r in seen} - {""}
-    ancestor = {"data": trained.get("data"), "file": str(base.source), "weights_sha1": base.weights_sha1(),
+    file = os.path.abspath(base.source) if base.source is not None else None  # --init as given may be relative
+    ancestor = {"data": trained.get("data"), "file": file, "weights_sha1": base.weights_sha1(),
                 "subjects": sorted({*trained.get("train_subjects", []), *trained.get("validation_subjects", [])})}
     return {
-        "parent": {"file": str(base.source), "sha256": base.header.get("sha256"), "weights_sha1": base.weights_sha1(),
+        "parent": {"file": file, "sha256": base.header.get("sha256"), "weights_sha1": base.weights_sha1(),
                    "data": trained.get("data"), "selected_by": trained.get("selected_by")},
         "ancestors": [ancestor, *(trained.get("ancestors") or [])],
         "seen_sources": sorted(own | set(trained.get("seen_sources") or [])),
     }
+
+
+def check_base_unseen(config: TrainConfig, data: Any, folds: list[Any]) -> None:
+    """Refuse a cross-validation whose base model (or an ancestor of it) saw a test subject or recording of a fold."""
+    if config.init is None:
+        return
+    from isatsleepnet.data.subjects import recordings_of
+    from isatsleepnet.inference.evaluate import check_unseen
+
+    training = _base_file(config.init).training or {}
+    for fold in folds:
+        try:
+            check_unseen(training, data.root, list(fold.test), recordings_of(data, list(fold.test)),
+                         hint="fine-tune from a model that never saw this dataset's test subjects")
+        except IsatSleepNetError as exc:
+            raise IsatSleepNetError(f"--init {config.init}: fold {fold.index}'s test subjects: {exc}") from None

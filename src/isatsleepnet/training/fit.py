@@ -50,6 +50,8 @@ from isatsleepnet.training.module import (
     checkpoint_sha256,
 )
 from isatsleepnet.training.reproducible import EpochSampler
+from isatsleepnet.training.finetune import lineage_record, start_from_base
+from isatsleepnet.training.provenance import data_record
 
 MODEL_FILE = "model.pt"
 
@@ -236,6 +238,8 @@ def train_split(
     }
     weights = class_weights(train_set.class_counts()).tolist()
     module = SleepStager(model_config, asdict(config), weights)
+    # fine-tuning: the base model's weights (a resumed run then loads last.ckpt over them), frozen parts frozen
+    base, frozen = start_from_base(module.model, config, model_config, float(first.meta.get("epoch_seconds", 30.0)))
 
     # The order of training epoch e is a function of (seed, e), and the loaders draw their workers' base
     # seeds from generators of their own, not from the global one that EpochSeeding reseeds per epoch
@@ -255,7 +259,7 @@ def train_split(
 
     ckpt_dir = out / "checkpoints"
     monitor = "val_macro_f1" if val_loader is not None else None
-    callbacks = list(callbacks or []) + [EpochSeeding(config.seed, sampler)]
+    callbacks = list(callbacks or []) + [EpochSeeding(config.seed, sampler), *frozen]
     # With validation subjects, "best" by validation macro-F1, and "last" every epoch (for resuming).
     # Lightning runs checkpoint callbacks last, in list order, after early stopping and the CSV row:
     # "best" goes first so that last.ckpt holds this epoch's early-stopping and best-checkpoint state
@@ -350,6 +354,10 @@ def train_split(
             **({"train_data": str(train_data.root)} if train_data is not None else {}),
             # what the model has seen, by content: evaluate refuses these recordings wherever they are stored
             "seen_sources": sorted({r.meta.get("source_sha1", "") for r in seen} - {""}),
+            # for the model card: datasets, nights, epochs per stage, channel derivations (training/provenance.py)
+            **data_record(recordings_of(data, fold.train), val_recs, channels),
+            # fine-tuned: its parent, ancestors' subjects, and seen_sources with the ancestors' (training/finetune.py)
+            **lineage_record(base, seen),
             "selected_epoch": selected_epoch,
             "selected_by": "validation macro-F1" if monitor else "last epoch (no validation subjects)",
             "config": asdict(config),

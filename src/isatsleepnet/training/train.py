@@ -35,7 +35,8 @@ def changed_train_settings(previous: dict, config: TrainConfig) -> list[str]:
     from dataclasses import asdict
 
     current = asdict(config)
-    return sorted(k for k in previous if k in current and previous[k] != current[k])
+    # the base model (--init) is compared by its checksum (init_sha256): a moved copy of it is the same base model
+    return sorted(k for k in previous if k in current and k != "init" and previous[k] != current[k])
 
 
 def train(
@@ -52,6 +53,8 @@ def train(
     gan: GanConfig | None = None,
     keep_augmented: bool = False,
     progress: bool = True,
+    init: str | Path | None = None,
+    freeze: str | None = None,
 ) -> Path:
     """Train a model on ``data`` into the folder ``out`` and return its model file (``out/model.pt``).
 
@@ -73,6 +76,15 @@ def train(
         Where it runs (default: a CUDA GPU when there is one, else the CPU).
     augment, gan : optional
         Augmentation of the training subjects' recordings (default: none).
+    init : path, optional
+        Fine-tune: start from this model file's weights (same channel roles, rate, epoch length and
+        architecture); without ``config``, the learning rate is then
+        :data:`~isatsleepnet.training.finetune.FINE_TUNE_LEARNING_RATE`. The new model records its parent.
+    freeze : {"none", "extractors", "encoder"}, optional
+        With ``init``: keep the EEG/EOG feature extractors, or everything but the classification head,
+        as the base model has them (default none).
+
+    ``out/MODEL_CARD.md`` describes the model (:mod:`isatsleepnet.model.card`).
 
     Examples
     --------
@@ -80,14 +92,18 @@ def train(
     >>> model_path = isn.train("prepared/edf20", "models/edf20", validation_subjects=["SC400"])  # doctest: +SKIP
     """
     from isatsleepnet.augment.balance import AUGMENT_JSON
-    from isatsleepnet.training.augmentation import augmented_training_data, drop_augmented_epochs
+    from isatsleepnet.training.augmentation import augmented_training_data, drop_augmented_epochs, is_rank_zero
     from isatsleepnet.training.context import train_with_context
     from isatsleepnet.training.fit import MODEL_FILE
 
-    config = config or TrainConfig()
+    from isatsleepnet.training.finetune import with_base
+    from isatsleepnet.training.provenance import write_run_cards
+
+    config = with_base(config, init, freeze)  # the base model's checksum becomes a setting of the run
     config.validate()
     engine = engine or Engine()
     engine.validate()
+    engine.check_training()
     augment = augment or AugmentConfig()
     augment.validate()
     dataset = data if isinstance(data, PreparedDataset) else PreparedDataset(data)
@@ -126,4 +142,6 @@ def train(
                                   augment=augment.mode, engine=engine)
         if train_data is not None and train_data is not dataset and not keep_augmented:
             drop_augmented_epochs(out)
+        if is_rank_zero() and path.is_file():  # the first process of a multi-GPU run writes the files
+            write_run_cards(out)
     return path

@@ -177,7 +177,11 @@ class MemoryRecording:
             raise IsatSleepNetError(f"from_mne expects an mne.io.Raw, not {type(raw).__name__}")
         files = [f for f in (raw.filenames or ()) if f]
         name = name or (Path(files[0]).name if files else "recording")
-        data = raw.get_data()
+        import warnings
+
+        with warnings.catch_warnings():  # MNE's note on edge artefacts of its own resampling of mixed-rate EDFs
+            warnings.simplefilter("ignore", RuntimeWarning)
+            data = raw.get_data()
         units = []
         for c_idx, ch in enumerate(raw.info["chs"]):
             if int(ch["unit"]) == _FIFF_UNIT_V:
