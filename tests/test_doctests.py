@@ -20,7 +20,7 @@ MODULES = [
     "isatsleepnet.inference.input_check",
     "isatsleepnet.locking",
     "isatsleepnet.time_axis",
-    "isatsleepnet.model.context",
+    "isatsleepnet.model.context_plan",
     "isatsleepnet.data.normalize",
     "isatsleepnet.data.subjects",
     "isatsleepnet.engine",

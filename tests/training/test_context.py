@@ -12,10 +12,16 @@ from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.inference.predict import predict_prepared
 from isatsleepnet.inference.predictor import load_predictor
 from isatsleepnet.model import ISATSleepNet, ModelConfig
-from isatsleepnet.model.context import ContextHead, apply_context, build_network, runs_of, window_starts
+from isatsleepnet.model.context import ContextHead, apply_context, build_network
+from isatsleepnet.model.context_plan import runs_of, window_starts
 from isatsleepnet.model.file import load_model_file
 from isatsleepnet.training import context as context_module
-from isatsleepnet.training.context import CONTEXT_DIR, ENCODER_DIR, train_with_context, training_windows
+from isatsleepnet.training.context import (
+    CONTEXT_DIR,
+    ENCODER_DIR,
+    train_with_context,
+    training_windows,
+)
 from isatsleepnet.training.folds import Fold
 from tests.training.conftest import TINY_MODEL, tiny_config
 
@@ -121,11 +127,25 @@ def test_a_killed_context_training_resumes_to_the_same_model(context_run, tmp_pa
         assert torch.equal(resumed.state_dict[key], value), key
 
 
-def test_a_context_model_refuses_onnx_in_one_line(context_run, tmp_path):
+def test_a_context_model_exports_to_onnx_and_stages_the_same_without_torch(context_run, tmp_path):
+    """The ONNX file holds the encoder and the head; staging through ONNX Runtime gives torch's probabilities."""
+    import subprocess
+    import sys
+
     from isatsleepnet.inference.onnx_backend import export_onnx
 
-    with pytest.raises(IsatSleepNetError, match="context model .5 epochs. cannot be exported to ONNX yet"):
-        export_onnx(load_model_file(context_run[4]), tmp_path / "m.onnx")
+    data, fold, config, out, model = context_run
+    info = export_onnx(load_model_file(model), tmp_path / "m.onnx")
+    assert info["max_probability_difference"] < 1e-4
+    recording = next(r for r in data if r.subject in fold.test)
+    via_onnx = predict_prepared(load_predictor(tmp_path / "m.onnx", threads=1), recording)
+    via_torch = predict_prepared(load_predictor(model, threads=1), recording)
+    assert np.abs(via_onnx - via_torch).max() < 1e-4
+    code = ("import sys, numpy as np; from isatsleepnet.inference.predictor import load_predictor; "
+            f"p = load_predictor({str(tmp_path / 'm.onnx')!r}, threads=1); "
+            "print(p.context, p.probabilities(np.zeros((7, 3, 3000), np.float32)).shape, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["5", "(7,", "5)", "False"], done.stderr[-2000:]
 
 
 def test_stage_evaluate_and_the_api_run_a_context_model(context_run, tmp_path):

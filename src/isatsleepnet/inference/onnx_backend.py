@@ -42,7 +42,9 @@ from isatsleepnet.errors import IsatSleepNetError
 
 METADATA_KEY = "isatsleepnet"
 INPUT_NAME = "epochs"
-OUTPUT_NAME = "logits"
+OUTPUT_NAME = "logits"  # of a context model: logits then the epoch embedding
+WINDOWS_NAME = "windows"  # context models: (windows, context, n_classes + embedding) of those outputs
+CONTEXT_OUTPUT_NAME = "context_logits"
 CHECKSUM_KEY = "sha256"  # in the metadata: sha256 of the rest of the metadata and of every weight
 _METADATA_FIELDS = ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "stages", "model_config")
 _SHA1_DIGITS = frozenset("0123456789abcdef")
@@ -86,10 +88,6 @@ def export_onnx(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Write ``out`` (.onnx) from a ModelFile; returns a summary with the checked difference."""
-    if int(model_file.model_config.get("context", 0) or 0):
-        raise IsatSleepNetError(f"{model_file.source or 'model file'}: a context model "
-                                f"({model_file.model_config['context']} epochs) cannot be exported to ONNX yet; "
-                                "stage it with the torch backend")
     _require("onnx", "onnxscript", "onnxruntime")
     import onnx
     import torch
@@ -99,12 +97,19 @@ def export_onnx(
     g = torch.Generator().manual_seed(seed)
     example = torch.randn(2, config.n_channels, config.n_samples, generator=g)
     batch = torch.export.Dim("batch", min=1, max=65536)
+    exported, inputs, names, outputs, shapes = model, (example,), [INPUT_NAME], [OUTPUT_NAME], ({0: batch},)
+    if config.context:  # the encoder's outputs per epoch, and the head over windows of them: two entries
+        exported = _context_graph(model)
+        width = config.n_classes + 2 * config.lstm_hidden
+        inputs = (example, torch.randn(3, config.context, width, generator=g))
+        names, outputs = [INPUT_NAME, WINDOWS_NAME], [OUTPUT_NAME, CONTEXT_OUTPUT_NAME]
+        shapes = ({0: batch}, {0: torch.export.Dim("windows", min=1, max=65536)})
     out = Path(out)
     with atomic_path(out) as tmp, _quiet_export():
         try:
             torch.onnx.export(
-                model, (example,), str(tmp), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                dynamic_shapes=({0: batch},), dynamo=True, optimize=True, external_data=False,
+                exported, inputs, str(tmp), input_names=names, output_names=outputs,
+                dynamic_shapes=shapes, dynamo=True, optimize=True, external_data=False,
                 **({"opset_version": opset} if opset else {}),
             )
         except Exception as exc:  # the exporter's errors are long reports; keep the first line
@@ -117,10 +122,19 @@ def export_onnx(
         entry.key, entry.value = METADATA_KEY, json.dumps(meta)
         proto.producer_name, proto.producer_version = "isatsleepnet", __version__
         onnx.save(proto, str(tmp))
-        check = torch.randn(5, config.n_channels, config.n_samples, generator=g)
+        check = torch.randn(5 + 2 * config.context, config.n_channels, config.n_samples, generator=g)
+        runner = OnnxRunner(tmp, threads=1)
         with torch.inference_mode():
-            expected = torch.softmax(model(check), dim=-1).numpy()
-        got = softmax(OnnxRunner(tmp, threads=1).logits(check.numpy()))
+            if config.context:  # the whole staging path: windows at both ends of a run, and a gap
+                from isatsleepnet.model.context import apply_context
+
+                index = np.r_[np.arange(len(check) - 2), np.arange(len(check) - 2, len(check)) + 50]
+                expected = torch.softmax(apply_context(model.context, model.logits_and_embedding(check), index,
+                                                       config.context), dim=-1).numpy()
+                got = softmax(runner.context(runner.logits(check.numpy()), index))
+            else:
+                expected = torch.softmax(model(check), dim=-1).numpy()
+                got = softmax(runner.logits(check.numpy()))
         difference = float(np.abs(got - expected).max())
         if not difference <= tolerance:
             raise IsatSleepNetError(
@@ -128,6 +142,28 @@ def export_onnx(
             )
     return {"path": str(out), "opset": _opset_of(out), "max_probability_difference": difference,
             "bytes": out.stat().st_size}
+
+
+def _context_graph_class():
+    import torch
+
+    class ContextGraph(torch.nn.Module):
+        """A context network as one ONNX graph with two entries: per-epoch outputs, and the head over windows."""
+
+        def __init__(self, network: torch.nn.Module) -> None:
+            super().__init__()
+            self.network = network
+
+        def forward(self, epochs: torch.Tensor, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            n = self.network.config.n_classes
+            return self.network.logits_and_embedding(epochs), self.network.context(windows[..., n:], windows[..., :n])
+
+    return ContextGraph
+
+
+def _context_graph(network: Any) -> Any:
+    """The two-entry graph of a context network (the class is made here: it needs torch)."""
+    return _context_graph_class()(network)
 
 
 @contextlib.contextmanager
@@ -261,5 +297,32 @@ class OnnxRunner:
         """The staging metadata embedded by :func:`export_onnx`, checked when the file was opened."""
         return json.loads(json.dumps(self._metadata))
 
+    @property
+    def context_length(self) -> int:
+        return int((self._metadata.get("model_config") or {}).get("context", 0) or 0)
+
+    def _feeds(self, epochs: np.ndarray | None = None, windows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Both inputs of a context graph (the one not needed: a minimal stand-in; only asked outputs are run)."""
+        config = self._metadata["model_config"]
+        feeds = {INPUT_NAME: np.ascontiguousarray(epochs, dtype=np.float32) if epochs is not None else
+                 np.zeros((1, len(config["roles"]), int(config["n_samples"])), np.float32)}
+        if self.context_length:
+            width = int(config.get("n_classes", 5)) + 2 * int(config.get("lstm_hidden", 128))
+            feeds[WINDOWS_NAME] = (np.ascontiguousarray(windows, dtype=np.float32) if windows is not None else
+                                   np.zeros((1, self.context_length, width), np.float32))
+        return feeds
+
     def logits(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x, dtype=np.float32)})[0]
+        """The graph's per-epoch outputs: logits (and, for a context model, the embedding after them)."""
+        return self.session.run([OUTPUT_NAME], self._feeds(epochs=x))[0]
+
+    def context(self, outputs: np.ndarray, index: np.ndarray, windows_per_batch: int = 256) -> np.ndarray:
+        """Context logits (N, n_classes) from :meth:`logits` of N epochs numbered ``index`` (see model/context.py)."""
+        from isatsleepnet.model.context_plan import context_plan, gather_windows
+
+        length = self.context_length
+        rows, which, place = context_plan(np.asarray(index), length)
+        chunks = [self.session.run([CONTEXT_OUTPUT_NAME], self._feeds(windows=gather_windows(
+            outputs, rows[i : i + windows_per_batch])))[0] for i in range(0, len(rows), windows_per_batch)]
+        result = np.concatenate(chunks) if chunks else np.zeros((0, length, 5), np.float32)
+        return result[which, place]

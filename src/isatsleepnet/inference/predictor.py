@@ -196,4 +196,5 @@ def load_predictor(
             shutil.rmtree(folder, ignore_errors=True)  # the session holds the model in memory
     else:
         runner = OnnxRunner(path, threads=engine.threads)
-    return Predictor("onnx", path, runner.metadata(), runner.logits)
+    return Predictor("onnx", path, runner.metadata(), runner.logits,
+                     runner.context if runner.context_length else None)

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from isatsleepnet.model.config import ModelConfig
+from isatsleepnet.model.context_plan import context_plan
 
 
 class ContextHead(nn.Module):
@@ -47,40 +48,6 @@ class ContextHead(nn.Module):
         return epoch_logits + self.out(states)
 
 
-def window_starts(n: int, length: int) -> np.ndarray:
-    """For each of ``n`` consecutive epochs, the start of the window of ``length`` that stages it.
-
-    The window centred on the epoch, shifted inside ``0..n`` at the ends; a run
-    shorter than ``length`` is one window (start 0).
-
-    Examples
-    --------
-    >>> window_starts(7, 3).tolist()
-    [0, 0, 1, 2, 3, 4, 4]
-    >>> window_starts(2, 5).tolist()
-    [0, 0]
-    """
-    if n <= length:
-        return np.zeros(n, dtype=np.int64)
-    return np.clip(np.arange(n) - length // 2, 0, n - length).astype(np.int64)
-
-
-def runs_of(index: np.ndarray) -> list[tuple[int, int]]:
-    """(start, stop) positions of the runs of consecutive epoch numbers in ``index`` (a gap breaks a run).
-
-    Examples
-    --------
-    >>> runs_of(np.array([0, 1, 2, 5, 6, 9]))
-    [(0, 3), (3, 5), (5, 6)]
-    """
-    index = np.asarray(index)
-    if len(index) == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(index) != 1) + 1
-    edges = [0, *breaks.tolist(), len(index)]
-    return list(zip(edges[:-1], edges[1:]))
-
-
 @torch.no_grad()
 def apply_context(head: ContextHead, logits_and_embedding: Tensor, index: np.ndarray, length: int,
                   windows_per_batch: int = 256) -> Tensor:
@@ -88,25 +55,19 @@ def apply_context(head: ContextHead, logits_and_embedding: Tensor, index: np.nda
 
     ``index`` numbers the epochs on the recording's grid: only consecutive numbers
     are neighbours. Each epoch takes its logits from its own window
-    (:func:`window_starts`), so staging sees windows exactly as long as training's.
+    (:func:`context_plan`), so staging sees windows exactly as long as training's.
     """
     n_classes = head.config.n_classes
-    logits, embeddings = logits_and_embedding[:, :n_classes], logits_and_embedding[:, n_classes:]
-    out = torch.empty_like(logits)
-    for start, stop in runs_of(index):
-        n = stop - start
-        width = min(length, n)
-        starts = window_starts(n, length)
-        firsts = np.unique(starts)
-        rows = torch.from_numpy(firsts[:, None] + np.arange(width)[None, :] + start).to(logits.device)
-        result = torch.empty(len(firsts), width, n_classes, device=logits.device, dtype=logits.dtype)
-        for i in range(0, len(firsts), windows_per_batch):
-            chunk = rows[i : i + windows_per_batch]
-            result[i : i + len(chunk)] = head(embeddings[chunk], logits[chunk])
-        which = np.searchsorted(firsts, starts)  # each epoch's window, and its place in it
-        place = np.arange(n) - starts
-        out[start:stop] = result[torch.from_numpy(which), torch.from_numpy(place)]
-    return out
+    rows, which, place = context_plan(np.asarray(index), length)
+    if len(rows) == 0:
+        return logits_and_embedding[:, :n_classes].clone()
+    rows_t = torch.from_numpy(rows).to(logits_and_embedding.device)
+    padded = torch.cat([logits_and_embedding, torch.zeros_like(logits_and_embedding[:1])])  # row -1: zeros
+    result = torch.empty(len(rows), length, n_classes, device=padded.device, dtype=padded.dtype)
+    for i in range(0, len(rows), windows_per_batch):
+        windows = padded[rows_t[i : i + windows_per_batch]]
+        result[i : i + len(windows)] = head(windows[..., n_classes:], windows[..., :n_classes])
+    return result[torch.from_numpy(which), torch.from_numpy(place)]
 
 
 def _network_class():  # the per-epoch network, imported here so that the helpers above need no torch model

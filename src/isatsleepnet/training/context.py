@@ -40,7 +40,8 @@ from isatsleepnet.engine import Engine
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.evaluation.metrics import compute_metrics
 from isatsleepnet.model.config import ModelConfig
-from isatsleepnet.model.context import ContextHead, apply_context, runs_of
+from isatsleepnet.model.context import ContextHead, apply_context
+from isatsleepnet.model.context_plan import runs_of
 from isatsleepnet.model.file import ModelFile, load_model_file
 from isatsleepnet.torchfile import load_plain
 from isatsleepnet.training.config import TrainConfig
