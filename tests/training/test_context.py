@@ -37,10 +37,22 @@ def test_context_zero_is_the_papers_network_and_context_adds_only_a_head():
     assert set(plain.state_dict()) <= set(with_context.state_dict())
 
 
-def test_a_new_context_head_leaves_the_epoch_logits_unchanged():
-    head = ContextHead(ModelConfig(**CONFIG, context=5))
+@pytest.mark.parametrize("kind", ["bigru", "transformer"])
+def test_a_new_context_head_leaves_the_epoch_logits_unchanged(kind):
+    head = ContextHead(ModelConfig(**CONFIG, context=5, context_model=kind))
     embeddings, logits = torch.randn(3, 5, 16), torch.randn(3, 5, 5)
     torch.testing.assert_close(head(embeddings, logits), logits)
+    torch.nn.init.normal_(head.out.weight)  # once trained, its view depends on the neighbours
+    moved = embeddings.clone()
+    moved[:, 4] = torch.randn(3, 16)  # another last epoch (a constant shift would vanish in the LayerNorm)
+    assert not torch.allclose(head(moved, logits)[:, 0], head(embeddings, logits)[:, 0])
+
+
+def test_an_unknown_context_model_is_one_line():
+    from isatsleepnet.model.config import ModelConfigError
+
+    with pytest.raises(ModelConfigError, match="context_model must be bigru or transformer"):
+        ModelConfig(**CONFIG, context=5, context_model="lstm")
 
 
 def test_windows_cover_the_ends_and_never_cross_a_gap():

@@ -51,6 +51,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="context across epochs: 0 (default) is the paper's per-epoch network; N (3-255, e.g. 21) "
                         "trains it first (OUT/encoder/), then a BiGRU over the embeddings of N consecutive epochs "
                         "on the frozen network (see README, Context)")
+    g.add_argument("--context-model", choices=("bigru", "transformer"),
+                   help="the sequence model of --context: bigru (default) or transformer")
     g.add_argument("--context-epochs", type=int, help="training epochs of the context head (default 20)")
     g.add_argument("--context-lr", type=float, help="AdamW learning rate of the context head (default 1e-3)")
     g.add_argument("--seed", type=int, help="random seed (default 0)")
@@ -112,6 +114,8 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         # a size sets every width a size may set (--model-size paper undoes a config file's small widths)
         sized = {key for options in MODEL_SIZES.values() for key in options}
         model = {**{k: v for k, v in model.items() if k not in sized}, **model_size_options(args.model_size)}
+    if getattr(args, "context_model", None):
+        model["context_model"] = args.context_model
     if getattr(args, "context", None):
         model["context"] = args.context
     elif getattr(args, "context", None) == 0:

@@ -122,7 +122,8 @@ class ModelConfig:
     # context across epochs (0: the paper's per-epoch network, unchanged; N: a sequence model over
     # N consecutive epochs' embeddings on top of it, see isatsleepnet.model.context)
     context: int = 0
-    context_hidden: int = 64  # BiGRU hidden units per direction
+    context_model: str = "bigru"  # or "transformer" (see isatsleepnet.model.context.ContextHead)
+    context_hidden: int = 64  # BiGRU hidden units per direction; the transformer's width is twice this
     context_layers: int = 1
 
     def __post_init__(self) -> None:
@@ -207,3 +208,7 @@ class ModelConfig:
             fail(f"context must be 0 (per epoch) or a window of 3 to 255 epochs (got {self.context!r})")
         if self.context_hidden < 1 or self.context_layers < 1:
             fail("context_hidden and context_layers must be positive")
+        if self.context_model not in ("bigru", "transformer"):
+            fail(f"context_model must be bigru or transformer (got {self.context_model!r})")
+        if self.context_model == "transformer" and (2 * self.context_hidden) % 4:
+            fail("a transformer context needs context_hidden divisible by 2 (4 heads of 2 * context_hidden)")

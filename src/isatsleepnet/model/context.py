@@ -29,22 +29,41 @@ from isatsleepnet.model.context_plan import context_plan
 
 
 class ContextHead(nn.Module):
-    """BiGRU over epoch embeddings; a zero-initialised projection adds its view to each epoch's logits."""
+    """A sequence model over epoch embeddings; a zero-initialised projection adds its view to each epoch's logits.
+
+    ``config.context_model``: ``"bigru"`` (default), a bidirectional GRU of
+    ``context_hidden`` units per direction; or ``"transformer"``, ``context_layers``
+    pre-norm encoder layers of width ``2 * context_hidden`` (4 heads, no dropout, so
+    that a resumed training stays exact) over the window with a learned embedding per
+    position in the window (the window is always ``context`` epochs long, padded).
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        width = 2 * config.lstm_hidden
+        width, hidden = 2 * config.lstm_hidden, config.context_hidden
         self.config = config
         self.norm = nn.LayerNorm(width)
-        self.gru = nn.GRU(width, config.context_hidden, num_layers=config.context_layers, batch_first=True,
-                          bidirectional=True)
-        self.out = nn.Linear(2 * config.context_hidden, config.n_classes)
+        if config.context_model == "transformer":
+            d = 2 * hidden
+            self.proj = nn.Linear(width, d)
+            self.position = nn.Parameter(torch.zeros(config.context, d))
+            nn.init.normal_(self.position, std=0.02)
+            layer = nn.TransformerEncoderLayer(d, nhead=4, dim_feedforward=2 * d, dropout=0.0, batch_first=True,
+                                               norm_first=True)
+            self.encoder = nn.TransformerEncoder(layer, num_layers=config.context_layers, enable_nested_tensor=False)
+        else:
+            self.gru = nn.GRU(width, hidden, num_layers=config.context_layers, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(2 * hidden, config.n_classes)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
     def forward(self, embeddings: Tensor, epoch_logits: Tensor) -> Tensor:
         """(B, L, E) embeddings and (B, L, n_classes) per-epoch logits -> (B, L, n_classes) logits."""
-        states, _ = self.gru(self.norm(embeddings))
+        h = self.norm(embeddings)
+        if self.config.context_model == "transformer":
+            states = self.encoder(self.proj(h) + self.position[: h.shape[1]])
+        else:
+            states, _ = self.gru(h)
         return epoch_logits + self.out(states)
 
 

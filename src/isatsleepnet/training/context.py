@@ -50,7 +50,7 @@ from isatsleepnet.training.loss import HybridLoss
 
 ENCODER_DIR = "encoder"
 CONTEXT_DIR = "context"
-CONTEXT_KEYS = ("context", "context_hidden", "context_layers")
+CONTEXT_KEYS = ("context", "context_model", "context_hidden", "context_layers")
 LOG_COLUMNS = ("epoch", "train_loss", "val_accuracy", "val_macro_f1")
 
 
