@@ -177,3 +177,24 @@ def test_stage_evaluate_and_the_api_run_a_context_model(context_run, tmp_path):
     assert [row.split(",")[2] for row in csv_rows] == list(night.stages)  # the first and last epochs too
     metrics = evaluate_model(model, data.root, tmp_path / "eval", subjects=list(fold.test), progress=False)
     assert metrics["pooled"]["n_epochs"] == sum(int(r.real.sum()) for r in data if r.subject in fold.test)
+
+
+def test_train_with_augmentation_an_ablation_and_context_from_the_command_line(synthetic_prepared, tmp_path):
+    """Augmentation and ablations shape phase 1 (single epochs); phase 2 reads real windows only."""
+    import json
+    from dataclasses import asdict
+
+    from isatsleepnet.cli.main import main
+
+    config = tmp_path / "train.json"
+    config.write_text(json.dumps({"train": asdict(tiny_config(max_epochs=1, context_epochs=2))}))
+    out = tmp_path / "run"
+    code = main(["train", "--data", str(synthetic_prepared), "--out", str(out), "--config", str(config),
+                 "--train-subjects", "SC400,SC401,SC402", "--val-subjects", "SC403", "--augment", "transforms",
+                 "--ablation", "asr", "--context", "5", "--context-model", "transformer", "--quiet", "--threads", "1"])
+    assert code == 0
+    model_file, encoder = load_model_file(out / "model.pt"), load_model_file(out / ENCODER_DIR / "model.pt")
+    assert model_file.model_config["context"] == 5 and model_file.model_config["context_model"] == "transformer"
+    assert model_file.model_config["use_asr"] is False and encoder.model_config["use_asr"] is False
+    assert encoder.training["augment"] == "transforms" and encoder.training["synthetic_train_epochs"] > 0
+    assert (out / "MODEL_CARD.md").is_file() and "context" in (out / "MODEL_CARD.md").read_text().lower()
