@@ -120,9 +120,7 @@ class Engine:
         test predictions refuse it there), and more than one device per node needs GPUs (several CPU
         "devices" would start DDP processes on one machine, each printing everything).
         """
-        on_cuda = self.torch_device().type == "cuda" if self.device == "auto" else self.device.startswith("cuda")
-        if self.device.startswith("cuda"):
-            self.torch_device()
+        on_cuda = self.torch_device().type == "cuda"  # (a named device is checked to exist)
         if not on_cuda and self.precision not in ("auto", "32-true"):
             raise IsatSleepNetError(f"--precision {self.precision} needs a CUDA GPU; on the CPU use auto or 32-true")
         if not on_cuda and str(self.devices) not in ("auto", "1"):

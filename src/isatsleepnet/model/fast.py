@@ -119,16 +119,13 @@ class FusedInference(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(batch, n_channels, n_samples) -> logits (batch, n_classes)."""
-        with torch.inference_mode(), onednn_matmul(x.device.type == "cpu"):
-            cores = torch.get_num_threads()
-            if (self.split_batch and cores > 1 and x.shape[0] > 1 and x.device.type == "cpu"
-                    and not torch.is_autocast_enabled("cpu")):
-                return split_batch_forward(self.network, x, cores)
-            return self.network(x)
+        return self._run(self.network, x)
 
     def logits_and_embedding(self, x: Tensor) -> Tensor:
         """(batch, n_classes + embedding): the folded network's ``logits_and_embedding``, batch split as ``forward``."""
-        fn = self.network.logits_and_embedding
+        return self._run(self.network.logits_and_embedding, x)
+
+    def _run(self, fn, x: Tensor) -> Tensor:  # noqa: ANN001 - a method of the folded network
         with torch.inference_mode(), onednn_matmul(x.device.type == "cpu"):
             cores = torch.get_num_threads()
             if (self.split_batch and cores > 1 and x.shape[0] > 1 and x.device.type == "cpu"
