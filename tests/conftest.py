@@ -129,7 +129,12 @@ def one_torch_thread():
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with pytest.MonkeyPatch.context() as patch:
+        # an engine without --threads takes the usable cores: one here too
+        patch.setattr("isatsleepnet.engine.usable_cores", lambda: 1)
+        # the suite itself loads the machine: no "this machine is busy" note in commands' output
+        patch.setattr("isatsleepnet.cli.main.busy_machine", lambda: None)
+        yield
     torch.set_num_threads(before)
 
 
@@ -151,7 +156,8 @@ def _one_torch_thread_by_default():
     """Tests run tiny networks on a shared 2-core machine: one torch thread unless a test asks for more.
 
     Commands are run with their default engine (no --threads) in most tests, so the
-    thread count is set here once rather than in every call.
+    default thread count is one here, set once rather than in every call
+    (tests/robustness/test_busy_machine.py checks the real default).
     """
     try:
         import torch
@@ -160,5 +166,10 @@ def _one_torch_thread_by_default():
         return
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with pytest.MonkeyPatch.context() as patch:
+        # an engine without --threads takes the usable cores: one here too
+        patch.setattr("isatsleepnet.engine.usable_cores", lambda: 1)
+        # the suite itself loads the machine: no "this machine is busy" note in commands' output
+        patch.setattr("isatsleepnet.cli.main.busy_machine", lambda: None)
+        yield
     torch.set_num_threads(before)

@@ -24,6 +24,8 @@ MODULES = [
     "isatsleepnet.data.normalize",
     "isatsleepnet.data.subjects",
     "isatsleepnet.engine",
+    "isatsleepnet.cores",
+    "isatsleepnet.cli.output_paths",
 ]
 
 

@@ -3,7 +3,7 @@
 From Python (names imported on first use, so ``import isatsleepnet`` stays light)::
 
     import isatsleepnet as isn
-    model = isn.load_model("model.pt")                        # or model.onnx
+    model = isn.load_model("demo/run/fold_00/model.pt")       # from `isatsleepnet demo --out demo`; or a .onnx
     night = model.stage("night.edf", eeg="C4-M1", eog="E1-M2")  # or an mne.io.Raw, or (data, sfreq, ch_names)
     night.stages, night.sleep_statistics(), night.agreement(isn.read_hypnogram("night.xml"))
     night.write("out/")                                       # the files of `isatsleepnet stage`
@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import importlib
 from typing import Any
+
+from isatsleepnet.cores import yield_idle_threads
+
+yield_idle_threads()  # before torch is loaded: idle OpenMP threads sleep instead of spinning (see cores.py)
 
 __version__ = "0.1.0"
 

@@ -83,12 +83,21 @@ def atomic_directory(path: str | Path, *, overwrite: bool = False) -> Iterator[P
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is one this module (or a writer using :data:`TMP_PREFIX`) gives a file in progress."""
+    return name.startswith(TMP_PREFIX)
+
+
 def remove_stale_temporaries(folder: str | Path) -> int:
-    """Delete what an interrupted run left behind in ``folder``; returns how many entries."""
+    """Delete what an interrupted run left behind in ``folder``; returns how many entries.
+
+    Call it only while no other process writes ``folder`` (under its lock): a live writer's
+    temporary file looks like a stale one.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return 0
-    stale = [p for p in folder.iterdir() if p.name.startswith(TMP_PREFIX)]
+    stale = [p for p in folder.iterdir() if is_temporary(p.name)]
     for p in stale:
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)

@@ -15,12 +15,11 @@ configuration checks run without it.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from isatsleepnet.cores import usable_cores, yield_idle_threads
 from isatsleepnet.errors import IsatSleepNetError
 
 if TYPE_CHECKING:
@@ -55,7 +54,7 @@ class Engine:
     devices: str | int = "auto"  # training only: devices per node (more than one runs DDP)
     num_nodes: int = 1  # training only
     precision: str = "auto"
-    threads: int | None = None  # CPU threads for torch / ONNX Runtime (None: the library's choice)
+    threads: int | None = None  # CPU threads for torch / ONNX Runtime (None: the cores this process may use)
     workers: int = 0  # data-loader worker processes
 
     def validate(self) -> None:
@@ -151,16 +150,21 @@ class Engine:
 
     # ------------------------------------------------------------------ applied
     def apply(self) -> None:
-        """Set torch's CPU threads (when given); call once, before the work starts.
+        """Set torch's CPU threads; call once, before the work starts.
 
-        torch has one thread setting per process: ``threads`` stays in force for later
-        work in the same process until another engine sets it.
+        ``threads`` None means the cores this process may use (CPU affinity and a
+        container's CPU quota, :func:`~isatsleepnet.cores.usable_cores`), not the
+        machine's core count. torch has one thread setting per process: it stays in
+        force for later work in the same process until another engine sets it.
         """
-        prefer_passive_openmp()
-        if self.threads:
-            import torch
+        yield_idle_threads()
+        import torch
 
-            torch.set_num_threads(self.threads)
+        torch.set_num_threads(self.cpu_threads())
+
+    def cpu_threads(self) -> int:
+        """The CPU threads this engine runs with: ``threads``, else the cores this process may use."""
+        return self.threads or usable_cores()
 
     def single_device(self, command: str) -> None:
         """Refuse ``--devices``/``--num-nodes`` for a command that runs on one device."""
@@ -169,18 +173,6 @@ class Engine:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def prefer_passive_openmp() -> None:
-    """Let idle OpenMP threads sleep instead of spin, unless the user chose a policy.
-
-    Why: on a CPU shared with other work, torch's spinning threads stall one another.
-    Staging on 2 cores at load average 6 measured 4 epochs/s with two spinning threads,
-    52 with passive waiting (one thread: 56); on an idle machine passive costs ~8 %.
-    It only takes effect before torch is first imported.
-    """
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def engine_from(values: dict[str, Any] | None = None, **flags: Any) -> Engine:

@@ -18,6 +18,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+from isatsleepnet.atomic import remove_stale_temporaries
 from isatsleepnet.errors import IsatSleepNetError
 
 LOCK_FILE = ".isatsleepnet.lock"
@@ -32,8 +33,12 @@ def _holder(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def folder_lock(folder: str | Path, command: str) -> Iterator[Path]:
+def folder_lock(folder: str | Path, command: str, *, clean: bool = False) -> Iterator[Path]:
     """Hold ``folder`` (created if needed) for ``command``; IsatSleepNetError if another process holds it.
+
+    ``clean``: once held, delete the temporary files a killed run of this folder left
+    (:func:`clear_stale_temporaries`), so that a rerun ends with none; only the holder may,
+    as a live writer's temporary files look the same.
 
     Examples
     --------
@@ -61,11 +66,28 @@ def folder_lock(folder: str | Path, command: str) -> Iterator[Path]:
                 "since": dt.datetime.now().isoformat(timespec="seconds")}
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps(info).encode())
+        if clean:
+            clear_stale_temporaries(folder)
         yield path
     finally:
         with contextlib.suppress(OSError):
             path.unlink()  # while still held: a waiting process then finds no lock to inherit
         os.close(fd)
+
+
+def clear_stale_temporaries(folder: str | Path) -> int:
+    """Delete the ``.tmp-*`` entries of :mod:`isatsleepnet.atomic` in ``folder`` and its subfolders; how many.
+
+    A subfolder with a lock file of its own is another command's output folder (held now, or
+    left by a killed run): its temporary files are that command's to clear, and it is not entered.
+    Symbolic links are not followed. Call it only while holding ``folder``.
+    """
+    folder = Path(folder)
+    removed = remove_stale_temporaries(folder)
+    for sub in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if sub.is_dir() and not sub.is_symlink() and not (sub / LOCK_FILE).exists():
+            removed += clear_stale_temporaries(sub)
+    return removed
 
 
 def _secondary_rank() -> bool:

@@ -87,3 +87,14 @@ def test_bench_context_runs(tmp_path):
     # transitions: epochs 1-2 (W->N1), 2-3 (N1->N2), 5-6 (N2->REM): 5 epochs, one of them wrong
     assert row.split()[-2:] == ["5", "80.0"] and " 5 " in row
     assert "context 3" in out and "x the per-epoch time" in out
+
+
+def test_bench_load_runs(tmp_path):
+    out = _run("bench_load.py", "--kinds", "stage", "--processes", "1", "2", "--policies", "default", "--seconds", "0.5",
+               "--repeats", "1", "--model-size", "small", "--work", str(tmp_path), "--json", str(tmp_path / "load.json"))
+    assert "together/alone" in out and "usable by this process" in out
+    import json
+
+    rows = json.loads((tmp_path / "load.json").read_text())["rows"]
+    assert [(r["kind"], r["processes"]) for r in rows] == [("stage", 1), ("stage", 2)]
+    assert all(r["total_epochs_per_s"] > 0 for r in rows)

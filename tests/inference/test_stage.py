@@ -87,6 +87,9 @@ def test_sc4001_whole_night_and_trimmed(sleep_edf_dir, model, predictor, tmp_pat
     result = stage_recording(psg, predictor, tmp_path / "whole", StageOptions(plots=False, report=False))
     assert result.n_epochs == 2650
     check_rows(read_csv(tmp_path / "whole" / "SC4001E0-PSG.hypnogram.csv"), 2650)
+    # 22 h of day and night: the statistics say which window they cover, and how to narrow it
+    assert result.summary["recording"]["window_note"].startswith(
+        "the sleep statistics cover the whole recording, 22.1 h from 1989-04-24 16:13:00 to 1989-04-25 14:18:00")
 
     code = stage_cli([str(psg), "--model", str(model), "--out", str(tmp_path / "trim"), "--hypnogram", str(hypnogram),
                       "--trim", "--threads", "1", "--quiet"])
@@ -98,6 +101,7 @@ def test_sc4001_whole_night_and_trimmed(sleep_edf_dir, model, predictor, tmp_pat
     assert {s: expert.count(s) for s in STAGES} == {"W": 188, "N1": 58, "N2": 250, "N3": 220, "REM": 125}
     summary = json.loads((tmp_path / "trim" / "SC4001E0-PSG.sleep_stats.json").read_text())
     assert summary["expert"]["agreement"]["n_epochs"] == 841
+    assert summary["recording"]["window_note"] is None  # --trim: the night
     assert summary["expert"]["statistics"]["total_sleep_time_min"] == (841 - 188) / 2
     assert "SC4001E0-PSG  staged     841" in capsys.readouterr().out
 

@@ -42,7 +42,7 @@ def run_demo(out: str | Path, *, subjects: int = 6, hours: float = 3.0, folds: i
 
     Examples
     --------
-    >>> result = run_demo("isatsleepnet-demo", subjects=2, hours=0.5, folds=2, epochs=1)  # doctest: +SKIP
+    >>> result = run_demo("demo", subjects=2, hours=0.5, folds=2, epochs=1)  # doctest: +SKIP
     """
     from isatsleepnet.data.prepare import prepare_dataset, summary_table
     from isatsleepnet.data.prepare_config import PrepareConfig
@@ -58,7 +58,7 @@ def run_demo(out: str | Path, *, subjects: int = 6, hours: float = 3.0, folds: i
     engine.validate()
     engine.check_training()  # before minutes of synthesis and preparation
     out = ensure_writable_folder(out)
-    with folder_lock(out, "demo"):
+    with folder_lock(out, "demo", clean=True):  # clean: what a killed run was writing
         started = time.perf_counter()
         raw, heldout, prepared = out / "raw", out / "heldout", out / "prepared"
         run_dir, staged = out / "run", out / "staged"

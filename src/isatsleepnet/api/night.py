@@ -69,6 +69,10 @@ class Night(NightEpochs):
         """Sleep statistics of the staged window: TIB, TST, sleep efficiency, latencies, WASO, awakenings, stages.
 
         The definitions are :mod:`isatsleepnet.inference.sleep_stats`'s; durations in minutes.
+        They cover the staged window, whatever it holds: for a recording much longer than a
+        night (a staged window over 16 h, such as a 22-h Sleep-EDF day-and-night recording)
+        ``night.notes`` and ``night.summary["recording"]["window_note"]`` say which window
+        (clock times, hours); stage with ``start=``/``end=`` or ``lights=True`` to keep the night.
 
         Returns
         -------

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from isatsleepnet import STAGES
+from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.cli.train_gan import add_subject_arguments, training_subjects
 
 DESCRIPTION = """\
@@ -48,7 +49,7 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data", type=Path, required=True, metavar="PREPARED", help="prepared dataset to read (left unchanged)")
-    p.add_argument("--out", type=Path, required=True, metavar="AUG", help="folder of the new, augmented dataset")
+    p.add_argument("--out", type=output_folder, required=True, metavar="AUG", help="folder of the new, augmented dataset")
     p.add_argument("--gan", type=Path, metavar="GAN_DIR", help="GAN folder from `isatsleepnet train-gan` (needed with --mode gan)")
     p.add_argument("--mode", choices=["gan", "transforms"], default="gan",
                    help="gan: GAN epochs for the GAN's stage (default); transforms: transforms for every stage")
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from isatsleepnet.locking import ensure_writable_folder, folder_lock
 
     ensure_writable_folder(args.out)
-    with folder_lock(args.out, "augment"):
+    with folder_lock(args.out, "augment", clean=True):  # clean: what a killed run was writing
         summaries = augment_dataset(dataset, args.out, gan_dir=args.gan, subjects=subjects, mode=args.mode,
                                     stage=args.stage, seed=args.seed, target_ratio=args.target_ratio,
                                     stage_cap=args.stage_cap, overwrite=args.overwrite,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from isatsleepnet.cli.output_paths import output_file
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -18,7 +20,7 @@ def add_parser(subparsers) -> None:
         epilog="example: isatsleepnet compare runs/base runs/no-asr runs/gan --out ablation.md",
     )
     p.add_argument("runs", type=Path, nargs="+", help="run folders made by `cv` (or `evaluate`)")
-    p.add_argument("--out", type=Path, help="also write the table to this markdown file")
+    p.add_argument("--out", type=output_file, help="also write the table to this markdown file")
     p.set_defaults(run=run)
 
 

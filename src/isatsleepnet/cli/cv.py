@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.cli.train_options import (
     add_augment_arguments,
     add_train_arguments,
@@ -51,7 +52,7 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("cv", help="subject-wise cross-validation: train, select on validation, test, report",
                               description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="prepared dataset (from `isatsleepnet prepare`)")
-    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument("--out", type=output_folder, required=True, help="run folder")
     p.add_argument("--protocol", choices=["sleep-edf-20", "sleep-edf-78", "shhs", "kfold"], required=True,
                    help="fold layout (see above)")
     p.add_argument("--folds", type=int, help="number of folds for --protocol kfold")

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
+from isatsleepnet.cli.output_paths import output_folder
 
 
 def add_parser(subparsers) -> None:
@@ -27,7 +28,7 @@ def add_parser(subparsers) -> None:
         ),
         epilog="example: isatsleepnet demo --out demo",
     )
-    p.add_argument("--out", type=Path, default=Path("isatsleepnet-demo"), help="output folder (default ./isatsleepnet-demo)")
+    p.add_argument("--out", type=output_folder, default=Path("isatsleepnet-demo"), help="output folder (default ./isatsleepnet-demo)")
     p.add_argument("--subjects", type=int, default=6,
                    help="synthetic subjects cross-validated (default 6); one more is made for staging")
     p.add_argument("--hours", type=float, default=3.0, help="length of each synthetic recording in hours (default 3)")

@@ -12,7 +12,8 @@ def add_engine_arguments(p: argparse.ArgumentParser, *, training: bool = False, 
     e = p.add_argument_group("engine (where the model runs; it never changes what is computed beyond rounding)")
     e.add_argument("--device", help="auto (default: the first CUDA GPU if there is one, else the CPU), cpu, cuda, "
                                     "cuda:N or mps")
-    e.add_argument("--threads", type=int, help="CPU threads for the model (default: the library's choice)")
+    e.add_argument("--threads", type=int, help="CPU threads for the model (default: the cores this process may use: "
+                                               "its CPU affinity and CPU quota; see README on sharing a machine)")
     e.add_argument("--precision", choices=PRECISIONS,
                    help="auto (default: 16-mixed on CUDA, 32-true on the CPU), 32-true, 16-mixed or bf16-mixed")
     if workers:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
+from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.data.subjects import subject_list
 
 
@@ -24,7 +25,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--model", type=Path, required=True, help="model file (model.pt)")
     p.add_argument("--data", type=Path, required=True, help="prepared dataset")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--out", type=output_folder, required=True, help="output folder")
     p.add_argument("--subjects", type=subject_list, help="only these subjects (default: all)")
     p.add_argument("--protocol", help="name the paper's benchmark (sleep-edf-20, sleep-edf-78, shhs) to print its numbers beside")
     p.add_argument("--batch-size", type=int, default=64, help="epochs per forward pass (default 64)")
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     engine = engine_from_args(args)
     ensure_writable_folder(args.out)
-    with folder_lock(args.out, "evaluate"):
+    with folder_lock(args.out, "evaluate", clean=True):  # clean: what a killed run was writing
         metrics = evaluate_model(args.model, args.data, args.out, subjects=args.subjects, protocol=args.protocol,
                                  engine=engine, batch_size=args.batch_size, progress=not args.quiet)
     for warning in metrics.get("warnings", []):

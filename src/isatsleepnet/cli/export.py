@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from isatsleepnet.cli.output_paths import output_file
+
 DESCRIPTION = """\
 Export a model file (model.pt) to ONNX with a dynamic batch axis: input "epochs"
 (batch, channels, samples) float32, normalised as the model file says (per-epoch
@@ -27,7 +29,7 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", type=Path, required=True, help="model file (model.pt from `train` or `cv`)")
-    p.add_argument("--onnx", type=Path, required=True, help="ONNX file to write (replaced if it exists)")
+    p.add_argument("--onnx", type=output_file, required=True, help="ONNX file to write (replaced if it exists)")
     p.add_argument("--opset", type=int, help="ONNX opset version (default: the exporter's)")
     p.add_argument("--tolerance", type=float, default=1e-4,
                    help="largest accepted probability difference between ONNX Runtime and torch (default 1e-4)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from isatsleepnet.cli.output_paths import output_folder
 
 
 def add_parser(subparsers) -> None:
@@ -19,7 +20,7 @@ def add_parser(subparsers) -> None:
         epilog="example: isatsleepnet export-npz --data prepared/edf20 --out npz/fpz --channels 'EEG Fpz-Cz'",
     )
     p.add_argument("--data", type=Path, required=True, help="prepared dataset folder")
-    p.add_argument("--out", type=Path, required=True, help="folder for the npz files")
+    p.add_argument("--out", type=output_folder, required=True, help="folder for the npz files")
     p.add_argument("--channels", help="comma-separated channel names to export (default: all); one channel gives x of shape epochs x samples x 1")
     p.set_defaults(run=run)
 

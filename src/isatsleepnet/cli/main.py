@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from isatsleepnet import __version__
+from isatsleepnet.cores import busy_machine
 from isatsleepnet.errors import IsatSleepNetError, describe_exception
 
 SUBCOMMANDS: tuple[str, ...] = (
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _note_busy_machine(args)
     try:
         return int(args.run(args) or 0)
     except IsatSleepNetError as exc:
@@ -56,14 +58,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"isatsleepnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"isatsleepnet {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl+C: every command resumes where it stopped when started again
+        print(f"isatsleepnet {args.command}: interrupted; run the same command again to continue", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - disk full, out of memory, a bug: one line, never a traceback
         if args.debug:
             raise
         print(f"isatsleepnet {args.command}: error: {describe_exception(exc)}", file=sys.stderr)
         return 1
+
+
+def _note_busy_machine(args: argparse.Namespace) -> None:
+    """Say once, before the work, that the machine is already busy, for a command that runs a model."""
+    if not hasattr(args, "threads") or args.threads is not None:
+        return  # no model to run, or the user chose the threads
+    busy = busy_machine()
+    if busy is not None:
+        print(f"isatsleepnet {args.command}: note: this machine is busy (load {busy.load:g} on "
+              f"{busy.machine_cores} cores); if this run is slow, give it fewer threads with "
+              f"--threads {busy.suggested_threads()}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

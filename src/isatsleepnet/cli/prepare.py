@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.config import read_config_file, replace_from
 from isatsleepnet.data.labels import STAGE_CODINGS
 from isatsleepnet.data.prepare_config import DATASETS, PrepareConfig
@@ -66,7 +67,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--dataset", choices=DATASETS, required=True, help="which dataset layout to read (see above)")
     p.add_argument("--data-dir", type=Path, required=True, help="folder searched recursively for recordings (or one EDF file with --dataset edf)")
-    p.add_argument("--out", type=Path, required=True, help="output folder of the prepared dataset")
+    p.add_argument("--out", type=output_folder, required=True, help="output folder of the prepared dataset")
     p.add_argument("--config", type=Path, help="TOML or JSON file with prepare settings (a [prepare] table or top-level keys); flags override it")
     p.add_argument("--jobs", type=int, default=1, help="recordings prepared in parallel (default 1)")
     p.add_argument("--overwrite", action="store_true", help="prepare again recordings that are already in OUT")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
+from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.cli.prepare import STAGE_CODES_HELP
 from isatsleepnet.data.labels import STAGE_CODINGS
 
@@ -82,7 +83,7 @@ def add_parser(subparsers) -> None:
                    help="EDF/EDF+/BDF file, or a folder searched recursively for them")
     p.add_argument("--model", type=Path, required=True,
                    help="model file: model.pt from `train`/`cv`, or a .onnx file from `isatsleepnet export`")
-    p.add_argument("--out", type=Path, required=True, help="output folder (created; files of the same name are replaced)")
+    p.add_argument("--out", type=output_folder, required=True, help="output folder (created; files of the same name are replaced)")
     p.add_argument("--backend", choices=["torch", "onnx"],
                    help="inference engine (default: onnx for a .onnx model, torch otherwise); "
                         "onnx with a .pt model exports it first, which takes a while")

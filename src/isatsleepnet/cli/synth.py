@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
 from isatsleepnet import STAGES
+from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.data.synthetic import LAYOUTS, SynthConfig, synthesize
 
 _DESCRIPTION = (
@@ -30,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
              "(100-Hz EEG Fpz-Cz, EEG Pz-Oz, EOG), 'shhs' writes shhsN-2000xx.edf + NSRR XML "
              "(125-Hz EEG/EEG(sec), 50-Hz EOG(L)/EOG(R)) (default: %(default)s)",
     )
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR",
+    parser.add_argument("--out", required=True, type=output_folder, metavar="DIR",
                         help="folder to write into (created if missing; existing files of the same name are replaced)")
     parser.add_argument("--subjects", type=int, default=4, metavar="N",
                         help="number of simulated people, each with their own amplitudes, alpha frequency "

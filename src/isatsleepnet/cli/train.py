@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.cli.train_options import (
     add_augment_arguments,
     add_train_arguments,
@@ -35,7 +36,7 @@ def add_parser(subparsers) -> None:
         epilog="example: isatsleepnet train --data prepared/edf20 --out models/edf20 --val-subjects SC400,SC401",
     )
     p.add_argument("--data", type=Path, required=True, help="prepared dataset")
-    p.add_argument("--out", type=Path, required=True, help="output folder (model.pt, checkpoints/, logs/)")
+    p.add_argument("--out", type=output_folder, required=True, help="output folder (model.pt, checkpoints/, logs/)")
     p.add_argument("--train-subjects", type=subject_list, help="comma-separated training subjects (default: all others)")
     p.add_argument("--val-subjects", type=subject_list, help="comma-separated validation subjects")
     p.add_argument("--folds-file", type=Path, help="take the train and validation subjects of --fold from this folds.json")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from isatsleepnet import STAGES
 from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
+from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.data.subjects import subject_list
 from isatsleepnet.errors import IsatSleepNetError
 
@@ -69,7 +70,7 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data", type=Path, required=True, metavar="PREPARED", help="prepared dataset (from `isatsleepnet prepare`)")
-    p.add_argument("--out", type=Path, required=True, metavar="GAN_DIR", help="GAN folder; one subfolder per channel and stage")
+    p.add_argument("--out", type=output_folder, required=True, metavar="GAN_DIR", help="GAN folder; one subfolder per channel and stage")
     p.add_argument("--stage", choices=STAGES, help="stage to generate (default N1)")
     p.add_argument("--channel", default="all", metavar="NAME|all",
                    help="channel to train on, exactly as in the dataset (e.g. 'EEG Fpz-Cz'), or all (default)")
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     from isatsleepnet.locking import ensure_writable_folder, folder_lock
 
     ensure_writable_folder(args.out, "GAN folder")
-    with folder_lock(args.out, "train-gan"):
+    with folder_lock(args.out, "train-gan", clean=True):  # clean: what a killed run was writing
         return _train_gans(args, dataset, subjects, channels, config, engine.torch_device())
 
 

@@ -284,12 +284,76 @@ FLAT_MICROVOLTS = 1e-3
 """An epoch whose standard deviation is below this (µV) is flat: an electrode off or a channel not recorded."""
 
 
-def flat_channel_notes(epochs: np.ndarray, choices: Sequence[ChannelChoice]) -> list[str]:
-    """A note per channel that is flat in some epochs of ``epochs`` (n, channels, samples); work goes on."""
-    flat = np.asarray(epochs).std(axis=-1) < FLAT_MICROVOLTS
-    notes = []
+def flat_epochs(x: np.ndarray) -> np.ndarray:
+    """Whether each epoch (a row of the last axis, in µV) is flat: std below :data:`FLAT_MICROVOLTS`."""
+    return np.asarray(x).std(axis=-1) < FLAT_MICROVOLTS
+
+
+def flat_halves(parts: Sequence[np.ndarray], n_samples: int, n_epochs: int, skip: int = 0) -> np.ndarray:
+    """Per epoch, whether each half of a derivation is flat *before* the subtraction: (n_epochs, 2) bool.
+
+    Why before: ``A - B`` with a flat ``B`` is ``A`` alone, a signal that looks
+    alive, so the check of the role's epochs cannot see it. ``parts`` are what was
+    read for the role (one channel: all False); the epochs are the ``n_epochs``
+    runs of ``n_samples`` after ``skip`` epochs of margin.
+
+    Examples
+    --------
+    >>> a, b = np.random.default_rng(0).normal(0, 20, 600), np.r_[np.zeros(300), np.ones(300)]
+    >>> flat_halves([a, b], 300, 2).tolist()
+    [[False, True], [False, True]]
+    """
+    out = np.zeros((n_epochs, 2), dtype=bool)
+    if len(parts) != 2:
+        return out
+    for half, part in enumerate(parts):
+        span = np.asarray(part[skip * n_samples: (skip + n_epochs) * n_samples])
+        n = len(span) // n_samples  # a half that ends early is refused by its reader, not here
+        out[:n, half] = flat_epochs(span[: n * n_samples].reshape(n, n_samples))
+    return out
+
+
+def flat_channel_findings(
+    epochs: np.ndarray, choices: Sequence[ChannelChoice], halves: np.ndarray | None = None
+) -> tuple[list[str], list[str]]:
+    """Notes and staging warnings, one each per channel flat in some epochs; work goes on.
+
+    A role's channel is checked in ``epochs`` (n, channels, samples); each half
+    of a derivation in ``halves`` (n, channels, 2, from :func:`flat_halves`),
+    with the same threshold and the same words. `prepare` shows the notes,
+    `stage` the notes and the warnings.
+
+    Examples
+    --------
+    >>> c = ChannelChoice("eeg", "Fpz-Cz", 100.0, "uV", "derived", ("Fpz", "Cz"))
+    >>> halves = np.array([[[False, True]], [[False, False]]])
+    >>> notes, warnings = flat_channel_findings(np.ones((2, 1, 30)) * np.arange(30), [c], halves)
+    >>> notes
+    ["eeg: channel 'Cz' (half of the derivation 'Fpz-Cz') is flat in 1 of 2 epochs"]
+    """
+    flat = flat_epochs(epochs)
+    notes, warnings = [], []
     for c_idx, choice in enumerate(choices):
         n_flat = int(flat[:, c_idx].sum())
         if n_flat:
             notes.append(f"{choice.role}: channel {choice.label!r} is flat in {n_flat} of {len(epochs)} epochs")
-    return notes
+            warnings.append(f"{choice.role}: channel {choice.label!r} is flat in {n_flat} of {len(epochs)} epochs "
+                            "(an electrode off?): the stages of those epochs may be unreliable")
+        if halves is None or choice.derived_from is None:
+            continue
+        for half, (label, other) in enumerate((choice.derived_from, choice.derived_from[::-1])):
+            n_flat = int(halves[:, c_idx, half].sum())
+            if n_flat:
+                notes.append(f"{choice.role}: channel {label!r} (half of the derivation {choice.label!r}) is flat in "
+                             f"{n_flat} of {len(epochs)} epochs")
+                warnings.append(f"{choice.role}: channel {label!r} is flat in {n_flat} of {len(epochs)} epochs "
+                                f"(an electrode off?), so the derivation {choice.label!r} carries {other!r} alone "
+                                "there: the stages of those epochs may be unreliable")
+    return notes, warnings
+
+
+def flat_channel_notes(
+    epochs: np.ndarray, choices: Sequence[ChannelChoice], halves: np.ndarray | None = None
+) -> list[str]:
+    """The notes of :func:`flat_channel_findings` (a note per flat channel or derivation half)."""
+    return flat_channel_findings(epochs, choices, halves)[0]

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,7 @@ from isatsleepnet.data.epochs import contiguous_runs, keep_mask, unusable_proble
 from isatsleepnet.data.npz import read_npz
 from isatsleepnet.data.labels import map_sleep_edf, stage_counts
 from isatsleepnet.data.prepare_config import PrepareConfig
-from isatsleepnet.data.channels import flat_channel_notes, resolve_channels, stand_in_warnings
+from isatsleepnet.data.channels import flat_channel_notes, flat_halves, resolve_channels, stand_in_warnings
 from isatsleepnet.data.derivations import difference
 from isatsleepnet.data.readers.edf import EdfRecording
 from isatsleepnet.data.readers.edf_segments import is_discontinuous
@@ -44,7 +44,7 @@ from isatsleepnet.data.store import RECORDINGS, is_complete, write_manifest, wri
 from isatsleepnet.data.synthetic.marker import is_marked_synthetic
 from isatsleepnet.errors import DataError, IsatSleepNetError, unexpected_error
 from isatsleepnet.locking import ensure_writable_folder, folder_lock
-from isatsleepnet.processes import die_with_parent
+from isatsleepnet.processes import worker_pool
 
 CONFIG_FILE = "prepare_config.json"
 
@@ -96,7 +96,8 @@ def read_recording(
                                     "EDF+C; `isatsleepnet stage` reads EDF+D)")
     resolved = resolve_channels(psg, config.channels(), working_rate=config.sampling_rate,
                                 assume_unit=config.assume_unit, working="prepare (--sampling-rate)")
-    notes = [f"{c.role}: using channel {c.label!r} as an alias" for c, _ in resolved if c.matched == "alias"]
+    notes = psg.notes  # how the file was read (a partial last record dropped)
+    notes += [f"{c.role}: using channel {c.label!r} as an alias" for c, _ in resolved if c.matched == "alias"]
     notes += [f"{c.role}: {c.label!r} derived as {c.derived_from[0]!r} minus {c.derived_from[1]!r}"
               for c, _ in resolved if c.derived_from is not None]
     notes += stand_in_warnings([c for c, _ in resolved], {})  # an EMG given as --eeg, say
@@ -120,11 +121,11 @@ def read_recording(
     kept = np.flatnonzero(keep)
     if len(kept) == 0:
         raise DataError(hypnogram.source, "no scored sleep epoch (nothing left to prepare)")
-    epochs = _read_epochs(psg, resolved, kept, n_psg_epochs, offset, config)
+    epochs, halves = _read_epochs(psg, resolved, kept, n_psg_epochs, offset, config)
     problem = unusable_problem(epochs, kept * epoch_s + offset)  # NaN cannot come from checked calibrations; ±10 V can
     if problem:
         raise DataError(source.psg, problem)
-    notes += flat_channel_notes(epochs, [c for c, _ in resolved])
+    notes += flat_channel_notes(epochs, [c for c, _ in resolved], halves)
 
     meta = {
         "dataset": source.dataset,
@@ -155,22 +156,26 @@ def read_recording(
 
 def _read_epochs(
     psg: EdfRecording, resolved: list, kept: np.ndarray, n_psg_epochs: int, offset: float, config: PrepareConfig
-) -> np.ndarray:
-    """The kept epochs of every resolved channel or derivation, run by run of consecutive epochs."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """The kept epochs of every resolved channel or derivation, run by run of consecutive epochs, and
+    per epoch and role whether each half of a derivation is flat (:func:`flat_halves`)."""
     fs, epoch_s = sig.exact_rate(config.sampling_rate), sig.exact(config.epoch_seconds)
     grid = sig.exact(offset)
     n_samples = int(epoch_s * fs)
     epochs = np.empty((len(kept), len(resolved), n_samples), dtype=np.float32)
+    halves = np.zeros((len(kept), len(resolved), 2), dtype=bool)
     row = 0
     for first, stop in contiguous_runs(kept):
         # one epoch of margin each side where the PSG has it, so that the optional filters settle
         before, after = min(first, 1), min(n_psg_epochs - stop, 1)
         n = stop - first + before + after
         for c, (choice, signals) in enumerate(resolved):
-            x = difference([sig.resample_span(  # a derivation: both halves on the same grid, then A - B
+            parts = [sig.resample_span(  # a derivation: both halves on the same grid, then A - B
                 lambda a, b, s=signal: psg.read_samples(s, a, b, assume_unit=config.assume_unit),
                 psg.n_samples(signal), signal.rate, fs, grid + (first - before) * epoch_s, n * n_samples,
-            ) for signal in signals])
+            ) for signal in signals]
+            halves[row: row + stop - first, c] = flat_halves(parts, n_samples, stop - first, skip=before)
+            x = difference(parts)
             if len(x) < n * n_samples:
                 raise DataError(psg.path, f"channel {choice.label!r} ends before the recording does")
             if config.bandpass is not None:
@@ -180,7 +185,7 @@ def _read_epochs(
             segment = x[before * n_samples: (n - after) * n_samples]
             epochs[row: row + stop - first, c] = segment.reshape(stop - first, n_samples)
         row += stop - first
-    return epochs
+    return epochs, halves
 
 
 def _prepare(source: RecordingSource, config: PrepareConfig, out: Path, overwrite: bool) -> RecordingResult:
@@ -281,16 +286,20 @@ def _prepare_in_pool(todo: list[RecordingSource], config: PrepareConfig, out: Pa
                      record: Callable[[RecordingResult], None]) -> None:
     """Recordings in worker processes; those caught in a pool whose worker died are retried one by one."""
     retry: list[RecordingSource] = []
-    with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent) as pool:
-        futures = {pool.submit(prepare_one, s, config, out, overwrite): s for s in todo}
-        for future in as_completed(futures):
-            try:
-                record(future.result())
-            except BrokenProcessPool:  # a worker was killed (out of memory?): its pool is lost
-                retry.append(futures[future])
+    try:
+        with worker_pool(workers) as pool:  # Ctrl+C: the workers are ended, the parent reports it once
+            futures = {pool.submit(prepare_one, s, config, out, overwrite): s for s in todo}
+            for future in as_completed(futures):
+                try:
+                    record(future.result())
+                except BrokenProcessPool:  # a worker was killed (out of memory?): its pool is lost
+                    retry.append(futures[future])
+    except KeyboardInterrupt:
+        remove_stale_temporaries(out / RECORDINGS)  # what the ended workers were writing
+        raise
     for source in retry:  # alone, so that a recording that kills its worker fails by itself
         remove_stale_temporaries(out / RECORDINGS)  # what the killed workers were writing; none is running now
-        with ProcessPoolExecutor(max_workers=1, initializer=die_with_parent) as pool:
+        with worker_pool(1) as pool:
             try:
                 record(pool.submit(prepare_one, source, config, out, overwrite).result())
             except BrokenProcessPool:

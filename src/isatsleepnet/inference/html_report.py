@@ -137,7 +137,10 @@ def render(summary: dict[str, Any], figures: dict[str, Path | None], review_rows
         f"(from {clock(rec['window_s'][0], start, with_date=True)} to {clock(rec['window_s'][1], start, with_date=True)}). "
         f"Channels {channels}.</p>"
     )
-    parts.append("<h2>Sleep statistics</h2><div class='cols'>")
+    parts.append("<h2>Sleep statistics</h2>")
+    if rec.get("window_note"):  # beside the numbers it qualifies, not only among the notes
+        parts.append(f"<p class='note'><strong>Note:</strong> {escape(rec['window_note'])}.</p>")
+    parts.append("<div class='cols'>")
     header = ["", "ISATSleepNet"] + (["expert"] if expert else [])
     parts.append(_table(header, _summary_rows(stats, expert_stats)))
     stage_header = ["stage", "min", "% TIB", "% TST"] + (["expert min", "expert % TST"] if expert else [])

@@ -29,7 +29,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ import numpy as np
 
 from isatsleepnet import __version__
 from isatsleepnet.atomic import atomic_path
+from isatsleepnet.cores import usable_cores
 from isatsleepnet.errors import IsatSleepNetError
 
 METADATA_KEY = "isatsleepnet"
@@ -283,8 +283,10 @@ class OnnxRunner:
         self._metadata = checked_metadata(proto, path)
         del proto
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.intra_op_num_threads = threads or usable_cores()
         options.inter_op_num_threads = 1
+        # idle threads sleep instead of spinning, so that stagings side by side do not stall each other
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3

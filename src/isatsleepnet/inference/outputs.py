@@ -30,7 +30,7 @@ from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.inference.options import StageOptions, StageResult
 from isatsleepnet.inference.predictor import Predictor
 from isatsleepnet.inference.raw import RawRecording
-from isatsleepnet.inference.sleep_stats import sleep_statistics
+from isatsleepnet.inference.sleep_stats import long_window_note, sleep_statistics
 
 OUTPUT_SUFFIXES = (".hypnogram.csv", ".annotations.edf", ".annotations.tsv", ".hypnogram.png",
                    ".hypnodensity.png", ".sleep_stats.json", ".report.html")
@@ -79,6 +79,10 @@ def summarise(
     """``timeline``: the predicted code of every epoch first..stop (-1: not recorded); ``flagged``: epoch numbers."""
     epoch_s = predictor.inputs.epoch_seconds
     staged = timeline >= 0
+    narrowed_by = next((flag for flag, used in (("--trim", options.trim), ("--lights", options.lights),
+                                                 ("--start/--end", options.start_s is not None or options.end_s is not None))
+                        if used), None)
+    window_note = long_window_note((first * epoch_s, stop * epoch_s), recording.start, narrowed_by)
     summary: dict[str, Any] = {
         "recording": {
             "name": name,
@@ -90,6 +94,8 @@ def summarise(
             "staged_epochs": int(staged.sum()),
             "first_epoch": first,
             "window_s": [first * epoch_s, stop * epoch_s],
+            "window_hours": round((stop - first) * epoch_s / 3600.0, 4),
+            "window_note": window_note,  # set when the window, and so the statistics, span much more than a night
             "ignored_tail_s": recording.ignored_seconds,
             "channels": [dataclasses.asdict(c) for c in recording.choices],
         },
@@ -102,7 +108,7 @@ def summarise(
             "percent": round(100.0 * len(flagged) / int(staged.sum()), 4),
             "epochs": [int(e) for e in flagged],
         },
-        "notes": list(recording.notes),
+        "notes": list(recording.notes) + ([window_note] if window_note else []),
         "isatsleepnet_version": __version__,
     }
     if expert is not None:
@@ -264,7 +270,8 @@ def agreement_line(name: str, summary: dict[str, Any]) -> str | None:
 
 def summary_table(results: list[StageResult]) -> str:
     """Plain-text table: one line per recording with the headline statistics, then a line per recording
-    staged with an expert hypnogram on how they agree."""
+    staged with an expert hypnogram on how they agree, and one per recording whose statistics cover
+    much more than a night (:func:`~isatsleepnet.inference.sleep_stats.long_window_note`)."""
     header = ["recording", "status", "epochs", "TST min", "SE %", "review %", "s"]
     rows = []
     for r in results:
@@ -285,5 +292,9 @@ def summary_table(results: list[StageResult]) -> str:
     lines = [fmt(header), fmt(["-" * w for w in widths]), *(fmt(row) for row in rows)]
     agreements = [agreement_line(r.recording, r.summary) for r in results if r.status == "staged"]
     lines += [line for line in agreements if line]
+    # TST and SE over a day and a night look like a night's: say so beside them
+    notes = [(r.recording, (r.summary.get("recording") or {}).get("window_note")) for r in results
+             if r.status == "staged"]
+    lines += [f"{name}: {note}" for name, note in notes if note]
     lines.append(f"{len(results) - n_failed} staged, {n_failed} failed")
     return "\n".join(lines)

@@ -27,7 +27,8 @@ from isatsleepnet.data import signal as sig
 from isatsleepnet.data.channels import (
     ChannelChoice,
     Sources,
-    flat_channel_notes,
+    flat_channel_findings,
+    flat_halves,
     resolve_channels,
     role_kind,
     stand_in_warnings,
@@ -156,6 +157,7 @@ class RawRecording:
                                     trained=trained)
         choices = [choice for choice, _ in resolved]
         recording = cls(psg, inputs, choices, assume_unit, signals=[headers for _, headers in resolved])
+        recording.notes.extend(psg.notes)  # how the file was read (a partial last record dropped)
         recording.warnings.extend(stand_in_warnings(choices, trained))
         if isinstance(psg, EdfRecording) and is_discontinuous(psg.path):
             onsets, record_s = record_onsets(psg.path)
@@ -263,27 +265,32 @@ class RawRecording:
         if not inside.all():
             raise DataError(self.path, f"epoch {int(index[~inside][0])} is not wholly recorded (a gap of the EDF+D)")
         out = np.empty((len(index), len(self.choices), self.inputs.n_samples), dtype=np.float32)
+        halves = np.zeros((len(index), len(self.choices), 2), dtype=bool)
         # runs of consecutive epochs inside one segment, each read in one piece
         breaks = np.flatnonzero((np.diff(index) != 1) | (np.diff(which) != 0)) + 1
         for run in np.split(np.arange(len(index)), breaks) if len(index) else []:
-            out[run] = self._read_run(int(index[run[0]]), len(run), segments[int(which[run[0]])])
-        self._note_flat(out)
+            out[run], halves[run] = self._read_run(int(index[run[0]]), len(run), segments[int(which[run[0]])])
+        self._note_flat(out, halves)
         return out
 
-    def _read_run(self, first: int, n: int, seg: Segment) -> np.ndarray:
-        """``n`` consecutive epochs from ``first``, all inside ``seg``, as (n, channels, samples).
+    def _read_run(self, first: int, n: int, seg: Segment) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` consecutive epochs from ``first``, all inside ``seg``, as (n, channels, samples), and
+        per epoch and channel whether each half of a derivation is flat (n, channels, 2).
 
         Output sample ``i`` of epoch ``k`` is the channel at real time ``k·E + i/fs``
         exactly (the segment's own samples start at its real start).
         """
         n_samples, epoch_s = self.inputs.n_samples, sig.exact(self.inputs.epoch_seconds)
         out = np.empty((n, len(self.choices), n_samples), dtype=np.float32)
+        halves = np.zeros((n, len(self.choices), 2), dtype=bool)
         for c_idx, (choice, headers) in enumerate(zip(self.choices, self.signals)):
-            x = difference([self._span(signal, seg, first * epoch_s, n * n_samples) for signal in headers])
+            parts = [self._span(signal, seg, first * epoch_s, n * n_samples) for signal in headers]
+            halves[:, c_idx] = flat_halves(parts, n_samples, n)
+            x = difference(parts)
             if len(x) < n * n_samples:
                 raise DataError(self.path, f"channel {choice.label!r} ends before the recording does")
             out[:, c_idx] = x.reshape(n, n_samples)
-        return out
+        return out, halves
 
     def _span(self, signal: SignalHeader, seg: Segment, start: Fraction, n_out: int) -> np.ndarray:
         """``n_out`` samples of one channel at the model's rate from real time ``start``, inside ``seg``."""
@@ -301,6 +308,9 @@ class RawRecording:
 
         return sig.resample_span(read, n_in, signal.rate, fs, start, n_out, t0=sig.exact(seg.real_start))
 
-    def _note_flat(self, epochs: np.ndarray) -> None:
-        """Flag channels that are flat (disconnected electrode?) in some epochs; staging goes on."""
-        self.notes.extend(flat_channel_notes(epochs, self.choices))
+    def _note_flat(self, epochs: np.ndarray, halves: np.ndarray) -> None:
+        """Flag channels, and halves of derivations, that are flat (disconnected electrode?) in some epochs:
+        a note and a warning each (once, however often the recording is read); staging goes on."""
+        notes, warnings = flat_channel_findings(epochs, self.choices, halves)
+        self.notes.extend(n for n in notes if n not in self.notes)
+        self.warnings.extend(w for w in warnings if w not in self.warnings)

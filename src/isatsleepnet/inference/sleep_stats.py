@@ -16,17 +16,29 @@ N3, REM), negative codes for epochs without a stage (an expert's "?" or movement
   awakening ends the SPT and is not counted).
 * Unscored epochs count in TIB and in no stage, so they lower SE.
 
+The statistics cover the staged window and nothing tells a night from a day in
+it: a window longer than :data:`LONG_WINDOW_HOURS` (a whole Sleep-EDF recording,
+about 22 h, without `stage --trim`/`--lights`/`--start --end`) gets a note that
+names it (:func:`long_window_note`), since its TST, SE, WASO and latencies count
+the day too.
+
 Durations are in minutes; a latency that does not exist (no sleep, no REM) is None.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
 
 from isatsleepnet import STAGES
 from isatsleepnet.data.labels import REM, W
+from isatsleepnet.time_axis import clock_time, elapsed
+
+LONG_WINDOW_HOURS = 16.0
+"""A staged window longer than this is much longer than a night: a night in bed rarely reaches 12 h,
+while ambulatory day-and-night recordings (Sleep-EDF's SC nights, ~20-22 h) pass 16 h."""
 
 
 def _minutes(n_epochs: int | float, epoch_seconds: float) -> float:
@@ -101,3 +113,40 @@ LABELS: dict[str, str] = {
     "unscored_min": "Unscored",
 }
 """Human names of the summary statistics, in report order."""
+
+
+def long_window_note(window_s: tuple[float, float], start: dt.datetime | str | None,
+                     narrowed_by: str | None = None) -> str | None:
+    """The note that statistics over a window much longer than a night carry; None for a night.
+
+    Parameters
+    ----------
+    window_s : (float, float)
+        Start and end of the staged window, seconds from the recording start.
+    start : datetime or ISO text, optional
+        The recording start, for clock times (else the window is given in elapsed time).
+    narrowed_by : str, optional
+        The option that chose the window (``"--lights"``, ...); None: the whole recording.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> long_window_note((0.0, 8 * 3600.0), None) is None
+    True
+    >>> print(long_window_note((0.0, 79200.0), "1989-04-24T16:13:00"))  # doctest: +ELLIPSIS
+    the sleep statistics cover the whole recording, 22.0 h from 1989-04-24 16:13:00 to 1989-04-25 14:13:00: ...
+    """
+    first, last = float(window_s[0]), float(window_s[1])
+    hours = (last - first) / 3600.0
+    if hours <= LONG_WINDOW_HOURS:
+        return None
+    begin, end = clock_time(first, start, with_date=True), clock_time(last, start, with_date=True)
+    span = f"from {begin} to {end}" if begin else f"from {elapsed(first)} to {elapsed(last)} of the recording"
+    what = f"the window {narrowed_by} chose" if narrowed_by else "the whole recording"
+    return (f"the sleep statistics cover {what}, {hours:.1f} h {span}: much longer than a night (over "
+            f"{LONG_WINDOW_HOURS:g} h), so TIB, TST, sleep efficiency, WASO and the latencies count the day too; "
+            "narrow the window to the night with --trim (with --hypnogram), --lights or --start/--end "
+            "(in Python: stage(..., lights=True) or start=/end=)")

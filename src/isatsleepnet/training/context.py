@@ -243,6 +243,13 @@ def fit_context(data: PreparedDataset, fold: Fold, encoder_path: Path, out: Path
     return final
 
 
+def check_training(data: PreparedDataset, fold: Fold, config: TrainConfig) -> None:
+    """What :func:`train_with_context` would refuse at its start, checked before a run writes anything."""
+    from isatsleepnet.training.fit import check_split
+
+    check_split(data, fold, per_epoch_config(config))  # phase 1's network is the one a base model must fit
+
+
 def train_with_context(data: PreparedDataset, fold: Fold, out: Path, config: TrainConfig, *,
                        engine: Engine | None = None, progress: bool = True, **phase1: Any) -> Path:
     """``out/model.pt`` of ``config``: the per-epoch network, or (``model["context"]`` > 0) the per-epoch

@@ -28,7 +28,7 @@ from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.evaluation.predictions import load_all
 from isatsleepnet.evaluation.report import write_report
 from isatsleepnet.gan.config import GanConfig
-from isatsleepnet.locking import folder_lock
+from isatsleepnet.locking import clear_stale_temporaries, folder_lock
 from isatsleepnet.training.augmentation import (
     augmented_training_data,
     drop_augmented_epochs,
@@ -37,10 +37,11 @@ from isatsleepnet.training.augmentation import (
 )
 from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.data.subjects import recordings_of
-from isatsleepnet.training.context import train_with_context
+from isatsleepnet.training.context import check_training, train_with_context
 from isatsleepnet.training.fit import MODEL_FILE
 from isatsleepnet.training.finetune import check_base_unseen, with_base
 from isatsleepnet.training.provenance import write_run_cards
+from isatsleepnet.training.coverage import subject_stage_counts, warn_about_validation
 from isatsleepnet.training.folds import Fold, load_folds, make_folds, save_folds
 from isatsleepnet.training.train import CONFIG_FILE, ENGINE_FILE, changed_train_settings
 
@@ -51,7 +52,7 @@ def fold_dir(run: Path, index: int) -> Path:
     return run / f"fold_{index:02d}"
 
 
-def prepare_run(
+def plan_run(
     data: PreparedDataset,
     run: Path,
     *,
@@ -62,12 +63,13 @@ def prepare_run(
     resume: bool = False,
     augment: AugmentConfig | None = None,
     gan: GanConfig | None = None,
-) -> list[Fold]:
-    """Create the run folder (config.json, folds.json), or reopen one made with the same settings.
+) -> tuple[list[Fold], dict[str, Any] | None]:
+    """The folds of the run in ``run``, and the config.json to write when it is a new run (None when reopened).
 
-    Reopening is what ``--resume`` and ``--fold i`` on several machines rely on:
-    the folds are read back, never drawn again. The augmentation and GAN
-    settings are part of the settings: a run is never continued with others.
+    Nothing is written here: a run refused by a later check leaves nothing that refuses the corrected
+    command (:func:`write_run` writes once every check passed). Reopening is what ``--resume`` and
+    ``--fold i`` on several machines rely on: the folds are read back, never drawn again. The
+    augmentation and GAN settings are part of the settings: a run is never continued with others.
     """
     subjects = data.subjects()
     saved_config = run / CONFIG_FILE
@@ -92,20 +94,23 @@ def prepare_run(
         folds = load_folds(run / FOLDS_FILE, subjects)
         if folds_file is not None and _fold_roles(load_folds(folds_file, subjects)) != _fold_roles(folds):
             raise IsatSleepNetError(f"{run} holds a run with other folds than {folds_file}; use another --out")
-        return folds
+        return folds, None
     if resume:
         raise IsatSleepNetError(f"{run}: nothing to resume (no {CONFIG_FILE})")
-    run.mkdir(parents=True, exist_ok=True)
     if folds_file is not None:
         folds = load_folds(folds_file, subjects)
     else:
         folds = make_folds(subjects, protocol, n_folds=n_folds, validation_fraction=config.validation_fraction,
-                           seed=config.seed)
-    save_folds(run / FOLDS_FILE, folds, protocol=protocol, seed=config.seed)
-    payload = {"protocol": protocol, "data": str(data.root), "n_folds": len(folds), "train": asdict(config),
-               "augment": augment_record, "gan": gan_record}
-    atomic_write_text(saved_config, json.dumps(payload, indent=2) + "\n")
-    return folds
+                           seed=config.seed, stage_counts=subject_stage_counts(data))
+    return folds, {"protocol": protocol, "data": str(data.root), "n_folds": len(folds), "train": asdict(config),
+                   "augment": augment_record, "gan": gan_record}
+
+
+def write_run(run: Path, folds: list[Fold], payload: dict[str, Any], *, seed: int) -> None:
+    """Make ``run`` a run folder: folds.json, then config.json (whose presence says the run exists)."""
+    run.mkdir(parents=True, exist_ok=True)
+    save_folds(run / FOLDS_FILE, folds, protocol=payload["protocol"], seed=seed)
+    atomic_write_text(run / CONFIG_FILE, json.dumps(payload, indent=2) + "\n")
 
 
 def _fold_roles(folds: list[Fold]) -> list[tuple[list[str], list[str], list[str]]]:
@@ -203,6 +208,9 @@ def report_run(run: Path, folds: list[Fold], *, protocol: str) -> dict[str, Any]
     if augmented != "none":
         notes.append(f"training data augmented: {augmented}, per fold from its training subjects only; "
                      "validation and test epochs are all real")
+    notes += [f"fold {f.index}: its validation subjects hold only {', '.join(f.validation_stages) or 'no'} epochs; "
+              "its model was selected blind to the other stages" for f in folds
+              if f.index in done and f.validation and f.validation_stages is not None and len(f.validation_stages) < 5]
     curves = {i: fold_dir(run, i) / "logs" / "metrics.csv" for i in done}
     return write_report(run, done, {f.index: list(f.test) for f in folds}, title=f"ISATSleepNet, {protocol}",
                         protocol=protocol, notes=notes, curves=curves, selected_epochs=_selected_epochs(run, done),
@@ -283,25 +291,36 @@ def cross_validate(
             f"{data.root} is an augmented dataset: cross-validation would ignore its synthetic epochs and its GAN may "
             "have seen test subjects; run cv on the original data with --augment transforms|gan"
         )
-    folds = prepare_run(data, run, protocol=protocol, config=config, n_folds=n_folds, folds_file=folds_file, resume=resume,
-                        augment=augment, gan=gan)
+    # every check before the first write: a refused run leaves nothing that refuses the corrected command
+    folds, new_run = plan_run(data, run, protocol=protocol, config=config, n_folds=n_folds, folds_file=folds_file,
+                              resume=resume, augment=augment, gan=gan)
     chosen = folds
     if only_fold is not None:
         chosen = [f for f in folds if f.index == only_fold]
         if not chosen:
             raise IsatSleepNetError(f"--fold {only_fold}: the run has folds 0..{len(folds) - 1}")
     check_base_unseen(config, data, chosen)  # a base model that saw a test subject would leak it into the metrics
+    for fold in chosen:
+        if not (fold_dir(run, fold.index) / "DONE").is_file():
+            check_training(data, fold, config)
+    if is_rank_zero():  # before training: a validation set lacking stages makes model selection noise
+        warn_about_validation(data, [f for f in chosen if not (fold_dir(run, f.index) / "DONE").is_file()],
+                              per_fold=True)
     with contextlib.ExitStack() as held:  # every fold this run trains, held until it ends
-        for fold in chosen:
+        for fold in chosen:  # clean: what a killed run was writing in the fold
             folder = fold_dir(run, fold.index)
             folder.mkdir(parents=True, exist_ok=True)
-            held.enter_context(folder_lock(folder, "cv"))
+            held.enter_context(folder_lock(folder, "cv", clean=True))
+        if new_run is not None:
+            write_run(run, folds, new_run, seed=config.seed)
+        if len(chosen) == len(folds) and is_rank_zero():  # no other cv process can be writing in the run folder
+            clear_stale_temporaries(run)
         atomic_write_text(run / ENGINE_FILE, json.dumps(engine.to_dict(), indent=2) + "\n")
         _run_folds(data, run, folds, chosen, config, progress=progress, augment=augment, gan=gan,
                    keep_augmented=keep_augmented, engine=engine)
-    if not is_rank_zero():
-        return {}
-    return report_run(run, folds, protocol=protocol)
+        if not is_rank_zero():
+            return {}
+        return report_run(run, folds, protocol=protocol)  # while the folds are held (see clear_stale_temporaries)
 
 
 def _run_folds(data: PreparedDataset, run: Path, folds: list[Fold], chosen: list[Fold], config: TrainConfig, *,

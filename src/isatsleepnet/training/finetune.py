@@ -44,8 +44,8 @@ _FREE = ("use_fast_conv", "dropout", "attention_dropout", "context", "context_hi
 _INPUT = ("roles", "n_samples", "sampling_rate")  # compared as roles, rate and epoch length, with their own words
 _HEAD = ("head.", "context.")  # the classification head (and a context model's sequence head)
 
-__all__ = ["FINE_TUNE_LEARNING_RATE", "FREEZE_CHOICES", "FrozenInEval", "base_mismatch", "check_base_unseen",
-           "frozen_modules", "lineage_record", "start_from_base", "with_base"]
+__all__ = ["FINE_TUNE_LEARNING_RATE", "FREEZE_CHOICES", "FrozenInEval", "base_mismatch", "check_base",
+           "check_base_unseen", "frozen_modules", "lineage_record", "start_from_base", "with_base"]
 
 
 def _base_file(path: str | Path) -> ModelFile:
@@ -126,15 +126,14 @@ class FrozenInEval(L.Callback):
             module.eval()
 
 
-def start_from_base(network: nn.Module, config: TrainConfig, model_config: dict[str, Any],
-                    epoch_seconds: float) -> tuple[ModelFile | None, list[L.Callback]]:
-    """Load ``config.init``'s weights into ``network`` and freeze what ``config.freeze`` says.
+def check_base(config: TrainConfig, model_config: dict[str, Any], epoch_seconds: float) -> ModelFile | None:
+    """The base model ``config.init`` (None without one) if it fits a run of this network and data.
 
-    Returns the base model file (None without ``init``) and the callbacks that keep the frozen parts frozen.
-    A base model that does not fit, or another file than the run's ``init_sha256``, is one line naming it.
+    Another file than the run's ``init_sha256``, or a base model that does not fit, is one line naming it;
+    `train` and `cv` check this before they write anything (see :func:`~isatsleepnet.training.fit.check_split`).
     """
     if config.init is None:
-        return None, []
+        return None
     base = _base_file(config.init)
     if config.init_sha256 is not None and base.header.get("sha256") != config.init_sha256:
         raise IsatSleepNetError(f"--init {config.init}: not the base model this run started from (its checksum "
@@ -142,6 +141,19 @@ def start_from_base(network: nn.Module, config: TrainConfig, model_config: dict[
     problem = base_mismatch(base, model_config, epoch_seconds, config.normalize)
     if problem:
         raise IsatSleepNetError(f"--init {config.init}: the base model does not fit this run: {problem}")
+    return base
+
+
+def start_from_base(network: nn.Module, config: TrainConfig, model_config: dict[str, Any],
+                    epoch_seconds: float) -> tuple[ModelFile | None, list[L.Callback]]:
+    """Load ``config.init``'s weights into ``network`` and freeze what ``config.freeze`` says.
+
+    Returns the base model file (None without ``init``) and the callbacks that keep the frozen parts frozen.
+    A base model that does not fit, or another file than the run's ``init_sha256``, is one line naming it.
+    """
+    base = check_base(config, model_config, epoch_seconds)
+    if base is None:
+        return None, []
     # per-epoch weights only: a context model's sequence head (context.*) is trained again on top
     state = {k: v for k, v in base.state_dict.items() if not k.startswith("context.")}
     expected = network.state_dict()

@@ -45,12 +45,13 @@ from isatsleepnet.training.module import (
     CHECKPOINT_HASH_KEY,
     EpochSeeding,
     KeepEarlyStop,
+    KeepInterrupt,
     MovableCheckpoint,
     SleepStager,
     checkpoint_sha256,
 )
 from isatsleepnet.training.reproducible import EpochSampler
-from isatsleepnet.training.finetune import lineage_record, start_from_base
+from isatsleepnet.training.finetune import check_base, lineage_record, start_from_base
 from isatsleepnet.training.provenance import data_record
 
 MODEL_FILE = "model.pt"
@@ -67,6 +68,36 @@ def channel_roles(recording: PreparedRecording, channels: list[str]) -> list[str
         n_eeg += role.startswith("eeg")
         roles.append(role)
     return roles
+
+
+def network_settings(first: PreparedRecording, channels: list[str], config: TrainConfig) -> dict[str, Any]:
+    """The ModelConfig of a run: its input (roles, epoch samples, rate) from its first training recording."""
+    return {"roles": channel_roles(first, channels), "n_samples": int(first.meta["n_samples"]),
+            "sampling_rate": first.sampling_rate, **config.model}
+
+
+def check_split(data: PreparedDataset, fold: Fold, config: TrainConfig) -> None:
+    """Refuse, in one line, what :func:`train_split` would refuse at its start, before a run writes anything.
+
+    A run refused after writing its config.json would refuse the corrected command as one "with other
+    settings" (another --init, --channels or --tensorboard); `train` and `cv` call this before they
+    write, and train_split calls it too, so the checks live here once.
+    """
+    train_recs = recordings_of(data, fold.train)
+    if not train_recs:
+        raise IsatSleepNetError(f"fold {fold.index}: no recordings for the training subjects")
+    channels = config.channels or train_recs[0].channels
+    for rec in train_recs + recordings_of(data, fold.validation):
+        missing = [c for c in channels if c not in rec.channels]
+        if missing:
+            raise IsatSleepNetError(f"recording {rec.name} lacks channel(s) {missing}; it has {rec.channels}")
+    if config.tensorboard:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
+            raise IsatSleepNetError("--tensorboard needs the tensorboard package: pip install tensorboard")
+    first = train_recs[0]
+    check_base(config, network_settings(first, list(channels), config), float(first.meta.get("epoch_seconds", 30.0)))
 
 
 def _augmented_recordings(train_data: PreparedDataset, data: PreparedDataset, fold: Fold) -> list[PreparedRecording]:
@@ -219,10 +250,9 @@ def train_split(
     L.seed_everything(config.seed, workers=True, verbose=False)
     engine.apply()
 
+    check_split(data, fold, config)
     train_recs = recordings_of(data, fold.train)
     val_recs = recordings_of(data, fold.validation)
-    if not train_recs:
-        raise IsatSleepNetError(f"fold {fold.index}: no recordings for the training subjects")
     if train_data is not None:
         train_recs = _augmented_recordings(train_data, data, fold)
     channels = config.channels or train_recs[0].channels
@@ -230,12 +260,7 @@ def train_split(
                              include_synthetic=train_data is not None)
     val_set = EpochDataset(val_recs, channels=channels, normalize=config.normalize) if val_recs else None
     first = train_recs[0]
-    model_config = {
-        "roles": channel_roles(first, channels),
-        "n_samples": int(first.meta["n_samples"]),
-        "sampling_rate": first.sampling_rate,
-        **config.model,
-    }
+    model_config = network_settings(first, channels, config)
     weights = class_weights(train_set.class_counts()).tolist()
     module = SleepStager(model_config, asdict(config), weights)
     # fine-tuning: the base model's weights (a resumed run then loads last.ckpt over them), frozen parts frozen
@@ -259,7 +284,8 @@ def train_split(
 
     ckpt_dir = out / "checkpoints"
     monitor = "val_macro_f1" if val_loader is not None else None
-    callbacks = list(callbacks or []) + [EpochSeeding(config.seed, sampler), *frozen]
+    interrupt = KeepInterrupt()
+    callbacks = list(callbacks or []) + [EpochSeeding(config.seed, sampler), *frozen, interrupt]
     # With validation subjects, "best" by validation macro-F1, and "last" every epoch (for resuming).
     # Lightning runs checkpoint callbacks last, in list order, after early stopping and the CSV row:
     # "best" goes first so that last.ckpt holds this epoch's early-stopping and best-checkpoint state
@@ -275,13 +301,8 @@ def train_split(
         callbacks.append(TQDMProgressBar(refresh_rate=1 if sys.stderr.isatty() else 50))
     module.log_path = out / "logs" / "metrics.csv"
     loggers: list[Any] | bool = False
-    if config.tensorboard:
-        import importlib.util
-
+    if config.tensorboard:  # its package is there (check_split)
         from lightning.pytorch.loggers import TensorBoardLogger
-
-        if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
-            raise IsatSleepNetError("--tensorboard needs the tensorboard package: pip install tensorboard")
 
         loggers = [TensorBoardLogger(out, name="tensorboard", version="")]
 
@@ -309,13 +330,14 @@ def train_split(
         resume = last
     on_cpu = isinstance(trainer.accelerator, CPUAccelerator)
     try:
-        with onednn_matmul(on_cpu):  # exact float32, ~1.2x faster training steps on AVX-512 CPUs without AMX
+        # onednn: exact float32, ~1.2x faster training steps on AVX-512 CPUs without AMX
+        with interrupt.around_fit(), onednn_matmul(on_cpu):
             trainer.fit(module, train_loader, val_loader, ckpt_path=resume, weights_only=True)
     except IsatSleepNetError as exc:  # raised in a DataLoader worker, it comes back with the worker's traceback
         if "\n" not in str(exc):
             raise
         raise IsatSleepNetError(one_line(exc)) from None
-    if trainer.interrupted:  # Lightning turns Ctrl-C into a graceful stop; it is not a finished training
+    if trainer.interrupted:  # stopped, not finished (Ctrl+C itself comes back from around_fit)
         raise KeyboardInterrupt
     if not trainer.is_global_zero:
         return out / MODEL_FILE

@@ -3,7 +3,9 @@
 Protocols of the paper: 20-fold CV for Sleep-EDF-20, 10-fold for Sleep-EDF-78,
 a 70/30 subject split for SHHS, or k-fold. Each fold's validation subjects
 (for early stopping and model selection) are carved from its training subjects,
-never from its test subjects.
+never from its test subjects, and cover every sleep stage when those allow it
+(:mod:`isatsleepnet.training.coverage`): folds.json records per fold which stages
+its validation subjects hold and whether that rule changed the seeded draw.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sklearn.model_selection import KFold, train_test_split
 from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.data.subjects import check_subjects
 from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.training.coverage import StageCounts, draw_validation, subject_stage_counts
 
 if TYPE_CHECKING:
     from isatsleepnet.data.store import PreparedDataset
@@ -33,6 +36,10 @@ class Fold:
     train: tuple[str, ...]
     validation: tuple[str, ...]
     test: tuple[str, ...]
+    # the stages the validation subjects hold, and whether covering them changed the seeded draw;
+    # None in folds given by hand or written before the coverage rule existed
+    validation_stages: tuple[str, ...] | None = None
+    validation_redrawn: bool | None = None
 
     def check(self, *, require_test: bool = True) -> None:
         roles = [set(self.train), set(self.validation), set(self.test)]
@@ -44,11 +51,16 @@ class Fold:
 
 
 def split_validation(train: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    if len(train) < 2 or fraction <= 0:
-        return train, []
-    n_val = max(1, int(round(fraction * len(train))))
-    fit, val = train_test_split(sorted(train), test_size=n_val, random_state=seed)
-    return sorted(fit), sorted(val)
+    """The plain seeded validation draw (no stage coverage): training and validation subjects."""
+    draw = draw_validation(train, fraction, seed)
+    return list(draw.fit), list(draw.validation)
+
+
+def _fold(index: int, train: list[str], test: tuple[str, ...], fraction: float, seed: int,
+          counts: StageCounts | None) -> Fold:
+    draw = draw_validation(train, fraction, seed, counts)
+    return Fold(index, draw.fit, draw.validation, test, draw.stages,
+                None if counts is None else draw.redrawn)
 
 
 def make_folds(
@@ -59,8 +71,13 @@ def make_folds(
     validation_fraction: float = 0.1,
     test_fraction: float = 0.3,
     seed: int = 0,
+    stage_counts: StageCounts | None = None,
 ) -> list[Fold]:
-    """Folds over ``subjects`` (one id per person, nights already grouped)."""
+    """Folds over ``subjects`` (one id per person, nights already grouped).
+
+    ``stage_counts`` (epochs per stage of each subject, :func:`subject_stage_counts`)
+    makes each fold's validation subjects cover every stage its non-test subjects allow.
+    """
     subjects = sorted(set(subjects))
     if protocol not in PROTOCOLS:
         raise IsatSleepNetError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
@@ -68,8 +85,7 @@ def make_folds(
         if len(subjects) < 3:
             raise IsatSleepNetError(f"the shhs 70/30 split needs at least 3 subjects, the data has {len(subjects)}")
         train, test = train_test_split(subjects, test_size=test_fraction, random_state=seed)
-        fit, val = split_validation(train, validation_fraction, seed)
-        folds = [Fold(0, tuple(fit), tuple(val), tuple(sorted(test)))]
+        folds = [_fold(0, train, tuple(sorted(test)), validation_fraction, seed, stage_counts)]
     else:
         k = n_folds if protocol == "kfold" else PROTOCOLS[protocol]
         if k is None or k < 2:
@@ -79,15 +95,17 @@ def make_folds(
         folds = []
         splitter = KFold(n_splits=k, shuffle=True, random_state=seed)
         for i, (train_idx, test_idx) in enumerate(splitter.split(subjects)):
-            fit, val = split_validation([subjects[j] for j in train_idx], validation_fraction, seed + i)
-            folds.append(Fold(i, tuple(fit), tuple(val), tuple(sorted(subjects[j] for j in test_idx))))
+            folds.append(_fold(i, [subjects[j] for j in train_idx], tuple(sorted(subjects[j] for j in test_idx)),
+                               validation_fraction, seed + i, stage_counts))
     for fold in folds:
         fold.check()
     return folds
 
 
 def save_folds(path: str | Path, folds: list[Fold], *, protocol: str, seed: int) -> None:
-    payload = {"protocol": protocol, "seed": seed, "folds": [asdict(f) for f in folds]}
+    # a fold's coverage record is written when known (folds from older files or by hand have none)
+    rows = [{k: v for k, v in asdict(f).items() if v is not None} for f in folds]
+    payload = {"protocol": protocol, "seed": seed, "folds": rows}
     atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
@@ -97,7 +115,9 @@ def load_folds(path: str | Path, known_subjects: list[str] | None = None) -> lis
     try:
         payload = json.loads(path.read_text())
         folds = [
-            Fold(int(f["index"]), tuple(f["train"]), tuple(f["validation"]), tuple(f["test"]))
+            Fold(int(f["index"]), tuple(f["train"]), tuple(f["validation"]), tuple(f["test"]),
+                 tuple(f["validation_stages"]) if f.get("validation_stages") is not None else None,
+                 f.get("validation_redrawn"))
             for f in payload["folds"]
         ]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -152,12 +172,15 @@ def training_subjects(dataset: PreparedDataset, *, subjects: Sequence[str] | Non
 
 def training_split(dataset: PreparedDataset, *, train_subjects: Sequence[str] | None = None,
                    validation_subjects: Sequence[str] | None = None, folds_file: str | Path | None = None,
-                   fold: int | None = None, validation_fraction: float = 0.1, seed: int = 0) -> Fold:
+                   fold: int | None = None, validation_fraction: float = 0.1, seed: int = 0,
+                   cover_stages: bool = True) -> Fold:
     """The training and validation subjects of one training run (a Fold without test subjects).
 
     From a fold of ``folds_file``; else ``train_subjects`` (default: all but the
     validation subjects) and ``validation_subjects`` (default: a seeded
-    ``validation_fraction`` of the training subjects).
+    ``validation_fraction`` of the training subjects, covering every sleep stage
+    when they allow it, unless ``cover_stages`` is False: the plain seeded draw,
+    as runs made before that rule drew it).
     """
     if folds_file is not None or fold is not None:
         if train_subjects or validation_subjects:
@@ -170,8 +193,10 @@ def training_split(dataset: PreparedDataset, *, train_subjects: Sequence[str] | 
         val = check_subjects(dataset, validation_subjects or [])
         train = check_subjects(dataset, train_subjects) if train_subjects else [
             s for s in dataset.subjects() if s not in set(val)]
-        if not validation_subjects:
-            train, val = split_validation(train, validation_fraction, seed)
-        split = Fold(0, tuple(train), tuple(val), ())
+        if validation_subjects:
+            split = Fold(0, tuple(train), tuple(val), ())
+        else:
+            split = _fold(0, train, (), validation_fraction, seed,
+                          subject_stage_counts(dataset) if cover_stages else None)
     split.check(require_test=False)
     return split

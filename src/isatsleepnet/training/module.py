@@ -6,10 +6,13 @@ precision on CUDA, checkpoints and resumption; the same code runs on a CPU.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import os
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +179,37 @@ class KeepEarlyStop(L.Callback):
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.early_stopping.stopped_epoch > 0:  # restored from the checkpoint before this hook runs
             trainer.should_stop = True
+
+
+class KeepInterrupt(L.Callback):
+    """Ctrl+C during training stays a KeyboardInterrupt instead of Lightning's exit status 1.
+
+    Lightning's ``Trainer.fit`` catches KeyboardInterrupt, shuts down (loggers, loader
+    workers), ignores SIGINT from then on and calls ``sys.exit(1)``: to its caller, a
+    failure. The callback sees the interruption in ``on_exception``; :meth:`around_fit`
+    turns that exit back into a KeyboardInterrupt, after Lightning's shutdown, with the
+    SIGINT handler restored, so that the command says how to continue and exits 130.
+    The checkpoints are those of the last finished epoch: the next run resumes from them.
+    """
+
+    def __init__(self) -> None:
+        self.exception: BaseException | None = None
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self.exception = exception
+
+    @contextlib.contextmanager
+    def around_fit(self) -> Iterator[None]:
+        """Wrap ``trainer.fit``: its exit after a Ctrl+C becomes KeyboardInterrupt; any other exit stays."""
+        handler = signal.getsignal(signal.SIGINT)
+        try:
+            yield
+        except SystemExit:
+            if not isinstance(self.exception, KeyboardInterrupt):
+                raise
+            if handler is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, handler)
+            raise KeyboardInterrupt from None
 
 
 class MovableCheckpoint(ModelCheckpoint):

@@ -8,9 +8,10 @@ on others, for `evaluate` and `stage`.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
+from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.augment.config import AugmentConfig
 from isatsleepnet.config import save_config
 from isatsleepnet.data.store import PreparedDataset
@@ -19,10 +20,12 @@ from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.gan.config import GanConfig
 from isatsleepnet.locking import ensure_writable_folder, folder_lock
 from isatsleepnet.training.config import TrainConfig
+from isatsleepnet.training.coverage import warn_about_validation
 from isatsleepnet.training.folds import Fold, training_split
 
 CONFIG_FILE = "config.json"
 ENGINE_FILE = "engine.json"  # where it ran: saved, never compared
+SPLIT_FILE = "split.json"  # the subjects it learns from and selects on; its absence marks a run from before it
 
 
 def changed_train_settings(previous: dict, config: TrainConfig) -> list[str]:
@@ -37,6 +40,19 @@ def changed_train_settings(previous: dict, config: TrainConfig) -> list[str]:
     current = asdict(config)
     # the base model (--init) is compared by its checksum (init_sha256): a moved copy of it is the same base model
     return sorted(k for k in previous if k in current and k != "init" and previous[k] != current[k])
+
+
+def _covering_draw(out: Path) -> bool:
+    """Whether a drawn validation set follows the stage-coverage rule: as split.json says in a rerun;
+    not in a run folder made before the rule (config.json without split.json), whose rerun must keep
+    its plain seeded draw; else yes."""
+    out = Path(out)
+    if (out / SPLIT_FILE).is_file():
+        try:
+            return bool(json.loads((out / SPLIT_FILE).read_text()).get("cover_stages", True))
+        except (OSError, ValueError, AttributeError):
+            return True
+    return not (out / CONFIG_FILE).is_file()
 
 
 def train(
@@ -92,8 +108,13 @@ def train(
     >>> model_path = isn.train("prepared/edf20", "models/edf20", validation_subjects=["SC400"])  # doctest: +SKIP
     """
     from isatsleepnet.augment.balance import AUGMENT_JSON
-    from isatsleepnet.training.augmentation import augmented_training_data, drop_augmented_epochs, is_rank_zero
-    from isatsleepnet.training.context import train_with_context
+    from isatsleepnet.training.augmentation import (
+        augmented_training_data,
+        drop_augmented_epochs,
+        fold_gan_config,
+        is_rank_zero,
+    )
+    from isatsleepnet.training.context import check_training, train_with_context
     from isatsleepnet.training.fit import MODEL_FILE
 
     from isatsleepnet.training.finetune import with_base
@@ -108,11 +129,21 @@ def train(
     augment.validate()
     dataset = data if isinstance(data, PreparedDataset) else PreparedDataset(data)
     out = Path(out)
+    cover_stages = _covering_draw(out)
     split: Fold = training_split(dataset, train_subjects=train_subjects, validation_subjects=validation_subjects,
                                  folds_file=folds_file, fold=fold, validation_fraction=config.validation_fraction,
-                                 seed=config.seed)
+                                 seed=config.seed, cover_stages=cover_stages)
+    # every check before the first write: a refused run leaves nothing that refuses the corrected command
+    check_training(dataset, split, config)
+    augmented_store = (dataset.root / AUGMENT_JSON).is_file()
+    if augmented_store and augment.enabled:
+        raise IsatSleepNetError(f"{dataset.root} is already augmented (`isatsleepnet augment`); drop --augment")
+    if augment.mode == "gan":
+        fold_gan_config(gan or GanConfig(), augment, config).validate()
+    if is_rank_zero():  # before training: a validation set lacking stages makes model selection noise
+        warn_about_validation(dataset, [split], per_fold=False)
     ensure_writable_folder(out)
-    with folder_lock(out, "train"):
+    with folder_lock(out, "train", clean=True):  # clean: what a killed run was writing
         saved = out / CONFIG_FILE
         if saved.is_file():  # continuing (or re-reading) a training: it must be the same training
             changed = changed_train_settings(json.loads(saved.read_text()), config)
@@ -121,15 +152,14 @@ def train(
                                         "use the same flags or another --out")
         save_config(config, saved)
         save_config(engine, out / ENGINE_FILE)
+        record = {k: v for k, v in asdict(split).items() if k != "test" and v is not None}
+        atomic_write_text(out / SPLIT_FILE, json.dumps({**record, "cover_stages": cover_stages}, indent=2) + "\n")
         if progress:
             print(f"train on {len(split.train)} subject(s), select on {len(split.validation)}: {out}", flush=True)
         train_data = None
         if (out / MODEL_FILE).is_file():
             pass  # finished: train_split returns the model file as it is
-        elif (dataset.root / AUGMENT_JSON).is_file():
-            if augment.enabled:
-                raise IsatSleepNetError(f"{dataset.root} is already augmented (`isatsleepnet augment`); "
-                                        "drop --augment")
+        elif augmented_store:
             train_data = dataset  # train on its synthetic epochs too; validation reads its real epochs only
             augment = replace(augment, mode=json.loads((dataset.root / AUGMENT_JSON).read_text())["mode"])
             if progress:

@@ -76,6 +76,11 @@ class EdfRecording:
         return [s.label for s in self.signals]
 
     @property
+    def notes(self) -> list[str]:
+        """What reading the file changed and a user should know (a partial last record dropped)."""
+        return list(self.header.notes)
+
+    @property
     def duration(self) -> float:
         """Seconds of data stored (for an EDF+D, gaps not counted)."""
         return float(self.header.duration)

@@ -98,6 +98,7 @@ class EdfHeader:
     n_records: int
     record_duration: Fraction
     signals: tuple[SignalHeader, ...]
+    notes: tuple[str, ...] = ()  # what a user should know about how the file was read (a dropped partial record)
 
     @property
     def header_bytes(self) -> int:
@@ -220,23 +221,40 @@ def read_header(path: str | Path) -> EdfHeader:
 
 
 def _check_size(header: EdfHeader, size: int) -> EdfHeader:
-    """Compare the record count with the file's size; -1 (recorder never closed the file) is counted."""
+    """Compare the header with the file's size: the data must be exactly the announced records.
+
+    Why exact: a samples-per-record field off by one (2999 declared, 3000 stored)
+    still leaves about the announced number of whole records, and reading them
+    would shift every channel by a sample per record: plausible numbers, garbage
+    signals. With a record count of -1 (a recorder that never closed the file and
+    may have stopped inside a record) the whole records are counted and a
+    trailing partial one is dropped, with a note.
+    """
     path = header.path
     record_bytes = header.record_samples * header.sample_bytes
-    present = (size - header.header_bytes) // record_bytes if size >= header.header_bytes else 0
+    data_bytes = max(size - header.header_bytes, 0)
+    present, leftover = divmod(data_bytes, record_bytes)
     if header.n_records == 0:
         raise DataError(path, "the file holds no data records")
     if header.n_records < 0:
         if present <= 0:
             raise DataError(path, "the file holds no data records")
-        header = EdfHeader(**{**header.__dict__, "n_records": int(present)})
+        notes = header.notes
+        if leftover:
+            notes += (f"the header's record count is -1 (the recording was not closed): {present} whole data "
+                      f"records read, a last partial record of {leftover} of {record_bytes} bytes dropped",)
+        header = EdfHeader(**{**header.__dict__, "n_records": int(present), "notes": notes})
     elif present < header.n_records:
         raise DataError(path, f"truncated: the header announces {header.n_records} data records, the file holds "
-                              f"{max(present, 0)}")
+                              f"{present}")
     elif present > header.n_records:  # which is right is unknowable: reading either could silently drop hours
         raise DataError(path, f"the header announces {header.n_records} data records but the file holds {present} "
                               "(a header not updated when the recording ended?); correct its record count (bytes "
                               "236-244)")
+    elif leftover:
+        raise DataError(path, f"{data_bytes} bytes of data, but the header's {header.n_records} data records "
+                              f"of {record_bytes} bytes make {header.n_records * record_bytes}: a samples-per-record "
+                              "or record-count field of the header misstates the file")
     if header.duration > MAX_RECORDING_SECONDS:
         raise DataError(path, f"the header announces {header.n_records} data records of "
                               f"{float(header.record_duration):g} s ({float(header.duration) / 86400:.3g} days: absurd)")

@@ -46,9 +46,29 @@ def _delimiter(lines: list[str]) -> str | None:
     return "\t" if "\t" in sample else ("," if "," in sample else (";" if ";" in sample else None))
 
 
-def _column(header: list[str], names: tuple[str, ...]) -> int | None:
+def _cells(line: str, delimiter: str | None) -> list[str]:
+    """The cells of one line, quotes read as the csv module reads them (``"stage"`` is ``stage``).
+
+    Without a delimiter, runs of spaces or tabs part the cells (a quoted cell may hold spaces).
+    """
+    if delimiter:
+        return next(csv.reader([line], delimiter=delimiter, skipinitialspace=True))
+    return next(csv.reader([" ".join(line.split())], delimiter=" "))
+
+
+def _column(path: Path, header: list[str], names: tuple[str, ...]) -> int | None:
+    """The column of the first of ``names`` in the header (case and spaces ignored); one named twice is
+    refused: which of the two the expert meant is unknowable."""
     keys = [c.strip().lower() for c in header]
-    return next((keys.index(n) for n in names if n in keys), None)
+    for name in names:
+        where = [i for i, key in enumerate(keys) if key == name]
+        if len(where) > 1:
+            columns = ", ".join(str(i + 1) for i in where)
+            raise DataError(path, f"ambiguous header: {len(where)} columns are named {quote(header[where[0]])} "
+                                  f"(columns {columns}); keep one")
+        if where:
+            return where[0]
+    return None
 
 
 def _number(row: list[str], col: int, what: str, line_no: int, path: Path) -> float | None:
@@ -88,17 +108,17 @@ def read_table(path: str | Path, *, epoch_seconds: float = 30.0, stage_codes: st
     if not numbered:
         raise DataError(path, "empty file")
     delimiter = _delimiter([ln for _, ln in numbered])
-    table = [(n, next(csv.reader([ln], delimiter=delimiter)) if delimiter else ln.split()) for n, ln in numbered]
+    table = [(n, _cells(ln, delimiter)) for n, ln in numbered]
     first = table[0][1]
     stage_col = onset_col = duration_col = None
     body = table
     if not any(L.is_label_or_number(cell) for cell in first):  # a header row
-        stage_col = _column(first, STAGE_COLUMNS)
+        stage_col = _column(path, first, STAGE_COLUMNS)
         if stage_col is None:
             raise DataError(path, f"no stage column: looked for {', '.join(STAGE_COLUMNS)}; the header has "
                                   f"{cut(', '.join(c.strip() for c in first))}")
-        onset_col = _column(first, ONSET_COLUMNS)
-        duration_col = _column(first, DURATION_COLUMNS)
+        onset_col = _column(path, first, ONSET_COLUMNS)
+        duration_col = _column(path, first, DURATION_COLUMNS)
         body = table[1:]
     else:
         stage_col = len(first) - 1

@@ -207,6 +207,11 @@ class MemoryRecording:
         return [s.label for s in self.signals]
 
     @property
+    def notes(self) -> list[str]:
+        """Nothing: arrays in memory are taken as they are (an EDF's reader may have notes on the file)."""
+        return []
+
+    @property
     def duration(self) -> float:
         """Seconds covered by every channel."""
         return float(min(Fraction(len(x)) / s.rate for x, s in zip(self.data, self.signals)))
