@@ -129,12 +129,7 @@ def one_torch_thread():
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
-        # an engine without --threads takes the usable cores: one here too
-        patch.setattr("isatsleepnet.engine.usable_cores", lambda: 1)
-        # the suite itself loads the machine: no "this machine is busy" note in commands' output
-        patch.setattr("isatsleepnet.cli.main.busy_machine", lambda: None)
-        yield
+    yield
     torch.set_num_threads(before)
 
 
@@ -168,7 +163,7 @@ def _one_torch_thread_by_default():
     torch.set_num_threads(1)
     with pytest.MonkeyPatch.context() as patch:
         # an engine without --threads takes the usable cores: one here too
-        patch.setattr("isatsleepnet.engine.usable_cores", lambda: 1)
+        patch.setattr("isatsleepnet.engine.default_threads", lambda: 1)
         # the suite itself loads the machine: no "this machine is busy" note in commands' output
         patch.setattr("isatsleepnet.cli.main.busy_machine", lambda: None)
         yield

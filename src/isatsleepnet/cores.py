@@ -9,7 +9,7 @@ batches/s to 0.04-0.07. Three rules keep throughput graceful:
 * the default thread count is the number of cores this process may use: its
   CPU affinity (``taskset``, a batch scheduler's cpuset) and its container's
   CPU quota (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``), not the
-  machine's core count;
+  machine's core count (``OMP_NUM_THREADS``, when set, wins);
 * OpenMP threads spin only briefly before they sleep (:func:`yield_idle_threads`,
   which must run before torch is first imported: ``import isatsleepnet`` and
   the command line call it);
@@ -56,6 +56,23 @@ def yield_idle_threads() -> bool:
         return False
     os.environ.update(WAIT_SETTINGS)
     return True
+
+
+def default_threads() -> int:
+    """The thread count of an engine without ``threads``: ``OMP_NUM_THREADS`` when set, else the usable cores.
+
+    ``OMP_NUM_THREADS`` is how batch schedulers (SLURM, PBS) and users already say it;
+    it is honoured as torch itself would.
+
+    Examples
+    --------
+    >>> default_threads() >= 1
+    True
+    """
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    return usable_cores()
 
 
 def usable_cores() -> int:

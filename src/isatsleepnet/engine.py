@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from isatsleepnet.cores import usable_cores, yield_idle_threads
+from isatsleepnet.cores import default_threads, yield_idle_threads
 from isatsleepnet.errors import IsatSleepNetError
 
 if TYPE_CHECKING:
@@ -152,10 +152,11 @@ class Engine:
     def apply(self) -> None:
         """Set torch's CPU threads; call once, before the work starts.
 
-        ``threads`` None means the cores this process may use (CPU affinity and a
-        container's CPU quota, :func:`~isatsleepnet.cores.usable_cores`), not the
-        machine's core count. torch has one thread setting per process: it stays in
-        force for later work in the same process until another engine sets it.
+        ``threads`` None means ``OMP_NUM_THREADS`` when set, else the cores this
+        process may use (CPU affinity and a container's CPU quota,
+        :func:`~isatsleepnet.cores.default_threads`), not the machine's core count.
+        torch has one thread setting per process: it stays in force for later work
+        in the same process until another engine sets it.
         """
         yield_idle_threads()
         import torch
@@ -163,8 +164,8 @@ class Engine:
         torch.set_num_threads(self.cpu_threads())
 
     def cpu_threads(self) -> int:
-        """The CPU threads this engine runs with: ``threads``, else the cores this process may use."""
-        return self.threads or usable_cores()
+        """The CPU threads this engine runs with: ``threads``, else :func:`~isatsleepnet.cores.default_threads`."""
+        return self.threads or default_threads()
 
     def single_device(self, command: str) -> None:
         """Refuse ``--devices``/``--num-nodes`` for a command that runs on one device."""

@@ -55,7 +55,13 @@ def test_default_threads_follow_cpu_affinity():
 
 
 def test_default_threads_are_the_usable_cores(monkeypatch):  # (the suite's conftest makes it 1 elsewhere)
-    monkeypatch.setattr("isatsleepnet.engine.usable_cores", lambda: 3)
+    monkeypatch.setattr("isatsleepnet.engine.default_threads", cores.default_threads)  # conftest makes it 1
+    monkeypatch.setattr(cores, "usable_cores", lambda: 3)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert Engine().cpu_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # a batch scheduler's or the user's own setting wins
+    assert Engine().cpu_threads() == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "bogus")
     assert Engine().cpu_threads() == 3
     assert Engine(threads=1).cpu_threads() == 1
 
@@ -126,7 +132,7 @@ def test_onnx_runtime_threads_follow_the_usable_cores(monkeypatch, tmp_path):
             captured["spinning"] = options.get_session_config_entry("session.intra_op.allow_spinning")
             raise RuntimeError("stop here")
 
-    monkeypatch.setattr(onnx_backend, "usable_cores", lambda: 3)
+    monkeypatch.setattr(onnx_backend, "default_threads", lambda: 3)
     monkeypatch.setattr(onnx_backend, "checked_metadata", lambda proto, path: {})
     monkeypatch.setattr("onnxruntime.InferenceSession", FakeSession)
     onnx = pytest.importorskip("onnx")

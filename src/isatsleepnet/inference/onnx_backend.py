@@ -37,7 +37,7 @@ import numpy as np
 
 from isatsleepnet import __version__
 from isatsleepnet.atomic import atomic_path
-from isatsleepnet.cores import usable_cores
+from isatsleepnet.cores import default_threads
 from isatsleepnet.errors import IsatSleepNetError
 
 METADATA_KEY = "isatsleepnet"
@@ -283,7 +283,7 @@ class OnnxRunner:
         self._metadata = checked_metadata(proto, path)
         del proto
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or usable_cores()
+        options.intra_op_num_threads = threads or default_threads()
         options.inter_op_num_threads = 1
         # idle threads sleep instead of spinning, so that stagings side by side do not stall each other
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
