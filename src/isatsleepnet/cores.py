@@ -3,8 +3,9 @@
 Why: on a shared machine (a laptop running other work, a cluster node where
 several folds run side by side) every process that takes all of the machine's
 cores, with OpenMP threads that spin while they wait, stalls the others: on
-this project's 2-core machine one competing training cut a training from 1.4
-batches/s to 0.04-0.07. Three rules keep throughput graceful:
+this project's 2-core machine two trainings side by side together ran at 0.17
+of one alone (see :func:`yield_idle_threads`). Three rules keep throughput
+graceful:
 
 * the default thread count is the number of cores this process may use: its
   CPU affinity (``taskset``, a batch scheduler's cpuset) and its container's
@@ -42,11 +43,12 @@ _USER_POLICY = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 def yield_idle_threads() -> bool:
     """Make idle OpenMP threads sleep after a short spin, unless the user chose a policy.
 
-    Measured on the 2-core Zen 3 of 2026-12-04 (small model, training steps of
-    32 epochs, ``benchmarks/bench_load.py``): the OpenMP default (long spin)
-    44 epochs/s alone but 1-2 each with one competitor; ``OMP_WAIT_POLICY=PASSIVE``
-    25 alone, 26 each with one competitor; a 300-loop spin 37 alone, 25 each.
-    The short spin keeps most of the speed alone and all of it shared.
+    Measured on a 2-core Zen 3, idle, 2026-12-05 (paper-size model, training
+    steps of 32 epochs, ``benchmarks/bench_load.py --repeats 2 --seconds 10``):
+    the OpenMP default (long spin) 24.1 epochs/s alone but 2.0 each beside one
+    equal process; ``OMP_WAIT_POLICY=PASSIVE`` 16.9 alone, 14.0 each; this
+    300-loop spin 23.7 alone, 13.9 each. The short spin keeps the speed alone
+    and shares the machine as well as passive waiting.
 
     Takes effect only before torch (and its OpenMP runtime) is loaded; returns
     whether it did. A user's own ``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT`` or
@@ -59,10 +61,11 @@ def yield_idle_threads() -> bool:
 
 
 def default_threads() -> int:
-    """The thread count of an engine without ``threads``: ``OMP_NUM_THREADS`` when set, else the usable cores.
+    """The thread count of an engine without ``threads``: the usable cores, or ``OMP_NUM_THREADS`` when fewer.
 
     ``OMP_NUM_THREADS`` is how batch schedulers (SLURM, PBS) and users already say it;
-    it is honoured as torch itself would.
+    it is honoured, but never above the cores this process may use (``OMP_NUM_THREADS=8``
+    under ``taskset -c 0`` would put 8 spinning threads on one core).
 
     Examples
     --------
@@ -70,9 +73,10 @@ def default_threads() -> int:
     True
     """
     value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    cores = usable_cores()
     if value.isdigit() and int(value) >= 1:
-        return int(value)
-    return usable_cores()
+        return min(int(value), cores)
+    return cores
 
 
 def usable_cores() -> int:

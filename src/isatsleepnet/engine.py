@@ -152,9 +152,9 @@ class Engine:
     def apply(self) -> None:
         """Set torch's CPU threads; call once, before the work starts.
 
-        ``threads`` None means ``OMP_NUM_THREADS`` when set, else the cores this
-        process may use (CPU affinity and a container's CPU quota,
-        :func:`~isatsleepnet.cores.default_threads`), not the machine's core count.
+        ``threads`` None means the cores this process may use (CPU affinity and a
+        container's CPU quota), or ``OMP_NUM_THREADS`` when that is fewer
+        (:func:`~isatsleepnet.cores.default_threads`), not the machine's core count.
         torch has one thread setting per process: it stays in force for later work
         in the same process until another engine sets it.
         """

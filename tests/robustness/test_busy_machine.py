@@ -63,6 +63,8 @@ def test_default_threads_are_the_usable_cores(monkeypatch):  # (the suite's conf
     assert Engine().cpu_threads() == 2
     monkeypatch.setenv("OMP_NUM_THREADS", "bogus")
     assert Engine().cpu_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "8")  # never more threads than cores to run them
+    assert Engine().cpu_threads() == 3
     assert Engine(threads=1).cpu_threads() == 1
 
 
@@ -147,6 +149,7 @@ def test_onnx_runtime_threads_follow_the_usable_cores(monkeypatch, tmp_path):
 @pytest.fixture
 def real_busy_check(monkeypatch):
     monkeypatch.setattr("isatsleepnet.cli.main.busy_machine", cores.busy_machine)  # conftest silences it
+    monkeypatch.setattr("isatsleepnet.cli.main.default_threads", lambda: 2)
 
 
 def test_a_command_started_on_a_busy_machine_says_so_once_with_the_flag(real_busy_check, monkeypatch, tmp_path,
@@ -171,6 +174,14 @@ def test_no_note_when_idle_or_when_the_user_chose_threads(real_busy_check, monke
           "--threads", "1"])
     main(["synth", "--out", str(tmp_path / "s"), "--subjects", "0"])  # runs no model: no note
     assert "busy" not in capsys.readouterr().err
+
+
+def test_no_note_when_the_run_already_takes_one_thread(real_busy_check, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr("isatsleepnet.cli.main.default_threads", lambda: 1)  # taskset -c 0, OMP_NUM_THREADS=1
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (5.2, 3.0, 2.0))
+    main(["stage", str(tmp_path / "missing.edf"), "--model", str(tmp_path / "m.pt"), "--out", str(tmp_path / "o")])
+    assert "busy" not in capsys.readouterr().err  # --threads 1 would change nothing
 
 
 def test_suggested_threads_leave_room_for_the_other_work():

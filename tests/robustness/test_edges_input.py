@@ -9,6 +9,7 @@ quoted header, and an output folder given as an empty string.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,15 @@ def test_a_recording_never_closed_loses_its_partial_record_with_a_note(write_edf
     assert DROPPED in summary["notes"]
 
 
+def test_a_recording_never_closed_with_a_misstated_samples_per_record_is_refused(write_edf, tmp_path):
+    path = _never_closed(write_edf, tmp_path)
+    patch_signal_field(path, 0, "samples_per_record", "2999")  # the size check that would catch it is missing
+    with pytest.raises(DataError, match=r"^open\.edf: the header's record count is -1 and signal 'EEG Fpz-Cz' declares "
+                                        r"2999 samples per 30-s record \(99\.9667 Hz, just off a whole rate\), "
+                                        r"with \d+ bytes left over"):
+        EdfRecording.open(path)
+
+
 # --------------------------------------------------------------------------- 2. a flat half of a derivation
 def _flat_half(write_edf, folder: Path, flat: str, how: str) -> Path:  # noqa: ANN001
     """Fpz and Cz recorded against a common reference; ``flat`` of them is flat ("zeros") or near-flat."""
@@ -122,7 +132,7 @@ def _flat_half(write_edf, folder: Path, flat: str, how: str) -> Path:  # noqa: A
     rng = np.random.default_rng(4)
     n = 6 * 3000
     halves = {"Fpz": rng.normal(0, 20, n), "Cz": rng.normal(0, 20, n)}
-    halves[flat] = np.zeros(n) if how == "zeros" else rng.normal(0, 1e-4, n)  # 0.1 nV: an amplifier's floor
+    halves[flat] = np.zeros(n) if how == "zeros" else rng.normal(0, 0.3, n)  # 0.3 µV: a shorted input's noise
     signals = [(label, x, 100.0, "uV") for label, x in halves.items()]
     signals += [(label, rng.normal(0, 20, n), 100.0, "uV") for label in CHANNELS[1:]]
     path = write_edf(folder / "ref.edf", signals)
@@ -194,21 +204,24 @@ def test_the_api_warns_of_a_flat_half_as_of_a_flat_channel(write_edf, tmp_path, 
 STAGES = ["W", "N1", "N2", "N3", "REM", "W"]
 
 
-@pytest.mark.parametrize("header, column, where", [
-    ("stage,confidence,stage", "stage", "1, 3"),
-    ("Stage,onset, STAGE ", "Stage", "1, 3"),  # after the reader's normalisation: case and spaces ignored
-    ("onset,stage,Onset", "onset", "1, 3"),
-    ("stage\tonset_s\tonset_s", "onset_s", "2, 3"),
+@pytest.mark.parametrize("header, message", [
+    ("stage,confidence,stage", "'stage' (column 1) and 'stage' (column 3) both name the stage"),
+    ("Stage,onset, STAGE ", "'Stage' (column 1) and 'STAGE' (column 3) both name the stage"),  # case, spaces ignored
+    ("onset,stage,Onset", "'onset' (column 1) and 'Onset' (column 3) both name the onset"),
+    ("stage\tonset_s\tonset_s", "'onset_s' (column 2) and 'onset_s' (column 3) both name the onset"),
+    ("onset,stage,time", "'onset' (column 1) and 'time' (column 3) both name the onset"),  # two synonyms
+    ("stage,onset,label", "'stage' (column 1) and 'label' (column 3) both name the stage"),
+    ("score,onset,stage,label", "'score' (column 1) and 'stage' (column 3) and 'label' (column 4) all name the stage"),
 ])
-def test_a_column_named_twice_is_refused_as_ambiguous(tmp_path, header, column, where):
+def test_a_column_named_twice_is_refused_as_ambiguous(tmp_path, header, message):
     import isatsleepnet as isn
 
     delimiter = "\t" if "\t" in header else ","
-    rows = [delimiter.join([s, str(30 * i), s]) for i, s in enumerate(STAGES)]
+    width = len(header.split(delimiter))
+    rows = [delimiter.join([s, str(30 * i), s, s][:width]) for i, s in enumerate(STAGES)]
     path = tmp_path / "dup.csv"
     path.write_text("\n".join([header, *rows]) + "\n")
-    with pytest.raises(DataError, match=rf"^dup\.csv: ambiguous header: 2 columns are named '{column}' "
-                                        rf"\(columns {where}\); keep one$"):
+    with pytest.raises(DataError, match=rf"^dup\.csv: ambiguous header: {re.escape(message)}; keep one$"):
         isn.read_hypnogram(path)
 
 
@@ -236,7 +249,8 @@ def test_stage_with_a_hypnogram_refuses_a_column_named_twice_and_reads_a_quoted_
     out = tmp_path / "staged"
     code, _, err = run_cli(["stage", psg, "--hypnogram", dup, "--model", model, "--out", out, *QUIET_STAGE], capsys)
     assert code == 1
-    assert_one_error(err, "dup.csv:", r"ambiguous header: 2 columns are named 'stage' \(columns 1, 2\); keep one")
+    assert_one_error(err, "dup.csv:", r"ambiguous header: 'stage' \(column 1\) and 'stage' \(column 2\) both name "
+                                      r"the stage; keep one")
     assert not list(out.glob("n.*"))
 
     quoted = tmp_path / "quoted.csv"

@@ -13,7 +13,8 @@ def add_engine_arguments(p: argparse.ArgumentParser, *, training: bool = False, 
     e.add_argument("--device", help="auto (default: the first CUDA GPU if there is one, else the CPU), cpu, cuda, "
                                     "cuda:N or mps")
     e.add_argument("--threads", type=int, help="CPU threads for the model (default: the cores this process may use: "
-                                               "its CPU affinity and CPU quota; see README on sharing a machine)")
+                                               "its CPU affinity and CPU quota, or OMP_NUM_THREADS when that is "
+                                               "fewer; see README on sharing a machine)")
     e.add_argument("--precision", choices=PRECISIONS,
                    help="auto (default: 16-mixed on CUDA, 32-true on the CPU), 32-true, 16-mixed or bf16-mixed")
     if workers:

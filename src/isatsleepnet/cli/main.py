@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from isatsleepnet import __version__
-from isatsleepnet.cores import busy_machine
+from isatsleepnet.cores import busy_machine, default_threads
 from isatsleepnet.errors import IsatSleepNetError, describe_exception
 
 SUBCOMMANDS: tuple[str, ...] = (
@@ -73,7 +73,7 @@ def _note_busy_machine(args: argparse.Namespace) -> None:
     if not hasattr(args, "threads") or args.threads is not None:
         return  # no model to run, or the user chose the threads
     busy = busy_machine()
-    if busy is not None:
+    if busy is not None and busy.suggested_threads() < default_threads():
         print(f"isatsleepnet {args.command}: note: this machine is busy (load {busy.load:g} on "
               f"{busy.machine_cores} cores); if this run is slow, give it fewer threads with "
               f"--threads {busy.suggested_threads()}", file=sys.stderr)

@@ -69,7 +69,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data-dir", type=Path, required=True, help="folder searched recursively for recordings (or one EDF file with --dataset edf)")
     p.add_argument("--out", type=output_folder, required=True, help="output folder of the prepared dataset")
     p.add_argument("--config", type=Path, help="TOML or JSON file with prepare settings (a [prepare] table or top-level keys); flags override it")
-    p.add_argument("--jobs", type=int, default=1, help="recordings prepared in parallel (default 1)")
+    p.add_argument("--jobs", type=int, default=1, help="recordings prepared in parallel (default 1; at most the cores "
+                                                          "this process may use)")
     p.add_argument("--overwrite", action="store_true", help="prepare again recordings that are already in OUT")
     p.add_argument("--sampling-rate", type=float, help="rate every channel is resampled to, Hz (default 100: 3000 samples per 30-s epoch)")
     p.add_argument("--epoch-seconds", type=float, help="epoch length in seconds (default 30)")

@@ -41,7 +41,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--normalize", choices=NORMALIZATIONS, help="input normalisation (default epoch-zscore: per epoch and channel)")
     g.add_argument("--balanced", action="store_true", default=None, help="class-balanced sampling of training epochs")
     g.add_argument("--channels", type=lambda v: [c.strip() for c in v.split(",")], help="comma-separated channels to use (default: all prepared channels)")
-    g.add_argument("--validation-fraction", type=float, help="share of training subjects held out for model selection (default 0.1, at least one)")
+    g.add_argument("--validation-fraction", type=float,
+                   help="share of training subjects held out for model selection (default 0.1, at least one; "
+                        "drawn, when the subjects allow it, so that they hold all five stages)")
     g.add_argument("--model-size", choices=("paper", "small"),
                    help="paper (default: the paper's network, 2.39 M parameters) or small (every width halved, "
                         "0.61 M parameters, ~2x faster staging on a CPU); --model-option overrides either")

@@ -7,7 +7,6 @@ on the next run, so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from tqdm.auto import tqdm
 from isatsleepnet import STAGES, __version__
 from isatsleepnet.atomic import remove_stale_temporaries
 from isatsleepnet.config import save_config
+from isatsleepnet.cores import usable_cores
 from isatsleepnet.data import signal as sig
 from isatsleepnet.data.hashing import sha1_of
 from isatsleepnet.data.epochs import contiguous_runs, keep_mask, unusable_problem
@@ -274,7 +274,7 @@ def prepare_dataset(
                     # --debug lets the traceback through instead of a one-line error
                     record((_prepare if debug else prepare_one)(source, config, out, overwrite))
             else:
-                _prepare_in_pool(todo, config, out, overwrite, min(jobs, len(todo), os.cpu_count() or 1), record)
+                _prepare_in_pool(todo, config, out, overwrite, min(jobs, len(todo), usable_cores()), record)
         finally:
             bar.close()
             write_manifest(out)

@@ -220,6 +220,16 @@ def read_header(path: str | Path) -> EdfHeader:
     return _check_size(header, size)
 
 
+def _odd_rate(rate: Fraction) -> bool:
+    """A rate within 1 % of a whole number of Hz but not on it (2999 samples per 30 s: 99.967 Hz).
+
+    Recorders sample at whole rates; such a rate is nearly always a misstated
+    samples-per-record field.
+    """
+    nearest = round(rate)
+    return nearest >= 1 and rate != nearest and abs(rate - nearest) < nearest / 100
+
+
 def _check_size(header: EdfHeader, size: int) -> EdfHeader:
     """Compare the header with the file's size: the data must be exactly the announced records.
 
@@ -228,7 +238,9 @@ def _check_size(header: EdfHeader, size: int) -> EdfHeader:
     would shift every channel by a sample per record: plausible numbers, garbage
     signals. With a record count of -1 (a recorder that never closed the file and
     may have stopped inside a record) the whole records are counted and a
-    trailing partial one is dropped, with a note.
+    trailing partial one is dropped, with a note, unless a signal's rate is just
+    off a whole one (:func:`_odd_rate`): then the size check that catches a
+    misstated samples-per-record field is missing, and the file is refused.
     """
     path = header.path
     record_bytes = header.record_samples * header.sample_bytes
@@ -240,6 +252,14 @@ def _check_size(header: EdfHeader, size: int) -> EdfHeader:
         if present <= 0:
             raise DataError(path, "the file holds no data records")
         notes = header.notes
+        odd = [sig for sig in header.data_signals if _odd_rate(sig.rate)] if leftover else []
+        if odd:  # nothing checks the samples per record then; an off-by-one is the likelier story
+            sig = odd[0]
+            raise DataError(path, f"the header's record count is -1 and signal {sig.label!r} declares "
+                                  f"{sig.samples_per_record} samples per {float(header.record_duration):g}-s record "
+                                  f"({float(sig.rate):.6g} Hz, just off a whole rate), with {leftover} bytes left "
+                                  "over after the whole records: a samples-per-record field likely misstates the "
+                                  "file; correct it, or the record count (bytes 236-244)")
         if leftover:
             notes += (f"the header's record count is -1 (the recording was not closed): {present} whole data "
                       f"records read, a last partial record of {leftover} of {record_bytes} bytes dropped",)

@@ -56,19 +56,20 @@ def _cells(line: str, delimiter: str | None) -> list[str]:
     return next(csv.reader([" ".join(line.split())], delimiter=" "))
 
 
-def _column(path: Path, header: list[str], names: tuple[str, ...]) -> int | None:
-    """The column of the first of ``names`` in the header (case and spaces ignored); one named twice is
-    refused: which of the two the expert meant is unknowable."""
+def _column(path: Path, header: list[str], names: tuple[str, ...], what: str) -> int | None:
+    """The column named by one of ``names`` (case and spaces ignored), or None.
+
+    Two columns that both qualify (the same name twice, or two of its synonyms such
+    as ``onset`` and ``time``) are refused: which of the two the expert meant is
+    unknowable, and reading the first would be a silent guess.
+    """
     keys = [c.strip().lower() for c in header]
-    for name in names:
-        where = [i for i, key in enumerate(keys) if key == name]
-        if len(where) > 1:
-            columns = ", ".join(str(i + 1) for i in where)
-            raise DataError(path, f"ambiguous header: {len(where)} columns are named {quote(header[where[0]])} "
-                                  f"(columns {columns}); keep one")
-        if where:
-            return where[0]
-    return None
+    where = [i for i, key in enumerate(keys) if key in names]
+    if len(where) > 1:
+        columns = " and ".join(f"{quote(header[i].strip())} (column {i + 1})" for i in where)
+        both = "both" if len(where) == 2 else "all"
+        raise DataError(path, f"ambiguous header: {columns} {both} name the {what}; keep one")
+    return where[0] if where else None
 
 
 def _number(row: list[str], col: int, what: str, line_no: int, path: Path) -> float | None:
@@ -113,12 +114,12 @@ def read_table(path: str | Path, *, epoch_seconds: float = 30.0, stage_codes: st
     stage_col = onset_col = duration_col = None
     body = table
     if not any(L.is_label_or_number(cell) for cell in first):  # a header row
-        stage_col = _column(path, first, STAGE_COLUMNS)
+        stage_col = _column(path, first, STAGE_COLUMNS, "stage")
         if stage_col is None:
             raise DataError(path, f"no stage column: looked for {', '.join(STAGE_COLUMNS)}; the header has "
                                   f"{cut(', '.join(c.strip() for c in first))}")
-        onset_col = _column(path, first, ONSET_COLUMNS)
-        duration_col = _column(path, first, DURATION_COLUMNS)
+        onset_col = _column(path, first, ONSET_COLUMNS, "onset")
+        duration_col = _column(path, first, DURATION_COLUMNS, "duration")
         body = table[1:]
     else:
         stage_col = len(first) - 1
