@@ -69,6 +69,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--architectures", nargs="*", metavar="NAME",
+                   help="instead: every registered architecture (or those named) side by side at its paper's "
+                        "defaults on --roles: parameters, forward GFLOP per epoch, inference and training "
+                        "epochs/s at the first --batch-sizes value, and ratios against isatsleepnet")
     p.add_argument("--worker", nargs=3, metavar=("MODE", "IMPL", "BATCH"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -212,6 +216,74 @@ def peak_memory(mode: str, impl: str, batch: int, args: argparse.Namespace) -> f
         return None
 
 
+# ----------------------------------------------------------------------------- architectures
+def architecture_rows(args: argparse.Namespace) -> list[dict]:
+    """Each architecture's size, FLOPs and speed, timed in rotation with the others (same load on each).
+
+    A sequence-to-sequence network (TinySleepNet, U-Time) reads windows of L
+    epochs: its FLOPs per epoch are a window's divided by L, and "staging ep/s"
+    counts the windows `stage` runs: one every quarter window
+    (:func:`~isatsleepnet.model.context_plan.staging_stride`), so each staged
+    epoch costs 4 / L windows (training reads windows that do not overlap).
+    """
+    from isatsleepnet.model.architectures import ARCHITECTURES, get_architecture
+    from isatsleepnet.model.context_plan import staging_stride
+
+    names = args.architectures or sorted(ARCHITECTURES, key=lambda n: (n != "isatsleepnet", n))
+    batch = args.batch_sizes[0]
+    built = []
+    for name in names:
+        arch = get_architecture(name)
+        torch.manual_seed(args.seed)
+        config = arch.make_config({"roles": tuple(args.roles), "n_samples": args.n_samples,
+                                   "sampling_rate": args.sampling_rate}, graph="fast")
+        window = arch.window_length(config)
+        shape = (batch, *((window,) if window else ()), len(args.roles), args.n_samples)
+        x = 30.0 * torch.randn(*shape, generator=torch.Generator().manual_seed(args.seed))
+        net = arch.build(config)
+        y = torch.arange(x.shape[0] * max(window, 1)) % 5
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+
+        def step(net=net, x=x, y=y, opt=opt) -> None:
+            net.train()
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(net(x).reshape(len(y), -1), y).backward()
+            opt.step()
+
+        fused = arch.inference_graph(arch.build(config))
+        flops = count_flops(fused, x[:1])
+        params = sum(p.numel() for p in net.parameters())
+        built.append((name, window, params, flops.per_example / max(window, 1), lambda f=fused, x=x: f(x), step))
+    with torch.inference_mode():
+        infer = time_all([b[4] for b in built], args)
+    train = time_all([b[5] for b in built], args)
+    rows = []
+    for (name, window, params, flop, _, _), ti, tt in zip(built, infer, train):
+        epochs = batch * max(window, 1)
+        rows.append({"architecture": name, "window": window, "parameters": params, "gflop_per_epoch": flop / 1e9,
+                     "inference_epochs_per_s": epochs / ti,
+                     "staging_epochs_per_s": batch * (staging_stride(window) if window else 1) / ti,
+                     "training_epochs_per_s": epochs / tt})
+    base = next((r for r in rows if r["architecture"] == "isatsleepnet"), rows[0])
+    for r in rows:
+        r["staging_vs_isatsleepnet"] = r["staging_epochs_per_s"] / base["staging_epochs_per_s"]
+        r["training_vs_isatsleepnet"] = r["training_epochs_per_s"] / base["training_epochs_per_s"]
+    return rows
+
+
+def print_architectures(rows: list[dict], batch: int) -> None:
+    header = (f"{'architecture':<13} {'L':>3} {'parameters':>11} {'GFLOP/ep':>9} {'infer ep/s':>10} "
+              f"{'stage ep/s':>10} {'train ep/s':>10} {'stage x':>8} {'train x':>8}")
+    print(f"batch {batch} (windows for a sequence network); x: ratio against isatsleepnet in this run")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['architecture']:<13} {r['window'] or 1:>3} {r['parameters']:>11,} {r['gflop_per_epoch']:>9.3f} "
+              f"{r['inference_epochs_per_s']:>10.1f} {r['staging_epochs_per_s']:>10.1f} "
+              f"{r['training_epochs_per_s']:>10.1f} {r['staging_vs_isatsleepnet']:>7.2f}x "
+              f"{r['training_vs_isatsleepnet']:>7.2f}x", flush=True)
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
@@ -219,6 +291,14 @@ def main(argv: list[str] | None = None) -> int:
         run_worker(args)
         return 0
     torch.set_num_threads(args.threads)
+    if args.architectures is not None:
+        rows = architecture_rows(args)
+        print_architectures(rows, args.batch_sizes[0])
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps({"torch": torch.__version__, "threads": args.threads, "rows": rows},
+                                            indent=2) + "\n")
+        return 0
     busy = cpu_busy(1.0)
     print(f"torch {torch.__version__}, {args.threads} threads, {os.cpu_count()} CPUs "
           f"({platform.processor() or platform.machine()}), CPU busy before start: {100 * busy:.0f} %")

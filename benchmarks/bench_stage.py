@@ -18,6 +18,9 @@ Engines:
   torch  `isatsleepnet stage` with a .pt model: fast path (FFT convolutions, BatchNorm folded)
   onnx   `isatsleepnet stage` with the exported .onnx (eager graph on ONNX Runtime; torch not imported)
   torch-small  as torch, with the `--model-size small` network (every width halved, 0.61 M parameters)
+  tinysleepnet, utime, attnsleep  `isatsleepnet stage` (torch) with the baseline of that name at its
+         paper's defaults on "EEG Fpz-Cz" alone, as published; the sequence networks read windows a
+         quarter window apart (model/context_plan.py: staging_stride)
   yasa   yasa.SleepStaging(raw, eeg_name="EEG Fpz-Cz", eog_name="EOG horizontal") -> predict()
          and predict_proba(): MNE reads the two channels (preload), YASA band-passes them,
          computes its features and applies its bundled LightGBM "eeg+eog" classifier.
@@ -46,7 +49,8 @@ import time
 from pathlib import Path
 
 PSG, HYPNOGRAM = "SC4001E0-PSG.edf", "SC4001EC-Hypnogram.edf"
-ENGINES = ("torch", "onnx", "torch-small", "yasa")
+BASELINES = ("tinysleepnet", "utime", "attnsleep")
+ENGINES = ("torch", "onnx", "torch-small", *BASELINES, "yasa")
 CASES = ("full", "trimmed")
 
 WORKER = r"""
@@ -88,7 +92,8 @@ else:
     from isatsleepnet.inference.stage import stage_recording
     phases["import"] = time.perf_counter() - t_start
     t = time.perf_counter()
-    model = os.path.join(model_dir, {"onnx": "model.onnx", "torch-small": "model-small.pt"}.get(engine, "model.pt"))
+    model = os.path.join(model_dir, {"torch": "model.pt", "onnx": "model.onnx",
+                                     "torch-small": "model-small.pt"}.get(engine, f"model-{engine}.pt"))
     predictor = load_predictor(model, threads=threads)
     phases["load model"] = time.perf_counter() - t
     options = StageOptions(trim=case == "trimmed")
@@ -127,30 +132,38 @@ def make_models(folder: Path) -> dict[str, float]:
     model_file.save(folder / "model.pt")
     small_file, small_parameters = _random_model_file(model_size_options("small"))
     small_file.save(folder / "model-small.pt")
+    for name in BASELINES:
+        _random_model_file({}, name, channels=["EEG Fpz-Cz"])[0].save(folder / f"model-{name}.pt")
     t = time.perf_counter()
     info = export_onnx(model_file, folder / "model.onnx")
     return {"parameters": parameters, "small_parameters": small_parameters, "export_s": time.perf_counter() - t,
             "export_difference": info["max_probability_difference"]}
 
 
-def _random_model_file(overrides: dict):  # noqa: ANN202 - a ModelFile; torch is imported lazily
+def _random_model_file(overrides: dict, architecture: str = "isatsleepnet",
+                       channels: tuple[str, ...] = ("EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal")):  # noqa: ANN202
+    """A ModelFile of random weights (BatchNorm statistics of realistic magnitude) and its parameter count."""
     import torch
 
+    from isatsleepnet.model.architectures import get_architecture
     from isatsleepnet.model.file import ModelFile
-    from isatsleepnet.model import ISATSleepNet, ModelConfig
 
+    arch = get_architecture(architecture)
+    roles = ["eeg", "eeg2", "eog"][: len(channels)] if architecture == "isatsleepnet" else ["eeg"]
     torch.manual_seed(0)
-    config = ModelConfig(**overrides)
-    model = ISATSleepNet(config)
-    with torch.no_grad():  # BatchNorm statistics of realistic magnitude
+    config = arch.make_config({"roles": roles, **overrides})
+    model = arch.build(config)
+    window = arch.window_length(config)
+    with torch.no_grad():
         model.train()
         for _ in range(2):
-            model(torch.randn(16, config.n_channels, config.n_samples))
+            model(torch.randn(2 if window else 16, *((window,) if window else ()), len(roles), config.n_samples))
     model.eval()
+    settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.__dict__.items()}
+    settings.pop("use_fast_conv", None)
     model_file = ModelFile(
-        model_config=config.to_dict(), state_dict=model.state_dict(),
-        channels=["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"], roles=list(config.roles),
-        sampling_rate=config.sampling_rate, epoch_seconds=30.0, normalize="epoch-zscore",
+        architecture=arch.name, model_config=settings, state_dict=model.state_dict(), channels=list(channels),
+        roles=roles, sampling_rate=config.sampling_rate, epoch_seconds=30.0, normalize="epoch-zscore",
         training={"data": "none: random untrained weights for timing"},
     )
     return model_file, sum(p.numel() for p in model.parameters())

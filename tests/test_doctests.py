@@ -26,6 +26,16 @@ MODULES = [
     "isatsleepnet.engine",
     "isatsleepnet.cores",
     "isatsleepnet.cli.output_paths",
+    "isatsleepnet.model.architectures",
+    "isatsleepnet.model.catalogue",
+    "isatsleepnet.model.sequence",
+    "isatsleepnet.model.tinysleepnet",
+    "isatsleepnet.model.utime",
+    "isatsleepnet.model.attnsleep",
+    "isatsleepnet.model.attnsleep_config",
+    "isatsleepnet.training.windows",
+    "isatsleepnet.model.parallel",
+    "isatsleepnet.training.config",
 ]
 
 

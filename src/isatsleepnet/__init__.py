@@ -36,6 +36,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PreparedDataset": ("isatsleepnet.data.store", "PreparedDataset"),
     "train": ("isatsleepnet.training.train", "train"),
     "cross_validate": ("isatsleepnet.training.cv", "cross_validate"),
+    "training_config": ("isatsleepnet.training.config", "for_architecture"),
     "IsatSleepNetError": ("isatsleepnet.errors", "IsatSleepNetError"),
 }
 """Top-level name -> (module, attribute), imported when first used (PEP 562)."""
@@ -54,6 +55,7 @@ __all__ = [
     "read_hypnogram",
     "synthetic_night",
     "train",
+    "training_config",
 ]
 
 

@@ -98,3 +98,23 @@ def test_bench_load_runs(tmp_path):
     rows = json.loads((tmp_path / "load.json").read_text())["rows"]
     assert [(r["kind"], r["processes"]) for r in rows] == [("stage", 1), ("stage", 2)]
     assert all(r["total_epochs_per_s"] > 0 for r in rows)
+
+
+def test_bench_compare_runs_the_comparison_and_the_fold_time(tmp_path):
+    import json
+
+    from tests.conftest import prepare_synthetic
+
+    data = prepare_synthetic(tmp_path / "cohort", subjects=4, hours=1.0, seed=3)
+    quick = ["--cv-arg=--epochs", "--cv-arg=1", "--cv-arg=--max-train-batches", "--cv-arg=2", "--folds", "2"]
+    out = _run("bench_compare.py", "--data", str(data), "--out", str(tmp_path / "cmp"), "--architectures",
+               "isatsleepnet", "attnsleep", "--channels", "EEG Fpz-Cz", *quick)
+    assert "Paired differences" in out and "AttnSleep" in out and "cv wall time (s): isatsleepnet" in out
+    assert (tmp_path / "cmp" / "comparison.json").is_file()
+    assert set(json.loads((tmp_path / "cmp" / "times.json").read_text())) == {"isatsleepnet", "attnsleep"}
+    out = _run("bench_compare.py", "--data", str(data), "--out", str(tmp_path / "time"), "--fold-time",
+               "--architectures", "attnsleep")
+    rows = json.loads((tmp_path / "time" / "fold_time.json").read_text())["rows"]
+    # a pass over a tiny cohort can be lost in start-up noise: then the script says so instead of a row
+    assert [r["architecture"] for r in rows] == ["attnsleep"] or "lost in the noise" in out
+    assert all(r["seconds_one_pass_fold"] > 0 for r in rows) and "min/pass (fold)" in out

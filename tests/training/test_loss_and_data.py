@@ -6,8 +6,8 @@ from isatsleepnet.data.store import PreparedDataset, write_manifest, write_recor
 from isatsleepnet.data.normalize import normalize_epochs
 from isatsleepnet.training.data import EpochDataset, balanced_sampler
 from isatsleepnet.data.subjects import recordings_of
-from isatsleepnet.training.loss import HybridLoss, soft_macro_f1
-from isatsleepnet.training.module import step_schedule
+from isatsleepnet.training.loss import GeneralizedDiceLoss, HybridLoss, generalized_dice_loss, make_loss, soft_macro_f1
+from isatsleepnet.training.module import build_optimizer, step_schedule
 
 
 def test_soft_f1_matches_hard_f1_for_confident_predictions():
@@ -30,6 +30,43 @@ def test_hybrid_loss_limits_and_gradient():
     assert weighted.item() == pytest.approx(torch.nn.functional.cross_entropy(logits, target, weight=weights).item())
     HybridLoss(0.5, weights)(logits, target).backward()
     assert logits.grad is not None and logits.grad.abs().sum() > 0
+
+
+def test_generalized_dice_weighs_a_rare_stage_as_much_as_a_common_one():
+    target = torch.tensor([2] * 9 + [1])  # nine N2, one N1
+    sure = torch.nn.functional.one_hot(target, 5).float() * 50
+    assert generalized_dice_loss(sure, target).item() == pytest.approx(0.0, abs=1e-5)
+    miss_n1 = sure.clone()
+    miss_n1[9] = torch.nn.functional.one_hot(torch.tensor(2), 5).float() * 50  # the N1 epoch called N2
+    miss_n2 = sure.clone()
+    miss_n2[0] = torch.nn.functional.one_hot(torch.tensor(1), 5).float() * 50  # one N2 epoch called N1
+    # by hand: weights 1/81 (N2), 1 (N1); missing the one N1 loses its whole class; calling one N2 of nine
+    # N1 loses a ninth of N2 and adds a false N1 (2 N1 predictions against 1)
+    rare = 1 - 2 * (9 / 81 + 0) / ((10 + 9) / 81 + 1)
+    common = 1 - 2 * (8 / 81 + 1) / ((8 + 9) / 81 + (2 + 1))
+    assert generalized_dice_loss(miss_n1, target).item() == pytest.approx(rare, abs=1e-4)
+    assert generalized_dice_loss(miss_n2, target).item() == pytest.approx(common, abs=1e-4)
+    assert rare > 2 * common  # cross entropy would weigh the two mistakes alike
+    logits = torch.randn(10, 5, requires_grad=True)
+    GeneralizedDiceLoss()(logits, target).backward()
+    assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
+    assert isinstance(make_loss("generalized-dice"), GeneralizedDiceLoss) and isinstance(make_loss("hybrid"), HybridLoss)
+
+
+def test_the_optimiser_decays_what_the_architecture_regularises():
+    from isatsleepnet.model.tinysleepnet import TinySleepNet, TinySleepNetConfig
+    from isatsleepnet.training.config import TrainConfig
+
+    net = TinySleepNet(TinySleepNetConfig(filters=8, lstm_hidden=8))
+    adam = build_optimizer(net, TrainConfig(optimizer="adam", weight_decay=1e-3))
+    assert type(adam) is torch.optim.Adam and not adam.defaults["amsgrad"]
+    decayed, free = adam.param_groups
+    assert {id(p) for p in decayed["params"]} == {id(p) for p in net.regularized_parameters()}
+    assert decayed["weight_decay"] == 1e-3 and free["weight_decay"] == 0.0
+    assert len(decayed["params"]) + len(free["params"]) == len(list(net.parameters()))
+    ams = build_optimizer(torch.nn.Linear(3, 2), TrainConfig(optimizer="amsgrad", weight_decay=0.5))
+    assert ams.defaults["amsgrad"] and ams.param_groups[0]["weight_decay"] == 0.5
+    assert type(build_optimizer(torch.nn.Linear(3, 2), TrainConfig())) is torch.optim.AdamW
 
 
 def test_step_schedule_matches_paper():

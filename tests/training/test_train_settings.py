@@ -20,6 +20,8 @@ BAD_FLAGS = [
     (["--validation-fraction", "1.5"], "--validation-fraction must be a number in [0, 1), not 1.5"),
     (["--validation-fraction", "nan"], "--validation-fraction must be a number in [0, 1), not nan"),
     (["--loss-alpha", "nan"], "--loss-alpha must be a number in [0, 1], not nan"),
+    (["--grad-clip", "0"], "--grad-clip (grad_clip_norm) must be a finite number above 0, not 0.0"),
+    (["--grad-clip", "nan"], "--grad-clip (grad_clip_norm) must be a finite number above 0, not nan"),
     (["--epochs", "0"], "--epochs (max_epochs) must be a whole number of at least 1, not 0"),
     (["--batch-size", "0"], "--batch-size must be a whole number of at least 1, not 0"),
     (["--accumulate", "0"], "--accumulate (accumulate_grad_batches) must be a whole number of at least 1, not 0"),
@@ -57,6 +59,8 @@ def test_a_bad_flag_is_one_line_before_the_data_is_read(tmp_path, capsys, comman
     ({"class_weighted": "yes"}, "class_weighted must be true or false, not 'yes'"),
     ({"channels": []}, "--channels must name one or more channels, not []"),
     ({"model": "small"}, "model must be a table of ModelConfig settings, not 'small'"),
+    ({"optimizer": "sgd"}, "--optimizer must be one of adamw, adam, amsgrad, not 'sgd'"),
+    ({"loss": "focal"}, "--loss must be one of hybrid, generalized-dice, not 'focal'"),
 ])
 def test_a_bad_value_in_a_config_file_is_one_line(tmp_path, capsys, values, message):
     config = tmp_path / "train.json"

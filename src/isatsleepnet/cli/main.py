@@ -19,7 +19,7 @@ from isatsleepnet.errors import IsatSleepNetError, describe_exception
 
 SUBCOMMANDS: tuple[str, ...] = (
     "synth", "prepare", "export_npz", "train_gan", "augment", "train", "cv", "evaluate", "compare", "stage", "export",
-    "model_info", "demo",
+    "model_info", "architectures", "demo",
 )
 
 

@@ -13,7 +13,7 @@ from isatsleepnet.config import read_config_file, replace_from
 from isatsleepnet.engine import Engine
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.gan.config import GanConfig
-from isatsleepnet.training.config import NORMALIZATIONS, TrainConfig
+from isatsleepnet.training.config import LOSSES, NORMALIZATIONS, OPTIMIZERS, TrainConfig
 
 ABLATIONS = ("lcr", "simgate", "cross-attention", "lstm", "self-attention", "asr", "tpp", "eog")
 
@@ -24,31 +24,42 @@ _FLAGS = {
     "normalize": "normalize", "balanced": "balanced_sampling", "channels": "channels", "seed": "seed",
     "max_train_batches": "max_train_batches", "context_epochs": "context_epochs", "context_lr": "context_learning_rate",
     "tensorboard": "tensorboard", "validation_fraction": "validation_fraction", "init": "init", "freeze": "freeze",
+    "loss": "loss", "optimizer": "optimizer", "grad_clip": "grad_clip_norm",
 }
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("training (defaults: the paper's settings)")
+    g = p.add_argument_group("training (defaults: the settings of the architecture's paper; ISATSleepNet's are shown)")
     g.add_argument("--config", type=Path, help="TOML/JSON file with training settings (a [train] table or top-level keys; "
                                                "[augment], [gan] and [engine] tables too); flags override it")
     g.add_argument("--epochs", type=int, help="maximum training epochs (default 100)")
     g.add_argument("--batch-size", type=int, help="batch size (default 16)")
     g.add_argument("--accumulate", type=int, help="gradient accumulation steps (default 4: effective batch 64)")
-    g.add_argument("--lr", type=float, help="AdamW learning rate (default 5e-5)")
-    g.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 1e-5)")
+    g.add_argument("--optimizer", choices=OPTIMIZERS,
+                   help="adamw (default; decoupled weight decay), adam (weight decay as L2 in the gradient) or "
+                        "amsgrad (adam with AMSGrad)")
+    g.add_argument("--lr", type=float, help="learning rate (default 5e-5)")
+    g.add_argument("--weight-decay", type=float, help="weight decay (default 1e-5)")
+    g.add_argument("--grad-clip", type=float, metavar="NORM", help="clip the gradient's norm to NORM (default: no clipping)")
     g.add_argument("--patience", type=int, help="early stopping: epochs without a better validation macro-F1 (default 10)")
+    g.add_argument("--loss", choices=LOSSES,
+                   help="hybrid (default: weighted cross-entropy and 1 - soft macro-F1, mixed by --loss-alpha) or "
+                        "generalized-dice (U-Time's)")
     g.add_argument("--loss-alpha", type=float, help="weight of cross-entropy in the hybrid loss; the rest is 1 - soft macro-F1 (default 0.5)")
     g.add_argument("--normalize", choices=NORMALIZATIONS, help="input normalisation (default epoch-zscore: per epoch and channel)")
-    g.add_argument("--balanced", action="store_true", default=None, help="class-balanced sampling of training epochs")
+    g.add_argument("--balanced", action="store_true", default=None, help="class-balanced sampling of training epochs (a sequence network's windows: by the mean rarity of their stages)")
     g.add_argument("--channels", type=lambda v: [c.strip() for c in v.split(",")], help="comma-separated channels to use (default: all prepared channels)")
     g.add_argument("--validation-fraction", type=float,
                    help="share of training subjects held out for model selection (default 0.1, at least one; "
                         "drawn, when the subjects allow it, so that they hold all five stages)")
+    g.add_argument("--architecture", metavar="NAME",
+                   help="the network to train: isatsleepnet (default) or another registered architecture "
+                        "(`isatsleepnet architectures` lists them); a config file says it as [model] architecture")
     g.add_argument("--model-size", choices=("paper", "small"),
                    help="paper (default: the paper's network, 2.39 M parameters) or small (every width halved, "
                         "0.61 M parameters, ~2x faster staging on a CPU); --model-option overrides either")
     g.add_argument("--ablation", action="append", choices=ABLATIONS, default=[], help="switch a model component off (repeatable), e.g. --ablation asr")
-    g.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="override a ModelConfig field (JSON value), e.g. --model-option dropout=0.3")
+    g.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="override a setting of the architecture's configuration (JSON value), e.g. --model-option dropout=0.3")
     g.add_argument("--context", type=int, metavar="N",
                    help="context across epochs: 0 (default) is the paper's per-epoch network; N (3-255, e.g. 21) "
                         "trains it first (OUT/encoder/), then a BiGRU over the embeddings of N consecutive epochs "
@@ -94,9 +105,13 @@ def _fine_tune_learning_rate(config: TrainConfig, args: argparse.Namespace) -> T
 
 
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
-    config = TrainConfig()
+    """The run's training settings: the architecture's paper's, then the --config file's, then the flags."""
+    from isatsleepnet.training.config import for_architecture
+
+    values = read_config_file(args.config, "train") if args.config else {}
+    table = values.get("model") if isinstance(values.get("model"), dict) else {}
+    config = for_architecture(getattr(args, "architecture", None) or table.get("architecture"))
     if args.config:
-        values = read_config_file(args.config, "train")
         # [augment] and [gan] tables beside top-level training keys belong to augment_config_from_args
         values = {k: v for k, v in values.items() if not (k in ("augment", "gan", "engine") and isinstance(v, dict))}
         moved = sorted(set(values) & {"threads", "num_workers", "accelerator", "devices", "num_nodes", "precision"})
@@ -110,12 +125,17 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     if not isinstance(config.model, dict):
         config.validate()  # names the setting, one line
     model = dict(config.model)
-    if getattr(args, "model_size", None):
-        from isatsleepnet.model import MODEL_SIZES, model_size_options
+    if getattr(args, "architecture", None):
+        model["architecture"] = args.architecture
+    from isatsleepnet.model.architectures import DEFAULT_ARCHITECTURE, get_architecture
 
+    if model.get("architecture") == DEFAULT_ARCHITECTURE:
+        model.pop("architecture")  # the default: a run made without --architecture continues
+    arch = get_architecture(model.get("architecture"))
+    if getattr(args, "model_size", None):
         # a size sets every width a size may set (--model-size paper undoes a config file's small widths)
-        sized = {key for options in MODEL_SIZES.values() for key in options}
-        model = {**{k: v for k, v in model.items() if k not in sized}, **model_size_options(args.model_size)}
+        sized = {key for options in arch.sizes.values() for key in options}
+        model = {**{k: v for k, v in model.items() if k not in sized}, **arch.size_options(args.model_size)}
     if getattr(args, "context_model", None):
         model["context_model"] = args.context_model
     if getattr(args, "context", None):
@@ -132,17 +152,13 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
             model[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             model[key.strip()] = value
-    if model:
-        from dataclasses import fields
-
-        from isatsleepnet.model import ModelConfig
-
-        known = {f.name for f in fields(ModelConfig)}
-        unknown = sorted(set(model) - known)
-        if unknown:
-            raise IsatSleepNetError(f"unknown model option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     config = replace_from(config, {"model": model})
     config.validate()
+    known = set(arch.settings())
+    unknown = sorted(set(model) - known - {"architecture"})
+    if unknown:
+        raise IsatSleepNetError(f"unknown model option(s) {', '.join(unknown)} of {arch.name}; known: "
+                                f"{', '.join(sorted(known))}")
     return config
 
 

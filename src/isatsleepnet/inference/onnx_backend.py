@@ -46,7 +46,8 @@ OUTPUT_NAME = "logits"  # of a context model: logits then the epoch embedding
 WINDOWS_NAME = "windows"  # context models: (windows, context, n_classes + embedding) of those outputs
 CONTEXT_OUTPUT_NAME = "context_logits"
 CHECKSUM_KEY = "sha256"  # in the metadata: sha256 of the rest of the metadata and of every weight
-_METADATA_FIELDS = ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "stages", "model_config")
+_METADATA_FIELDS = ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "stages", "architecture",
+                    "model_config")
 _SHA1_DIGITS = frozenset("0123456789abcdef")
 
 
@@ -75,6 +76,8 @@ def model_metadata(model_file: Any) -> dict[str, Any]:
 
     meta["card"] = model_card(model_file)  # `isatsleepnet model-info MODEL.onnx` prints it
     meta["weights_sha1"] = model_file.weights_sha1()  # the same identity as the .pt it came from
+    arch = model_file.architecture_entry()
+    meta["sequence_window"] = arch.window_length(model_file.network_config())  # L of a sequence network, else 0
     meta["isatsleepnet_version"] = __version__
     return json.loads(json.dumps(meta, default=str))
 
@@ -93,15 +96,17 @@ def export_onnx(
     import torch
 
     model = model_file.build("eager", device="cpu")  # checked config and weights; the eager graph exports
-    config = model.config
+    config = model_file.network_config(fast=False)
+    n_channels, context = len(config.roles), int(getattr(config, "context", 0) or 0)  # context: ISATSleepNet's
+    window = model_file.architecture_entry().window_length(config)  # a sequence network's windows: (W, L, C, S)
     g = torch.Generator().manual_seed(seed)
-    example = torch.randn(2, config.n_channels, config.n_samples, generator=g)
+    example = torch.randn(2, *((window,) if window else ()), n_channels, config.n_samples, generator=g)
     batch = torch.export.Dim("batch", min=1, max=65536)
     exported, inputs, names, outputs, shapes = model, (example,), [INPUT_NAME], [OUTPUT_NAME], ({0: batch},)
-    if config.context:  # the encoder's outputs per epoch, and the head over windows of them: two entries
+    if context:  # the encoder's outputs per epoch, and the head over windows of them: two entries
         exported = _context_graph(model)
         width = config.n_classes + 2 * config.lstm_hidden
-        inputs = (example, torch.randn(3, config.context, width, generator=g))
+        inputs = (example, torch.randn(3, context, width, generator=g))
         names, outputs = [INPUT_NAME, WINDOWS_NAME], [OUTPUT_NAME, CONTEXT_OUTPUT_NAME]
         shapes = ({0: batch}, {0: torch.export.Dim("windows", min=1, max=65536)})
     out = Path(out)
@@ -122,15 +127,21 @@ def export_onnx(
         entry.key, entry.value = METADATA_KEY, json.dumps(meta)
         proto.producer_name, proto.producer_version = "isatsleepnet", __version__
         onnx.save(proto, str(tmp))
-        check = torch.randn(5 + 2 * config.context, config.n_channels, config.n_samples, generator=g)
+        check = torch.randn(5 + 2 * max(context, window), n_channels, config.n_samples, generator=g)
         runner = OnnxRunner(tmp, threads=1)
         with torch.inference_mode():
-            if config.context:  # the whole staging path: windows at both ends of a run, and a gap
+            if window:  # the whole staging path: windows at both ends of a run, and a run shorter than L
+                from isatsleepnet.model.sequence import stage_in_windows
+
+                index = np.r_[np.arange(len(check) - 2), np.arange(len(check) - 2, len(check)) + 50]
+                expected = torch.softmax(stage_in_windows(model, check, index, window), dim=-1).numpy()
+                got = softmax(runner.context(runner.logits(check.numpy()), index))
+            elif context:  # the whole staging path: windows at both ends of a run, and a gap
                 from isatsleepnet.model.context import apply_context
 
                 index = np.r_[np.arange(len(check) - 2), np.arange(len(check) - 2, len(check)) + 50]
                 expected = torch.softmax(apply_context(model.context, model.logits_and_embedding(check), index,
-                                                       config.context), dim=-1).numpy()
+                                                       context), dim=-1).numpy()
                 got = softmax(runner.context(runner.logits(check.numpy()), index))
             else:
                 expected = torch.softmax(model(check), dim=-1).numpy()
@@ -300,31 +311,48 @@ class OnnxRunner:
         return json.loads(json.dumps(self._metadata))
 
     @property
+    def sequence_window(self) -> int:
+        """L of a sequence-to-sequence network (its graph reads windows (W, L, C, S)); 0 otherwise."""
+        return int(self._metadata.get("sequence_window") or 0)
+
+    @property
     def context_length(self) -> int:
-        return int((self._metadata.get("model_config") or {}).get("context", 0) or 0)
+        """Epochs each stage reads: a sequence network's window or a context head's (0: one epoch)."""
+        return self.sequence_window or int((self._metadata.get("model_config") or {}).get("context", 0) or 0)
 
     def _feeds(self, epochs: np.ndarray | None = None, windows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Both inputs of a context graph (the one not needed: a minimal stand-in; only asked outputs are run)."""
         config = self._metadata["model_config"]
         feeds = {INPUT_NAME: np.ascontiguousarray(epochs, dtype=np.float32) if epochs is not None else
                  np.zeros((1, len(config["roles"]), int(config["n_samples"])), np.float32)}
-        if self.context_length:
+        if self.context_length and not self.sequence_window:
             width = int(config.get("n_classes", 5)) + 2 * int(config.get("lstm_hidden", 128))
             feeds[WINDOWS_NAME] = (np.ascontiguousarray(windows, dtype=np.float32) if windows is not None else
                                    np.zeros((1, self.context_length, width), np.float32))
         return feeds
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """The graph's per-epoch outputs: logits (and, for a context model, the embedding after them)."""
+        """The graph's per-epoch outputs: logits (and, for a context model, the embedding after them); for a
+        sequence network, which reads windows, the normalised epochs themselves, flattened (see :meth:`context`)."""
+        if self.sequence_window:
+            return np.asarray(x, dtype=np.float32).reshape(len(x), -1)
         return self.session.run([OUTPUT_NAME], self._feeds(epochs=x))[0]
 
     def context(self, outputs: np.ndarray, index: np.ndarray, windows_per_batch: int = 256) -> np.ndarray:
         """Context logits (N, n_classes) from :meth:`logits` of N epochs numbered ``index`` (see model/context.py)."""
-        from isatsleepnet.model.context_plan import context_plan, gather_windows
+        from isatsleepnet.model.context_plan import context_plan, gather_windows, staging_stride
 
         length = self.context_length
-        rows, which, place = context_plan(np.asarray(index), length)
-        chunks = [self.session.run([CONTEXT_OUTPUT_NAME], self._feeds(windows=gather_windows(
-            outputs, rows[i : i + windows_per_batch])))[0] for i in range(0, len(rows), windows_per_batch)]
+        stride = staging_stride(length) if self.sequence_window else 1  # as model/sequence.py stages
+        rows, which, place = context_plan(np.asarray(index), length, stride)
+        if self.sequence_window:  # windows of epochs through the whole graph
+            config = self._metadata["model_config"]
+            shape = (length, len(config["roles"]), int(config["n_samples"]))
+            step = max(1, windows_per_batch // 32)
+            chunks = [self.session.run([OUTPUT_NAME], self._feeds(epochs=gather_windows(
+                outputs, rows[i : i + step]).reshape(-1, *shape)))[0] for i in range(0, len(rows), step)]
+        else:
+            chunks = [self.session.run([CONTEXT_OUTPUT_NAME], self._feeds(windows=gather_windows(
+                outputs, rows[i : i + windows_per_batch])))[0] for i in range(0, len(rows), windows_per_batch)]
         result = np.concatenate(chunks) if chunks else np.zeros((0, length, 5), np.float32)
         return result[which, place]

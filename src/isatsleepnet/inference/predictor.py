@@ -49,9 +49,11 @@ class Predictor:
         self._logits = logits_fn
         # a context model: _logits gives logits and embedding per epoch, _context the logits seen in context
         self._context = context_fn
-        self.context = int((meta.get("model_config") or {}).get("context", 0) or 0)
+        # epochs each stage reads: a context head's window, a sequence-to-sequence network's (0: one epoch)
+        self.context = int(meta.get("sequence_window") or (meta.get("model_config") or {}).get("context", 0) or 0)
         if self.context and context_fn is None:
-            raise IsatSleepNetError(f"{source}: a context model ({self.context} epochs) runs on the torch backend only")
+            raise IsatSleepNetError(f"{source}: a model reading windows of {self.context} epochs needs its window "
+                                    "runner, which this backend lacks")
         if list(meta.get("stages") or STAGES) != list(STAGES):
             raise IsatSleepNetError(f"{source}: model predicts {meta.get('stages')}, not {list(STAGES)}")
         n_samples = int((meta.get("model_config") or {}).get("n_samples", self.inputs.n_samples))
@@ -122,8 +124,16 @@ def _torch_predictor(path: Path, engine: Engine) -> Predictor:
     autocast = engine.autocast_dtype(dev.type)
     # the fused graph (FFT convolutions, BatchNorm folded) computes the same function as training's model
     network = model_file.build("fused", device=dev)
-    length = int(model_file.model_config.get("context", 0) or 0)
-    forward = network.logits_and_embedding if length else network
+    arch = model_file.architecture_entry()
+    window = arch.window_length(model_file.network_config())  # a sequence-to-sequence network's L, else 0
+    length = window or int(model_file.model_config.get("context", 0) or 0)
+    if window:  # the network reads windows: the per-epoch "outputs" are the normalised epochs themselves
+        n_channels = len(model_file.roles)
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            return x.reshape(len(x), -1)
+    else:
+        forward = network.logits_and_embedding if length else network
 
     def logits(x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -133,7 +143,14 @@ def _torch_predictor(path: Path, engine: Engine) -> Predictor:
                 return forward(torch.from_numpy(x).to(dev)).float().cpu().numpy()
 
     context = None
-    if length:
+    if window:
+        from isatsleepnet.model.sequence import stage_in_windows
+
+        def context(outputs: np.ndarray, index: np.ndarray) -> np.ndarray:
+            epochs = torch.from_numpy(outputs).to(dev).reshape(len(outputs), n_channels, -1)
+            with torch.inference_mode():
+                return stage_in_windows(network, epochs, index, window).float().cpu().numpy()
+    elif length:
         from isatsleepnet.model.context import apply_context
 
         def context(outputs: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -142,9 +159,10 @@ def _torch_predictor(path: Path, engine: Engine) -> Predictor:
                                      length).float().cpu().numpy()
 
     meta = {k: getattr(model_file, k) for k in
-            ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "stages", "model_config",
-             "training", "metrics")}
+            ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "stages", "architecture",
+             "model_config", "training", "metrics")}
     meta["weights_sha1"] = model_file.weights_sha1()
+    meta["sequence_window"] = window  # as an ONNX export's metadata says it (onnx_backend.model_metadata)
     from isatsleepnet.model.card import model_card
 
     meta["card"] = model_card(model_file)  # an ONNX export carries the same (onnx_backend.model_metadata)

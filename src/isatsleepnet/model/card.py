@@ -21,7 +21,7 @@ from isatsleepnet import STAGES, __version__
 from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.data.synthetic.marker import synthetic_training_warning
 from isatsleepnet.model.card_text import card_markdown
-from isatsleepnet.model.config import MODEL_SIZES, ModelConfig
+from isatsleepnet.model.architectures import DEFAULT_ARCHITECTURE, get_architecture
 
 CARD_FORMAT = "isatsleepnet-model-card"
 CARD_VERSION = 1
@@ -57,30 +57,30 @@ def parameter_count(model_file: Any) -> int | None:
     try:
         import torch
 
-        from isatsleepnet.model.context import build_network
-
         with torch.device("meta"):  # shapes only: no memory, no initialisation cost
-            network = build_network(model_file.network_config(fast=False))
+            network = model_file.architecture_entry().build(model_file.network_config(fast=False))
         names = {name for name, _ in network.named_parameters()}
     except Exception:  # noqa: BLE001 - a config this version cannot build: count the stored tensors instead
         return int(sum(v.numel() for v in model_file.state_dict.values()))
     return int(sum(v.numel() for k, v in model_file.state_dict.items() if k in names))
 
 
-def size_name(model_config: dict[str, Any]) -> str | None:
-    """The name in ``MODEL_SIZES`` whose widths this config has, or None (custom widths)."""
-    defaults = dataclasses.asdict(ModelConfig())
-    sized = {key for options in MODEL_SIZES.values() for key in options}
-    for name, options in MODEL_SIZES.items():
+def size_name(model_config: dict[str, Any], architecture: str = DEFAULT_ARCHITECTURE) -> str | None:
+    """The name among the architecture's sizes whose widths this config has, or None (custom widths)."""
+    arch = get_architecture(architecture)
+    defaults = dataclasses.asdict(arch.make_config({}))
+    sized = {key for options in arch.sizes.values() for key in options}
+    for name, options in arch.sizes.items():
         if all(_jsonable(model_config.get(key, defaults[key])) == _jsonable(options.get(key, defaults[key]))
                for key in sized):
             return name
     return None
 
 
-def paper_differences(model_config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Architecture settings that differ from the paper's defaults: ``{key: {"paper": a, "model": b}}``."""
-    defaults = _jsonable(dataclasses.asdict(ModelConfig()))
+def paper_differences(model_config: dict[str, Any], architecture: str = DEFAULT_ARCHITECTURE
+                      ) -> dict[str, dict[str, Any]]:
+    """Architecture settings that differ from its paper's defaults: ``{key: {"paper": a, "model": b}}``."""
+    defaults = _jsonable(dataclasses.asdict(get_architecture(architecture).make_config({})))
     found = {}
     for key in sorted(model_config):
         if key in _NOT_ARCHITECTURE or key not in defaults:
@@ -177,6 +177,7 @@ def model_card(model_file: Any) -> dict[str, Any]:
     header = dict(getattr(model_file, "header", None) or {})
     context = config.get("context", 0)
     warning = synthetic_training_warning(training)
+    arch = model_file.architecture_entry()
     card = {
         "format": CARD_FORMAT,
         "card_version": CARD_VERSION,
@@ -184,10 +185,12 @@ def model_card(model_file: Any) -> dict[str, Any]:
         "sha256": header.get("sha256"),
         "weights_sha1": model_file.weights_sha1(),
         "architecture": {
-            "name": "ISATSleepNet",
+            "name": arch.title,
+            "registered_as": arch.name,
+            "reference": arch.reference,
             "parameters": parameter_count(model_file),
-            "size": size_name(config),
-            "differences_from_paper": paper_differences(config),
+            "size": size_name(config, arch.name),
+            "differences_from_paper": paper_differences(config, arch.name),
             "model_config": config,
         },
         "context": {"epochs": context,

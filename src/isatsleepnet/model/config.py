@@ -60,8 +60,40 @@ class ModelConfigError(IsatSleepNetError, ValueError):
     """A model configuration that cannot build a network (one-line message)."""
 
 
+class StoredConfig:
+    """Base of the networks' frozen configuration dataclasses, stored as JSON beside their weights.
+
+    Why a base: every architecture's configuration is rebuilt with
+    ``Config(**json.loads(text))``, and JSON gives lists where the dataclass
+    holds tuples; ``__post_init__`` turns them back into tuples, then runs the
+    subclass's ``_validate``. ``roles`` (one per input channel) gives
+    ``n_channels``.
+    """
+
+    roles: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if isinstance(value, list):
+                object.__setattr__(self, f.name, tuple(value))
+        self._validate()
+
+    def _validate(self) -> None:
+        """Raise :class:`ModelConfigError` for a setting the network cannot be built with."""
+
+    @property
+    def n_channels(self) -> int:
+        """Channels the input tensor must have (one per role)."""
+        return len(self.roles)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, as plain JSON values."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(StoredConfig):
     """Sizes and ablation switches of ISATSleepNet (paper defaults).
 
     ``roles`` is the order of the input channels: names starting with
@@ -126,13 +158,6 @@ class ModelConfig:
     context_hidden: int = 64  # BiGRU hidden units per direction; the transformer's width is twice this
     context_layers: int = 1
 
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, list):
-                object.__setattr__(self, f.name, tuple(value))
-        self._validate()
-
     # ----------------------------------------------------------------- derived
     @property
     def eeg_roles(self) -> tuple[str, ...]:
@@ -149,11 +174,6 @@ class ModelConfig:
         return tuple(r for r in self.roles if r in self.eeg_roles or r in self.eog_roles)
 
     @property
-    def n_channels(self) -> int:
-        """Channels the input tensor must have (unused EOG channels included)."""
-        return len(self.roles)
-
-    @property
     def seq_len(self) -> int:
         """T, the number of feature vectors per epoch."""
         return self.n_samples // 20
@@ -167,9 +187,6 @@ class ModelConfig:
         if not self.scale_kernels:
             return kernel
         return max(1, round(kernel * self.sampling_rate / self.kernel_rate))
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
     # -------------------------------------------------------------- validation
     def _validate(self) -> None:

@@ -1,6 +1,7 @@
 """Portable model files: the weights plus everything needed to use them.
 
-A model file records the architecture, the channel names and roles it was
+A model file records the architecture (its name in
+:mod:`isatsleepnet.model.architectures`, and its configuration), the channel names and roles it was
 trained on, the sampling rate and epoch length, the normalisation, the class
 names, a description of the training data and, once evaluated, its metrics.
 Lightning's training checkpoints (``last.ckpt``) hold optimiser state for
@@ -42,11 +43,10 @@ from isatsleepnet import STAGES, __version__
 from isatsleepnet.atomic import atomic_path
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.data.normalize import NORMALIZATIONS
+from isatsleepnet.model.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE, Architecture, get_architecture
 
 if TYPE_CHECKING:  # torch is imported where it is used: the field checks serve the ONNX backend without it
     import torch
-
-    from isatsleepnet.model import ModelConfig
 
 FORMAT = "isatsleepnet-model"
 VERSION = 2  # 2: the checksum covers every field and is required; 1: weights only, optional
@@ -66,6 +66,7 @@ class ModelFile:
     epoch_seconds: float
     normalize: str
     stages: list[str] = field(default_factory=lambda: list(STAGES))
+    architecture: str = DEFAULT_ARCHITECTURE  # a file that names none is an ISATSleepNet file
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     source: Path | None = field(default=None, repr=False, compare=False)  # the file it was read from; not saved
@@ -75,23 +76,30 @@ class ModelFile:
     def _name(self) -> str:
         return str(self.source) if self.source is not None else "model file"
 
-    def network_config(self, *, fast: bool = True) -> ModelConfig:
-        """The validated ModelConfig of this file (``fast``: FFT convolutions, the same function either way)."""
-        from isatsleepnet.model import ModelConfig
+    def network_config(self, *, fast: bool = True) -> Any:
+        """The validated configuration of this file's network (``fast``: the training graph, else the eager
+        reference; the same function either way), of its architecture's configuration class."""
         from isatsleepnet.model.config import ModelConfigError
 
-        known = {f.name for f in dataclasses.fields(ModelConfig)}
-        unknown = sorted(set(self.model_config) - known)
+        arch = self.architecture_entry()
+        unknown = sorted(set(self.model_config) - set(arch.settings()))
         if unknown:
             raise IsatSleepNetError(f"{self._name()}: its model_config has unknown setting(s) {', '.join(unknown[:5])} "
                                     "(made by another version of isatsleepnet, or corrupt)")
         try:
-            return ModelConfig(**{**self.model_config, "use_fast_conv": fast})
+            return arch.make_config(self.model_config, graph="fast" if fast else "eager")
         except ModelConfigError as exc:
             raise IsatSleepNetError(f"{self._name()}: {exc}") from None
         except (TypeError, ValueError) as exc:
             raise IsatSleepNetError(f"{self._name()}: corrupt model file: its model_config cannot build a network "
                                     f"({_first_line(exc)})") from None
+
+    def architecture_entry(self) -> Architecture:
+        """This file's entry in the architecture table; a name not registered here in one line."""
+        try:
+            return get_architecture(self.architecture)
+        except IsatSleepNetError as exc:
+            raise IsatSleepNetError(f"{self._name()}: {exc}") from None
 
     def build(self, graph: str = "fast", *, device: str | torch.device = "cpu") -> torch.nn.Module:
         """The network in eval mode with these weights: the one checked way from a model file to a network.
@@ -107,20 +115,19 @@ class ModelFile:
         --------
         >>> net = model_file.build("fused", device="cpu")  # doctest: +SKIP
         """
-        from isatsleepnet.model.context import build_network
-
         if graph not in GRAPHS:
             raise IsatSleepNetError(f"unknown graph {graph!r}; choose from {', '.join(GRAPHS)}")
         config = self.network_config(fast=graph != "eager")
+        arch = self.architecture_entry()
         try:
-            model = build_network(config)
+            model = arch.build(config)
         except (ValueError, RuntimeError) as exc:
             raise IsatSleepNetError(f"{self._name()}: its model_config cannot build a network "
                                     f"({_first_line(exc)})") from None
         self._check_fits(model.state_dict())
         model.load_state_dict(self.state_dict)
         model = model.to(device).eval()
-        return model.fuse_for_inference() if graph == "fused" else model
+        return arch.inference_graph(model) if graph == "fused" else model
 
     def _check_fits(self, expected: dict[str, torch.Tensor]) -> None:
         """Every weight the network needs, with its shape, and no other (load_state_dict's error is a paragraph)."""
@@ -237,6 +244,10 @@ def model_fields_problem(fields: Mapping[str, Any]) -> str | None:
     for name in ("training", "metrics"):
         if not isinstance(fields.get(name, {}), dict):
             return f"{name} is not a mapping"
+    architecture = fields.get("architecture", DEFAULT_ARCHITECTURE)
+    if architecture not in ARCHITECTURES:
+        return (f"its architecture {architecture!r} is not registered in this isatsleepnet (registered: "
+                f"{', '.join(sorted(ARCHITECTURES))}); a newer version or a plug-in made it")
     config = fields.get("model_config")
     if not isinstance(config, dict):
         return "model_config is not a mapping"
@@ -268,6 +279,7 @@ _FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "sampling_rate": ((int, float), "a number"),
     "epoch_seconds": ((int, float), "a number"),
     "normalize": ((str,), "a name"),
+    "architecture": ((str,), "a name"),
     "stages": ((list, tuple), "a list"),
     "training": ((dict,), "a mapping"),
     "metrics": ((dict,), "a mapping"),

@@ -114,3 +114,39 @@ def split_batch_forward(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Ten
     """``fn(x)`` computed as ``cores`` batch slices in parallel (fn must treat examples independently)."""
     parts = [p for p in x.tensor_split(min(cores, x.shape[0])) if p.shape[0]]
     return torch.cat(run_on_cores([lambda p=p: fn(p) for p in parts]))
+
+
+class SplitBatchInference(torch.nn.Module):
+    """Any eval-mode network, run under ``inference_mode`` with one slice of the batch per core.
+
+    Why: the inference graph of an architecture without a hand-fused one (the
+    baselines). Exact, since examples are independent in eval mode; the LSTM
+    and attention kernels that scale poorly with intra-op threads then run one
+    per core. Eval only: ``train(True)`` is refused, as for ISATSleepNet's
+    fused graph. Input and output as the wrapped network's (batch first).
+
+    Examples
+    --------
+    >>> net = torch.nn.Linear(4, 2).eval()
+    >>> fast = SplitBatchInference(net)
+    >>> x = torch.randn(6, 4)
+    >>> bool(torch.allclose(fast(x), net(x), atol=1e-6))
+    True
+    """
+
+    def __init__(self, network: torch.nn.Module) -> None:
+        super().__init__()
+        self.network = network.eval()
+        self.network.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> SplitBatchInference:
+        if mode:
+            raise RuntimeError("an inference graph cannot be trained; build the model again for training")
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            cores = torch.get_num_threads()
+            if cores > 1 and x.shape[0] > 1 and x.device.type == "cpu" and not torch.is_autocast_enabled("cpu"):
+                return split_batch_forward(self.network, x, cores)
+            return self.network(x)

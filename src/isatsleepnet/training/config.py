@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,15 +10,22 @@ from typing import Any
 from isatsleepnet.errors import IsatSleepNetError
 
 from isatsleepnet.data.normalize import NORMALIZATIONS
+from isatsleepnet.model.architectures import DEFAULT_ARCHITECTURE, get_architecture
+
+
+LOSSES = ("hybrid", "generalized-dice")
+OPTIMIZERS = ("adamw", "adam", "amsgrad")
 
 
 @dataclass
 class TrainConfig:
     """Everything that shapes a training run; saved as config.json in every run folder.
 
-    ``model`` holds overrides of :class:`isatsleepnet.model.ModelConfig` fields
-    (e.g. ``{"use_asr": false}`` for an ablation); roles, epoch length and
-    sampling rate come from the prepared data.
+    ``model`` holds the architecture (``"architecture"``, a name in
+    :mod:`isatsleepnet.model.architectures`; none: ISATSleepNet) and overrides of
+    its configuration's fields (e.g. ``{"use_asr": false}`` for an ablation of
+    :class:`isatsleepnet.model.ModelConfig`); roles, epoch length and sampling
+    rate come from the prepared data.
     """
 
     # optimisation (paper: AdamW 5e-5 / 1e-5, batch 16 x accumulation 4, StepLR 6 / 0.5 after epoch 7)
@@ -30,9 +38,13 @@ class TrainConfig:
     lr_gamma: float = 0.5
     max_epochs: int = 100
     early_stopping_patience: int = 10
-    # loss: alpha * weighted CE + (1 - alpha) * (1 - soft macro-F1)
+    # loss: "hybrid" = alpha * weighted CE + (1 - alpha) * (1 - soft macro-F1); "generalized-dice" (U-Time's)
+    loss: str = "hybrid"
     loss_alpha: float = 0.5
     class_weighted: bool = True
+    # optimiser: "adamw" (the paper's), "adam" (L2 weight decay in the gradient), "amsgrad" (Adam with AMSGrad)
+    optimizer: str = "adamw"
+    grad_clip_norm: float | None = None  # clip the gradient's norm to this (None: no clipping)
     # data
     normalize: str = "epoch-zscore"
     balanced_sampling: bool = False
@@ -58,6 +70,14 @@ class TrainConfig:
         file anything at all; the optimiser, the fold split or Lightning would refuse them only after
         the data are loaded, as a traceback-like message.
         """
+        for name, choices in (("loss", LOSSES), ("optimizer", OPTIMIZERS)):
+            if getattr(self, name) not in choices:
+                raise IsatSleepNetError(f"{_flag(name)} must be one of {', '.join(choices)}, "
+                                        f"not {getattr(self, name)!r}")
+        if self.grad_clip_norm is not None and not (_is_number(self.grad_clip_norm)
+                                                    and math.isfinite(self.grad_clip_norm) and self.grad_clip_norm > 0):
+            raise IsatSleepNetError(f"{_flag('grad_clip_norm')} must be a finite number above 0, "
+                                    f"not {self.grad_clip_norm!r}")
         if self.normalize not in NORMALIZATIONS:
             raise IsatSleepNetError(f"{_flag('normalize')} must be one of {', '.join(NORMALIZATIONS)}, "
                                     f"not {self.normalize!r}")
@@ -82,7 +102,43 @@ class TrainConfig:
             raise IsatSleepNetError(f"{_flag('channels')} must name one or more channels, not {self.channels!r}")
         if not isinstance(self.model, dict):
             raise IsatSleepNetError(f"model must be a table of ModelConfig settings, not {self.model!r}")
+        arch = get_architecture(self.architecture)  # an unknown name: one line listing the registered ones
+        if self.model.get("context") and arch.name != DEFAULT_ARCHITECTURE:
+            raise IsatSleepNetError(f"--context: the context heads read ISATSleepNet's epoch embeddings; "
+                                    f"{arch.name} has none (it is not a {DEFAULT_ARCHITECTURE} network)")
         _validate_fine_tuning(self)
+
+    @property
+    def architecture(self) -> str:
+        """The architecture's name (``model["architecture"]``; ISATSleepNet when the run names none)."""
+        name = self.model.get("architecture", DEFAULT_ARCHITECTURE) if isinstance(self.model, dict) else None
+        return name if isinstance(name, str) else repr(name)
+
+    @property
+    def network_overrides(self) -> dict[str, Any]:
+        """``model`` without the architecture's name: overrides of the architecture's configuration."""
+        return {k: v for k, v in self.model.items() if k != "architecture"}
+
+
+def for_architecture(name: str | None, **overrides: Any) -> TrainConfig:
+    """The training settings of an architecture's paper (ISATSleepNet's: TrainConfig's defaults), with overrides.
+
+    The optimiser is AdamW for every architecture (decoupled weight decay), and the
+    loss the project's mix of weighted cross entropy and soft macro-F1
+    (``loss_alpha``); the entry in :mod:`isatsleepnet.model.architectures` says
+    how each paper's own loss maps onto it.
+
+    Examples
+    --------
+    >>> for_architecture("tinysleepnet").learning_rate
+    0.0001
+    >>> for_architecture(None).learning_rate == TrainConfig().learning_rate
+    True
+    """
+    arch = get_architecture(name)
+    model = {"architecture": arch.name} if arch.name != DEFAULT_ARCHITECTURE else {}
+    config = TrainConfig(**{**arch.training_defaults(), "model": model})
+    return dataclasses.replace(config, **overrides)
 
 
 # TrainConfig field -> the flag of `train` and `cv` that sets it; a message names both (a config file uses the field)
@@ -93,6 +149,7 @@ FLAGS: dict[str, str] = {
     "channels": "--channels", "validation_fraction": "--validation-fraction",
     "max_train_batches": "--max-train-batches", "seed": "--seed", "context_epochs": "--context-epochs",
     "context_learning_rate": "--context-lr", "tensorboard": "--tensorboard", "init": "--init", "freeze": "--freeze",
+    "loss": "--loss", "optimizer": "--optimizer", "grad_clip_norm": "--grad-clip",
 }
 
 

@@ -8,6 +8,7 @@ loader can shuffle across thousands of nights.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -82,9 +83,17 @@ class EpochDataset(Dataset):
         return np.bincount(self.labels, minlength=5)
 
 
-def balanced_sampler(dataset: EpochDataset, seed: int) -> EpochSampler:
-    """Draws every stage equally often in expectation (one pass = len(dataset) draws), per epoch from (seed, epoch)."""
+def balanced_sampler(dataset: Any, seed: int) -> EpochSampler:
+    """Draws every stage equally often in expectation (one pass = len(dataset) draws), per epoch from (seed, epoch).
+
+    ``dataset`` has ``labels`` and ``class_counts()``: an :class:`EpochDataset`, or a
+    :class:`~isatsleepnet.training.windows.WindowDataset`, whose windows are drawn in
+    proportion to the mean weight of their epochs (windows rich in rare stages more often;
+    a window is not split, so stages are then closer to, not exactly, equal).
+    """
     counts = dataset.class_counts().astype(np.float64)
     weights = 1.0 / np.maximum(counts[dataset.labels], 1.0)
+    if weights.ndim == 2:
+        weights = weights.mean(axis=1)
     return EpochSampler(len(dataset), seed, torch.from_numpy(weights))
 

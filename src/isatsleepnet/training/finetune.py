@@ -35,14 +35,13 @@ import lightning as L
 from torch import nn
 
 from isatsleepnet.errors import IsatSleepNetError
-from isatsleepnet.model.config import ModelConfig
+from isatsleepnet.model.architectures import DEFAULT_ARCHITECTURE, get_architecture
 from isatsleepnet.model.file import ModelFile, load_model_file
 from isatsleepnet.training.config import FINE_TUNE_LEARNING_RATE, FREEZE_CHOICES, TrainConfig
 
 # ModelConfig settings that may differ between a base model and its fine-tuning: no per-epoch weight depends on them
 _FREE = ("use_fast_conv", "dropout", "attention_dropout", "context", "context_hidden", "context_layers")
 _INPUT = ("roles", "n_samples", "sampling_rate")  # compared as roles, rate and epoch length, with their own words
-_HEAD = ("head.", "context.")  # the classification head (and a context model's sequence head)
 
 __all__ = ["FINE_TUNE_LEARNING_RATE", "FREEZE_CHOICES", "FrozenInEval", "base_mismatch", "check_base",
            "check_base_unseen", "frozen_modules", "lineage_record", "start_from_base", "with_base"]
@@ -83,8 +82,11 @@ def _words(value: Any) -> str:
         if isinstance(value, float) else str(value)
 
 
-def base_mismatch(base: ModelFile, model_config: dict[str, Any], epoch_seconds: float, normalize: str) -> str | None:
+def base_mismatch(base: ModelFile, model_config: dict[str, Any], epoch_seconds: float, normalize: str,
+                  architecture: str = DEFAULT_ARCHITECTURE) -> str | None:
     """What keeps ``base`` from starting a run with this network and data, in one line; None if it fits."""
+    if base.architecture != architecture:
+        return f"architecture {base.architecture} (base) vs {architecture} (this run; --architecture)"
     found = []
     if list(base.roles) != list(model_config["roles"]):
         found.append(f"channel roles {_words(base.roles)} (base) vs {_words(model_config['roles'])} (this run)")
@@ -95,7 +97,7 @@ def base_mismatch(base: ModelFile, model_config: dict[str, Any], epoch_seconds: 
     if base.normalize != normalize:
         found.append(f"normalisation {base.normalize} (base) vs {normalize}")
     if not found:
-        ours = dataclasses.asdict(ModelConfig(**{**model_config, "use_fast_conv": True}))
+        ours = dataclasses.asdict(get_architecture(architecture).make_config(model_config, graph="fast"))
         theirs = dataclasses.asdict(base.network_config())
         keys = [k for k in ours if k not in _FREE + _INPUT and ours[k] != theirs.get(k)]
         if keys:
@@ -104,15 +106,20 @@ def base_mismatch(base: ModelFile, model_config: dict[str, Any], epoch_seconds: 
     return "; ".join(found) if found else None
 
 
-def frozen_modules(network: nn.Module, freeze: str) -> list[nn.Module]:
-    """The submodules that ``freeze`` keeps as they are: none, the EEG/EOG extractors, or all but the head."""
+def frozen_modules(network: nn.Module, freeze: str, architecture: str = DEFAULT_ARCHITECTURE) -> list[nn.Module]:
+    """The submodules that ``freeze`` keeps as they are: none, the per-channel extractors, or all but the head
+    (which modules those are, the architecture's entry says)."""
     if freeze not in FREEZE_CHOICES:
         raise IsatSleepNetError(f"--freeze must be one of {', '.join(FREEZE_CHOICES)}, not {freeze!r}")
+    arch = get_architecture(architecture)
     if freeze == "none":
         return []
     if freeze == "extractors":
-        return [network.eeg, network.eog]
-    return [module for name, module in network.named_children() if f"{name}." not in _HEAD]
+        if not arch.extractors:
+            raise IsatSleepNetError(f"--freeze extractors: {arch.name} has no per-channel extractors; "
+                                    "use --freeze encoder or none")
+        return [getattr(network, name) for name in arch.extractors]
+    return [module for name, module in network.named_children() if name not in arch.heads]
 
 
 class FrozenInEval(L.Callback):
@@ -138,7 +145,7 @@ def check_base(config: TrainConfig, model_config: dict[str, Any], epoch_seconds:
     if config.init_sha256 is not None and base.header.get("sha256") != config.init_sha256:
         raise IsatSleepNetError(f"--init {config.init}: not the base model this run started from (its checksum "
                                 "differs); use that model file or another --out")
-    problem = base_mismatch(base, model_config, epoch_seconds, config.normalize)
+    problem = base_mismatch(base, model_config, epoch_seconds, config.normalize, config.architecture)
     if problem:
         raise IsatSleepNetError(f"--init {config.init}: the base model does not fit this run: {problem}")
     return base
@@ -162,7 +169,7 @@ def start_from_base(network: nn.Module, config: TrainConfig, model_config: dict[
         raise IsatSleepNetError(f"--init {config.init}: its weights do not fit this run's network "
                                 f"({', '.join(missing[:3]) or 'shapes differ'})")
     network.load_state_dict(state, strict=False)
-    modules = frozen_modules(network, config.freeze)
+    modules = frozen_modules(network, config.freeze, config.architecture)
     for module in modules:
         for parameter in module.parameters():
             parameter.requires_grad_(False)

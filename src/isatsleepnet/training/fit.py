@@ -34,10 +34,12 @@ from isatsleepnet.data.input_profile import InputProfile
 from isatsleepnet.data.store import PreparedDataset, PreparedRecording
 from isatsleepnet.engine import Engine
 from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.model.architectures import get_architecture
 from isatsleepnet.model.file import ModelFile
 from isatsleepnet.model.fastops import onednn_matmul
 from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.training.data import EpochDataset, balanced_sampler
+from isatsleepnet.training.windows import WindowDataset
 from isatsleepnet.data.subjects import recordings_of
 from isatsleepnet.training.folds import Fold, class_weights
 from isatsleepnet.torchfile import load_plain, non_finite_tensors
@@ -71,9 +73,10 @@ def channel_roles(recording: PreparedRecording, channels: list[str]) -> list[str
 
 
 def network_settings(first: PreparedRecording, channels: list[str], config: TrainConfig) -> dict[str, Any]:
-    """The ModelConfig of a run: its input (roles, epoch samples, rate) from its first training recording."""
+    """The network settings of a run: its input (roles, epoch samples, rate) from its first training recording,
+    and the run's overrides of its architecture's configuration."""
     return {"roles": channel_roles(first, channels), "n_samples": int(first.meta["n_samples"]),
-            "sampling_rate": first.sampling_rate, **config.model}
+            "sampling_rate": first.sampling_rate, **config.network_overrides}
 
 
 def check_split(data: PreparedDataset, fold: Fold, config: TrainConfig) -> None:
@@ -256,11 +259,19 @@ def train_split(
     if train_data is not None:
         train_recs = _augmented_recordings(train_data, data, fold)
     channels = config.channels or train_recs[0].channels
-    train_set = EpochDataset(train_recs, channels=channels, normalize=config.normalize,
-                             include_synthetic=train_data is not None)
-    val_set = EpochDataset(val_recs, channels=channels, normalize=config.normalize) if val_recs else None
     first = train_recs[0]
     model_config = network_settings(first, channels, config)
+    arch = get_architecture(config.architecture)
+    window = arch.window_length(arch.make_config(model_config))
+    if window:  # a sequence-to-sequence network: windows of consecutive real epochs (training/windows.py)
+        train_set = WindowDataset(train_recs, length=window, channels=channels, normalize=config.normalize,
+                                  include_synthetic=train_data is not None, seed=config.seed)
+        val_set = (WindowDataset(val_recs, length=window, channels=channels, normalize=config.normalize)
+                   if val_recs else None)
+    else:
+        train_set = EpochDataset(train_recs, channels=channels, normalize=config.normalize,
+                                 include_synthetic=train_data is not None)
+        val_set = EpochDataset(val_recs, channels=channels, normalize=config.normalize) if val_recs else None
     weights = class_weights(train_set.class_counts()).tolist()
     module = SleepStager(model_config, asdict(config), weights)
     # fine-tuning: the base model's weights (a resumed run then loads last.ckpt over them), frozen parts frozen
@@ -310,6 +321,7 @@ def train_split(
         **engine.lightning(),
         max_epochs=config.max_epochs,
         accumulate_grad_batches=config.accumulate_grad_batches,
+        gradient_clip_val=config.grad_clip_norm,
         limit_train_batches=config.max_train_batches or 1.0,
         callbacks=callbacks,
         logger=loggers,
@@ -348,8 +360,12 @@ def train_split(
     model_state = {k.removeprefix("model."): v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
     selected_epoch = checkpoint["epoch"]
     seen = recordings_of(data, list(fold.train) + list(fold.validation))
-    synthetic = int(sum(int((~rec.real).sum()) for rec in train_recs)) if train_data is not None else 0
+    synthetic = 0
+    if train_data is not None:  # a window dataset counts those it placed in windows
+        synthetic = (train_set.synthetic_epochs if isinstance(train_set, WindowDataset)
+                     else int(sum(int((~rec.real).sum()) for rec in train_recs)))
     ModelFile(
+        architecture=config.architecture,
         model_config=model_config,
         state_dict=model_state,
         channels=list(channels),
@@ -362,7 +378,7 @@ def train_split(
             "fold": fold.index,
             "train_subjects": list(fold.train),
             "validation_subjects": list(fold.validation),
-            "train_epochs": len(train_set),
+            "train_epochs": int(train_set.labels.size),  # windows: epochs in windows (overlaps count twice)
             "train_class_counts": train_set.class_counts().tolist(),
             "augment": augment,
             "synthetic_train_epochs": synthetic,

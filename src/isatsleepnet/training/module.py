@@ -23,11 +23,10 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.evaluation.metrics import compute_metrics
-from isatsleepnet.model import ModelConfig
-from isatsleepnet.model.context import build_network
+from isatsleepnet.model.architectures import get_architecture
 from isatsleepnet.torchfile import non_finite_tensors, plain_sha256
 from isatsleepnet.training.config import TrainConfig
-from isatsleepnet.training.loss import HybridLoss
+from isatsleepnet.training.loss import make_loss
 from isatsleepnet.training.reproducible import EpochSampler, derive_seed, seed_all
 
 CHECKPOINT_HASH_KEY = "isatsleepnet_sha256"
@@ -46,8 +45,29 @@ def step_schedule(epoch: int, start: int, step: int, gamma: float) -> float:
     return gamma ** ((epoch - start) // step + 1)
 
 
+def build_optimizer(network: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The run's optimiser (``config.optimizer``) over the network's parameters.
+
+    A network that names the parameters its paper regularises
+    (``regularized_parameters()``, e.g. TinySleepNet's convolution kernels) gets
+    weight decay on those only; the others on all. With ``adam`` and ``amsgrad``
+    the decay is an L2 term in the gradient, as in those papers' code; with
+    ``adamw`` it is decoupled.
+    """
+    chosen = getattr(network, "regularized_parameters", None)
+    if chosen is None:
+        groups: list[dict[str, Any]] = [{"params": list(network.parameters()), "weight_decay": config.weight_decay}]
+    else:
+        decayed = {id(p) for p in chosen()}
+        groups = [{"params": [p for p in network.parameters() if id(p) in decayed], "weight_decay": config.weight_decay},
+                  {"params": [p for p in network.parameters() if id(p) not in decayed], "weight_decay": 0.0}]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.learning_rate)
+    return torch.optim.Adam(groups, lr=config.learning_rate, amsgrad=config.optimizer == "amsgrad")
+
+
 class SleepStager(L.LightningModule):
-    """ISATSleepNet with its loss and optimiser; writes one CSV row of metrics per epoch.
+    """A network of the run's architecture with its loss and optimiser; writes one CSV row of metrics per epoch.
 
     The CSV (``log_path``) is appended to, so a resumed run continues the same
     log; readers keep the last row of an epoch that was logged twice.
@@ -57,9 +77,10 @@ class SleepStager(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.train_config = TrainConfig(**train_config)
-        self.model = build_network(ModelConfig(**model_config))
+        arch = get_architecture(self.train_config.architecture)
+        self.model = arch.build(arch.make_config(model_config))
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights and self.train_config.class_weighted else None
-        self.loss = HybridLoss(self.train_config.loss_alpha, weights)
+        self.loss = make_loss(self.train_config.loss, self.train_config.loss_alpha, weights)
         self.log_path: Path | None = None
         self._outputs: dict[str, list[tuple[np.ndarray, np.ndarray, float]]] = {"train": [], "val": []}
         self._row: dict[str, float] = {}
@@ -70,6 +91,8 @@ class SleepStager(L.LightningModule):
     def _step(self, batch, batch_idx: int, stage: str) -> torch.Tensor:
         x, y = batch
         logits = self(x)
+        if logits.dim() == 3:  # a sequence-to-sequence network: (batch, L, classes), one stage per epoch
+            logits, y = logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
         loss = self.loss(logits, y)
         value = float(loss.detach())
         if not math.isfinite(value):
@@ -139,7 +162,7 @@ class SleepStager(L.LightningModule):
 
     def configure_optimizers(self):
         c = self.train_config
-        optimizer = torch.optim.AdamW(self.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay)
+        optimizer = build_optimizer(self.model, c)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda epoch: step_schedule(epoch, c.lr_step_start, c.lr_step_size, c.lr_gamma)
         )
