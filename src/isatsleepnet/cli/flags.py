@@ -1,0 +1,68 @@
+"""How the command line spells the library's settings: the one table of setting -> flag.
+
+Library messages name settings as ``{setting}`` (see :mod:`isatsleepnet.errors`); the CLI
+prints them with :func:`message`, which spells each as the flag a user types. A setting is
+spelled ``--setting-name`` unless this table says otherwise.
+"""
+
+from __future__ import annotations
+
+from isatsleepnet.errors import IsatSleepNetError, describe_exception, render
+
+FLAGS: dict[str, str] = {
+    # training settings (TrainConfig fields) whose flag is shorter than the field
+    "learning_rate": "--lr",
+    "max_epochs": "--epochs",
+    "accumulate_grad_batches": "--accumulate",
+    "early_stopping_patience": "--patience",
+    "balanced_sampling": "--balanced",
+    "context_learning_rate": "--context-lr",
+    "grad_clip_norm": "--grad-clip",
+    # staging settings (StageOptions fields) spelled after the flag
+    "start_s": "--start",
+    "end_s": "--end",
+    "gan_max_epochs": "--gan-epochs",
+}
+"""Settings whose flag is not ``--`` plus the name with dashes."""
+
+CONFIG_FILE_ONLY: frozenset[str] = frozenset()
+"""Settings only a configuration file sets: spelled ``name (in the config file)``."""
+
+
+def flag(setting: str) -> str:
+    """The flag that sets ``setting`` on the command line.
+
+    Examples
+    --------
+    >>> flag("learning_rate")
+    '--lr'
+    >>> flag("min_confidence")
+    '--min-confidence'
+    """
+    if setting in CONFIG_FILE_ONLY:
+        return f"{setting} (in the config file)"
+    return FLAGS.get(setting, "--" + setting.replace("_", "-"))
+
+
+def message(exc: BaseException) -> str:
+    """One line for ``exc`` in the command line's words.
+
+    Examples
+    --------
+    >>> message(IsatSleepNetError("{max_epochs} must be at least 1"))
+    '--epochs must be at least 1'
+    """
+    if isinstance(exc, IsatSleepNetError):
+        return exc.render(flag)
+    return words(describe_exception(exc))
+
+
+def words(template: str) -> str:
+    """A message template kept as text by the library (a failed recording's line) in flags.
+
+    Examples
+    --------
+    >>> words("b.edf: unexpected bug ({debug} shows the traceback)")
+    'b.edf: unexpected bug (--debug shows the traceback)'
+    """
+    return render(template, flag)
