@@ -64,3 +64,115 @@ def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
     bad.write_text("def f():\n    from isatsleepnet.training.fit import train_split\n")
     assert imports_of(bad) == [(2, "isatsleepnet.training.fit")]
     assert LAYERS.index(layer_of("isatsleepnet.training.fit")) > LAYERS.index(layer_of("isatsleepnet.data.store"))
+
+
+# --------------------------------------------------------------------------- no circle inside a layer
+def module_level_imports(path: Path) -> list[tuple[int, str]]:
+    """The package imports that run when the module is imported: those outside function bodies and
+    outside ``if TYPE_CHECKING:`` blocks (names for annotations only, never imported at run time)."""
+    found: list[tuple[int, str]] = []
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            if isinstance(child, ast.If) and _is_type_checking(child.test):
+                for other in child.orelse:
+                    visit(ast.Module(body=[other], type_ignores=[]))
+                continue
+            if isinstance(child, ast.Import):
+                found.extend((child.lineno, a.name) for a in child.names if a.name.split(".")[0] == "isatsleepnet")
+            elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module \
+                    and child.module.split(".")[0] == "isatsleepnet":
+                found.extend((child.lineno, f"{child.module}.{a.name}") for a in child.names)
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
+    return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def module_of(path: Path, package: Path) -> str:
+    """``PACKAGE/data/store.py`` -> isatsleepnet.data.store; ``PACKAGE/data/__init__.py`` -> isatsleepnet.data."""
+    parts = path.relative_to(package).with_suffix("").parts
+    return ".".join(("isatsleepnet", *(parts[:-1] if parts[-1] == "__init__" else parts)))
+
+
+def layer_graph(package: Path) -> dict[str, dict[str, int]]:
+    """Module -> {imported module of the same layer: line}, for every module of ``package``."""
+    paths = {module_of(p, package): p for p in sorted(package.rglob("*.py"))}
+    graph: dict[str, dict[str, int]] = {}
+    for name, path in paths.items():
+        edges: dict[str, int] = {}
+        for line, target in module_level_imports(path):
+            # ``from a.b import c``: the module a.b.c when there is one, else a.b (the name c is defined in it)
+            while target not in paths and "." in target:
+                target = target.rsplit(".", 1)[0]
+            if target in paths and target != name and layer_of(target) == layer_of(name):
+                edges.setdefault(target, line)
+        graph[name] = edges
+    return graph
+
+
+def find_cycle(graph: dict[str, dict[str, int]]) -> list[str] | None:
+    """One circle of imports as ``[a, b, ..., a]``, or None (depth-first search, modules in sorted order)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph.get(node, {})):
+            if state.get(target) == 1:
+                return [*path[path.index(target):], target]
+            if target not in state:
+                found = visit(target)
+                if found:
+                    return found
+        state[node] = 2
+        path.pop()
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            found = visit(start)
+            if found:
+                return found
+    return None
+
+
+def describe_cycle(cycle: list[str], graph: dict[str, dict[str, int]]) -> str:
+    return " -> ".join(f"{a} (line {graph[a][b]})" for a, b in zip(cycle, cycle[1:])) + f" -> {cycle[-1]}"
+
+
+def test_no_import_circle_inside_a_layer() -> None:
+    graph = layer_graph(PACKAGE)
+    cycle = find_cycle(graph)
+    assert cycle is None, (f"modules of one layer import each other in a circle: {describe_cycle(cycle, graph)}; "
+                           "move the shared piece into a lower module, or type against a Protocol")
+
+
+def test_the_checker_sees_a_circle(tmp_path: Path) -> None:
+    package = tmp_path / "isatsleepnet"
+    (package / "api").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "api" / "__init__.py").write_text("")
+    (package / "api" / "model.py").write_text("from isatsleepnet.api.night import Night\n")
+    (package / "api" / "night.py").write_text("from isatsleepnet.api import epochs\n")
+    (package / "api" / "epochs.py").write_text("import numpy\n\nimport isatsleepnet.api.model\n")
+    (package / "api" / "views.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from isatsleepnet.api.model import Model\n"
+        "def f():\n    from isatsleepnet.api.model import Model\n")
+    graph = layer_graph(package)
+    assert graph["isatsleepnet.api.views"] == {}  # for annotations only, or later inside a function: no circle
+    cycle = find_cycle(graph)
+    assert cycle == ["isatsleepnet.api.epochs", "isatsleepnet.api.model", "isatsleepnet.api.night",
+                     "isatsleepnet.api.epochs"]
+    assert describe_cycle(cycle, graph) == ("isatsleepnet.api.epochs (line 3) -> isatsleepnet.api.model (line 1) -> "
+                                            "isatsleepnet.api.night (line 1) -> isatsleepnet.api.epochs")
+    (package / "api" / "epochs.py").write_text("X = 1\n")  # the circle broken: nothing found
+    assert find_cycle(layer_graph(package)) is None

@@ -51,7 +51,22 @@ def _coerce(value: Any, annotation: Any) -> Any:
 
 
 def replace_from(config: T, overrides: dict[str, Any], *, source: str = "config") -> T:
-    """A copy of the dataclass ``config`` with ``overrides`` applied; unknown keys are errors."""
+    """A copy of the dataclass ``config`` with ``overrides`` applied; unknown keys are errors.
+
+    The copy is made by the dataclass's constructor, so a configuration that checks itself in
+    ``__post_init__`` refuses a bad value here, naming the setting (``source`` names the file
+    only for keys the dataclass does not have).
+
+    Examples
+    --------
+    >>> from isatsleepnet.engine import Engine
+    >>> replace_from(Engine(), {"threads": 2}).threads
+    2
+    >>> replace_from(Engine(), {"speed": 2}, source="run.toml")
+    Traceback (most recent call last):
+    ...
+    isatsleepnet.errors.IsatSleepNetError: run.toml: unknown option(s) speed; known: device, devices, num_nodes, precision, threads, workers
+    """
     fields = {f.name: f for f in dataclasses.fields(config)}  # type: ignore[arg-type]
     hints = typing.get_type_hints(type(config))
     unknown = sorted(set(overrides) - set(fields))

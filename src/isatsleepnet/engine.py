@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from isatsleepnet.cores import default_threads, yield_idle_threads
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 
 if TYPE_CHECKING:
     import torch
@@ -28,26 +28,21 @@ if TYPE_CHECKING:
 PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed")
 """auto: 16-mixed on CUDA, 32-true elsewhere; the others as Lightning names them."""
 
-FLAGS = {"device": "--device", "devices": "--devices", "num_nodes": "--num-nodes", "precision": "--precision",
-         "threads": "--threads", "workers": "--workers"}
-
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Engine:
     """The machine a command runs on; the defaults suit a laptop and use a GPU when there is one.
 
     Examples
     --------
-    >>> engine = Engine(device="cpu", threads=2)
-    >>> engine.validate()
-    >>> engine.precision_on("cpu")
+    >>> Engine(device="cpu", threads=2).precision_on("cpu")
     '32-true'
-    >>> Engine(device="gpu").validate()
+    >>> Engine(device="gpu")
     Traceback (most recent call last):
     ...
-    isatsleepnet.errors.IsatSleepNetError: --device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'
+    isatsleepnet.errors.SettingError: device= must be auto, cpu, cuda, cuda:N or mps, not 'gpu'
     """
 
     device: str = "auto"  # auto: the first CUDA GPU when there is one, else the CPU
@@ -57,25 +52,29 @@ class Engine:
     threads: int | None = None  # CPU threads for torch / ONNX Runtime (None: the cores this process may use)
     workers: int = 0  # data-loader worker processes
 
-    def validate(self) -> None:
-        """Every setting well-formed, one line naming its flag, before any data is read or torch imported."""
+    def __post_init__(self) -> None:
+        """Every setting well-formed, one line naming the setting, before any data is read or torch imported."""
         if not (isinstance(self.device, str) and _DEVICE.match(self.device)):
-            raise IsatSleepNetError(f"--device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
+            raise SettingError("device", f"must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
         devices = self.devices
         if not (devices == "auto" or (isinstance(devices, (str, int)) and not isinstance(devices, bool)
                                       and str(devices).isdigit() and int(devices) >= 1)):
-            raise IsatSleepNetError(f"--devices must be auto or a number of devices (1 or more), not {devices!r}")
+            raise SettingError("devices", f"must be auto or a number of devices (1 or more), not {devices!r}")
         if ":" in self.device and str(devices) not in ("auto", "1"):
-            raise IsatSleepNetError(f"--device {self.device} names one GPU; --devices {devices} asks for several "
-                                    "(use --device cuda --devices N)")
+            raise IsatSleepNetError(f"{{device}} {self.device} names one GPU; {{devices}} {devices} asks for several "
+                                    "(use {device} cuda {devices} N)")
         for name, least, optional in (("num_nodes", 1, False), ("threads", 1, True), ("workers", 0, False)):
             value = getattr(self, name)
             if value is None and optional:
                 continue
             if not (isinstance(value, int) and not isinstance(value, bool) and value >= least):
-                raise IsatSleepNetError(f"{FLAGS[name]} must be a whole number of at least {least}, not {value!r}")
+                raise SettingError(name, f"must be a whole number of at least {least}, not {value!r}")
         if self.precision not in PRECISIONS:
-            raise IsatSleepNetError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+            raise SettingError("precision", f"must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+
+    def validate(self) -> None:
+        """Check the settings again (they are checked on construction; kept while callers still call it)."""
+        self.__post_init__()
 
     # ------------------------------------------------------------------ resolved
     def torch_device(self) -> torch.device:
@@ -86,12 +85,12 @@ class Engine:
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         device = torch.device(self.device)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise IsatSleepNetError(f"--device {self.device}: this PyTorch sees no CUDA GPU "
+            raise IsatSleepNetError(f"{{device}} {self.device}: this PyTorch sees no CUDA GPU "
                                     "(install a CUDA build, see README)")
         if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-            raise IsatSleepNetError(f"--device {self.device}: only {torch.cuda.device_count()} CUDA device(s)")
+            raise IsatSleepNetError(f"{{device}} {self.device}: only {torch.cuda.device_count()} CUDA device(s)")
         if device.type == "mps" and not torch.backends.mps.is_available():
-            raise IsatSleepNetError(f"--device {self.device}: MPS is not available here")
+            raise IsatSleepNetError(f"{{device}} {self.device}: MPS is not available here")
         return device
 
     def precision_on(self, device_type: str) -> str:
@@ -106,8 +105,8 @@ class Engine:
         if precision == "32-true":
             return None
         if device_type != "cuda":
-            raise IsatSleepNetError(f"--precision {precision} runs on CUDA only when staging or evaluating "
-                                    "(use --precision 32-true or auto on the CPU)")
+            raise IsatSleepNetError(f"{{precision}} {precision} runs on CUDA only when staging or evaluating "
+                                    "(use {precision} 32-true or auto on the CPU)")
         import torch
 
         return torch.float16 if precision == "16-mixed" else torch.bfloat16
@@ -121,9 +120,9 @@ class Engine:
         """
         on_cuda = self.torch_device().type == "cuda"  # (a named device is checked to exist)
         if not on_cuda and self.precision not in ("auto", "32-true"):
-            raise IsatSleepNetError(f"--precision {self.precision} needs a CUDA GPU; on the CPU use auto or 32-true")
+            raise IsatSleepNetError(f"{{precision}} {self.precision} needs a CUDA GPU; on the CPU use auto or 32-true")
         if not on_cuda and str(self.devices) not in ("auto", "1"):
-            raise IsatSleepNetError(f"--devices {self.devices} needs GPUs; on the CPU use --threads to use more cores")
+            raise IsatSleepNetError(f"{{devices}} {self.devices} needs GPUs; on the CPU use {{threads}} to use more cores")
 
     def for_inference(self) -> Engine:
         """The engine of a single-device job in a training run (the test predictions of `cv`)."""
@@ -168,19 +167,26 @@ class Engine:
         return self.threads or default_threads()
 
     def single_device(self, command: str) -> None:
-        """Refuse ``--devices``/``--num-nodes`` for a command that runs on one device."""
+        """Refuse ``devices``/``num_nodes`` for a command that runs on one device."""
         if str(self.devices) not in ("auto", "1") or self.num_nodes != 1:
-            raise IsatSleepNetError(f"{command} runs on one device: --devices and --num-nodes are for training")
+            raise IsatSleepNetError(f"{command} runs on one device: {{devices}} and {{num_nodes}} are for training")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 def engine_from(values: dict[str, Any] | None = None, **flags: Any) -> Engine:
-    """An Engine from a config file's ``[engine]`` table and flags (None: not given), validated."""
+    """An Engine from a config file's ``[engine]`` table and flags (None: not given), validated.
+
+    Both are applied at once: the engine is checked as a whole, so a file's setting may need the
+    flag that comes with it (``devices`` 2 from the file, ``device`` cuda from a flag).
+
+    Examples
+    --------
+    >>> engine_from({"threads": 2}, device="cpu", workers=None)
+    Engine(device='cpu', devices='auto', num_nodes=1, precision='auto', threads=2, workers=0)
+    """
     from isatsleepnet.config import replace_from
 
-    engine = replace_from(Engine(), dict(values or {}), source="[engine]") if values else Engine()
-    engine = replace_from(engine, {k: v for k, v in flags.items() if v is not None})
-    engine.validate()
-    return engine
+    given = {k: v for k, v in flags.items() if v is not None}
+    return replace_from(Engine(), {**dict(values or {}), **given}, source="[engine]")

@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-_PLACEHOLDER = re.compile(r"\{([a-z][a-z_]*)\}")
-"""``{setting}``: lower-case letters and underscores only, so that set or dict reprs and most
-file names in a message are never taken for one."""
+_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+"""``{setting}``: lower-case letters, digits (``init_sha256``) and underscores only, so that set or
+dict reprs and most file names in a message are never taken for one."""
 
 
 def keyword(setting: str) -> str:

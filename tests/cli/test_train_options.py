@@ -11,6 +11,7 @@ from isatsleepnet.cli.train_options import (
     augment_config_from_args,
     train_config_from_args,
 )
+from isatsleepnet.cli.flags import message as flag_message
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.gan.config import GanConfig
 
@@ -55,11 +56,33 @@ def test_config_file_tables_for_training_augmentation_and_gan(tmp_path):
     (["--gan-epochs", "5"], "--gan-epochs needs --augment gan"),
     (["--augment", "transforms", "--gan-config", "g.json"], "--gan-config needs --augment gan"),
     (["--augment-stage", "N2"], "--augment-stage needs --augment transforms or gan"),
-    (["--augment", "gan", "--gan-epochs", "0"], "epochs must be at least 1"),
+    (["--augment", "gan", "--gan-epochs", "0"], "--gan-epochs must be a whole number of at least 1, not 0"),
 ])
 def test_inconsistent_flags_are_one_line_errors(argv, message):
-    with pytest.raises(IsatSleepNetError, match=message):
+    """The errors name settings; the command line spells each as the flag that set it."""
+    with pytest.raises(IsatSleepNetError) as info:
         augment_config_from_args(_parse(*argv))
+    assert flag_message(info.value) == message
+
+
+def test_a_bad_augment_table_is_spelled_as_train_and_cv_flags(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('[augment]\nmode = "mixup"\n')
+    with pytest.raises(IsatSleepNetError) as info:
+        augment_config_from_args(_parse("--config", str(path)))
+    assert info.value.settings == ("augment",)
+    assert flag_message(info.value) == "--augment must be one of none, transforms, gan, not 'mixup'"
+
+
+def test_file_values_and_flags_are_checked_together(tmp_path):
+    """A file's freeze needs --init: checked once both are applied, not after the file alone."""
+    path = tmp_path / "train.toml"
+    path.write_text('freeze = "extractors"\n')
+    config = train_config_from_args(_parse("--config", str(path), "--init", "base.pt"))
+    assert config.freeze == "extractors" and config.init == "base.pt"
+    with pytest.raises(IsatSleepNetError) as info:
+        train_config_from_args(_parse("--config", str(path)))
+    assert flag_message(info.value).startswith("--freeze extractors needs --init MODEL.pt")
 
 
 def test_unknown_gan_option_in_a_file_names_the_file(tmp_path):

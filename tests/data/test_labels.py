@@ -86,8 +86,9 @@ def test_codes_zero_to_three_read_alike_and_need_no_choice():
 def test_a_four_without_a_deciding_code_is_refused():
     with pytest.raises(L.CodingError, match=r"^integer stage codes 0-4 without a 5: AASM \(4 = REM, YASA / "
                                             r"DeepSleepNet\) or R&K \(4 = stage 4 = N3, 5 = REM\)\? say which with "
-                                            r"--stage-codes aasm or --stage-codes rk$"):
+                                            r"stage_codes= aasm or stage_codes= rk$") as refused:
         L.integer_coding(at(0, 1, 2, 3, 4))
+    assert refused.value.settings == ("stage_codes",)
 
 
 def test_codes_of_both_codings_in_one_file_are_refused():

@@ -44,15 +44,28 @@ def test_real_sc4001_matches_mne(sleep_edf_dir, tmp_path):
 
 def test_sleep_edf_subject_sets(tmp_path, sleep_edf_night):
     raw = tmp_path / "raw"
-    for code in ("SC4001", "SC4002", "SC4191", "SC4201", "ST7011"):
+    for code in ("SC4001", "SC4002", "SC4191", "SC4201", "ST7011", "ST7022"):
         sleep_edf_night(raw, code, rk_night(5, 5))
+    # Sleep Telemetry's own names: ST7011J0-PSG.edf with ST7011JP-Hypnogram.edf
+    (raw / "ST7022E0-PSG.edf").rename(raw / "ST7022J0-PSG.edf")
+    (raw / "ST7022EC-Hypnogram.edf").rename(raw / "ST7022JP-Hypnogram.edf")
     names = lambda ds: sorted(r.recording for r in prepare_dataset(raw, tmp_path / ds, PrepareConfig(dataset=ds), progress=False))
     assert names("sleep-edf-20") == ["SC4001E0", "SC4002E0", "SC4191E0"]
     assert names("sleep-edf-78") == ["SC4001E0", "SC4002E0", "SC4191E0", "SC4201E0"]
-    assert names("sleep-edf") == ["SC4001E0", "SC4002E0", "SC4191E0", "SC4201E0", "ST7011E0"]
+    assert names("sleep-edf-st") == ["ST7011E0", "ST7022J0"]
+    assert names("sleep-edf") == ["SC4001E0", "SC4002E0", "SC4191E0", "SC4201E0", "ST7011E0", "ST7022J0"]
     ds = PreparedDataset(tmp_path / "sleep-edf")
     assert ds["SC4002E0"].subject == ds["SC4001E0"].subject == "SC400"
     assert ds["SC4002E0"].night == 2 and ds["ST7011E0"].subject == "ST701"
+    st = PreparedDataset(tmp_path / "sleep-edf-st")
+    assert (st["ST7022J0"].subject, st["ST7022J0"].night, st["ST7022J0"].meta["trimmed"]) == ("ST702", 2, True)
+    assert st["ST7022J0"].meta["hypnogram"] == "ST7022JP-Hypnogram.edf"
+
+
+def test_a_dataset_without_its_files_says_which_names_it_looked_for(tmp_path, sleep_edf_night):
+    sleep_edf_night(tmp_path / "raw", "SC4001", rk_night(3, 3))
+    with pytest.raises(IsatSleepNetError, match=r"no Sleep-EDF PSG files \(ST7ssNJ0-PSG.edf\) found"):
+        prepare_dataset(tmp_path / "raw", tmp_path / "out", PrepareConfig(dataset="sleep-edf-st"), progress=False)
 
 
 def test_trimming_is_configurable(tmp_path, sleep_edf_night):
@@ -110,8 +123,8 @@ def test_generic_edf_with_csv_hypnogram_and_chosen_channels(tmp_path, write_edf)
 
 
 def test_generic_edf_needs_an_eeg_channel():
-    with pytest.raises(IsatSleepNetError, match="--eeg"):
-        PrepareConfig(dataset="edf").validate()
+    with pytest.raises(IsatSleepNetError, match="dataset 'edf' has no fixed channel labels: eeg= must name"):
+        PrepareConfig(dataset="edf")
 
 
 def test_bandpass_filter_from_config(tmp_path, sleep_edf_night):
@@ -212,4 +225,4 @@ def test_stage_codes_leave_earlier_fingerprints_alone_and_are_validated():
     assert len({*chosen.values(), PrepareConfig().fingerprint()}) == 3  # a choice changes the stored labels
     PrepareConfig(stage_codes="rk").validate()
     with pytest.raises(IsatSleepNetError, match=r"stage_codes must be one of aasm, rk \(got 'AASM'\)"):
-        PrepareConfig(stage_codes="AASM").validate()
+        PrepareConfig(stage_codes="AASM")

@@ -305,18 +305,21 @@ def test_a_subject_does_not_depend_on_cohort_size(tmp_path):
     assert not np.array_equal(large[0].stages, large[1].stages)
 
 
-@pytest.mark.parametrize("config, message", [
-    (SynthConfig(subjects=0), "--subjects"),
-    (SynthConfig(hours=0.001), "--hours"),
-    (SynthConfig(nights=3), "--nights"),
-    (SynthConfig(layout="mass"), "layout"),
-    (SynthConfig(profusion=True), "--profusion"),
-    (SynthConfig(seed=-1), "--seed"),
+@pytest.mark.parametrize("values, setting", [
+    ({"subjects": 0}, "subjects"),
+    ({"subjects": 101}, "subjects"),
+    ({"hours": 0.001}, "hours"),
+    ({"hours": 49.0}, "hours"),
+    ({"nights": 3}, "nights"),
+    ({"layout": "mass"}, "layout"),
+    ({"profusion": True}, "profusion"),
+    ({"seed": -1}, "seed"),
 ])
-def test_bad_configs_are_user_errors(tmp_path, config, message):
-    with pytest.raises(IsatSleepNetError, match=message):
-        synthesize(tmp_path / "out", config, progress=False)
-    assert not (tmp_path / "out").exists()
+def test_bad_configs_are_user_errors(values, setting):
+    """Refused as the configuration is made, before synthesize could write a file."""
+    with pytest.raises(IsatSleepNetError) as info:
+        SynthConfig(**values)
+    assert info.value.settings == (setting,) and str(info.value).startswith(f"{setting}= ")
 
 
 def test_one_epoch_is_enough(tmp_path):

@@ -112,7 +112,7 @@ def test_backend_errors(exported, tmp_path):
         load_predictor(junk)
 
 
-def test_onnx_backend_with_a_pt_model_exports_on_the_fly(exported, monkeypatch, capsys):
+def test_onnx_backend_with_a_pt_model_exports_on_the_fly(exported, monkeypatch, caplog):
     """The wiring only: the export itself is the one the `exported` fixture ran (it takes ~30 s)."""
     import shutil
 
@@ -128,7 +128,7 @@ def test_onnx_backend_with_a_pt_model_exports_on_the_fly(exported, monkeypatch, 
     monkeypatch.setattr(onnx_backend, "export_onnx", fake_export)
     predictor = load_predictor(model, backend="onnx", threads=1)
     assert predictor.backend == "onnx" and len(calls) == 1 and not calls[0].parent.exists()
-    assert "exporting model.pt to ONNX for this run" in capsys.readouterr().err
+    assert "exporting model.pt to ONNX for this run" in caplog.text  # a warning of the isatsleepnet logger
 
 
 # -- the checksum of weights and metadata --------------------------------------------------------------------
@@ -213,7 +213,7 @@ def test_edited_metadata_is_refused(exported, tmp_path, changes):
 def test_a_file_exported_before_the_checksum_must_be_exported_again(exported, tmp_path):
     old = _rewrite(exported[1], tmp_path / "old.onnx", changes={CHECKSUM_KEY: DELETE})
     assert _refused(old) == (f"{old}: exported without a checksum of its weights and metadata (by an older "
-                             f"isatsleepnet); export it again: isatsleepnet export --model MODEL.pt --onnx {old}")
+                             "isatsleepnet); export it again from its model.pt (`isatsleepnet export`)")
 
 
 @pytest.mark.parametrize("text, problem", [

@@ -17,8 +17,8 @@ from isatsleepnet.inference.options import StageOptions
 from isatsleepnet.inference.stage import stage_recording
 from tests.inference import write_night
 
-OUTPUT_SUFFIXES = (".hypnogram.csv", ".hypnogram.json", ".annotations.edf", ".hypnogram.png", ".hypnodensity.png",
-                   ".sleep_stats.json", ".report.html")
+# the files staging writes by default, from the output table (tests/inference/test_output_formats.py pins the table)
+OUTPUT_SUFFIXES = tuple(f.suffix for f in StageOptions().formats())
 
 
 def stage_cli(argv: list[str]) -> int:

@@ -109,7 +109,7 @@ def test_warnings_name_missing_and_rare_stages() -> None:
     assert validation_warnings(np.array([RARE_EPOCHS] * 5)) == []
 
 
-def test_train_prefers_a_covering_validation_subject_and_warns(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_train_prefers_a_covering_validation_subject_and_warns(tmp_path: Path, monkeypatch, caplog) -> None:
     from isatsleepnet.training import context
     from isatsleepnet.training.train import SPLIT_FILE, train
 
@@ -122,7 +122,7 @@ def test_train_prefers_a_covering_validation_subject_and_warns(tmp_path: Path, m
     trained: list = []
     monkeypatch.setattr(context, "train_with_context", lambda data, fold, out, *a, **k: trained.append(fold) or out / "x")
     train(data, tmp_path / "run", validation_subjects=["S3"], progress=False)
-    err = capsys.readouterr().err
+    err = caplog.text  # warnings of the isatsleepnet logger (stderr under the command line)
     assert "warning: the validation recordings hold no N3 epochs: model selection cannot see them" in err
     assert f"warning: the validation recordings hold fewer than {RARE_EPOCHS} epochs of N1 (4)" in err
     assert trained  # the warning came before training
@@ -143,7 +143,7 @@ def test_train_prefers_a_covering_validation_subject_and_warns(tmp_path: Path, m
     assert trained[-1].validation == split.validation
 
 
-def test_cv_records_coverage_and_warns_before_training(tmp_path: Path, capsys) -> None:
+def test_cv_records_coverage_and_warns_before_training(tmp_path: Path, caplog) -> None:
     from isatsleepnet.training.cv import cross_validate
     from tests.training.conftest import tiny_config
 
@@ -151,7 +151,7 @@ def test_cv_records_coverage_and_warns_before_training(tmp_path: Path, capsys) -
     run = tmp_path / "run"
     cross_validate(data.root, run, protocol="kfold", n_folds=3, config=tiny_config(max_epochs=1), only_fold=2,
                    progress=False)
-    err = capsys.readouterr().err
+    err = caplog.text
     assert "warning: fold 2: the validation recordings hold no N3 epochs: model selection cannot see them" in err
     assert "warning: fold 0" not in err  # only the folds this command trains
     saved = json.loads((run / "folds.json").read_text())["folds"]

@@ -110,8 +110,10 @@ def test_the_card_shows_the_parent(tuned, base):
 
 def test_evaluate_refuses_what_only_the_parent_saw(tuned, synthetic_prepared, subjects, tmp_path):
     with pytest.raises(IsatSleepNetError, match=f"its base model {'.*'}was trained or selected on subject.s. "
-                                                f"{subjects[0]} of this dataset"):
+                                                f"{subjects[0]} of this dataset; evaluate on other subjects "
+                                                r"\(subjects=\)$") as refused:
         evaluate_model(tuned, synthetic_prepared, tmp_path / "e", subjects=[subjects[0]], progress=False)
+    assert refused.value.settings == ("subjects",)  # the CLI spells it --subjects
     copy = tmp_path / "copy"
     shutil.copytree(synthetic_prepared, copy)
     with pytest.raises(IsatSleepNetError, match="same source file"):
@@ -146,10 +148,10 @@ def test_a_rerun_with_another_base_model_is_refused(tuned, synthetic_prepared, s
 
 
 def test_freeze_needs_init_and_a_known_part():
-    with pytest.raises(IsatSleepNetError, match="--freeze encoder needs --init MODEL.pt"):
-        TrainConfig(freeze="encoder").validate()
-    with pytest.raises(IsatSleepNetError, match="--freeze must be one of none, extractors, encoder"):
-        TrainConfig(init="m.pt", freeze="head").validate()
+    with pytest.raises(IsatSleepNetError, match="^freeze= encoder needs init= MODEL.pt"):
+        TrainConfig(freeze="encoder")
+    with pytest.raises(IsatSleepNetError, match="^freeze= must be one of none, extractors, encoder"):
+        TrainConfig(init="m.pt", freeze="head")
 
 
 def test_init_without_lr_uses_the_fine_tuning_learning_rate(tmp_path):
@@ -180,9 +182,10 @@ def test_train_help_documents_fine_tuning_and_the_card(capsys):
 
 
 def test_cv_refuses_a_base_model_that_saw_its_test_subjects(synthetic_prepared, base, tmp_path):
-    with pytest.raises(IsatSleepNetError, match=r"--init .*: fold \d's test subjects: .*trained or selected on"):
+    with pytest.raises(IsatSleepNetError, match=r"^init= .*: fold \d's test subjects: .*trained or selected on") as no:
         cross_validate(synthetic_prepared, tmp_path / "cv", protocol="kfold", n_folds=3, config=tiny_config(),
                        init=base, progress=False)
+    assert no.value.settings == ("init",)
     assert not (tmp_path / "cv" / "fold_00" / "model.pt").exists()
 
 

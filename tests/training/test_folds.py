@@ -9,7 +9,8 @@ from isatsleepnet.training.folds import Fold, class_weights, load_folds, make_fo
 SUBJECTS = [f"SC4{i:02d}" for i in range(20)]
 
 
-@pytest.mark.parametrize(("protocol", "n", "k"), [("sleep-edf-20", 20, 20), ("sleep-edf-78", 78, 10), ("kfold", 9, 3)])
+@pytest.mark.parametrize(("protocol", "n", "k"), [("sleep-edf-20", 20, 20), ("sleep-edf-78", 78, 10),
+                                                  ("sleep-edf-st", 22, 10), ("kfold", 9, 3)])
 def test_every_subject_tested_once_and_never_in_two_roles(protocol, n, k):
     subjects = [f"s{i}" for i in range(n)]
     folds = make_folds(subjects, protocol, n_folds=k, validation_fraction=0.1, seed=1)
@@ -28,6 +29,21 @@ def test_shhs_split_is_70_30():
     subjects = [str(200000 + i) for i in range(100)]
     [fold] = make_folds(subjects, "shhs", seed=0)
     assert len(fold.test) == 30 and len(fold.train) + len(fold.validation) == 70
+
+
+def test_a_split_protocol_takes_its_test_fraction_from_the_table_unless_given():
+    subjects = [str(200000 + i) for i in range(20)]
+    assert len(make_folds(subjects, "shhs")[0].test) == 6
+    assert len(make_folds(subjects, "shhs", test_fraction=0.5)[0].test) == 10
+    with pytest.raises(IsatSleepNetError, match="the shhs 70/30 subject-wise train/test split needs at least 3 subjects"):
+        make_folds(subjects[:2], "shhs")
+
+
+def test_only_datasets_with_a_protocol_are_protocols():
+    for name in ("sleep-edf", "edf", "npz", "nope"):
+        with pytest.raises(IsatSleepNetError, match=f"'{name}'; choose from sleep-edf-20, sleep-edf-78, sleep-edf-st, "
+                                                    "shhs, kfold"):
+            make_folds(SUBJECTS, name)
 
 
 def test_folds_are_reproducible_and_seeded():

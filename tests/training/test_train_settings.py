@@ -12,20 +12,20 @@ from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.training.config import TrainConfig
 
 BAD_FLAGS = [
-    (["--lr", "nan"], "--lr (learning_rate) must be a finite number above 0, not nan"),
-    (["--lr", "-1"], "--lr (learning_rate) must be a finite number above 0, not -1.0"),
-    (["--lr", "inf"], "--lr (learning_rate) must be a finite number above 0, not inf"),
+    (["--lr", "nan"], "--lr must be a finite number above 0, not nan"),
+    (["--lr", "-1"], "--lr must be a finite number above 0, not -1.0"),
+    (["--lr", "inf"], "--lr must be a finite number above 0, not inf"),
     (["--weight-decay", "nan"], "--weight-decay must be a finite number of at least 0, not nan"),
     (["--weight-decay", "-0.1"], "--weight-decay must be a finite number of at least 0, not -0.1"),
     (["--validation-fraction", "1.5"], "--validation-fraction must be a number in [0, 1), not 1.5"),
     (["--validation-fraction", "nan"], "--validation-fraction must be a number in [0, 1), not nan"),
     (["--loss-alpha", "nan"], "--loss-alpha must be a number in [0, 1], not nan"),
-    (["--grad-clip", "0"], "--grad-clip (grad_clip_norm) must be a finite number above 0, not 0.0"),
-    (["--grad-clip", "nan"], "--grad-clip (grad_clip_norm) must be a finite number above 0, not nan"),
-    (["--epochs", "0"], "--epochs (max_epochs) must be a whole number of at least 1, not 0"),
+    (["--grad-clip", "0"], "--grad-clip must be a finite number above 0, not 0.0"),
+    (["--grad-clip", "nan"], "--grad-clip must be a finite number above 0, not nan"),
+    (["--epochs", "0"], "--epochs must be a whole number of at least 1, not 0"),
     (["--batch-size", "0"], "--batch-size must be a whole number of at least 1, not 0"),
-    (["--accumulate", "0"], "--accumulate (accumulate_grad_batches) must be a whole number of at least 1, not 0"),
-    (["--patience", "-1"], "--patience (early_stopping_patience) must be a whole number of at least 0, not -1"),
+    (["--accumulate", "0"], "--accumulate must be a whole number of at least 1, not 0"),
+    (["--patience", "-1"], "--patience must be a whole number of at least 0, not -1"),
     (["--seed", "-1"], "--seed must be a whole number of at least 0, not -1"),
     (["--seed", str(2**32)], f"--seed must be at most {2**32 - 1}, not {2**32}"),
     (["--workers", "-1"], "--workers must be a whole number of at least 0, not -1"),
@@ -52,13 +52,13 @@ def test_a_bad_flag_is_one_line_before_the_data_is_read(tmp_path, capsys, comman
 
 @pytest.mark.parametrize("values, message", [
     ({"batch_size": "16"}, "--batch-size must be a whole number of at least 1, not '16'"),
-    ({"learning_rate": "fast"}, "--lr (learning_rate) must be a finite number above 0, not 'fast'"),
-    ({"max_epochs": 2.5}, "--epochs (max_epochs) must be a whole number of at least 1, not 2.5"),
-    ({"lr_gamma": 0}, "lr_gamma must be a number in (0, 1], not 0"),
-    ({"lr_step_size": 0}, "lr_step_size must be a whole number of at least 1, not 0"),
-    ({"class_weighted": "yes"}, "class_weighted must be true or false, not 'yes'"),
+    ({"learning_rate": "fast"}, "--lr must be a finite number above 0, not 'fast'"),
+    ({"max_epochs": 2.5}, "--epochs must be a whole number of at least 1, not 2.5"),
+    ({"lr_gamma": 0}, "lr_gamma (in the config file) must be a number in (0, 1], not 0"),
+    ({"lr_step_size": 0}, "lr_step_size (in the config file) must be a whole number of at least 1, not 0"),
+    ({"class_weighted": "yes"}, "class_weighted (in the config file) must be true or false, not 'yes'"),
     ({"channels": []}, "--channels must name one or more channels, not []"),
-    ({"model": "small"}, "model must be a table of ModelConfig settings, not 'small'"),
+    ({"model": "small"}, "model (in the config file) must be a table of ModelConfig settings, not 'small'"),
     ({"optimizer": "sgd"}, "--optimizer must be one of adamw, adam, amsgrad, not 'sgd'"),
     ({"loss": "focal"}, "--loss must be one of hybrid, generalized-dice, not 'focal'"),
 ])
@@ -77,7 +77,7 @@ def test_the_defaults_and_the_edges_of_each_range_are_accepted():
                 seed=2**32 - 1, max_train_batches=1).validate()
     Engine(devices="2", precision="bf16-mixed", threads=1, workers=0, device="cuda").validate()
     Engine(device="cuda:0", devices=1).validate()
-    with pytest.raises(IsatSleepNetError, match=r"^--normalize must be one of epoch-zscore, none, not 'max'$"):
+    with pytest.raises(IsatSleepNetError, match=r"^normalize= must be one of epoch-zscore, none, not 'max'$"):
         TrainConfig(normalize="max").validate()
 
 

@@ -213,8 +213,10 @@ def prepare(
         Folder searched recursively for recordings (or one EDF file with ``dataset="edf"``).
     out : path-like
         The prepared dataset's folder; rerunning continues where it stopped.
-    dataset : {"sleep-edf-20", "sleep-edf-78", "sleep-edf", "shhs", "edf", "npz"}
-        Which layout to read.
+    dataset : str
+        Which layout to read: a name of the table of datasets,
+        :data:`isatsleepnet.data.datasets.DATASETS` ("sleep-edf-20", "sleep-edf-78",
+        "sleep-edf-st", "sleep-edf", "shhs", "edf", "npz", and any registered since).
     jobs : int
         Recordings prepared in parallel.
     overwrite : bool
@@ -248,7 +250,7 @@ def prepare(
     from isatsleepnet.data.prepare_config import PrepareConfig
     from isatsleepnet.data.store import PreparedDataset
 
-    config = replace_from(PrepareConfig(dataset=dataset), settings, source="prepare()")
+    config = replace_from(PrepareConfig(), {"dataset": dataset, **settings}, source="prepare()")
     results = prepare_dataset(data_dir, out, config, jobs=jobs, overwrite=overwrite, progress=progress)
     failed = [r for r in results if r.status == "failed"]
     if results and len(failed) == len(results):

@@ -9,6 +9,7 @@ works, never how well real sleep is staged.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from typing import Any
 
 from isatsleepnet.engine import Engine
 from isatsleepnet.errors import IsatSleepNetError
+
+logger = logging.getLogger(__name__)
 
 # Short schedule for minutes on a CPU instead of the paper's 100 epochs at 5e-5.
 DEMO_TRAINING = {"learning_rate": 1e-3, "batch_size": 32, "accumulate_grad_batches": 1, "early_stopping_patience": 3}
@@ -40,6 +43,8 @@ def run_demo(out: str | Path, *, subjects: int = 6, hours: float = 3.0, folds: i
              progress: bool = True) -> DemoResult:
     """Synthesize, prepare, cross-validate and stage a held-out night in ``out``; a rerun continues.
 
+    Each step is a status line of the ``isatsleepnet`` logger (shown by the command line).
+
     Examples
     --------
     >>> result = run_demo("demo", subjects=2, hours=0.5, folds=2, epochs=1)  # doctest: +SKIP
@@ -62,22 +67,22 @@ def run_demo(out: str | Path, *, subjects: int = 6, hours: float = 3.0, folds: i
         started = time.perf_counter()
         raw, heldout, prepared = out / "raw", out / "heldout", out / "prepared"
         run_dir, staged = out / "run", out / "staged"
-        print(f"[1/4] synth: {subjects} + 1 held-out subject(s) x {hours:g} h -> {raw}", flush=True)
+        logger.info("[1/4] synth: %d + 1 held-out subject(s) x %g h -> %s", subjects, hours, raw)
         synthesize(raw, SynthConfig(layout="sleep-edf", subjects=subjects + 1, hours=hours, seed=seed),
                    progress=progress)
         night = _hold_out_last_subject(raw, heldout, subjects)
-        print(f"[2/4] prepare -> {prepared}", flush=True)
+        logger.info("[2/4] prepare -> %s", prepared)
         results = prepare_dataset(raw, prepared, PrepareConfig(dataset="sleep-edf"), jobs=jobs,
                                   progress=None if progress else False)
-        print(summary_table(results))
+        logger.info("%s", summary_table(results))
         if any(r.status == "failed" for r in results):
             raise IsatSleepNetError("preparing the synthetic cohort failed (see the errors above)")
-        print(f"[3/4] cv: {folds} subject-wise folds, {epochs} epochs each -> {run_dir}", flush=True)
+        logger.info("[3/4] cv: %d subject-wise folds, %d epochs each -> %s", folds, epochs, run_dir)
         config = TrainConfig(max_epochs=epochs, seed=seed, model=model_size_options(model_size), **DEMO_TRAINING)
         metrics = cross_validate(prepared, run_dir, protocol="kfold", n_folds=folds, config=config, engine=engine,
                                  progress=progress)
         model = fold_dir(run_dir, 0) / "model.pt"
-        print(f"[4/4] stage the held-out night {night.name} with {model} -> {staged}", flush=True)
+        logger.info("[4/4] stage the held-out night %s with %s -> %s", night.name, model, staged)
         summary = _stage_heldout(night, model, staged, progress=progress, engine=engine)
     return DemoResult(out, run_dir, staged, night, metrics, summary, (time.perf_counter() - started) / 60)
 

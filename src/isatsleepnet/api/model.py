@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from isatsleepnet.api.night import Night
 from isatsleepnet.errors import DataError, IsatSleepNetError
 from isatsleepnet.inference.options import StageOptions
 
 if TYPE_CHECKING:
-    from isatsleepnet.api.night import Night
     from isatsleepnet.data.readers.hypnogram_grid import Hypnogram
     from isatsleepnet.engine import Engine
     from isatsleepnet.inference.predictor import Predictor
@@ -280,7 +280,6 @@ class StagingModel:
         ...
         isatsleepnet.errors.IsatSleepNetError: the model has no emg input (its roles: eeg, eeg2, eog)
         """
-        from isatsleepnet.api.night import Night
         from isatsleepnet.api.sources import open_source
         from isatsleepnet.inference.stage import stage_opened
 
@@ -289,10 +288,13 @@ class StagingModel:
         if unknown:
             raise IsatSleepNetError(f"the model has no {', '.join(unknown)} input (its roles: {', '.join(self.roles)})")
         overrides = {role: _labels(role, value) for role, value in given.items() if value is not None}
-        options = StageOptions(channels=overrides, start_s=start, end_s=end, lights=lights,
-                               min_confidence=min_confidence, batch_size=batch_size, assume_unit=assume_unit,
-                               stage_codes=stage_codes)
-        _check_numbers(options)
+        _check_numbers(start=start, end=end, min_confidence=min_confidence, batch_size=batch_size)
+        try:  # the options check themselves when made; their messages name the flags: name the keywords
+            options = StageOptions(channels=overrides, start_s=start, end_s=end, lights=lights,
+                                   min_confidence=min_confidence, batch_size=batch_size, assume_unit=assume_unit,
+                                   stage_codes=stage_codes)
+        except IsatSleepNetError as exc:
+            raise IsatSleepNetError(_keywords(str(exc))) from None
         if hypnogram is not None and not _is_hypnogram(hypnogram):
             hypnogram = Path(hypnogram)
         try:
@@ -332,10 +334,9 @@ def _is_hypnogram(value: Any) -> bool:
     return False
 
 
-def _check_numbers(options: StageOptions) -> None:
+def _check_numbers(**values: Any) -> None:
     """Types the command line's parser would have checked: one line instead of a TypeError later."""
-    for what, value, kinds in (("start", options.start_s, numbers.Real), ("end", options.end_s, numbers.Real),
-                               ("min_confidence", options.min_confidence, numbers.Real),
-                               ("batch_size", options.batch_size, numbers.Integral)):
+    for what, value in values.items():
+        kinds = numbers.Integral if what == "batch_size" else numbers.Real
         if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
             raise IsatSleepNetError(f"{what}= takes a number, not {type(value).__name__}")

@@ -236,36 +236,44 @@ class Night(NightEpochs):
         """
         return dataframe_of(self._staged, self.stages[self._at], self._at, self.epoch_seconds, self.start)
 
-    def write(self, out: str | os.PathLike, *, annotations: str = "edf", plots: bool = True,
-              report: bool = True) -> list[Path]:
+    def write(self, out: str | os.PathLike, **settings: bool | str) -> list[Path]:
         """Write the files ``isatsleepnet stage`` writes for this recording into the folder ``out``.
 
-        ``NAME.hypnogram.csv``, ``NAME.annotations.edf`` (or ``.tsv``), ``NAME.hypnogram.png``,
-        ``NAME.hypnodensity.png``, ``NAME.sleep_stats.json`` and ``NAME.report.html``; they appear
-        together when all are complete. As for the command line, ``out`` holds one model's
-        stagings (``out/model.sha1``) and one writer at a time.
+        The files are those of :data:`~isatsleepnet.inference.output_formats.OUTPUT_FORMATS` that the
+        settings turn on; by default ``NAME.hypnogram.csv`` and its ``.hypnogram.json``,
+        ``NAME.annotations.edf``, ``NAME.hypnogram.png``, ``NAME.hypnodensity.png``,
+        ``NAME.sleep_stats.json`` and ``NAME.report.html``. They appear together when all are
+        complete. As for the command line, ``out`` holds one model's stagings (``out/model.sha1``)
+        and one writer at a time.
 
         Parameters
         ----------
         out : path-like
             The folder (created if missing).
-        annotations : {"edf", "tsv", "both"}
-            The annotation file: EDF+, BIDS-style TSV, or both.
-        plots : bool
-            Write the two figures.
-        report : bool
-            Write the HTML report.
+        **settings : bool or str
+            A setting of the output table by name (its flag on the command line), the defaults
+            otherwise: ``annotations`` ({"edf", "tsv", "both"}: EDF+, BIDS-style TSV, or both),
+            ``plots`` (the two figures), ``report`` (the HTML report), and that of any format
+            registered with :func:`~isatsleepnet.inference.output_formats.register_output`.
 
         Returns
         -------
         list of pathlib.Path
             The files written.
 
+        Raises
+        ------
+        IsatSleepNetError
+            A setting no output format has, or a value it cannot take.
+
         Examples
         --------
         >>> [p.name for p in night.write("staged")]
         ['SC4001E0-PSG.hypnogram.csv', 'SC4001E0-PSG.hypnogram.json', 'SC4001E0-PSG.annotations.edf', 'SC4001E0-PSG.hypnogram.png', 'SC4001E0-PSG.hypnodensity.png', 'SC4001E0-PSG.sleep_stats.json', 'SC4001E0-PSG.report.html']
+        >>> [p.name for p in night.write("tables", annotations="tsv", plots=False, report=False)]
+        ['SC4001E0-PSG.hypnogram.csv', 'SC4001E0-PSG.hypnogram.json', 'SC4001E0-PSG.annotations.tsv', 'SC4001E0-PSG.sleep_stats.json']
         """
+        from isatsleepnet.inference.output_formats import output_settings
         from isatsleepnet.inference.outputs import (
             claim_output_folder,
             mark_output_folder,
@@ -273,8 +281,14 @@ class Night(NightEpochs):
         )
         from isatsleepnet.locking import ensure_writable_folder, folder_lock
 
-        options = dataclasses.replace(self._options, annotations=annotations, plots=bool(plots), report=bool(report))
-        options.validate()
+        known = output_settings()
+        unknown = sorted(set(settings) - set(known))
+        if unknown:
+            raise IsatSleepNetError(f"write() has no setting {', '.join(unknown)} (settings: {', '.join(known)})")
+        own = {f.name for f in dataclasses.fields(self._options)}
+        values = {name: bool(value) if not known[name].choices else value for name, value in settings.items()}
+        extra = {**self._options.outputs, **{k: v for k, v in values.items() if k not in own}}
+        options = dataclasses.replace(self._options, outputs=extra, **{k: v for k, v in values.items() if k in own})
         predictor = self.model.predictor
         folder = ensure_writable_folder(out)
         with folder_lock(folder, "stage"):

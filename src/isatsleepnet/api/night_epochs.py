@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -22,7 +22,20 @@ from isatsleepnet.inference.options import StageOptions
 from isatsleepnet.inference.outputs import StagedRecording
 
 if TYPE_CHECKING:
-    from isatsleepnet.api.model import StagingModel
+    from isatsleepnet.inference.predictor import Predictor
+
+
+class StagedBy(Protocol):
+    """What a night needs of the model that staged it (a :class:`~isatsleepnet.api.model.StagingModel`).
+
+    A protocol, not the class itself, so that the imports run one way:
+    ``api.model`` -> ``api.night`` -> ``api.night_epochs``, never back.
+    """
+
+    @property
+    def predictor(self) -> Predictor:
+        """The model's predictor (its file, inputs and engine), which :meth:`Night.write` records."""
+        ...
 
 
 class NightEpochs:
@@ -34,7 +47,7 @@ class NightEpochs:
     True
     """
 
-    def __init__(self, staged: StagedRecording, model: StagingModel, options: StageOptions) -> None:
+    def __init__(self, staged: StagedRecording, model: StagedBy, options: StageOptions) -> None:
         self._staged = staged
         self._options = options
         self.model = model

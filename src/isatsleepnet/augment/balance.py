@@ -158,7 +158,7 @@ def check_gan_subjects(gans: dict[str, Any], augmented: set[str], gan_dir: str |
             raise IsatSleepNetError(
                 f"{gan_dir}: the {channel} GAN learned from subject(s) {', '.join(outside[:5])}"
                 f"{' ...' if len(outside) > 5 else ''}, which are not among the subjects being augmented; "
-                "train the GAN with the same --subjects or --folds-file/--fold as augment"
+                "train the GAN with the same {subjects} or {folds_file}/{fold} as augment"
             )
 
 
@@ -250,9 +250,9 @@ def augment_recording(
 def _check_out(source: Path, out: Path, overwrite: bool) -> None:
     src, dst = source.resolve(), out.resolve()
     if dst == src or src in dst.parents or dst in src.parents:
-        raise IsatSleepNetError(f"--out {out} must be a new folder outside the source dataset {source}")
+        raise IsatSleepNetError(f"{{out}} {out} must be a new folder outside the source dataset {source}")
     if (out / RECORDINGS).is_dir() and any((out / RECORDINGS).iterdir()) and not overwrite:
-        raise IsatSleepNetError(f"{out} already holds a dataset; choose another --out or pass --overwrite")
+        raise IsatSleepNetError(f"{out} already holds a dataset; choose another {{out}} or pass {{overwrite}}")
 
 
 def augment_dataset(
@@ -294,7 +294,7 @@ def augment_dataset(
     gans: dict[str, Any] = {}
     if mode == "gan":
         if gan_dir is None:
-            raise IsatSleepNetError("mode gan needs --gan GAN_DIR (or use mode transforms)")
+            raise IsatSleepNetError("{mode} gan needs {gan_dir} (or use {mode} transforms)")
         gans = find_gans(gan_dir, stage)
         if not gans:
             raise IsatSleepNetError(f"{gan_dir}: no trained {stage} generator found")

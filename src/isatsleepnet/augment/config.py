@@ -7,16 +7,17 @@ runs were augmented.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from isatsleepnet import STAGES
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import SettingError
 
 AUGMENT_MODES = ("none", "transforms", "gan")
 
 
-@dataclass
+@dataclass(frozen=True)
 class AugmentConfig:
     """``mode``: none (real epochs only), transforms (every stage by transforms) or
     gan (``stage`` by a Physio-GAN per channel, the other stages by transforms).
@@ -32,13 +33,20 @@ class AugmentConfig:
     target_ratio: float = 1.15
     stage_cap: float = 0.8
 
+    def __post_init__(self) -> None:
+        """Refuse, naming the setting, what would fail only after the GANs were trained or the data copied."""
+        for name, choices in (("mode", AUGMENT_MODES), ("stage", STAGES)):
+            if getattr(self, name) not in choices:
+                raise SettingError(name, f"must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
+        for name, least in (("target_ratio", 1.0), ("stage_cap", 0.0)):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                    and math.isfinite(value) and value >= least):
+                raise SettingError(name, f"must be a finite number of at least {least:g}, not {value!r}")
+
     def validate(self) -> None:
-        if self.mode not in AUGMENT_MODES:
-            raise IsatSleepNetError(f"unknown augment mode {self.mode!r}; choose from {', '.join(AUGMENT_MODES)}")
-        if self.stage not in STAGES:
-            raise IsatSleepNetError(f"unknown stage {self.stage!r}; choose from {', '.join(STAGES)}")
-        if self.target_ratio < 1.0 or self.stage_cap < 0.0:
-            raise IsatSleepNetError("target_ratio must be at least 1 and stage_cap at least 0")
+        """Check the settings again (they are checked on construction; kept while callers still call it)."""
+        self.__post_init__()
 
     @property
     def enabled(self) -> bool:

@@ -13,14 +13,15 @@ from isatsleepnet.cli.train_options import (
     engine_config_from_args,
     train_config_from_args,
 )
+from isatsleepnet.data.datasets import KFOLD, get_dataset, protocols
 
-DESCRIPTION = """\
+_DESCRIPTION = """\
 Train and evaluate ISATSleepNet by subject-wise cross-validation: both nights of a
 subject always share one fold; each fold's validation subjects (early stopping,
 model selection) come from its training subjects; metrics use test subjects only.
 
-Protocols: sleep-edf-20 (20 folds), sleep-edf-78 (10 folds), shhs (70/30 subject
-split), kfold (--folds K).
+Protocols (each dataset's own, see `isatsleepnet prepare --help`; kfold for any dataset):
+{protocols}
 
 RUN receives config.json, folds.json, fold_XX/ (checkpoints every epoch, CSV log,
 model.pt, test predictions), metrics.json, report.md and figures/. Starting the
@@ -48,13 +49,21 @@ examples:
   isatsleepnet cv --data prepared/edf20 --out runs/edf20-gan --protocol sleep-edf-20 --augment gan --folds-file runs/edf20/folds.json"""
 
 
+def description() -> str:
+    """The command's help text, its protocols read from the table of datasets."""
+    names = protocols(kfold=True)
+    width = max(map(len, names))
+    lines = [f"  {name.ljust(width)}  {get_dataset(name).protocol}" for name in names if name != KFOLD]
+    lines.append(f"  {KFOLD.ljust(width)}  --folds K subject-wise folds")
+    return _DESCRIPTION.format(protocols="\n".join(lines))
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("cv", help="subject-wise cross-validation: train, select on validation, test, report",
-                              description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=description(), epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="prepared dataset (from `isatsleepnet prepare`)")
     p.add_argument("--out", type=output_folder, required=True, help="run folder")
-    p.add_argument("--protocol", choices=["sleep-edf-20", "sleep-edf-78", "shhs", "kfold"], required=True,
-                   help="fold layout (see above)")
+    p.add_argument("--protocol", choices=protocols(kfold=True), required=True, help="fold layout (see above)")
     p.add_argument("--folds", type=int, help="number of folds for --protocol kfold")
     p.add_argument("--folds-file", type=Path, help="reuse the folds of a folds.json instead of drawing new ones")
     p.add_argument("--fold", type=int, help="run only this fold (0-based)")

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
+from isatsleepnet.cli.flags import words
 from isatsleepnet.cli.output_paths import output_folder
+from isatsleepnet.data.datasets import protocols
 from isatsleepnet.data.subjects import subject_list
 
 
@@ -27,7 +29,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data", type=Path, required=True, help="prepared dataset")
     p.add_argument("--out", type=output_folder, required=True, help="output folder")
     p.add_argument("--subjects", type=subject_list, help="only these subjects (default: all)")
-    p.add_argument("--protocol", help="name the paper's benchmark (sleep-edf-20, sleep-edf-78, shhs) to print its numbers beside")
+    p.add_argument("--protocol", choices=protocols(), metavar="DATASET",
+                   help="the dataset's evaluation protocol, to print the paper's numbers beside where it has them "
+                        f"({', '.join(protocols())})")
     p.add_argument("--batch-size", type=int, default=64, help="epochs per forward pass (default 64)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_engine_arguments(p, workers=False)
@@ -44,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         metrics = evaluate_model(args.model, args.data, args.out, subjects=args.subjects, protocol=args.protocol,
                                  engine=engine, batch_size=args.batch_size, progress=not args.quiet)
     for warning in metrics.get("warnings", []):
-        print(f"warning: {args.model}: {warning}", file=sys.stderr)
+        print(f"warning: {args.model}: {words(warning)}", file=sys.stderr)  # a template kept as text
     p = metrics["pooled"]
     print(f"{p['n_epochs']} epochs: accuracy {100 * p['accuracy']:.1f} %, kappa {p['kappa']:.3f}, "
           f"macro-F1 {100 * p['macro_f1']:.1f} %, macro G-mean {100 * p['macro_gmean']:.1f} %")

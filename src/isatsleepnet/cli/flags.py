@@ -7,7 +7,7 @@ spelled ``--setting-name`` unless this table says otherwise.
 
 from __future__ import annotations
 
-from isatsleepnet.errors import IsatSleepNetError, describe_exception, render
+from isatsleepnet.errors import IsatSleepNetError, SettingError, describe_exception, render
 
 FLAGS: dict[str, str] = {
     # training settings (TrainConfig fields) whose flag is shorter than the field
@@ -22,10 +22,19 @@ FLAGS: dict[str, str] = {
     "start_s": "--start",
     "end_s": "--end",
     "gan_max_epochs": "--gan-epochs",
+    # augment_dataset's keywords
+    "gan_dir": "--gan",
 }
 """Settings whose flag is not ``--`` plus the name with dashes."""
 
-CONFIG_FILE_ONLY: frozenset[str] = frozenset()
+CONFIG_FILE_ONLY: frozenset[str] = frozenset({
+    # TrainConfig fields that no flag of train or cv sets
+    "lr_step_start", "lr_step_size", "lr_gamma", "class_weighted", "init_sha256", "model",
+    # GanConfig fields that no flag of train-gan sets (its checks name these)
+    "min_steps_per_epoch", "noise_dim", "clip", "g_base_channels", "g_upsamplings", "g_spectral_channels",
+    "g_freq_rank", "g_gain_bins", "d_channels", "d_kernel", "lr_g", "lr_d", "lr_step", "g_every", "reg_every",
+    "holdout_fraction",
+})
 """Settings only a configuration file sets: spelled ``name (in the config file)``."""
 
 
@@ -55,6 +64,24 @@ def message(exc: BaseException) -> str:
     if isinstance(exc, IsatSleepNetError):
         return exc.render(flag)
     return words(describe_exception(exc))
+
+
+def renamed(exc: IsatSleepNetError, **names: str) -> IsatSleepNetError:
+    """``exc`` about the settings ``names`` maps it to: a library setting that a command sets by another flag.
+
+    Why: the table above gives one flag per setting, but ``train --gan-epochs`` sets the ``epochs`` of
+    the GAN settings and ``train --augment`` their ``mode``; the command that knows says so.
+
+    Examples
+    --------
+    >>> from isatsleepnet.errors import SettingError
+    >>> message(renamed(SettingError("epochs", "must be at least 1"), epochs="gan_epochs"))
+    '--gan-epochs must be at least 1'
+    """
+    template = render(exc.template, lambda setting: "{" + names.get(setting, setting) + "}")
+    if isinstance(exc, SettingError):
+        return SettingError(names.get(exc.setting, exc.setting), exc.problem)
+    return IsatSleepNetError(template)
 
 
 def words(template: str) -> str:

@@ -4,6 +4,9 @@ Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
 ``run(args) -> int``; this module only wires them together and turns
 :class:`~isatsleepnet.errors.IsatSleepNetError`, and any other exception (disk
 full, out of memory), into a one-line message; ``--debug`` shows the traceback.
+The library's status lines (the ``isatsleepnet`` logger) go to stdout for the
+duration of a command, warnings to stderr; a command's ``--quiet`` keeps the
+warnings only, the global ``--verbose`` adds the debug lines.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 from isatsleepnet import __version__
 from isatsleepnet.cores import busy_machine, default_threads
 from isatsleepnet.errors import IsatSleepNetError, describe_exception
+from isatsleepnet.status import status_level, status_output
 
 SUBCOMMANDS: tuple[str, ...] = (
     "synth", "prepare", "export_npz", "train_gan", "augment", "train", "cv", "evaluate", "compare", "stage", "export",
@@ -40,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="show full tracebacks instead of one-line errors"
     )
+    parser.add_argument("--verbose", action="store_true", help="show the library's debug status lines too")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
         module = importlib.import_module(f"isatsleepnet.cli.{name}")
@@ -51,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _note_busy_machine(args)
+    with status_output(status_level(bool(getattr(args, "quiet", False)), args.verbose)):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's exit status; an error is one line on stderr (``--debug``: the traceback)."""
     try:
         return int(args.run(args) or 0)
     except IsatSleepNetError as exc:

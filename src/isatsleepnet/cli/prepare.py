@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 
 from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.config import read_config_file, replace_from
 from isatsleepnet.data.labels import STAGE_CODINGS
-from isatsleepnet.data.prepare_config import DATASETS, PrepareConfig
+from isatsleepnet.data.datasets import DATASETS, help_lines
+from isatsleepnet.data.prepare_config import PrepareConfig
 
-DESCRIPTION = """\
+_DESCRIPTION = """\
 Turn raw polysomnography recordings into a prepared dataset of 30-s epochs:
 one memory-mapped store per recording (epochs in µV, stage labels W/N1/N2/N3/REM,
 onsets, metadata) and a manifest.csv with one row per recording.
 
-Datasets:
-  sleep-edf-20  Sleep-EDF Expanded, Sleep Cassette subjects 0-19 (39 nights)
-  sleep-edf-78  all Sleep Cassette subjects (153 nights)
-  sleep-edf     every Sleep-EDF PSG found (cassette and telemetry)
-  shhs          SHHS EDF + NSRR XML (or Profusion XML) annotations
-  edf           any EDF/EDF+/BDF; choose channels with --eeg/--eeg2/--eog; hypnogram
-                beside each PSG (STEM-Hypnogram.edf, STEM.xml, STEM.csv, STEM.tsv) or
-                as stage annotations inside the EDF+
-  npz           import DeepSleepNet/AttnSleep npz files (x, y, fs, ch_label)
+Datasets (and their evaluation protocol, for `isatsleepnet cv --protocol`):
+{datasets}
 
 Recordings already prepared in OUT are skipped (an interrupted run resumes);
 a recording that fails is reported in one line and the others go on. The exit
 code is 1 when any recording failed."""
+
+
+def description() -> str:
+    """The command's help text, its "Datasets:" block read from the table of datasets."""
+    lines = []
+    for line in help_lines():
+        name_width = len(line) - len(line.split("  ", 1)[1].lstrip())
+        lines += textwrap.wrap(line, 86, initial_indent="  ", subsequent_indent=" " * (2 + name_width),
+                               break_on_hyphens=False)
+    return _DESCRIPTION.format(datasets="\n".join(lines))
+
 
 EPILOG = """\
 examples:
@@ -61,11 +67,11 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "prepare",
         help="turn raw EDF recordings and hypnograms into prepared 30-s epochs",
-        description=DESCRIPTION,
+        description=description(),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--dataset", choices=DATASETS, required=True, help="which dataset layout to read (see above)")
+    p.add_argument("--dataset", choices=list(DATASETS), required=True, help="which dataset layout to read (see above)")
     p.add_argument("--data-dir", type=Path, required=True, help="folder searched recursively for recordings (or one EDF file with --dataset edf)")
     p.add_argument("--out", type=output_folder, required=True, help="output folder of the prepared dataset")
     p.add_argument("--config", type=Path, help="TOML or JSON file with prepare settings (a [prepare] table or top-level keys); flags override it")
@@ -96,12 +102,11 @@ _FLAG_FIELDS = ("sampling_rate", "epoch_seconds", "trim", "trim_minutes", "eeg",
 
 
 def config_from_args(args: argparse.Namespace) -> PrepareConfig:
-    config = PrepareConfig(dataset=args.dataset)
-    if args.config:
-        config = replace_from(config, read_config_file(args.config, "prepare"), source=str(args.config))
-        config = replace_from(config, {"dataset": args.dataset})
-    flags = {k: getattr(args, k) for k in _FLAG_FIELDS if getattr(args, k) is not None}
-    return replace_from(config, flags)
+    """The settings of the config file, then --dataset, then the other flags, made (and checked) at once."""
+    values = read_config_file(args.config, "prepare") if args.config else {}
+    values["dataset"] = args.dataset
+    values.update({k: getattr(args, k) for k in _FLAG_FIELDS if getattr(args, k) is not None})
+    return replace_from(PrepareConfig(), values, source=str(args.config) if args.config else "prepare")
 
 
 def run(args: argparse.Namespace) -> int:

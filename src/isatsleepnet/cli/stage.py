@@ -1,4 +1,9 @@
-"""`isatsleepnet stage`: stage new recordings (EDF/EDF+/BDF) with a trained model."""
+"""`isatsleepnet stage`: stage new recordings (EDF/EDF+/BDF, or any registered signal format) with a trained model.
+
+The files it writes, their flags and the lines of --help that list them come from the output table
+(:data:`~isatsleepnet.inference.output_formats.OUTPUT_FORMATS`); the file formats it reads from the
+signal table (:data:`~isatsleepnet.data.readers.formats.SIGNAL_FORMATS`).
+"""
 
 from __future__ import annotations
 
@@ -11,17 +16,11 @@ from isatsleepnet.cli.prepare import STAGE_CODES_HELP
 from isatsleepnet.data.labels import STAGE_CODINGS
 
 DESCRIPTION = """\
-Stage every whole 30-s epoch of one or more recordings (EDF, EDF+ or BDF files,
+Stage every whole 30-s epoch of one or more recordings ({signal_files},
 or folders searched recursively) with a model file, and write for each recording
 NAME into OUT:
 
-  NAME.hypnogram.csv      epoch, onset_s, stage, p_W, p_N1, p_N2, p_N3, p_REM, confidence, review
-                          (+ expert with --hypnogram, clock_time when the EDF holds its start time)
-  NAME.annotations.edf    EDF+ stage annotations (EDFbrowser, mne.read_annotations); see --annotations
-  NAME.hypnogram.png      the hypnogram (the expert's above it, accuracy and kappa in the title, with --hypnogram)
-  NAME.hypnodensity.png   stage probabilities over the night, epochs to review marked
-  NAME.sleep_stats.json   TIB, TST, sleep efficiency, latencies, WASO, awakenings, minutes and % per stage
-  NAME.report.html        all of the above on one page
+{output_files}
 
 Channels: by default the ones the model was trained on, found by exact label or
 an alias (Fpz-Cz = EEG Fpz-Cz, C4 = EEG C4; SHHS's EEG(sec) = EEG2 = EEG 2 ...), the
@@ -51,6 +50,50 @@ code is 1 when any failed. Nothing is half-written: each recording's files
 appear together when all are complete. OUT holds one model's stagings
 (OUT/model.sha1) and one `stage` run at a time."""
 
+
+def _flag(setting: str) -> str:
+    return setting.replace("_", "-")
+
+
+def output_files_text() -> str:
+    """The files `stage` can write, one entry of the output table each, as --help lists them."""
+    from isatsleepnet.inference.output_formats import OUTPUT_FORMATS
+
+    lines = []
+    for entry in OUTPUT_FORMATS.values():
+        text = entry.help.splitlines() or [""]
+        when = f" (--{_flag(entry.setting)}{' ' + entry.choice if entry.choice else ''})" if (
+            entry.setting and (entry.choice or not entry.default)) else ""
+        if when and len(text[-1]) + len(when) > 74:  # the flag on a line of its own rather than past 100 columns
+            text, when = [*text, when.strip()], ""
+        text[-1] += when
+        lines.append(f"  {'NAME' + entry.suffix:<22}  {text[0]}")
+        lines += [f"  {'':<22}  {more}" for more in text[1:]]
+    return "\n".join(lines)
+
+
+def description() -> str:
+    """--help's text, with the files of the output table and the file formats of the signal table."""
+    from isatsleepnet.data.readers.formats import signal_file_titles
+
+    return DESCRIPTION.format(output_files=output_files_text(), signal_files=signal_file_titles())
+
+
+def add_output_arguments(p: argparse.ArgumentParser) -> None:
+    """One flag per setting of the output table: --no-SETTING for one on by default, --SETTING otherwise,
+    --SETTING CHOICE for a setting that picks among files."""
+    from isatsleepnet.inference.output_formats import output_settings
+
+    for setting in output_settings().values():
+        flag = _flag(setting.name)
+        if setting.choices:
+            p.add_argument(f"--{flag}", dest=setting.name, choices=[*setting.choices, setting.all_choices],
+                           default=setting.default, help=setting.help)
+        elif setting.default:
+            p.add_argument(f"--no-{flag}", dest=setting.name, action="store_false", help=setting.help)
+        else:
+            p.add_argument(f"--{flag}", dest=setting.name, action="store_true", help=setting.help)
+
 EPILOG = """\
 examples:
   isatsleepnet stage night.edf --model runs/edf20/fold_00/model.pt --out staged/
@@ -75,12 +118,12 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "stage",
         help="stage raw recordings with a model: hypnogram CSV, annotations, plots, sleep statistics, report",
-        description=DESCRIPTION,
+        description=description(),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("recordings", nargs="+", type=Path, metavar="RECORDING",
-                   help="EDF/EDF+/BDF file, or a folder searched recursively for them")
+                   help="recording file (see above), or a folder searched recursively for them")
     p.add_argument("--model", type=Path, required=True,
                    help="model file: model.pt from `train`/`cv`, or a .onnx file from `isatsleepnet export`")
     p.add_argument("--out", type=output_folder, required=True, help="output folder (created; files of the same name are replaced)")
@@ -108,15 +151,12 @@ def add_parser(subparsers) -> None:
                    help="stage only from --trim-minutes before the expert's first sleep epoch to after the last "
                         "(Sleep-EDF's usual trimming; needs --hypnogram)")
     p.add_argument("--trim-minutes", type=float, default=30.0, help="wake kept around sleep with --trim (default 30)")
-    p.add_argument("--annotations", choices=["edf", "tsv", "both"], default="edf",
-                   help="annotation file: EDF+ (default; EDFbrowser and MNE), BIDS-style TSV, or both")
     p.add_argument("--min-confidence", type=float, default=0.6,
                    help="flag epochs whose confidence is below this for review (0-1, default 0.6)")
     p.add_argument("--assume-unit", choices=["uV", "mV", "V"],
                    help="unit of channels whose EDF header leaves the physical dimension blank")
     p.add_argument("--batch-size", type=int, default=64, help="epochs per forward pass (default 64)")
-    p.add_argument("--no-plots", action="store_true", help="skip the PNG figures (the report then has none)")
-    p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    add_output_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_engine_arguments(p, workers=False)
     p.set_defaults(run=run)
@@ -147,14 +187,25 @@ def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - StageOptions,
         lights=args.lights,
         trim=args.trim,
         trim_minutes=args.trim_minutes,
-        annotations=args.annotations,
         min_confidence=args.min_confidence,
         assume_unit=args.assume_unit,
         stage_codes=args.stage_codes,
         batch_size=args.batch_size,
-        plots=not args.no_plots,
-        report=not args.no_report,
+        **output_options(args),
     )
+
+
+def output_options(args: argparse.Namespace) -> dict:
+    """The output table's settings from the flags: StageOptions' own fields, the rest as ``outputs``."""
+    import dataclasses
+
+    from isatsleepnet.inference.options import StageOptions
+    from isatsleepnet.inference.output_formats import output_settings
+
+    own = {f.name for f in dataclasses.fields(StageOptions)}
+    values = {name: getattr(args, name) for name in output_settings()}
+    return {**{k: v for k, v in values.items() if k in own},
+            "outputs": {k: v for k, v in values.items() if k not in own}}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -163,7 +214,6 @@ def run(args: argparse.Namespace) -> int:
     from isatsleepnet.inference.stage import ensure_out_folder, stage_recordings
 
     options = options_from_args(args)
-    options.validate()
     engine = engine_from_args(args)
     ensure_out_folder(args.out)  # before the model is loaded (or exported)
     predictor = load_predictor(args.model, backend=args.backend, engine=engine)

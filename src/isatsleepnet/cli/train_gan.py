@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from isatsleepnet import STAGES
 from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
 from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.data.subjects import subject_list
 from isatsleepnet.errors import IsatSleepNetError
+
+if TYPE_CHECKING:
+    from isatsleepnet.gan.config import GanConfig
 
 DESCRIPTION = """\
 Train Physio-GAN, the generator of synthetic epochs that `augment` uses to fill a
@@ -90,17 +94,14 @@ _FLAG_FIELDS = {"stage": "stage", "epochs": "epochs", "batch_size": "batch_size"
                 "checkpoint_every": "checkpoint_every"}
 
 
-def config_from_args(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace) -> GanConfig:
+    """The GAN settings of --config, overridden by the flags (checked as they are made)."""
     from isatsleepnet.config import read_config_file, replace_from
     from isatsleepnet.gan.config import GanConfig
 
-    config = GanConfig()
-    if args.config:
-        config = replace_from(config, read_config_file(args.config, "gan"), source=str(args.config))
+    values = read_config_file(args.config, "gan") if args.config else {}
     flags = {field: getattr(args, attr) for attr, field in _FLAG_FIELDS.items() if getattr(args, attr) is not None}
-    config = replace_from(config, flags)
-    config.validate()
-    return config
+    return replace_from(GanConfig(), {**values, **flags}, source=str(args.config))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     engine = engine_from_args(args)
     engine.single_device("train-gan")
     if engine.precision_on("cpu") != "32-true":
-        raise IsatSleepNetError("train-gan trains in float32; drop --precision")
+        raise IsatSleepNetError("train-gan trains in float32; drop {precision}")
     engine.apply()
     dataset = PreparedDataset(args.data)
     subjects = training_subjects(dataset, args)

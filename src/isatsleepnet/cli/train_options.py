@@ -9,9 +9,10 @@ from pathlib import Path
 from isatsleepnet import STAGES
 from isatsleepnet.augment.config import AUGMENT_MODES, AugmentConfig
 from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
+from isatsleepnet.cli.flags import renamed
 from isatsleepnet.config import read_config_file, replace_from
 from isatsleepnet.engine import Engine
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 from isatsleepnet.gan.config import GanConfig
 from isatsleepnet.training.config import LOSSES, NORMALIZATIONS, OPTIMIZERS, TrainConfig
 
@@ -105,12 +106,16 @@ def _fine_tune_learning_rate(config: TrainConfig, args: argparse.Namespace) -> T
 
 
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The run's training settings: the architecture's paper's, then the --config file's, then the flags."""
+    """The run's training settings: the architecture's paper's, then the --config file's, then the flags.
+
+    The file's values and the flags are applied at once, so that a setting the file gives may
+    depend on one a flag gives (``freeze`` in the file, ``--init`` on the command line).
+    """
     from isatsleepnet.training.config import for_architecture
 
     values = read_config_file(args.config, "train") if args.config else {}
     table = values.get("model") if isinstance(values.get("model"), dict) else {}
-    config = for_architecture(getattr(args, "architecture", None) or table.get("architecture"))
+    base = for_architecture(getattr(args, "architecture", None) or table.get("architecture"))
     if args.config:
         # [augment] and [gan] tables beside top-level training keys belong to augment_config_from_args
         values = {k: v for k, v in values.items() if not (k in ("augment", "gan", "engine") and isinstance(v, dict))}
@@ -118,13 +123,11 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         if moved:
             raise IsatSleepNetError(f"{args.config}: {', '.join(moved)} are engine settings now: move them to an "
                                     "[engine] table (device, devices, num_nodes, precision, threads, workers)")
-        config = replace_from(config, values, source=str(args.config))
     flags = {field: getattr(args, dest) for dest, field in _FLAGS.items() if getattr(args, dest) is not None}
-    config = replace_from(config, flags)
-    config = _fine_tune_learning_rate(config, args)
-    if not isinstance(config.model, dict):
-        config.validate()  # names the setting, one line
-    model = dict(config.model)
+    values = {**values, **flags}
+    if not isinstance(values.get("model", {}), dict):
+        replace_from(base, values, source=str(args.config))  # refuses the model table, naming the setting
+    model = dict(values.get("model", base.model))
     if getattr(args, "architecture", None):
         model["architecture"] = args.architecture
     from isatsleepnet.model.architectures import DEFAULT_ARCHITECTURE, get_architecture
@@ -147,13 +150,13 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     for item in args.model_option:
         key, sep, value = item.partition("=")
         if not sep:
-            raise IsatSleepNetError(f"--model-option expects KEY=VALUE, got {item!r}")
+            raise SettingError("model_option", f"expects KEY=VALUE, got {item!r}")
         try:
             model[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             model[key.strip()] = value
-    config = replace_from(config, {"model": model})
-    config.validate()
+    config = replace_from(base, {**values, "model": model}, source=str(args.config))
+    config = _fine_tune_learning_rate(config, args)
     known = set(arch.settings())
     unknown = sorted(set(model) - known - {"architecture"})
     if unknown:
@@ -190,28 +193,31 @@ def add_augment_arguments(p: argparse.ArgumentParser, folder: str) -> None:
 def augment_config_from_args(args: argparse.Namespace) -> tuple[AugmentConfig, GanConfig | None]:
     """The augmentation and (gan mode) the GAN settings from the flags; --config may hold [augment] and [gan] tables."""
     tables = read_config_file(args.config, "") if args.config else {}
-    augment = AugmentConfig()
-    if isinstance(tables.get("augment"), dict):
-        augment = replace_from(augment, tables["augment"], source=f"{args.config} [augment]")
-    flags = {"mode": args.augment} if args.augment != "none" else {}
+    values = dict(tables["augment"]) if isinstance(tables.get("augment"), dict) else {}
+    if args.augment != "none":
+        values["mode"] = args.augment
     if args.augment_stage:
-        flags["stage"] = args.augment_stage
-    augment = replace_from(augment, flags)
-    augment.validate()
+        values["stage"] = args.augment_stage
+    try:
+        augment = replace_from(AugmentConfig(), values, source=f"{args.config} [augment]")
+    except SettingError as exc:  # train and cv set these by --augment and --augment-stage
+        raise renamed(exc, mode="augment", stage="augment_stage") from None
     gan_flags = [name for name in ("gan_epochs", "gan_config") if getattr(args, name) is not None]
     if augment.mode != "gan":
         if gan_flags:
-            raise IsatSleepNetError(f"--{gan_flags[0].replace('_', '-')} needs --augment gan")
+            raise IsatSleepNetError(f"{{{gan_flags[0]}}} needs {{augment}} gan")
         if args.augment_stage and augment.mode == "none":
-            raise IsatSleepNetError("--augment-stage needs --augment transforms or gan")
+            raise IsatSleepNetError("{augment_stage} needs {augment} transforms or gan")
         return augment, None
-    gan = GanConfig()
-    if isinstance(tables.get("gan"), dict):
-        gan = replace_from(gan, tables["gan"], source=f"{args.config} [gan]")
-    if args.gan_config:
-        gan = replace_from(gan, read_config_file(args.gan_config, "gan"), source=str(args.gan_config))
-    if args.gan_epochs is not None:
-        gan = replace_from(gan, {"epochs": args.gan_epochs})
-    gan = replace_from(gan, {"stage": augment.stage})
-    gan.validate()
+    try:
+        gan = GanConfig()
+        if isinstance(tables.get("gan"), dict):
+            gan = replace_from(gan, tables["gan"], source=f"{args.config} [gan]")
+        if args.gan_config:
+            gan = replace_from(gan, read_config_file(args.gan_config, "gan"), source=str(args.gan_config))
+        flags = {"stage": augment.stage} if args.gan_epochs is None else {"stage": augment.stage,
+                                                                          "epochs": args.gan_epochs}
+        gan = replace_from(gan, flags)
+    except SettingError as exc:  # here the GAN's epochs are --gan-epochs (train-gan's --epochs), its stage cv's
+        raise renamed(exc, epochs="gan_epochs", stage="augment_stage") from None
     return augment, gan

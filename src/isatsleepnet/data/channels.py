@@ -24,10 +24,7 @@ from isatsleepnet.data.readers.edf_header import SignalHeader
 from isatsleepnet.errors import DataError
 
 if TYPE_CHECKING:
-    from isatsleepnet.data.readers.edf import EdfRecording
-    from isatsleepnet.data.readers.memory import MemoryRecording
-
-    Recording = EdfRecording | MemoryRecording
+    from isatsleepnet.data.readers.recording import Recording
 
 # Lowest channel rate accepted, as a fraction of the working rate, per kind of role.
 # Upsampling cannot create content above a channel's Nyquist frequency, so an EEG

@@ -27,11 +27,8 @@ import numpy as np
 from isatsleepnet.errors import DataError
 
 if TYPE_CHECKING:
-    from isatsleepnet.data.readers.edf import EdfRecording
     from isatsleepnet.data.readers.edf_header import SignalHeader
-    from isatsleepnet.data.readers.memory import MemoryRecording
-
-    Recording = EdfRecording | MemoryRecording
+    from isatsleepnet.data.readers.recording import Recording
 
 _REF_SUFFIX = re.compile(r"[\s_-]+ref$")
 _TYPED_ELECTRODE = re.compile(r"(?:eeg|eog)([a-z]{1,3}(?:\d{1,2}|z)?)")

@@ -80,8 +80,12 @@ class IntegerCode(Exception):
         self.code = code
 
 
-class CodingError(ValueError):
-    """The integer stages of one file fit no coding, or not the one chosen; the message is the problem."""
+class CodingError(IsatSleepNetError, ValueError):
+    """The integer stages of one file fit no coding, or not the one chosen; the message is the problem.
+
+    Its message names the setting ``{stage_codes}`` where choosing a coding would help; a reader that
+    wraps it in a file's error keeps the placeholder with :func:`isatsleepnet.errors.template_of`.
+    """
 
 
 def map_sleep_edf(text: str) -> int | None:
@@ -171,7 +175,7 @@ def integer_coding(found: Sequence[tuple[int, str]], stage_codes: str | None = N
             if code not in table:
                 raise CodingError(
                     f"stage code {code} {where} does not exist in the {_CODING_NAMES[stage_codes]} coding chosen "
-                    f"with --stage-codes {stage_codes} ({_CODING_SUMMARY[stage_codes]})"
+                    f"with {{stage_codes}} {stage_codes} ({_CODING_SUMMARY[stage_codes]})"
                 )
         return stage_codes, None
     rk = next(((c, w) for c, w in found if c in _RK_ONLY), None)
@@ -188,7 +192,7 @@ def integer_coding(found: Sequence[tuple[int, str]], stage_codes: str | None = N
     if any(c == 4 for c, _ in found):
         raise CodingError(
             "integer stage codes 0-4 without a 5: AASM (4 = REM, YASA / DeepSleepNet) or "
-            "R&K (4 = stage 4 = N3, 5 = REM)? say which with --stage-codes aasm or --stage-codes rk"
+            "R&K (4 = stage 4 = N3, 5 = REM)? say which with {stage_codes} aasm or {stage_codes} rk"
         )
     return "rk", None  # 0-3 only: W, N1, N2, N3 in both codings
 

@@ -26,20 +26,14 @@ from isatsleepnet.cores import usable_cores
 from isatsleepnet.data import signal as sig
 from isatsleepnet.data.hashing import sha1_of
 from isatsleepnet.data.epochs import contiguous_runs, keep_mask, unusable_problem
-from isatsleepnet.data.npz import read_npz
-from isatsleepnet.data.labels import map_sleep_edf, stage_counts
+from isatsleepnet.data.labels import stage_counts
 from isatsleepnet.data.prepare_config import PrepareConfig
+from isatsleepnet.data.datasets import find_recordings, get_dataset, resolve
 from isatsleepnet.data.channels import flat_channel_notes, flat_halves, resolve_channels, stand_in_warnings
 from isatsleepnet.data.derivations import difference
 from isatsleepnet.data.readers.edf import EdfRecording
 from isatsleepnet.data.readers.edf_segments import is_discontinuous
-from isatsleepnet.data.readers.hypnogram import (
-    Hypnogram,
-    generic_annotation_mapper,
-    read_edf_annotations,
-    read_hypnogram,
-)
-from isatsleepnet.data.sources import RecordingSource, discover
+from isatsleepnet.data.sources import RecordingSource
 from isatsleepnet.data.store import RECORDINGS, is_complete, write_manifest, write_recording
 from isatsleepnet.data.synthetic.marker import is_marked_synthetic
 from isatsleepnet.errors import DataError, IsatSleepNetError, unexpected_error
@@ -58,25 +52,6 @@ class RecordingResult:
     error: str = ""
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
-
-
-def _read_stages(source: RecordingSource, psg: EdfRecording, config: PrepareConfig) -> Hypnogram:
-    from isatsleepnet.data.readers.hypnogram import NoStageAnnotations
-
-    epoch_s, codes = config.epoch_seconds, config.stage_codes
-    if source.dataset.startswith("sleep-edf"):
-        return read_edf_annotations(source.hypnogram, psg_start=psg.start, mapper=map_sleep_edf, epoch_seconds=epoch_s)
-    if source.hypnogram is None:
-        try:
-            return read_edf_annotations(source.psg, mapper=generic_annotation_mapper, stage_codes=codes,
-                                        epoch_seconds=epoch_s)
-        except NoStageAnnotations:  # other problems of embedded stages (an ambiguous coding...) are reported as they are
-            raise DataError(
-                source.psg,
-                "no hypnogram found (looked for STEM-Hypnogram.edf, STEM.xml, STEM.csv, STEM.tsv "
-                "beside it, and for stage annotations inside the EDF+)",
-            ) from None
-    return read_hypnogram(source.hypnogram, psg_start=psg.start, stage_codes=codes, epoch_seconds=epoch_s)
 
 
 def read_recording(
@@ -102,7 +77,11 @@ def read_recording(
               for c, _ in resolved if c.derived_from is not None]
     notes += stand_in_warnings([c for c, _ in resolved], {})  # an EMG given as --eeg, say
     epoch_s = config.epoch_seconds
-    hypnogram = _read_stages(source, psg, config)
+    entry = get_dataset(config.dataset)
+    if entry.stages is None:
+        raise IsatSleepNetError(f"dataset {entry.name!r} names no stage reader for its EDF recordings")
+    hypnogram = resolve(entry.stages)(source, psg.start, epoch_seconds=epoch_s,
+                                      stage_codes=config.stage_codes or entry.stage_codes)
     offset = hypnogram.grid_offset(epoch_s)
     n_psg_epochs = int((psg.duration - offset) // epoch_s + 1e-9)
     if n_psg_epochs <= 0:
@@ -190,10 +169,8 @@ def _read_epochs(
 
 def _prepare(source: RecordingSource, config: PrepareConfig, out: Path, overwrite: bool) -> RecordingResult:
     t0 = time.perf_counter()
-    if source.dataset == "npz":
-        epochs, labels, onsets, meta = read_npz(source.psg, config)
-    else:
-        epochs, labels, onsets, meta = read_recording(source, config)
+    # resolved here, in the worker, and at each call: a reader replaced in a test is the one called
+    epochs, labels, onsets, meta = resolve(get_dataset(config.dataset).reader)(source, config)
     # an existing folder that is not complete (damaged, half-copied) is this run's to replace
     folder = out / RECORDINGS / source.recording
     write_recording(out, source.recording, epochs, labels, onsets, meta,
@@ -240,9 +217,8 @@ def prepare_dataset(
     is that recording's one-line error; the others go on. ``out`` is held for this
     run only (:func:`isatsleepnet.locking.folder_lock`): a second run into it refuses.
     """
-    config.validate()
     out = Path(out)
-    sources, discovery_errors = discover(config.dataset, data_dir, subject_pattern=config.subject_pattern)
+    sources, discovery_errors = find_recordings(data_dir, config)
     ensure_writable_folder(out)
     with folder_lock(out, "prepare"):
         if not overwrite:

@@ -6,38 +6,29 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
+from isatsleepnet.data.datasets import ROLES, get_dataset
 from isatsleepnet.data.labels import STAGE_CODINGS
 from isatsleepnet.errors import IsatSleepNetError
 
-DATASETS = ("sleep-edf-20", "sleep-edf-78", "sleep-edf", "shhs", "edf", "npz")
-
-# Channel roles in the order they are stored; each role lists accepted spellings.
-SLEEP_EDF_CHANNELS: dict[str, list[str]] = {
-    "eeg": ["EEG Fpz-Cz"],
-    "eeg2": ["EEG Pz-Oz"],
-    "eog": ["EOG horizontal"],
-}
-SHHS_CHANNELS: dict[str, list[str]] = {
-    "eeg": ["EEG"],
-    "eeg2": ["EEG(sec)", "EEG2", "EEG 2", "EEG sec", "EEG(SEC)"],
-    "eog": ["EOG(L)"],
-}
-ROLES = ("eeg", "eeg2", "eog")
+__all__ = ["ROLES", "PrepareConfig"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class PrepareConfig:
-    """How raw recordings become 30-s epochs.
+    """How raw recordings become 30-s epochs; checked when made, so a config that exists is usable.
 
-    ``trim`` None means the dataset's convention: Sleep-EDF nights (mostly wake
-    around a short night) are trimmed to ``trim_minutes`` of wake around sleep,
-    SHHS and other recordings are kept whole.
+    ``dataset`` names an entry of :mod:`isatsleepnet.data.datasets`, which gives the
+    defaults below. ``trim`` None means the dataset's convention: Sleep-EDF nights
+    (mostly wake around a short night) are trimmed to ``trim_minutes`` of wake around
+    sleep, SHHS and other recordings are kept whole.
     ``eeg``/``eeg2``/``eog`` override the dataset's channel names (labels or their
     aliases, :mod:`isatsleepnet.data.channels`, or derivations ``A-B`` formed from two
     channels, :mod:`isatsleepnet.data.derivations`; several accepted spellings allowed);
     ``["none"]`` leaves a role out.
     ``stage_codes`` ("aasm" or "rk") says how bare integer stages in CSV/TSV/EDF+
-    hypnograms are numbered; None decides per file and refuses an ambiguous one.
+    hypnograms are numbered; None takes the dataset's coding, or decides per file and
+    refuses an ambiguous one.
+    Change a setting with :func:`dataclasses.replace` (or :func:`isatsleepnet.config.replace_from`).
     """
 
     dataset: str = "sleep-edf-20"
@@ -56,9 +47,8 @@ class PrepareConfig:
     subject_pattern: str | None = None
     stage_codes: str | None = None
 
-    def validate(self) -> None:
-        if self.dataset not in DATASETS:
-            raise IsatSleepNetError(f"unknown dataset {self.dataset!r}; choose from {', '.join(DATASETS)}")
+    def __post_init__(self) -> None:
+        entry = get_dataset(self.dataset)
         if self.epoch_seconds <= 0 or self.sampling_rate <= 0:
             raise IsatSleepNetError("epoch_seconds and sampling_rate must be positive")
         if abs(self.epoch_seconds * self.sampling_rate - round(self.epoch_seconds * self.sampling_rate)) > 1e-6:
@@ -71,25 +61,25 @@ class PrepareConfig:
                 )
         if self.notch is not None and not 0 < self.notch < self.sampling_rate / 2:
             raise IsatSleepNetError(f"notch {self.notch:g} Hz must lie below Nyquist")
-        if self.dataset == "edf" and not self.eeg:
-            raise IsatSleepNetError("--dataset edf needs at least --eeg CHANNEL (the channel's label)")
+        if entry.needs_eeg and not self.eeg:
+            raise IsatSleepNetError(f"dataset {self.dataset!r} has no fixed channel labels: "
+                                    "{eeg} must name at least one channel (its label)")
         if self.stage_codes is not None and self.stage_codes not in STAGE_CODINGS:
             raise IsatSleepNetError(
                 f"stage_codes must be one of {', '.join(STAGE_CODINGS)} (got {self.stage_codes!r})"
             )
 
+    def validate(self) -> None:
+        """Nothing left to check: a PrepareConfig is checked when it is made (``__post_init__``)."""
+
     @property
     def trims(self) -> bool:
-        return self.dataset.startswith("sleep-edf") if self.trim is None else self.trim
+        """Whether nights are trimmed: the ``trim`` setting, else the dataset's convention."""
+        return get_dataset(self.dataset).trim if self.trim is None else self.trim
 
     def channels(self) -> dict[str, list[str]]:
         """Accepted channel labels per role, roles left out removed."""
-        if self.dataset.startswith("sleep-edf"):
-            base = SLEEP_EDF_CHANNELS
-        elif self.dataset == "shhs":
-            base = SHHS_CHANNELS
-        else:
-            base = {}
+        base = get_dataset(self.dataset).channels
         chosen: dict[str, list[str]] = {}
         for role in ROLES:
             override = getattr(self, role)

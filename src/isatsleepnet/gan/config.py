@@ -7,13 +7,20 @@ the generator so that it can be rebuilt and sampled without the training data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
+from typing import Any
 
 from isatsleepnet import STAGES
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import SettingError
+
+_AT_LEAST_ONE = ("epochs", "batch_size", "noise_dim", "g_base_channels", "g_upsamplings", "g_spectral_channels",
+                 "g_freq_rank", "g_gain_bins", "d_kernel", "g_every", "reg_every", "lr_step", "checkpoint_every",
+                 "min_steps_per_epoch")
+"""Whole-number settings of at least 1 (sizes, counts and intervals)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class GanConfig:
     """Hyper-parameters of Physio-GAN (one GAN per channel and stage).
 
@@ -86,22 +93,33 @@ class GanConfig:
     max_holdout_epochs: int = 200
     min_train_epochs: int = 32
 
-    def validate(self) -> None:
-        """Raise :class:`IsatSleepNetError` naming the first setting that cannot work."""
+    def __post_init__(self) -> None:
+        """Raise :class:`SettingError` naming the first setting that cannot work.
+
+        Why on construction: a GAN run takes hours; a setting it cannot use should stop it
+        before the data are read, and a saved generator's settings are checked as they load.
+        """
+        for f in fields(self):  # JSON and TOML give lists where the settings hold tuples
+            if isinstance(getattr(self, f.name), list):
+                object.__setattr__(self, f.name, tuple(getattr(self, f.name)))
         if self.stage not in STAGES:
-            raise IsatSleepNetError(f"unknown stage {self.stage!r}; choose from {', '.join(STAGES)}")
-        positive = ("epochs", "batch_size", "noise_dim", "g_base_channels", "g_spectral_channels", "g_freq_rank",
-                    "g_gain_bins", "d_kernel", "g_every", "reg_every", "lr_step", "checkpoint_every",
-                    "min_steps_per_epoch")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise IsatSleepNetError(f"GAN option {name} must be at least 1, got {getattr(self, name)}")
-        if self.g_upsamplings < 1 or not self.d_channels:
-            raise IsatSleepNetError("the generator needs at least one upsampling and the discriminator one layer")
-        if not 0.0 <= self.holdout_fraction < 1.0:
-            raise IsatSleepNetError(f"holdout_fraction must be in [0, 1), got {self.holdout_fraction}")
-        if self.lr_g <= 0 or self.lr_d <= 0 or self.clip <= 0:
-            raise IsatSleepNetError("learning rates and clip must be positive")
+            raise SettingError("stage", f"must be one of {', '.join(STAGES)}, not {self.stage!r}")
+        for name in _AT_LEAST_ONE:
+            value = getattr(self, name)
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+                raise SettingError(name, f"must be a whole number of at least 1, not {value!r}")
+        if not (isinstance(self.d_channels, tuple) and self.d_channels):
+            raise SettingError("d_channels", f"must give the channels of at least one layer, not {self.d_channels!r}")
+        if not (_is_number(self.holdout_fraction) and 0.0 <= self.holdout_fraction < 1.0):
+            raise SettingError("holdout_fraction", f"must be a number in [0, 1), not {self.holdout_fraction!r}")
+        for name in ("lr_g", "lr_d", "clip"):
+            value = getattr(self, name)
+            if not (_is_number(value) and math.isfinite(value) and value > 0):
+                raise SettingError(name, f"must be a finite number above 0, not {value!r}")
+
+    def validate(self) -> None:
+        """Check the settings again (they are checked on construction; kept while callers still call it)."""
+        self.__post_init__()
 
     def spec_weight(self, epoch: int, ramp_epochs: int | None = None) -> float:
         """L_spec weight of training epoch ``epoch`` (0-based): linear ramp start → end.
@@ -114,3 +132,7 @@ class GanConfig:
             return self.spec_weight_end
         t = min(max(epoch / (span - 1), 0.0), 1.0)
         return self.spec_weight_start + t * (self.spec_weight_end - self.spec_weight_start)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

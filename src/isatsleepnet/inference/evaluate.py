@@ -11,10 +11,13 @@ from isatsleepnet.inference.predictor import load_predictor
 
 
 def check_unseen(training: dict, data_root: Path, subjects: list[str], recordings: list,
-                 hint: str = "evaluate on other subjects (--subjects)") -> None:
+                 hint: str = "evaluate on other subjects ({subjects})") -> None:
     """Refuse subjects or recordings that the model, or any model it was fine-tuned from, was trained or
     selected on: by subject within the same dataset (its own and its ``ancestors``'), and by source-file
-    hash anywhere (``seen_sources``, the union over its ancestors: a copy, an augmented dataset)."""
+    hash anywhere (``seen_sources``, the union over its ancestors: a copy, an augmented dataset).
+
+    ``hint`` ends the message and is a template like it: it may name settings as ``{setting}``.
+    """
     here = Path(data_root).resolve()
     own = {"data": training.get("data", ""),
            "subjects": [*training.get("train_subjects", []), *training.get("validation_subjects", [])]}

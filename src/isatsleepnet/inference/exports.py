@@ -14,7 +14,10 @@
 * TSV: the same annotations as a BIDS-style events table (onset, duration,
   trial_type), for pandas and MNE-BIDS (MNE itself reads the EDF+ file).
 
-Every file is written to a temporary name and renamed, never half-written.
+Every file is written to a temporary name and renamed, never half-written. Which files a
+staging writes, and under which names, is the output table's to say
+(:data:`~isatsleepnet.inference.output_formats.OUTPUT_FORMATS`; its writers,
+:mod:`~isatsleepnet.inference.output_writers`, call these functions).
 """
 
 from __future__ import annotations

@@ -247,7 +247,7 @@ def checked_metadata(proto: Any, path: Path) -> dict[str, Any]:
     if CHECKSUM_KEY not in meta:
         raise IsatSleepNetError(
             f"{path}: exported without a checksum of its weights and metadata (by an older isatsleepnet); "
-            "export it again: isatsleepnet export --model MODEL.pt --onnx " + str(path)
+            "export it again from its model.pt (`isatsleepnet export`)"
         )
     try:
         digest = onnx_sha256(proto, meta)

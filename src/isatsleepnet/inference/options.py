@@ -1,20 +1,44 @@
-"""What `stage` is asked to do (:class:`StageOptions`) and what happened to a recording (:class:`StageResult`)."""
+"""What `stage` is asked to do (:class:`StageOptions`) and what happened to a recording (:class:`StageResult`).
+
+Both are frozen and check themselves when made (as :class:`~isatsleepnet.model.config.ModelConfig`
+does): a bad setting is refused where it is given, in one line; change one with
+``dataclasses.replace``, which checks again.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.inference.output_formats import OutputFormat, SettingValue, formats_on, output_settings
 
 ANNOTATION_FORMATS = ("edf", "tsv", "both")
+STAGE_STATUSES = ("staged", "failed")
 
 
-@dataclass
+@dataclass(frozen=True)
 class StageOptions:
-    """How to stage. ``hypnograms``: one reference per recording, in order, or ``auto`` to look beside each."""
+    """How to stage. ``hypnograms``: one reference per recording, in order, or ``auto`` to look beside each.
+
+    Which files are written: ``annotations``, ``plots`` and ``report`` (the settings of the built-in
+    output formats), and ``outputs``, the value of any other setting of
+    :data:`~isatsleepnet.inference.output_formats.OUTPUT_FORMATS` by name (a registered format's).
+
+    Examples
+    --------
+    >>> StageOptions(plots=False).output_values()
+    {'annotations': 'edf', 'plots': False, 'report': True}
+    >>> StageOptions(min_confidence=2.0)
+    Traceback (most recent call last):
+    ...
+    isatsleepnet.errors.IsatSleepNetError: --min-confidence must lie in [0, 1]
+    """
 
     channels: dict[str, list[str]] = field(default_factory=dict)
     hypnograms: list[Path] | None = None
@@ -31,8 +55,52 @@ class StageOptions:
     batch_size: int = 64
     plots: bool = True
     report: bool = True
+    outputs: Mapping[str, SettingValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outputs", dict(self.outputs))
+        self._check_types()
+        self._check()
+        self._check_outputs()
 
     def validate(self) -> None:
+        """Nothing more: the options checked themselves when made (kept for callers of the earlier API)."""
+
+    def _check_types(self) -> None:
+        """Types a command line's parser would have checked: a one-line error instead of a TypeError later."""
+        for name, value, kinds in (("start_s", self.start_s, numbers.Real), ("end_s", self.end_s, numbers.Real),
+                                   ("trim_minutes", self.trim_minutes, numbers.Real),
+                                   ("min_confidence", self.min_confidence, numbers.Real),
+                                   ("batch_size", self.batch_size, numbers.Integral)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+                raise IsatSleepNetError(f"{name} must be a number, not {type(value).__name__}")
+
+    def _check_outputs(self) -> None:
+        settings = output_settings()
+        own = {f.name for f in dataclasses.fields(self)}
+        for name, value in self.outputs.items():
+            if name in own:
+                raise IsatSleepNetError(f"outputs: give {name} as its own option, not in outputs")
+            if name not in settings:
+                raise IsatSleepNetError(f"outputs: no output format has the setting {name!r} (settings: "
+                                        f"{', '.join(settings)})")
+            settings[name].check(value)
+        for name in own & settings.keys():
+            if name != "annotations":  # its own message below, as before
+                settings[name].check(getattr(self, name))
+
+    def output_values(self) -> dict[str, SettingValue]:
+        """The value of every setting of the output table: this object's own fields, then ``outputs``, else the
+        setting's default."""
+        own = {f.name for f in dataclasses.fields(self)}
+        return {name: getattr(self, name) if name in own else self.outputs.get(name, setting.default)
+                for name, setting in output_settings().items()}
+
+    def formats(self) -> list[OutputFormat]:
+        """The output formats these options write, in the table's order."""
+        return formats_on(self.output_values())
+
+    def _check(self) -> None:
         if self.annotations not in ANNOTATION_FORMATS:
             raise IsatSleepNetError(f"annotations must be one of {', '.join(ANNOTATION_FORMATS)}")
         if not 0.0 <= self.min_confidence <= 1.0:
@@ -60,7 +128,7 @@ class StageOptions:
             raise IsatSleepNetError(f"--stage-codes must be one of {', '.join(STAGE_CODINGS)}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class StageResult:
     """What happened to one recording."""
 
@@ -73,3 +141,7 @@ class StageResult:
     error: str = ""
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STAGE_STATUSES:
+            raise IsatSleepNetError(f"status must be one of {', '.join(STAGE_STATUSES)}, not {self.status!r}")

@@ -1,11 +1,8 @@
 """What `stage` writes for a recording NAME, and the folder it writes into.
 
-* ``NAME.hypnogram.csv``     epoch, onset_s, stage, p_W..p_REM, confidence, review (+ expert, clock_time)
-* ``NAME.annotations.edf``   EDF+ stage annotations (and/or ``.annotations.tsv``)
-* ``NAME.hypnogram.png``     predicted hypnogram (expert's above it with --hypnogram)
-* ``NAME.hypnodensity.png``  stage probabilities over the night
-* ``NAME.sleep_stats.json``  sleep statistics, agreement, review list, notes, warnings
-* ``NAME.report.html``       all of it on one self-contained page
+The files are the entries of :data:`~isatsleepnet.inference.output_formats.OUTPUT_FORMATS`
+(CSV and its JSON sidecar, EDF+/TSV annotations, figures, sleep statistics, report),
+written by :func:`write_outputs` and moved into place together by :func:`publish_outputs`.
 
 An output folder holds one model's stagings: ``OUT/model.sha1`` names its weights.
 """
@@ -13,7 +10,6 @@ An output folder holds one model's stagings: ``OUT/model.sha1`` names its weight
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import tempfile
@@ -23,19 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from isatsleepnet import STAGES, __version__
+from isatsleepnet import __version__
 from isatsleepnet.atomic import TMP_PREFIX, atomic_write_text
-from isatsleepnet.data.labels import DROP
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.inference.options import StageOptions, StageResult
+from isatsleepnet.inference.output_formats import formats_on, output_suffixes
 from isatsleepnet.inference.predictor import Predictor
 from isatsleepnet.inference.raw import RawRecording
 from isatsleepnet.inference.sleep_stats import long_window_note, sleep_statistics
-
-OUTPUT_SUFFIXES = (".hypnogram.csv", ".annotations.edf", ".annotations.tsv", ".hypnogram.png",
-                   ".hypnodensity.png", ".sleep_stats.json", ".report.html")
-"""Every file `stage` may write for a recording NAME, as NAME + suffix."""
-
 
 MODEL_MARKER = "model.sha1"
 
@@ -66,10 +57,6 @@ def mark_output_folder(out: Path, predictor: Predictor) -> None:
     marker = out / MODEL_MARKER
     if not marker.is_file():
         atomic_write_text(marker, f"{predictor.identity}  {predictor.source.resolve()}\n")
-
-
-def _expert_labels(codes: np.ndarray) -> list[str]:
-    return [STAGES[c] if c >= 0 else ("?" if c == DROP else "") for c in codes]
 
 
 def summarise(
@@ -167,7 +154,7 @@ def publish_outputs(out: Path, staged: StagedRecording, options: StageOptions) -
             os.chmod(f, mode)
             os.replace(f, out / f.name)
             finals.append(out / f.name)
-        for suffix in OUTPUT_SUFFIXES:
+        for suffix in output_suffixes():
             stale = out / f"{name}{suffix}"
             if stale not in finals and stale.is_file():
                 stale.unlink()
@@ -190,64 +177,22 @@ def window_origin(first: int, options: StageOptions) -> str:
 
 
 def write_outputs(folder: Path, staged: StagedRecording, options: StageOptions) -> list[Path]:
-    """Files of the staged epochs into ``folder``; the figures span the whole window (gaps left blank)."""
-    from isatsleepnet.inference import exports
+    """Write into ``folder`` every file of :data:`~isatsleepnet.inference.output_formats.OUTPUT_FORMATS` that
+    ``options`` turn on, in the table's order; the figures span the whole window (gaps left blank).
 
-    name, recording, summary, index, first = staged.name, staged.recording, staged.summary, staged.index, staged.first
-    probabilities, confidence, review, expert = staged.probabilities, staged.confidence, staged.review, staged.expert
-    epoch_s = recording.inputs.epoch_seconds
-    onsets = index * epoch_s
-    predicted = probabilities.argmax(axis=1)
-    at = index - first  # positions of the staged epochs in the window
-    files = [exports.write_epochs_csv(
-        folder / f"{name}.hypnogram.csv", index, onsets, probabilities, confidence, review,
-        expert=_expert_labels(expert[at]) if expert is not None else None, start=recording.start,
-    )]
-    columns = [*exports.CSV_COLUMNS, *(["expert"] if expert is not None else []),
-               *(["clock_time"] if recording.start is not None else [])]
-    files.append(exports.write_csv_sidecar(folder / f"{name}.hypnogram.json", columns, summary,
-                                           min_confidence=options.min_confidence))
-    events = exports.annotation_events(onsets, predicted, review, epoch_s)
-    if options.annotations in ("edf", "both"):
-        files.append(exports.write_annotations_edf(folder / f"{name}.annotations.edf", events, start=recording.start))
-    if options.annotations in ("tsv", "both"):
-        files.append(exports.write_annotations_tsv(folder / f"{name}.annotations.tsv", events))
-    figures: dict[str, Path | None] = {"hypnogram": None, "hypnodensity": None}
-    if options.plots:
-        from isatsleepnet.plots.hypnodensity import plot_hypnodensity
-        from isatsleepnet.plots.hypnogram import plot_hypnogram
+    Examples
+    --------
+    >>> [p.name for p in write_outputs(tmp, staged, StageOptions(plots=False, report=False))]  # doctest: +SKIP
+    ['n.hypnogram.csv', 'n.hypnogram.json', 'n.annotations.edf', 'n.sleep_stats.json']
+    """
+    from isatsleepnet.inference.output_writers import OutputContext
 
-        window = int(index[-1]) + 1 - first
-        window_onsets = (first + np.arange(window)) * epoch_s
-        timeline = np.full(window, -1, dtype=np.int64)
-        timeline[at] = predicted
-        density = np.zeros((window, probabilities.shape[1]))  # gaps: an empty column
-        density[at] = probabilities
-        flags = np.zeros(window, dtype=bool)
-        flags[at] = review
-        axis = {"start": recording.start, "origin": window_origin(first, options), "epoch_seconds": epoch_s}
-        agreement = (summary["expert"] or {}).get("agreement")
-        if agreement is not None:
-            title = (f"{name}: accuracy {100 * agreement['accuracy']:.1f} %, "
-                     f"κ = {agreement['kappa']:.3f} ({agreement['n_epochs']} scored epochs)")
-            figures["hypnogram"] = plot_hypnogram(window_onsets, timeline, folder / f"{name}.hypnogram.png",
-                                                  expert=expert[:window], title=title, **axis)
-        else:
-            figures["hypnogram"] = plot_hypnogram(window_onsets, timeline, folder / f"{name}.hypnogram.png",
-                                                  title=f"{name}: ISATSleepNet hypnogram", **axis)
-        figures["hypnodensity"] = plot_hypnodensity(window_onsets, density, folder / f"{name}.hypnodensity.png",
-                                                    review=flags, title=f"{name}: stage probabilities", **axis)
-        files += [figures["hypnogram"], figures["hypnodensity"]]
-    stats_path = folder / f"{name}.sleep_stats.json"
-    atomic_write_text(stats_path, json.dumps(summary, indent=2) + "\n")
-    files.append(stats_path)
-    if options.report:
-        from isatsleepnet.inference.html_report import write_report
-
-        order = np.argsort(probabilities, axis=1)
-        rows = [{"epoch": int(index[i]), "onset_s": float(onsets[i]), "stage": STAGES[order[i, -1]],
-                 "second": STAGES[order[i, -2]], "confidence": float(confidence[i])} for i in np.flatnonzero(review)]
-        files.append(write_report(folder / f"{name}.report.html", summary, figures, rows))
+    context = OutputContext(staged, options)
+    files = []
+    for entry in formats_on(options.output_values()):
+        path = entry.write(folder / f"{staged.name}{entry.suffix}", context)
+        context.written[entry.name] = Path(path)
+        files.append(Path(path))
     return files
 
 

@@ -61,15 +61,15 @@ def check_data_fits(predictor: Predictor, recordings: list[PreparedRecording]) -
         rec_seconds = float(rec.meta.get("epoch_seconds", 30.0))
         if abs(rec_rate - rate) > 1e-9 * rate:
             raise IsatSleepNetError(f"{works}; {rec.path} was prepared at {rec_rate:g} Hz: "
-                                    f"prepare it again with --sampling-rate {rate:g}")
+                                    f"prepare it again with {{sampling_rate}} {rate:g}")
         if abs(rec_seconds - seconds) > 1e-9 * seconds:
             raise IsatSleepNetError(f"{works}; {rec.path} was prepared in {rec_seconds:g}-s epochs: "
-                                    f"prepare it again with --epoch-seconds {seconds:g}")
+                                    f"prepare it again with {{epoch_seconds}} {seconds:g}")
         rec_samples = rec.meta.get("n_samples", n_samples)
         if rec_samples != n_samples:
             raise IsatSleepNetError(f"{works} ({n_samples} samples); {rec.path} holds {rec_samples} samples "
-                                    f"per epoch: prepare it again with --sampling-rate {rate:g} "
-                                    f"--epoch-seconds {seconds:g}")
+                                    f"per epoch: prepare it again with {{sampling_rate}} {rate:g} "
+                                    f"{{epoch_seconds}} {seconds:g}")
         missing = [c for c in inputs.channels if c not in rec.channels]
         if missing:
             raise IsatSleepNetError(f"{predictor.source}: reads the channels {', '.join(inputs.channels)}; "
@@ -82,9 +82,9 @@ def _claim_folder(out: Path, predictor: Predictor) -> None:
     digest = predictor.identity
     if marker.is_file():
         if marker.read_text().split()[0] != digest:
-            raise IsatSleepNetError(f"{out} holds predictions of another model; use another --out or delete it")
+            raise IsatSleepNetError(f"{out} holds predictions of another model; use another {{out}} or delete it")
     elif any(out.glob("*.npz")):
-        raise IsatSleepNetError(f"{out} holds predictions of an unknown model; use another --out or delete it")
+        raise IsatSleepNetError(f"{out} holds predictions of an unknown model; use another {{out}} or delete it")
     else:
         atomic_write_text(marker, f"{digest}  {Path(predictor.source).resolve()}\n")
 

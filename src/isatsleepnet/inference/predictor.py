@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +23,8 @@ from isatsleepnet.data.normalize import normalize_epochs
 from isatsleepnet.engine import Engine
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.inference.raw import ModelInputs
+
+logger = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx")
 
@@ -204,8 +206,7 @@ def load_predictor(
     if not is_onnx:
         from isatsleepnet.model.file import load_model_file
 
-        print(f"exporting {path.name} to ONNX for this run (use `isatsleepnet export` to do it once)",
-              file=sys.stderr)
+        logger.warning("exporting %s to ONNX for this run (use `isatsleepnet export` to do it once)", path.name)
         folder = Path(tempfile.mkdtemp(prefix="isatsleepnet-onnx-"))
         try:
             export_onnx(load_model_file(path), folder / (path.stem + ".onnx"))

@@ -36,13 +36,14 @@ from isatsleepnet.data.channels import (
 from isatsleepnet.data.derivations import difference
 from isatsleepnet.data.readers.edf import EdfRecording
 from isatsleepnet.data.readers.edf_header import SignalHeader
+from isatsleepnet.data.readers.formats import open_recording
 from isatsleepnet.data.readers.edf_segments import (
     Segment,
     contiguous_segments,
     is_discontinuous,
     record_onsets,
 )
-from isatsleepnet.data.readers.memory import MemoryRecording
+from isatsleepnet.data.readers.recording import Recording
 from isatsleepnet.errors import DataError, IsatSleepNetError
 
 
@@ -116,7 +117,7 @@ def lights_marker(text: str) -> str | None:
 class RawRecording:
     """An opened recording whose channels are resolved for a model; data read on demand."""
 
-    psg: EdfRecording | MemoryRecording
+    psg: Recording
     inputs: ModelInputs
     choices: list[ChannelChoice]
     assume_unit: str | None = None
@@ -128,14 +129,15 @@ class RawRecording:
     @classmethod
     def open(
         cls,
-        source: str | Path | EdfRecording | MemoryRecording,
+        source: str | Path | Recording | Any,
         inputs: ModelInputs,
         *,
         overrides: Mapping[str, Sequence[str]] | None = None,
         assume_unit: str | None = None,
     ) -> RawRecording:
-        """Open ``source`` (a file's path, an opened EDF, a :class:`MemoryRecording`) and pick a channel
-        or a derivation per role; errors name the file and what is missing.
+        """Open ``source`` (a file's path, read by its format in
+        :data:`~isatsleepnet.data.readers.formats.SIGNAL_FORMATS`; an opened :class:`Recording`; an MNE
+        ``Raw``) and pick a channel or a derivation per role; errors name the file and what is missing.
 
         ``overrides`` (role -> names, alternatives in order) replace the channels the model was
         trained on; a name may be a derivation such as ``"C4-M1"``.
@@ -143,13 +145,14 @@ class RawRecording:
         Examples
         --------
         >>> import numpy as np
+        >>> from isatsleepnet.data.readers.memory import MemoryRecording
         >>> psg = MemoryRecording.from_arrays(np.zeros((2, 6000)), 100.0, ["EEG C4-REF", "A1"])
         >>> rec = RawRecording.open(psg, ModelInputs(("eeg",), ("C4-M1",), 100.0, 30.0))
         >>> rec.choices[0].derived_from, rec.read().shape
         (('EEG C4-REF', 'A1'), (2, 1, 3000))
         """
         check_overrides(inputs, overrides)
-        psg = source if isinstance(source, (EdfRecording, MemoryRecording)) else EdfRecording.open(source)
+        psg = open_recording(source)
         overrides = dict(overrides or {})
         trained = dict(zip(inputs.roles, inputs.channels))
         wanted = {role: list(overrides.get(role) or [trained[role]]) for role in inputs.roles}
@@ -298,6 +301,7 @@ class RawRecording:
         if self.segments is None:  # continuous: the channel's samples from the recording start
             base, n_in = 0, self.psg.n_samples(signal)
         else:  # EDF+D: the segment's data records
+            assert isinstance(self.psg, EdfRecording)  # only an EDF+D has segments
             record_s = self.psg.header.record_duration
             spr = signal.samples_per_record
             base = round(sig.exact(seg.stored_start) / record_s) * spr

@@ -26,10 +26,12 @@ import numpy as np
 
 from isatsleepnet.atomic import TMP_PREFIX, remove_stale_temporaries
 from isatsleepnet.data.epochs import unusable_epochs
+from isatsleepnet.data.readers.formats import signal_format_of
 from isatsleepnet.data.readers.hypnogram_grid import Hypnogram
 from isatsleepnet.errors import DataError, IsatSleepNetError, describe_exception
 from isatsleepnet.inference.input_check import recording_warnings
 from isatsleepnet.inference.options import StageOptions, StageResult
+from isatsleepnet.inference.output_formats import is_output_file
 from isatsleepnet.inference.outputs import (
     StagedRecording,
     claim_output_folder,
@@ -41,13 +43,17 @@ from isatsleepnet.inference.predictor import Predictor, confidence_of
 from isatsleepnet.inference.raw import RawRecording, check_overrides
 from isatsleepnet.locking import ensure_writable_folder, folder_lock
 
-RECORDING_SUFFIXES = (".edf", ".bdf", ".rec")
 _OWN_CSV_HEADER = "epoch,onset_s,stage,p_W"
 
 
 # --------------------------------------------------------------------------- inputs
 def expand_inputs(paths: Sequence[str | Path]) -> tuple[list[Path], list[DataError]]:
-    """Recordings named directly or found in folders (recursively); missing paths become errors."""
+    """Recordings named directly or found in folders (recursively); missing paths become errors.
+
+    In a folder, a recording is a file of a format of
+    :data:`~isatsleepnet.data.readers.formats.SIGNAL_FORMATS` that is neither a hypnogram nor a
+    file `stage` writes (:func:`~isatsleepnet.inference.output_formats.is_output_file`).
+    """
     found: list[Path] = []
     errors: list[DataError] = []
     for raw in paths:
@@ -55,8 +61,8 @@ def expand_inputs(paths: Sequence[str | Path]) -> tuple[list[Path], list[DataErr
         if p.is_dir():
             files = sorted(
                 f for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in RECORDING_SUFFIXES
-                and "hypnogram" not in f.name.lower() and not f.name.lower().endswith(".annotations.edf")
+                if f.is_file() and signal_format_of(f) is not None
+                and "hypnogram" not in f.name.lower() and not is_output_file(f)
                 and not f.name.startswith(TMP_PREFIX)
             )
             if not files:

@@ -233,8 +233,9 @@ register(Architecture(
     reference="Supratak & Guo, EMBC 2020, doi:10.1109/EMBC44109.2020.9176741",
     config="isatsleepnet.model.tinysleepnet:TinySleepNetConfig",
     network="isatsleepnet.model.tinysleepnet:TinySleepNet",
-    inputs="one EEG channel as published (--channels NAME); more channels as an option; any rate (the first "
-           "kernel spans 0.5 s); windows of sequence_length (20) consecutive epochs, one stage per epoch",
+    inputs="one EEG channel as published (chosen with the channels setting); more channels as an option; "
+           "any rate (the first kernel spans 0.5 s); windows of sequence_length (20) consecutive epochs, "
+           "one stage per epoch",
     window_setting="sequence_length",
     extractors=("cnn",),
     heads=("head",),
@@ -251,8 +252,8 @@ register(Architecture(
               "segmentation applied to sleep staging)",
     config="isatsleepnet.model.utime:UTimeConfig",
     network="isatsleepnet.model.utime:UTime",
-    inputs="one EEG channel as published (--channels NAME); more channels as an option; 100 Hz as published "
-           "(kernels and pools in samples); windows of sequence_length (35) consecutive epochs",
+    inputs="one EEG channel as published (chosen with the channels setting); more channels as an option; "
+           "100 Hz as published (kernels and pools in samples); windows of sequence_length (35) consecutive epochs",
     window_setting="sequence_length",
     heads=("dense", "head"),
     # Adam at a constant rate, no weight decay, the generalized Dice loss
@@ -268,8 +269,8 @@ register(Architecture(
     reference="Eldele et al., IEEE TNSRE 29 (2021) 809-818",
     config="isatsleepnet.model.attnsleep:AttnSleepConfig",
     network="isatsleepnet.model.attnsleep:AttnSleep",
-    inputs="one EEG channel as published (--channels NAME); more channels as an option; any rate (the first "
-           "kernels span 0.5 s and 4 s); one epoch per stage",
+    inputs="one EEG channel as published (chosen with the channels setting); more channels as an option; "
+           "any rate (the first kernels span 0.5 s and 4 s); one epoch per stage",
     extractors=("high", "low"),
     heads=("classifier",),
     # Adam with AMSGrad and L2 weight decay at a constant rate, class-weighted cross entropy alone (the project's

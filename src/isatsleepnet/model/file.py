@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from isatsleepnet import STAGES, __version__
 from isatsleepnet.atomic import atomic_path
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, template_of
 from isatsleepnet.data.normalize import NORMALIZATIONS
 from isatsleepnet.model.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE, Architecture, get_architecture
 
@@ -89,7 +89,7 @@ class ModelFile:
         try:
             return arch.make_config(self.model_config, graph="fast" if fast else "eager")
         except ModelConfigError as exc:
-            raise IsatSleepNetError(f"{self._name()}: {exc}") from None
+            raise IsatSleepNetError(f"{self._name()}: {template_of(exc)}") from None
         except (TypeError, ValueError) as exc:
             raise IsatSleepNetError(f"{self._name()}: corrupt model file: its model_config cannot build a network "
                                     f"({_first_line(exc)})") from None
@@ -99,7 +99,7 @@ class ModelFile:
         try:
             return get_architecture(self.architecture)
         except IsatSleepNetError as exc:
-            raise IsatSleepNetError(f"{self._name()}: {exc}") from None
+            raise IsatSleepNetError(f"{self._name()}: {template_of(exc)}") from None
 
     def build(self, graph: str = "fast", *, device: str | torch.device = "cpu") -> torch.nn.Module:
         """The network in eval mode with these weights: the one checked way from a model file to a network.

@@ -19,6 +19,7 @@ validation and test keep reading the original store.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -40,6 +41,8 @@ GAN_DIR = "gan"
 AUGMENTED_DIR = "augmented"
 MADE_FROM = "made_from.json"
 RANK_WAIT_SECONDS = 24 * 3600
+
+logger = logging.getLogger(__name__)
 
 
 def fold_gan_config(gan: GanConfig, augment: AugmentConfig, train: TrainConfig) -> GanConfig:
@@ -91,9 +94,8 @@ def train_fold_gans(
     engine = engine or Engine()
     engine.apply()
     channels = config.channels or "all"
-    if progress:
-        print(f"  Physio-GAN ({gan.stage}, {gan.epochs} epochs) per channel on {len(fold.train)} training subject(s)",
-              flush=True)
+    logger.info("  Physio-GAN (%s, %d epochs) per channel on %d training subject(s)", gan.stage, gan.epochs,
+                len(fold.train))
     train_stage_gans(data, fold.train, channels, root, gan, device=engine.torch_device(),
                      progress=None if progress else False)
     return root
@@ -134,8 +136,7 @@ def augmented_training_data(
         pass
     from isatsleepnet.augment.balance import augment_dataset
 
-    if progress:
-        print(f"  augmenting {len(fold.train)} training subject(s): {augment.mode}", flush=True)
+    logger.info("  augmenting %d training subject(s): %s", len(fold.train), augment.mode)
     remove_stale_temporaries(folder)  # a store half-written by a killed run
     with atomic_directory(store, overwrite=True) as tmp:
         augment_dataset(data, tmp, gan_dir=gan_root, subjects=fold.train, mode=augment.mode, stage=augment.stage,

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 
 from isatsleepnet.data.normalize import NORMALIZATIONS
 from isatsleepnet.model.architectures import DEFAULT_ARCHITECTURE, get_architecture
@@ -17,7 +17,7 @@ LOSSES = ("hybrid", "generalized-dice")
 OPTIMIZERS = ("adamw", "adam", "amsgrad")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything that shapes a training run; saved as config.json in every run folder.
 
@@ -63,50 +63,48 @@ class TrainConfig:
     # where it runs (device, precision, threads, loader workers) is an isatsleepnet.engine.Engine, not saved here
     model: dict[str, Any] = field(default_factory=dict)
 
-    def validate(self) -> None:
-        """Every setting of the right type and in range, one line naming its flag, before any data is read.
+    def __post_init__(self) -> None:
+        """Every setting of the right type and in range, one line naming the setting, before any data is read.
 
-        Why here: argparse takes ``--lr nan`` or ``--validation-fraction 1.5`` as numbers, a config
-        file anything at all; the optimiser, the fold split or Lightning would refuse them only after
-        the data are loaded, as a traceback-like message.
+        Why on construction: argparse takes ``--lr nan`` or ``--validation-fraction 1.5`` as numbers, a
+        config file anything at all; the optimiser, the fold split or Lightning would refuse them only after
+        the data are loaded, as a traceback-like message. A TrainConfig that exists is one that can run.
         """
-        for name, choices in (("loss", LOSSES), ("optimizer", OPTIMIZERS)):
-            if getattr(self, name) not in choices:
-                raise IsatSleepNetError(f"{_flag(name)} must be one of {', '.join(choices)}, "
-                                        f"not {getattr(self, name)!r}")
+        for name, choices in (("loss", LOSSES), ("optimizer", OPTIMIZERS), ("normalize", NORMALIZATIONS)):
+            _check_choice(name, getattr(self, name), choices)
         if self.grad_clip_norm is not None and not (_is_number(self.grad_clip_norm)
                                                     and math.isfinite(self.grad_clip_norm) and self.grad_clip_norm > 0):
-            raise IsatSleepNetError(f"{_flag('grad_clip_norm')} must be a finite number above 0, "
-                                    f"not {self.grad_clip_norm!r}")
-        if self.normalize not in NORMALIZATIONS:
-            raise IsatSleepNetError(f"{_flag('normalize')} must be one of {', '.join(NORMALIZATIONS)}, "
-                                    f"not {self.normalize!r}")
+            raise SettingError("grad_clip_norm", f"must be a finite number above 0, not {self.grad_clip_norm!r}")
         for name, low, high, meaning in _NUMBERS:
             value = getattr(self, name)
             if not (_is_number(value) and math.isfinite(value) and low(value) and high(value)):
-                raise IsatSleepNetError(f"{_flag(name)} must be {meaning}, not {value!r}")
+                raise SettingError(name, f"must be {meaning}, not {value!r}")
         for name, least, optional in _WHOLE:
             value = getattr(self, name)
             if value is None and optional:
                 continue
             if not (isinstance(value, int) and not isinstance(value, bool) and value >= least):
-                raise IsatSleepNetError(f"{_flag(name)} must be a whole number of at least {least}, not {value!r}")
+                raise SettingError(name, f"must be a whole number of at least {least}, not {value!r}")
         if self.seed > 2**32 - 1:
-            raise IsatSleepNetError(f"{_flag('seed')} must be at most {2**32 - 1}, not {self.seed}")
+            raise SettingError("seed", f"must be at most {2**32 - 1}, not {self.seed}")
         for name in ("class_weighted", "balanced_sampling", "tensorboard"):
             if not isinstance(getattr(self, name), bool):
-                raise IsatSleepNetError(f"{_flag(name)} must be true or false, not {getattr(self, name)!r}")
+                raise SettingError(name, f"must be true or false, not {getattr(self, name)!r}")
         if self.channels is not None and not (
                 isinstance(self.channels, (list, tuple)) and self.channels
                 and all(isinstance(c, str) and c.strip() for c in self.channels)):
-            raise IsatSleepNetError(f"{_flag('channels')} must name one or more channels, not {self.channels!r}")
+            raise SettingError("channels", f"must name one or more channels, not {self.channels!r}")
         if not isinstance(self.model, dict):
-            raise IsatSleepNetError(f"model must be a table of ModelConfig settings, not {self.model!r}")
+            raise SettingError("model", f"must be a table of ModelConfig settings, not {self.model!r}")
         arch = get_architecture(self.architecture)  # an unknown name: one line listing the registered ones
         if self.model.get("context") and arch.name != DEFAULT_ARCHITECTURE:
-            raise IsatSleepNetError(f"--context: the context heads read ISATSleepNet's epoch embeddings; "
+            raise IsatSleepNetError(f"{{context}}: the context heads read ISATSleepNet's epoch embeddings; "
                                     f"{arch.name} has none (it is not a {DEFAULT_ARCHITECTURE} network)")
         _validate_fine_tuning(self)
+
+    def validate(self) -> None:
+        """Check the settings again (they are checked on construction; kept while callers still call it)."""
+        self.__post_init__()
 
     @property
     def architecture(self) -> str:
@@ -141,42 +139,26 @@ def for_architecture(name: str | None, **overrides: Any) -> TrainConfig:
     return dataclasses.replace(config, **overrides)
 
 
-# TrainConfig field -> the flag of `train` and `cv` that sets it; a message names both (a config file uses the field)
-FLAGS: dict[str, str] = {
-    "learning_rate": "--lr", "weight_decay": "--weight-decay", "batch_size": "--batch-size",
-    "accumulate_grad_batches": "--accumulate", "max_epochs": "--epochs", "early_stopping_patience": "--patience",
-    "loss_alpha": "--loss-alpha", "normalize": "--normalize", "balanced_sampling": "--balanced",
-    "channels": "--channels", "validation_fraction": "--validation-fraction",
-    "max_train_batches": "--max-train-batches", "seed": "--seed", "context_epochs": "--context-epochs",
-    "context_learning_rate": "--context-lr", "tensorboard": "--tensorboard", "init": "--init", "freeze": "--freeze",
-    "loss": "--loss", "optimizer": "--optimizer", "grad_clip_norm": "--grad-clip",
-}
-
-
 FREEZE_CHOICES = ("none", "extractors", "encoder")
 FINE_TUNE_LEARNING_RATE = 1e-5
 """The learning rate of a fine-tuning run (--init) whose settings name none: why, see isatsleepnet.training.finetune."""
 
 
 def _validate_fine_tuning(config: TrainConfig) -> None:
-    """--init names a file, --freeze one of FREEZE_CHOICES, and only with --init (frozen random weights learn nothing)."""
+    """``init`` names a file, ``freeze`` one of FREEZE_CHOICES, and only with ``init`` (frozen random weights learn nothing)."""
     if config.init is not None and not (isinstance(config.init, str) and config.init.strip()):
-        raise IsatSleepNetError(f"--init must name a model file, not {config.init!r}")
+        raise SettingError("init", f"must name a model file, not {config.init!r}")
     if config.init_sha256 is not None and not isinstance(config.init_sha256, str):
-        raise IsatSleepNetError(f"init_sha256 must be a checksum (text), not {config.init_sha256!r}")
-    if config.freeze not in FREEZE_CHOICES:
-        raise IsatSleepNetError(f"--freeze must be one of {', '.join(FREEZE_CHOICES)}, not {config.freeze!r}")
+        raise SettingError("init_sha256", f"must be a checksum (text), not {config.init_sha256!r}")
+    _check_choice("freeze", config.freeze, FREEZE_CHOICES)
     if config.freeze != "none" and config.init is None:
-        raise IsatSleepNetError(f"--freeze {config.freeze} needs --init MODEL.pt (freezing untrained weights "
+        raise IsatSleepNetError(f"{{freeze}} {config.freeze} needs {{init}} MODEL.pt (freezing untrained weights "
                                 "learns nothing)")
 
 
-def _flag(name: str) -> str:
-    """``--lr (learning_rate)``, ``--seed``, or the field alone when no flag sets it."""
-    if name not in FLAGS:
-        return name
-    flag = FLAGS[name]
-    return flag if flag.removeprefix("--").replace("-", "_") == name else f"{flag} ({name})"
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise SettingError(name, f"must be one of {', '.join(choices)}, not {value!r}")
 
 
 def _is_number(value: Any) -> bool:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,8 @@ ENCODER_DIR = "encoder"
 CONTEXT_DIR = "context"
 CONTEXT_KEYS = ("context", "context_model", "context_hidden", "context_layers")
 LOG_COLUMNS = ("epoch", "train_loss", "val_accuracy", "val_macro_f1")
+
+logger = logging.getLogger(__name__)
 
 
 def context_of(config: TrainConfig) -> int:
@@ -150,12 +153,13 @@ def _log(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def fit_context(data: PreparedDataset, fold: Fold, encoder_path: Path, out: Path, config: TrainConfig, *,
-                engine: Engine | None = None, progress: bool = True) -> Path:
+                engine: Engine | None = None) -> Path:
     """Train the context head of ``config.model["context"]`` epochs on a trained encoder; returns out/model.pt.
 
     The epochs (``context_epochs``), learning rate (``context_learning_rate``)
     and patience are TrainConfig settings; the window, hidden size and layers are
-    ModelConfig's (``context``, ``context_hidden``, ``context_layers``).
+    ModelConfig's (``context``, ``context_hidden``, ``context_layers``). Each epoch's loss
+    (and validation macro-F1) is a status line of the ``isatsleepnet`` logger.
     """
     engine = engine or Engine()
     final = out / "model.pt"
@@ -220,10 +224,8 @@ def fit_context(data: PreparedDataset, fold: Fold, encoder_path: Path, out: Path
         with atomic_path(checkpoint) as tmp:
             torch.save({**state, "head": head.state_dict(), "optimizer": optimizer.state_dict(),
                         "best_head": best_head}, tmp)
-        if progress:
-            shown = f", validation macro-F1 {100 * score:.1f} %" if val else ""
-            print(f"  context epoch {epoch + 1}/{config.context_epochs}: loss {np.mean(losses):.4f}{shown}",
-                  flush=True)
+        shown = f", validation macro-F1 {100 * score:.1f} %" if val else ""
+        logger.info("  context epoch %d/%d: loss %.4f%s", epoch + 1, config.context_epochs, np.mean(losses), shown)
     head.load_state_dict(best_head)
     selected = _validate(head, val, length) if val else {}
     ModelFile(
@@ -258,11 +260,8 @@ def train_with_context(data: PreparedDataset, fold: Fold, out: Path, config: Tra
 
     if not context_of(config):
         return train_split(data, fold, out, config, progress=progress, engine=engine, **phase1)
-    if progress:
-        print(f"  phase 1: the per-epoch network -> {out / ENCODER_DIR}", flush=True)
+    logger.info("  phase 1: the per-epoch network -> %s", out / ENCODER_DIR)
     encoder = train_split(data, fold, out / ENCODER_DIR, per_epoch_config(config), progress=progress, engine=engine,
                           **phase1)
-    if progress:
-        print(f"  phase 2: context over {context_of(config)} epochs on the frozen network -> {out / 'model.pt'}",
-              flush=True)
-    return fit_context(data, fold, encoder, out, config, engine=engine, progress=progress)
+    logger.info("  phase 2: context over %d epochs on the frozen network -> %s", context_of(config), out / "model.pt")
+    return fit_context(data, fold, encoder, out, config, engine=engine)

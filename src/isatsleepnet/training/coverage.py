@@ -12,7 +12,7 @@ warn before training about what a validation set still lacks.
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,6 +30,8 @@ RARE_EPOCHS = 10  # a stage with fewer validation epochs than this is "very rare
 DRAWS = 200  # seeded candidate draws tried before settling for the one covering most stages
 
 StageCounts = Mapping[str, Sequence[int]]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ def draw_validation(train: Sequence[str], fraction: float, seed: int,
 
 
 def warn_about_validation(dataset: PreparedDataset, folds: Sequence[Fold], *, per_fold: bool) -> list[str]:
-    """Print (to stderr, as ``warning: ...``) and return what each fold's validation set hides from selection.
+    """Log (as warnings, ``warning: ...``) and return what each fold's validation set hides from selection.
 
     Called by `train` and `cv` before they train, for the folds they will train;
     a fold without validation subjects selects its last epoch and gets no warning.
@@ -181,7 +183,7 @@ def warn_about_validation(dataset: PreparedDataset, folds: Sequence[Fold], *, pe
     Returns
     -------
     list of str
-        The lines printed, without the ``warning:`` prefix.
+        The lines logged, without the ``warning:`` prefix.
     """
     counts = subject_stage_counts(dataset)
     lines = []
@@ -189,5 +191,5 @@ def warn_about_validation(dataset: PreparedDataset, folds: Sequence[Fold], *, pe
         if fold.validation:
             lines += validation_warnings(stage_totals(counts, fold.validation), f"fold {fold.index}: " if per_fold else "")
     for line in lines:
-        print(f"warning: {line}", file=sys.stderr, flush=True)
+        logger.warning("warning: %s", line)
     return lines

@@ -23,27 +23,28 @@ from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.augment.balance import AUGMENT_JSON
 from isatsleepnet.augment.config import AugmentConfig, describe
 from isatsleepnet.data.store import PreparedDataset
+from isatsleepnet.data.subjects import recordings_of
 from isatsleepnet.engine import Engine
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.evaluation.predictions import load_all
 from isatsleepnet.evaluation.report import write_report
 from isatsleepnet.gan.config import GanConfig
 from isatsleepnet.locking import clear_stale_temporaries, folder_lock
-from isatsleepnet.training.augmentation import (
-    augmented_training_data,
-    drop_augmented_epochs,
-    fold_gan_config,
-    is_rank_zero,
-)
+from isatsleepnet.training.augmentation import fold_gan_config, is_rank_zero
 from isatsleepnet.training.config import TrainConfig
-from isatsleepnet.data.subjects import recordings_of
-from isatsleepnet.training.context import check_training, train_with_context
+from isatsleepnet.training.coverage import subject_stage_counts
+from isatsleepnet.training.finetune import check_base_unseen
 from isatsleepnet.training.fit import MODEL_FILE
-from isatsleepnet.training.finetune import check_base_unseen, with_base
-from isatsleepnet.training.provenance import write_run_cards
-from isatsleepnet.training.coverage import subject_stage_counts, warn_about_validation
 from isatsleepnet.training.folds import Fold, load_folds, make_folds, save_folds
-from isatsleepnet.training.train import CONFIG_FILE, ENGINE_FILE, changed_train_settings
+from isatsleepnet.training.provenance import write_run_cards
+from isatsleepnet.training.split_run import (
+    CONFIG_FILE,
+    changed_train_settings,
+    check_splits,
+    resolve_settings,
+    run_split,
+    save_engine,
+)
 
 FOLDS_FILE = "folds.json"
 
@@ -145,33 +146,32 @@ def run_fold(
     gan: GanConfig | None = None,
     keep_augmented: bool = False,
     engine: Engine | None = None,
+    headline: str = "",
 ) -> Path:
     """Train fold ``fold`` (if needed) and predict its test subjects; returns the fold folder.
 
-    With augmentation the fold's augmented training store is made (or reused)
-    first; it is deleted once the model is saved unless ``keep_augmented``.
+    The fold is trained as `train` trains (:func:`~isatsleepnet.training.split_run.run_split`):
+    its folder holds the files of a `train` folder, plus the test predictions. With
+    augmentation the fold's augmented training store is made (or reused) first; it
+    is deleted once the model is saved unless ``keep_augmented``.
     """
     augment = augment or AugmentConfig()
+    engine = engine or Engine()
     out = fold_dir(run, fold.index)
     saved = json.loads((run / CONFIG_FILE).read_text())
     description: dict[str, Any] = {"protocol": saved["protocol"]}
     if augment.enabled:
         description["augment_settings"] = {**augment.record(), "seed": config.seed, "gan": saved.get("gan")}
-    train_data = None
-    if augment.enabled and not (out / MODEL_FILE).is_file():
-        train_data = augmented_training_data(data, fold, out, augment, config, gan=gan, engine=engine,
-                                             progress=progress)
-    model_path = train_with_context(data, fold, out, config, progress=progress, train_data=train_data,
-                                    augment=augment.mode, description=description, engine=engine)
+    model_path = run_split(data, fold, out, config, engine=engine, augment=augment, gan=gan,
+                           keep_augmented=keep_augmented, progress=progress, headline=headline,
+                           description=description, cover_stages=fold.validation_stages is not None)
     if not is_rank_zero():  # the other DDP processes helped train; the first one alone writes results
         return out
-    if train_data is not None and not keep_augmented:
-        drop_augmented_epochs(out)
     from isatsleepnet.inference.predict import predict_recordings
 
     # the test set through the predictor `stage` uses: the reported metrics are those of the staging code
     predictions = predict_recordings(model_path, recordings_of(data, fold.test), out / "predictions",
-                                     engine=(engine or Engine()).for_inference(), progress=progress)
+                                     engine=engine.for_inference(), progress=progress)
     _record_test_metrics(model_path, fold, predictions)
     write_run_cards(out)  # MODEL_CARD.md with the test metrics just recorded
     atomic_write_text(out / "DONE", "predictions of the test subjects are complete\n")
@@ -280,11 +280,7 @@ def cross_validate(
     >>> metrics = isn.cross_validate("prepared/edf20", "runs/edf20", protocol="sleep-edf-20")  # doctest: +SKIP
     >>> metrics["pooled"]["macro_f1"]  # doctest: +SKIP
     """
-    config = with_base(config, init, freeze)  # the paper's settings by default; the base model's checksum
-    config.validate()
-    engine = engine or Engine()
-    engine.validate()
-    engine.check_training()  # before the data are read
+    config, engine, augment = resolve_settings(config, engine, augment, init=init, freeze=freeze)
     data, run = PreparedDataset(data_root), Path(run)
     if (data.root / AUGMENT_JSON).is_file():
         raise IsatSleepNetError(
@@ -300,12 +296,8 @@ def cross_validate(
         if not chosen:
             raise IsatSleepNetError(f"--fold {only_fold}: the run has folds 0..{len(folds) - 1}")
     check_base_unseen(config, data, chosen)  # a base model that saw a test subject would leak it into the metrics
-    for fold in chosen:
-        if not (fold_dir(run, fold.index) / "DONE").is_file():
-            check_training(data, fold, config)
-    if is_rank_zero():  # before training: a validation set lacking stages makes model selection noise
-        warn_about_validation(data, [f for f in chosen if not (fold_dir(run, f.index) / "DONE").is_file()],
-                              per_fold=True)
+    check_splits(data, [f for f in chosen if not (fold_dir(run, f.index) / "DONE").is_file()], config,
+                 augment=augment, gan=gan, per_fold=True)
     with contextlib.ExitStack() as held:  # every fold this run trains, held until it ends
         for fold in chosen:  # clean: what a killed run was writing in the fold
             folder = fold_dir(run, fold.index)
@@ -315,7 +307,7 @@ def cross_validate(
             write_run(run, folds, new_run, seed=config.seed)
         if len(chosen) == len(folds) and is_rank_zero():  # no other cv process can be writing in the run folder
             clear_stale_temporaries(run)
-        atomic_write_text(run / ENGINE_FILE, json.dumps(engine.to_dict(), indent=2) + "\n")
+        save_engine(run, engine)
         _run_folds(data, run, folds, chosen, config, progress=progress, augment=augment, gan=gan,
                    keep_augmented=keep_augmented, engine=engine)
         if not is_rank_zero():
@@ -329,8 +321,7 @@ def _run_folds(data: PreparedDataset, run: Path, folds: list[Fold], chosen: list
     for fold in chosen:
         if (fold_dir(run, fold.index) / "DONE").is_file():
             continue
-        if progress:
-            print(f"fold {fold.index + 1}/{len(folds)}: train {len(fold.train)} subjects, "
-                  f"validate {len(fold.validation)}, test {len(fold.test)}", flush=True)
+        headline = (f"fold {fold.index + 1}/{len(folds)}: train {len(fold.train)} subjects, "
+                    f"validate {len(fold.validation)}, test {len(fold.test)}")
         run_fold(data, run, fold, config, progress=progress, augment=augment, gan=gan, keep_augmented=keep_augmented,
-                 engine=engine)
+                 engine=engine, headline=headline)

@@ -34,7 +34,7 @@ from typing import Any
 import lightning as L
 from torch import nn
 
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, SettingError, template_of
 from isatsleepnet.model.architectures import DEFAULT_ARCHITECTURE, get_architecture
 from isatsleepnet.model.file import ModelFile, load_model_file
 from isatsleepnet.training.config import FINE_TUNE_LEARNING_RATE, FREEZE_CHOICES, TrainConfig
@@ -50,7 +50,7 @@ __all__ = ["FINE_TUNE_LEARNING_RATE", "FREEZE_CHOICES", "FrozenInEval", "base_mi
 def _base_file(path: str | Path) -> ModelFile:
     path = Path(path)
     if not path.is_file():
-        raise IsatSleepNetError(f"--init {path}: model file not found")
+        raise IsatSleepNetError(f"{{init}} {path}: model file not found")
     return load_model_file(path)
 
 
@@ -72,7 +72,7 @@ def with_base(config: TrainConfig | None, init: str | Path | None = None, freeze
         return config
     checksum = _base_file(config.init).header["sha256"]
     if config.init_sha256 is not None and config.init_sha256 != checksum:
-        raise IsatSleepNetError(f"--init {config.init}: not the base model these settings name (its checksum is not "
+        raise IsatSleepNetError(f"{{init}} {config.init}: not the base model these settings name (its checksum is not "
                                 f"init_sha256 {config.init_sha256[:12]}…)")
     return replace(config, init_sha256=checksum)
 
@@ -84,9 +84,12 @@ def _words(value: Any) -> str:
 
 def base_mismatch(base: ModelFile, model_config: dict[str, Any], epoch_seconds: float, normalize: str,
                   architecture: str = DEFAULT_ARCHITECTURE) -> str | None:
-    """What keeps ``base`` from starting a run with this network and data, in one line; None if it fits."""
+    """What keeps ``base`` from starting a run with this network and data, in one line; None if it fits.
+
+    The line is a message template: it may name the setting ``{architecture}``.
+    """
     if base.architecture != architecture:
-        return f"architecture {base.architecture} (base) vs {architecture} (this run; --architecture)"
+        return f"architecture {base.architecture} (base) vs {architecture} (this run; {{architecture}})"
     found = []
     if list(base.roles) != list(model_config["roles"]):
         found.append(f"channel roles {_words(base.roles)} (base) vs {_words(model_config['roles'])} (this run)")
@@ -110,14 +113,14 @@ def frozen_modules(network: nn.Module, freeze: str, architecture: str = DEFAULT_
     """The submodules that ``freeze`` keeps as they are: none, the per-channel extractors, or all but the head
     (which modules those are, the architecture's entry says)."""
     if freeze not in FREEZE_CHOICES:
-        raise IsatSleepNetError(f"--freeze must be one of {', '.join(FREEZE_CHOICES)}, not {freeze!r}")
+        raise SettingError("freeze", f"must be one of {', '.join(FREEZE_CHOICES)}, not {freeze!r}")
     arch = get_architecture(architecture)
     if freeze == "none":
         return []
     if freeze == "extractors":
         if not arch.extractors:
-            raise IsatSleepNetError(f"--freeze extractors: {arch.name} has no per-channel extractors; "
-                                    "use --freeze encoder or none")
+            raise IsatSleepNetError(f"{{freeze}} extractors: {arch.name} has no per-channel extractors; "
+                                    "use {freeze} encoder or none")
         return [getattr(network, name) for name in arch.extractors]
     return [module for name, module in network.named_children() if name not in arch.heads]
 
@@ -143,11 +146,11 @@ def check_base(config: TrainConfig, model_config: dict[str, Any], epoch_seconds:
         return None
     base = _base_file(config.init)
     if config.init_sha256 is not None and base.header.get("sha256") != config.init_sha256:
-        raise IsatSleepNetError(f"--init {config.init}: not the base model this run started from (its checksum "
-                                "differs); use that model file or another --out")
+        raise IsatSleepNetError(f"{{init}} {config.init}: not the base model this run started from (its checksum "
+                                "differs); use that model file or another {out}")
     problem = base_mismatch(base, model_config, epoch_seconds, config.normalize, config.architecture)
     if problem:
-        raise IsatSleepNetError(f"--init {config.init}: the base model does not fit this run: {problem}")
+        raise IsatSleepNetError(f"{{init}} {config.init}: the base model does not fit this run: {problem}")
     return base
 
 
@@ -166,7 +169,7 @@ def start_from_base(network: nn.Module, config: TrainConfig, model_config: dict[
     expected = network.state_dict()
     missing = sorted(k for k in expected if k not in state and not k.startswith("context."))
     if missing or any(k not in expected or tuple(expected[k].shape) != tuple(v.shape) for k, v in state.items()):
-        raise IsatSleepNetError(f"--init {config.init}: its weights do not fit this run's network "
+        raise IsatSleepNetError(f"{{init}} {config.init}: its weights do not fit this run's network "
                                 f"({', '.join(missing[:3]) or 'shapes differ'})")
     network.load_state_dict(state, strict=False)
     modules = frozen_modules(network, config.freeze, config.architecture)
@@ -210,4 +213,5 @@ def check_base_unseen(config: TrainConfig, data: Any, folds: list[Any]) -> None:
             check_unseen(training, data.root, list(fold.test), recordings_of(data, list(fold.test)),
                          hint="fine-tune from a model that never saw this dataset's test subjects")
         except IsatSleepNetError as exc:
-            raise IsatSleepNetError(f"--init {config.init}: fold {fold.index}'s test subjects: {exc}") from None
+            raise IsatSleepNetError(f"{{init}} {config.init}: fold {fold.index}'s test subjects: "
+                                    f"{template_of(exc)}") from None

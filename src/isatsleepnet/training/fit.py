@@ -98,7 +98,7 @@ def check_split(data: PreparedDataset, fold: Fold, config: TrainConfig) -> None:
         import importlib.util
 
         if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
-            raise IsatSleepNetError("--tensorboard needs the tensorboard package: pip install tensorboard")
+            raise IsatSleepNetError("{tensorboard} needs the tensorboard package: pip install tensorboard")
     first = train_recs[0]
     check_base(config, network_settings(first, list(channels), config), float(first.meta.get("epoch_seconds", 30.0)))
 
@@ -129,7 +129,7 @@ def _augmented_recordings(train_data: PreparedDataset, data: PreparedDataset, fo
         if leaked:
             raise IsatSleepNetError(
                 f"{data.root}: validation subject(s) {', '.join(leaked[:5])} were augmented; augment only the "
-                "training subjects (--subjects or --folds-file/--fold), or choose other validation subjects"
+                "training subjects ({subjects} or {folds_file}/{fold}), or choose other validation subjects"
             )
         return recs
     by_name = {r.name: r for r in originals}

@@ -1,7 +1,8 @@
 """Subject-wise folds: every night of a subject lands in exactly one role per fold.
 
-Protocols of the paper: 20-fold CV for Sleep-EDF-20, 10-fold for Sleep-EDF-78,
-a 70/30 subject split for SHHS, or k-fold. Each fold's validation subjects
+A protocol is a dataset's, from the table of datasets (:mod:`isatsleepnet.data.datasets`):
+20-fold CV for Sleep-EDF-20, 10-fold for Sleep-EDF-78, a 70/30 subject split for SHHS
+(the paper's), ... or ``kfold``, k folds over any dataset. Each fold's validation subjects
 (for early stopping and model selection) are carved from its training subjects,
 never from its test subjects, and cover every sleep stage when those allow it
 (:mod:`isatsleepnet.training.coverage`): folds.json records per fold which stages
@@ -20,6 +21,7 @@ import numpy as np
 from sklearn.model_selection import KFold, train_test_split
 
 from isatsleepnet.atomic import atomic_write_text
+from isatsleepnet.data.datasets import DATASETS, KFOLD, Dataset, protocols
 from isatsleepnet.data.subjects import check_subjects
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.training.coverage import StageCounts, draw_validation, subject_stage_counts
@@ -27,7 +29,16 @@ from isatsleepnet.training.coverage import StageCounts, draw_validation, subject
 if TYPE_CHECKING:
     from isatsleepnet.data.store import PreparedDataset
 
-PROTOCOLS = {"sleep-edf-20": 20, "sleep-edf-78": 10, "shhs": None, "kfold": None}
+
+def _protocol(protocol: str) -> Dataset | None:
+    """The dataset whose protocol ``protocol`` names; None for kfold."""
+    if protocol == KFOLD:
+        return None
+    entry = DATASETS.get(protocol)
+    if entry is None or entry.protocol is None:
+        problem = "unknown protocol" if entry is None else "no evaluation protocol for dataset"
+        raise IsatSleepNetError(f"{problem} {protocol!r}; choose from {', '.join(protocols(kfold=True))}")
+    return entry
 
 
 @dataclass(frozen=True)
@@ -69,25 +80,36 @@ def make_folds(
     *,
     n_folds: int | None = None,
     validation_fraction: float = 0.1,
-    test_fraction: float = 0.3,
+    test_fraction: float | None = None,
     seed: int = 0,
     stage_counts: StageCounts | None = None,
 ) -> list[Fold]:
     """Folds over ``subjects`` (one id per person, nights already grouped).
 
-    ``stage_counts`` (epochs per stage of each subject, :func:`subject_stage_counts`)
-    makes each fold's validation subjects cover every stage its non-test subjects allow.
+    ``protocol`` is a dataset's (:func:`isatsleepnet.data.datasets.protocols`): its number of folds, or its
+    train/test split (``test_fraction`` overrides the split's test share), or ``kfold``
+    with ``n_folds``. ``stage_counts`` (epochs per stage of each subject,
+    :func:`subject_stage_counts`) makes each fold's validation subjects cover every
+    stage its non-test subjects allow.
+
+    Examples
+    --------
+    >>> [len(f.test) for f in make_folds([f"s{i}" for i in range(10)], "shhs")]
+    [3]
+    >>> len(make_folds([f"s{i}" for i in range(9)], "kfold", n_folds=3))
+    3
     """
     subjects = sorted(set(subjects))
-    if protocol not in PROTOCOLS:
-        raise IsatSleepNetError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
-    if protocol == "shhs":
+    entry = _protocol(protocol)
+    if entry is not None and entry.test_fraction is not None:
         if len(subjects) < 3:
-            raise IsatSleepNetError(f"the shhs 70/30 split needs at least 3 subjects, the data has {len(subjects)}")
-        train, test = train_test_split(subjects, test_size=test_fraction, random_state=seed)
+            raise IsatSleepNetError(f"the {protocol} {entry.protocol} needs at least 3 subjects, "
+                                    f"the data has {len(subjects)}")
+        fraction = entry.test_fraction if test_fraction is None else test_fraction
+        train, test = train_test_split(subjects, test_size=fraction, random_state=seed)
         folds = [_fold(0, train, tuple(sorted(test)), validation_fraction, seed, stage_counts)]
     else:
-        k = n_folds if protocol == "kfold" else PROTOCOLS[protocol]
+        k = n_folds if entry is None else entry.folds
         if k is None or k < 2:
             raise IsatSleepNetError("kfold needs --folds K with K >= 2")
         if len(subjects) < k:

@@ -136,7 +136,7 @@ def test_unsupported_format(tmp_path):
 
 # --------------------------------------------------------------------------- integer stage codes
 AMBIGUOUS = (r"integer stage codes 0-4 without a 5: AASM \(4 = REM, YASA / DeepSleepNet\) or R&K \(4 = stage 4 = N3, "
-             r"5 = REM\)\? say which with --stage-codes aasm or --stage-codes rk$")
+             r"5 = REM\)\? say which with stage_codes= aasm or stage_codes= rk$")
 
 
 def write(path, text: str):
@@ -186,8 +186,9 @@ def test_text_and_integers_in_one_file_decide_the_integers_alike(tmp_path):
 def test_a_code_the_chosen_coding_lacks_is_named_with_its_line(tmp_path):
     path = write(tmp_path / "c.csv", "stage\n0\n4\n5\n")
     with pytest.raises(DataError, match=r"^c\.csv: stage code 5 on line 4 does not exist in the AASM coding chosen "
-                                        r"with --stage-codes aasm \(0-4, 4 = REM, -1 artefact, -2 unscored\)$"):
+                                        r"with stage_codes= aasm \(0-4, 4 = REM, -1 artefact, -2 unscored\)$") as refused:
         read_hypnogram(path, stage_codes="aasm")
+    assert refused.value.settings == ("stage_codes",)  # the CLI spells it --stage-codes
     with pytest.raises(DataError, match=r"^d\.csv: stage code -1 on line 3 does not exist in the R&K coding"):
         read_hypnogram(write(tmp_path / "d.csv", "0\n4\n-1\n"), stage_codes="rk")
     with pytest.raises(DataError, match=r"^e\.csv: integer stage codes mix R&K's 5 \(on line 2\) and AASM's -1"):
@@ -215,8 +216,8 @@ def test_xml_stays_rk_whatever_the_choice(tmp_path):
     path = write(tmp_path / "shhs1-1.xml", NSRR)
     hyp = read_hypnogram(path, stage_codes="aasm")
     assert list(hyp.to_epochs(10, 30.0)) == [0, 0, 1, 3, 3, 4, 4, 4, L.DROP, L.DROP]  # 4 = N3, 5 = REM
-    assert hyp.notes == ["--stage-codes aasm does not apply to XML: NSRR and Profusion XML number stages in R&K "
-                         "(5 = REM)"]
+    assert hyp.notes == ["the chosen stage coding aasm does not apply to XML: NSRR and Profusion XML number "
+                         "stages in R&K (5 = REM)"]
 
 
 def test_an_unknown_coding_is_refused(tmp_path):

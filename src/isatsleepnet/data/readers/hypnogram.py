@@ -222,8 +222,8 @@ def read_hypnogram(
     if suffix == ".xml":
         hyp = read_xml(path, epoch_seconds=epoch_seconds)
         if stage_codes is not None:
-            hyp.note(f"--stage-codes {stage_codes} does not apply to XML: NSRR and Profusion XML number "
-                     "stages in R&K (5 = REM)")
+            hyp.note(f"the chosen stage coding {stage_codes} does not apply to XML: NSRR and Profusion XML "
+                     "number stages in R&K (5 = REM)")
         return hyp
     if suffix in (".csv", ".tsv", ".txt"):
         return read_table(path, epoch_seconds=epoch_seconds, stage_codes=stage_codes)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from isatsleepnet.data import labels as L
 from isatsleepnet.data.readers.hypnogram_grid import Hypnogram, build_hypnogram, cut, quote
-from isatsleepnet.errors import DataError
+from isatsleepnet.errors import DataError, template_of
 
 STAGE_COLUMNS = ("stage", "sleep_stage", "label", "hypnogram", "score")
 ONSET_COLUMNS = ("onset", "onset_s", "start", "time", "start_s")
@@ -34,7 +34,7 @@ def resolve_integers(
     try:
         coding, note = L.integer_coding([(code, where) for _, code, where in integers], stage_codes)
     except L.CodingError as exc:
-        raise DataError(path, str(exc)) from None
+        raise DataError(path, template_of(exc)) from None
     table = L.CODING_TABLES[coding]
     for i, code, _ in integers:
         events[i][2] = table[code]

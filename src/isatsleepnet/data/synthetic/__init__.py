@@ -17,7 +17,7 @@ from tqdm import tqdm
 from isatsleepnet.data.synthetic.hypnogram import mark_movement, simulate_hypnogram
 from isatsleepnet.data.synthetic.signals import SubjectProfile, simulate_channels
 from isatsleepnet.data.synthetic.writers import EPOCH_SECONDS, write_shhs, write_sleep_edf
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 
 LAYOUTS: tuple[str, ...] = ("sleep-edf", "shhs")
 MAX_HOURS = 48.0
@@ -48,27 +48,39 @@ class SynthConfig:
     def n_epochs(self) -> int:
         return int(self.hours * 3600.0 // EPOCH_SECONDS)
 
-    def validate(self) -> None:
-        """Raise :class:`IsatSleepNetError` with a message the user can act on."""
+    def __post_init__(self) -> None:
+        """Raise :class:`IsatSleepNetError` naming the setting, before a file is written."""
         if self.layout not in LAYOUTS:
-            raise IsatSleepNetError(f"unknown layout {self.layout!r}; choose one of {', '.join(LAYOUTS)}")
+            raise SettingError("layout", f"must be one of {', '.join(LAYOUTS)}, not {self.layout!r}")
+        for name, least in (("subjects", 1), ("nights", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and not isinstance(value, bool)):
+                raise SettingError(name, f"must be a whole number, not {value!r}")
         if self.subjects < 1:
-            raise IsatSleepNetError(f"--subjects must be at least 1, got {self.subjects}")
+            raise SettingError("subjects", f"must be at least 1, got {self.subjects}")
         if self.layout == "sleep-edf" and self.subjects > 100:
-            raise IsatSleepNetError("the sleep-edf layout numbers subjects with two digits: at most 100 subjects")
+            raise SettingError("subjects", f"must be at most 100 with the sleep-edf layout (it numbers subjects "
+                                           f"with two digits), not {self.subjects}")
         if self.nights not in (1, 2):
-            raise IsatSleepNetError(f"--nights must be 1 or 2, got {self.nights}")
-        if not self.hours * 3600.0 >= EPOCH_SECONDS:
+            raise SettingError("nights", f"must be 1 or 2, got {self.nights}")
+        if not (isinstance(self.hours, (int, float)) and not isinstance(self.hours, bool)
+                and self.hours * 3600.0 >= EPOCH_SECONDS):
             raise IsatSleepNetError(
-                f"--hours {self.hours} is shorter than one {EPOCH_SECONDS:.0f}-s epoch; "
+                f"{{hours}} {self.hours!r} is shorter than one {EPOCH_SECONDS:.0f}-s epoch; "
                 "use a few hours (at least 0.5 for a recording with sleep in it)"
             )
         if self.hours > MAX_HOURS:
-            raise IsatSleepNetError(f"--hours {self.hours} is more than {MAX_HOURS:.0f} h per night")
+            raise IsatSleepNetError(f"{{hours}} {self.hours!r} is more than {MAX_HOURS:.0f} h per night")
         if self.seed < 0:
-            raise IsatSleepNetError(f"--seed must be non-negative, got {self.seed}")
+            raise SettingError("seed", f"must be non-negative, got {self.seed}")
+        if not isinstance(self.profusion, bool):
+            raise SettingError("profusion", f"must be true or false, not {self.profusion!r}")
         if self.profusion and self.layout != "shhs":
-            raise IsatSleepNetError("--profusion only applies to the shhs layout")
+            raise IsatSleepNetError("{profusion} only applies to the shhs layout")
+
+    def validate(self) -> None:
+        """Check the settings again (they are checked on construction; kept while callers still call it)."""
+        self.__post_init__()
 
 
 @dataclass(frozen=True)
@@ -89,7 +101,6 @@ def synthesize(out_dir: Path, config: SynthConfig, progress: bool = True) -> lis
     Every night depends only on (seed, subject, night), so subject 2 is the same whether
     2 or 20 subjects are generated, and the same seed always gives identical files.
     """
-    config.validate()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(s, n) for s in range(config.subjects) for n in range(1, config.nights + 1)]

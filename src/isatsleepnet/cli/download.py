@@ -1,0 +1,87 @@
+"""`isatsleepnet download`: fetch a public dataset into MNE's cache layout, every file checked."""
+
+from __future__ import annotations
+
+import argparse
+
+from isatsleepnet.cli.output_paths import output_folder
+
+DESCRIPTION = """\
+Download the files of a public dataset's protocol, exactly those, into the folder
+layout of MNE's data cache, so that `isatsleepnet prepare --data-dir OUT` and MNE
+itself find them:
+
+  OUT/physionet-sleep-data/SC4001E0-PSG.edf
+  OUT/physionet-sleep-data/SC4001EC-Hypnogram.edf
+  ...
+
+Datasets:
+  sleep-edf-20  Sleep Cassette subjects 0-19 (39 nights, 78 files)
+  sleep-edf-78  all 78 Sleep Cassette subjects (153 nights, 306 files)
+  sleep-edf-st  the 22 Sleep Telemetry subjects (44 nights, 88 files)
+  shhs          not downloadable here: needs an NSRR account (the command says how)
+
+Subjects and nights are numbered by the digits in the file names: SC4ssN and ST7ssN
+are subject ss, night N (SC4001 = subject 0, night 1; ST7011 = subject 1, night 1).
+
+Every file is checked against the SHA1 in the checksum table shipped with
+isatsleepnet; a file that fails is deleted and reported, never kept under its
+name. Files already there and intact are skipped, and an interrupted download
+(NAME.part) resumes where it stopped: run the same command again."""
+
+EPILOG = """\
+examples:
+  isatsleepnet download sleep-edf-20 --out ~/mne_data
+  isatsleepnet download sleep-edf-20 --out ~/mne_data --subjects 0 --nights 1
+  isatsleepnet download sleep-edf-78 --out /data/mne --subjects 0-9,20 --mirror https://mirror.example.org/physionet/
+
+next:
+  isatsleepnet prepare --dataset sleep-edf-20 --data-dir ~/mne_data --out prepared/edf20"""
+
+
+def numbers(value: str) -> list[int]:
+    """``"0,1,5-7"`` -> ``[0, 1, 5, 6, 7]``: comma-separated whole numbers and ranges."""
+    found: list[int] = []
+    for item in (v.strip() for v in value.split(",")):
+        if not item:
+            continue
+        low, dash, high = item.partition("-")
+        try:
+            found += list(range(int(low), int(high) + 1)) if dash else [int(item)]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected numbers such as 0,1,5-7, got {item!r}") from None
+    if not found:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return found
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "download",
+        help="download Sleep-EDF (20, 78 or telemetry) into MNE's cache layout, checked file by file",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("dataset", metavar="DATASET", help="sleep-edf-20, sleep-edf-78, sleep-edf-st (shhs: how to get it)")
+    p.add_argument("--out", type=output_folder, required=True,
+                   help="root of the MNE-style data folder, e.g. ~/mne_data (files go to OUT/physionet-sleep-data/)")
+    p.add_argument("--subjects", type=numbers, metavar="LIST",
+                   help="only these subjects, e.g. 0,1,5-9 (numbered by the file names' digits; default: all of the protocol)")
+    p.add_argument("--nights", type=numbers, metavar="LIST", help="only these nights, 1 and/or 2 (default: both)")
+    p.add_argument("--mirror", metavar="URL",
+                   help="address that replaces https://physionet.org/files/ (the rest of each path, "
+                        "sleep-edfx/1.0.0/..., stays): an institutional mirror")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from isatsleepnet.data.download import download
+
+    result = download(args.dataset, args.out, subjects=args.subjects, nights=args.nights,
+                      mirror=args.mirror, progress=not args.quiet)
+    print(f"{len(result.downloaded)} file(s) downloaded, {len(result.present)} already there; "
+          f"all {len(result.files)} match their SHA1: {result.folder}")
+    print(f"next: isatsleepnet prepare --dataset {args.dataset} --data-dir {args.out} --out prepared/{args.dataset}")
+    return 0
