@@ -131,7 +131,7 @@ def describe_exception(exc: BaseException) -> str:
         return f"No space left on device (a short write: {exc})"  # how numpy reports a full disk
     text = " ".join(str(exc).split())
     text = text if len(text) <= 160 else text[:157] + "..."
-    return f"unexpected {type(exc).__name__}: {text} ({debug} shows the traceback)"  # {debug}: the CLI's --debug
+    return f"unexpected {type(exc).__name__}: {text} ({{debug}} shows the traceback)"  # {debug}: the CLI's --debug
 
 
 def unexpected_error(path: str | Path, exc: BaseException) -> str:

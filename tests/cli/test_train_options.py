@@ -5,13 +5,13 @@ import json
 
 import pytest
 
+from isatsleepnet.cli.flags import message as flag_message
 from isatsleepnet.cli.train_options import (
     add_augment_arguments,
     add_train_arguments,
     augment_config_from_args,
     train_config_from_args,
 )
-from isatsleepnet.cli.flags import message as flag_message
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.gan.config import GanConfig
 

@@ -281,9 +281,10 @@ def saved_generator(tmp_path_factory) -> tuple[Path, dict]:
     ({"epochs_trained": -1}, "corrupt generator: epochs_trained is -1, a negative number; train it again"),
     ({"amplitude_uv": torch.full((3, 2), float("nan"))}, ("corrupt generator: non-finite weights in amplitude_uv; "
                                                           "train it again")),
-    ({"config": {"epochs": 0}}, ("invalid generator settings: GAN option epochs must be at least 1, got 0; "
+    ({"config": {"epochs": 0}}, ("invalid generator settings: epochs= must be a whole number of at least 1, not 0; "
                                  "train it again")),
-    ({"config": {"noise_dim": "x"}}, "saved by an incompatible version of Physio-GAN; train it again"),
+    ({"config": {"noise_dim": "x"}}, ("invalid generator settings: noise_dim= must be a whole number of at least 1, "
+                                      "not 'x'; train it again")),
 ])
 def test_a_generator_file_with_a_wrong_field_is_one_line(saved_generator, tmp_path, changes, problem):
     folder, payload = saved_generator

@@ -355,7 +355,7 @@ def test_an_unusable_out_folder_or_device_is_one_line_before_the_model_loads(wri
     missing_model = tmp_path / "no-model.pt"  # never opened: the folder is checked first
     with pytest.raises(IsatSleepNetError, match=r"file/sub: cannot create the output folder"):
         stage_cli([str(psg), "--model", str(missing_model), "--out", str(blocker / "sub")])
-    with pytest.raises(IsatSleepNetError, match="--device must be auto, cpu, cuda, cuda:N or mps, not 'bogus'"):
+    with pytest.raises(IsatSleepNetError, match="^device= must be auto, cpu, cuda, cuda:N or mps, not 'bogus'"):
         stage_cli([str(psg), "--model", str(missing_model), "--out", str(tmp_path / "o2"), "--device", "bogus"])
     import torch
 

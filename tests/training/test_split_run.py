@@ -46,8 +46,12 @@ def test_a_train_folder_and_a_cv_fold_folder_hold_the_same_files(synthetic_prepa
     assert model == out / "model.pt" and model.is_file()
     assert _names(fold) - CV_ONLY == _names(out)
     assert {"config.json", "engine.json", "split.json", "MODEL_CARD.md", "model.pt"} <= _names(out)
-    for name in (CONFIG_FILE, ENGINE_FILE, SPLIT_FILE):  # written by the same lines, byte for byte
+    for name in (CONFIG_FILE, ENGINE_FILE):  # written by the same lines, byte for byte
         assert (fold / name).read_text() == (out / name).read_text(), name
+    splits = [json.loads((folder / SPLIT_FILE).read_text()) for folder in (fold, out)]
+    # the same subjects (a folds file's split keeps no stage coverage: training_split reads the subjects only)
+    assert [{k: s[k] for k in ("index", "train", "validation", "cover_stages")} for s in splits] == [
+        {k: splits[0][k] for k in ("index", "train", "validation", "cover_stages")}] * 2
     # engine.json one way: sorted keys, the run folder's as well as each fold's
     assert (run / ENGINE_FILE).read_text() == (out / ENGINE_FILE).read_text()
     assert list(json.loads((out / ENGINE_FILE).read_text())) == sorted(json.loads((out / ENGINE_FILE).read_text()))
@@ -97,15 +101,19 @@ def test_a_finished_split_is_not_augmented_again(synthetic_prepared, tmp_path, s
     out.mkdir()
     (out / "model.pt").write_bytes(b"")  # a finished run (resumed runs continue inside training)
     monkeypatch.setattr(split_run, "augmented_training_data", lambda *a, **k: pytest.fail("augmented again"))
-    run_split(data, _split(data), out, config, engine=engine, augment=augment)
+    cards: list[Path] = []
+    monkeypatch.setattr(split_run, "write_run_cards", cards.append)
+    assert run_split(data, _split(data), out, config, engine=engine, augment=augment) == out / "model.pt"
     assert stand_in[-1]["train_data"] is None and stand_in[-1]["augment"] == "transforms"
+    assert cards == [out]  # the card is (re)written beside the model file
 
 
 def test_check_splits_refuses_before_anything_is_written(synthetic_prepared, tmp_path):
     data = PreparedDataset(synthetic_prepared)
     config, _, augment = resolve_settings(tiny_config(channels=["no such channel"]), None, None)
-    with pytest.raises(IsatSleepNetError):
+    with pytest.raises(IsatSleepNetError, match="lacks channel"):
         check_splits(data, [_split(data)], config, augment=augment)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_resolve_settings_fills_in_and_validates():

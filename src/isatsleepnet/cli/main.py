@@ -18,11 +18,12 @@ from collections.abc import Sequence
 
 from isatsleepnet import __version__
 from isatsleepnet.cores import busy_machine, default_threads
-from isatsleepnet.errors import IsatSleepNetError, describe_exception
+from isatsleepnet.cli.flags import message
+from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.status import status_level, status_output
 
 SUBCOMMANDS: tuple[str, ...] = (
-    "synth", "prepare", "export_npz", "train_gan", "augment", "train", "cv", "evaluate", "compare", "stage", "export",
+    "download", "synth", "prepare", "export_npz", "train_gan", "augment", "train", "cv", "evaluate", "compare", "stage", "export",
     "model_info", "architectures", "demo",
 )
 
@@ -32,9 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="isatsleepnet",
         description=(
             "Automatic sleep staging from polysomnography. Typical flow: "
-            "prepare -> train/cv -> evaluate -> stage new recordings: "
-            "`prepare` raw EDF recordings into 30-s epochs, `train` a model (or `cv` to cross-validate), "
-            "`evaluate` it on held-out data, then `stage` new EDF/BDF recordings with it "
+            "prepare -> train/cv -> evaluate -> stage new recordings. "
+            "`download` fetches a public Sleep-EDF dataset (each file checked against its checksum), "
+            "`prepare` turns raw EDF recordings into 30-s epochs, `train` trains a model (`cv` cross-validates), "
+            "`evaluate` scores it on held-out data and `stage` stages new EDF/BDF recordings with it "
             "(hypnogram, sleep statistics, report). "
             "`synth` writes a synthetic PSG cohort for trying things out; "
             "`demo` runs the whole flow on synthetic data."
@@ -67,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
     except IsatSleepNetError as exc:
         if args.debug:
             raise
-        print(f"isatsleepnet {args.command}: error: {exc}", file=sys.stderr)
+        print(f"isatsleepnet {args.command}: error: {message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # Ctrl+C: every command resumes where it stopped when started again
         print(f"isatsleepnet {args.command}: interrupted; run the same command again to continue", file=sys.stderr)
@@ -75,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - disk full, out of memory, a bug: one line, never a traceback
         if args.debug:
             raise
-        print(f"isatsleepnet {args.command}: error: {describe_exception(exc)}", file=sys.stderr)
+        print(f"isatsleepnet {args.command}: error: {message(exc)}", file=sys.stderr)
         return 1
 
 

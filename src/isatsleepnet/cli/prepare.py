@@ -6,6 +6,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
+from isatsleepnet.cli.flags import flag
 from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.config import read_config_file, replace_from
 from isatsleepnet.data.labels import STAGE_CODINGS
@@ -80,10 +81,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help="prepare again recordings that are already in OUT")
     p.add_argument("--sampling-rate", type=float, help="rate every channel is resampled to, Hz (default 100: 3000 samples per 30-s epoch)")
     p.add_argument("--epoch-seconds", type=float, help="epoch length in seconds (default 30)")
+    trimmed = ", ".join(name for name, entry in DATASETS.items() if entry.trim)
+    whole = ", ".join(name for name, entry in DATASETS.items() if not entry.trim)
     trim = p.add_mutually_exclusive_group()
     trim.add_argument("--trim", dest="trim", action="store_true", default=None,
-                      help="keep only --trim-minutes of wake around sleep (the default for sleep-edf*)")
-    trim.add_argument("--no-trim", dest="trim", action="store_false", help="keep the whole night (the default for shhs, edf, npz)")
+                      help=f"keep only --trim-minutes of wake around sleep (the default for {trimmed})")
+    trim.add_argument("--no-trim", dest="trim", action="store_false", help=f"keep the whole night (the default for {whole})")
     p.add_argument("--trim-minutes", type=float, help="wake kept before the first and after the last sleep epoch when trimming (default 30)")
     p.add_argument("--eeg", type=_channels, help="label of the first EEG channel: exact, or an alias (C4 = EEG C4, Fpz-Cz = EEG Fpz-Cz), or a derivation A-B formed from two channels (C4-M1 from C4 and M1/A1); comma-separated alternatives, tried in order (dataset default otherwise)")
     p.add_argument("--eeg2", type=_channels, help="label of the second EEG channel, as --eeg; 'none' to leave it out")
@@ -116,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     results = prepare_dataset(
         args.data_dir, args.out, config,
         jobs=args.jobs, overwrite=args.overwrite,
-        progress=False if args.quiet else None, debug=args.debug,
+        progress=False if args.quiet else None, debug=args.debug, spell=flag,
     )
     print(summary_table(results))
     print(f"prepared dataset: {args.out}  (manifest: {args.out / 'manifest.csv'})")

@@ -98,7 +98,7 @@ class Dataset:
     name: str
     description: str
     find: str
-    channels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    channels: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     needs_eeg: bool = False
     trim: bool = False
     stages: str | None = GENERIC_STAGES

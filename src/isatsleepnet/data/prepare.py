@@ -36,7 +36,7 @@ from isatsleepnet.data.readers.edf_segments import is_discontinuous
 from isatsleepnet.data.sources import RecordingSource
 from isatsleepnet.data.store import RECORDINGS, is_complete, write_manifest, write_recording
 from isatsleepnet.data.synthetic.marker import is_marked_synthetic
-from isatsleepnet.errors import DataError, IsatSleepNetError, unexpected_error
+from isatsleepnet.errors import DataError, IsatSleepNetError, keyword, render, unexpected_error
 from isatsleepnet.locking import ensure_writable_folder, folder_lock
 from isatsleepnet.processes import worker_pool
 
@@ -45,6 +45,9 @@ CONFIG_FILE = "prepare_config.json"
 
 @dataclass
 class RecordingResult:
+    """What happened to one recording. ``error`` is one line naming settings as ``{setting}``
+    placeholders, for each front end to spell (:func:`isatsleepnet.errors.render`)."""
+
     recording: str
     status: str  # "prepared" | "skipped" | "failed"
     n_epochs: int = 0
@@ -184,9 +187,14 @@ def prepare_one(source: RecordingSource, config: PrepareConfig, out: Path, overw
     try:
         return _prepare(source, config, out, overwrite)
     except IsatSleepNetError as exc:
-        return RecordingResult(source.recording, "failed", error=str(exc))
+        return RecordingResult(source.recording, "failed", error=_error_line(exc))
     except Exception as exc:  # noqa: BLE001 - disk full, out of memory, a bug: this recording fails, the rest go on
         return RecordingResult(source.recording, "failed", error=unexpected_error(source.psg, exc))
+
+
+def _error_line(exc: IsatSleepNetError) -> str:
+    """``NAME: problem`` of a file's error (or the error's own line), its settings left as placeholders."""
+    return f"{exc.path.name}: {exc.template}" if isinstance(exc, DataError) else exc.template
 
 
 def _check_resumable(out: Path, config: PrepareConfig) -> None:
@@ -210,12 +218,21 @@ def prepare_dataset(
     overwrite: bool = False,
     progress: bool | None = None,
     debug: bool = False,
+    spell: Callable[[str], str] = keyword,
 ) -> list[RecordingResult]:
     """Prepare every recording of ``data_dir`` into ``out`` and write the manifest.
 
     Any failure of one recording (bad input, disk full, a worker process killed)
-    is that recording's one-line error; the others go on. ``out`` is held for this
-    run only (:func:`isatsleepnet.locking.folder_lock`): a second run into it refuses.
+    is that recording's one-line error, written to stderr with its settings spelled
+    by ``spell`` (``sampling_rate=``; the CLI's ``--sampling-rate``); the others go
+    on. ``out`` is held for this run only (:func:`isatsleepnet.locking.folder_lock`):
+    a second run into it refuses.
+
+    Examples
+    --------
+    >>> from isatsleepnet.data.prepare_config import PrepareConfig
+    >>> results = prepare_dataset("~/mne_data", "prepared/edf20", PrepareConfig(dataset="sleep-edf-20"))  # doctest: +SKIP
+    >>> print(summary_table(results))  # doctest: +SKIP
     """
     out = Path(out)
     sources, discovery_errors = find_recordings(data_dir, config)
@@ -225,9 +242,9 @@ def prepare_dataset(
             _check_resumable(out, config)
         remove_stale_temporaries(out / RECORDINGS)
         save_config(config, out / CONFIG_FILE)
-        results = [RecordingResult(e.path.stem, "failed", error=str(e)) for e in discovery_errors]
+        results = [RecordingResult(e.path.stem, "failed", error=_error_line(e)) for e in discovery_errors]
         for r in results:
-            tqdm.write(f"error: {r.error}", file=sys.stderr)
+            tqdm.write(f"error: {render(r.error, spell)}", file=sys.stderr)
         todo = []
         for source in sources:
             if not overwrite and is_complete(out / RECORDINGS / source.recording):
@@ -240,7 +257,7 @@ def prepare_dataset(
         def record(result: RecordingResult) -> None:
             results.append(result)
             if result.status == "failed":
-                tqdm.write(f"error: {result.error}", file=sys.stderr)
+                tqdm.write(f"error: {render(result.error, spell)}", file=sys.stderr)
             bar.update(1)
             bar.set_postfix_str(result.recording)
 

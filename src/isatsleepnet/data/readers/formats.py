@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from isatsleepnet.data.readers.recording import Recording
+from isatsleepnet.data.readers.recording import Recording, is_recording
 from isatsleepnet.errors import DataError, IsatSleepNetError
 
 Opener = Callable[[Any], Recording]
@@ -201,7 +201,7 @@ def open_recording(source: str | os.PathLike | Any) -> Recording:
             raise DataError(path, "file not found")
         entry = signal_format_of(path) or SIGNAL_FORMATS["edf"]
         return entry.open(path)
-    if isinstance(source, Recording):
+    if is_recording(source):
         return source
     for entry in SIGNAL_FORMATS.values():
         if entry.accepts is not None and _callable(entry.accepts)(source):

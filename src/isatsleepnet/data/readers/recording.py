@@ -18,15 +18,16 @@ Examples
 >>> from isatsleepnet.data.readers.memory import MemoryRecording
 >>> isinstance(MemoryRecording.from_arrays(np.zeros((1, 3000)), 100.0, ["C4"]), Recording)
 True
->>> isinstance("night.edf", Recording)
-False
+>>> isinstance("night.edf", Recording), is_recording("night.edf")
+(False, False)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -80,3 +81,25 @@ class Recording(Protocol):
     def read_samples(self, signal: SignalHeader, first: int, stop: int, *,
                      assume_unit: str | None = None) -> np.ndarray:
         """Samples ``first <= j < stop`` of ``signal`` in µV, float64."""
+
+
+RECORDING_MEMBERS = ("path", "signals", "channel_names", "notes", "duration", "start", "annotations", "signal",
+                     "microvolts_per_unit", "n_samples", "read_samples")
+"""The members of :class:`Recording`, by name."""
+
+
+def is_recording(value: Any) -> bool:
+    """Whether ``value`` offers every member of :class:`Recording`, without reading any.
+
+    Why not ``isinstance(value, Recording)``: before Python 3.12 that reads each property, so an
+    EDF's annotations would be parsed (and their errors raised) just to ask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from isatsleepnet.data.readers.memory import MemoryRecording
+    >>> is_recording(MemoryRecording.from_arrays(np.zeros((1, 3000)), 100.0, ["C4"])), is_recording(3)
+    (True, False)
+    """
+    missing = object()
+    return all(inspect.getattr_static(value, name, missing) is not missing for name in RECORDING_MEMBERS)
