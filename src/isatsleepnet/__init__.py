@@ -32,12 +32,14 @@ _LAZY: dict[str, tuple[str, str]] = {
     "read_hypnogram": ("isatsleepnet.api.data", "read_hypnogram"),
     "synthetic_night": ("isatsleepnet.api.data", "synthetic_night"),
     "SyntheticNight": ("isatsleepnet.api.data", "SyntheticNight"),
+    "download": ("isatsleepnet.data.download", "download"),
     "prepare": ("isatsleepnet.api.data", "prepare"),
     "PreparedDataset": ("isatsleepnet.data.store", "PreparedDataset"),
     "train": ("isatsleepnet.training.train", "train"),
     "cross_validate": ("isatsleepnet.training.cv", "cross_validate"),
     "training_config": ("isatsleepnet.training.config", "for_architecture"),
     "IsatSleepNetError": ("isatsleepnet.errors", "IsatSleepNetError"),
+    "SettingError": ("isatsleepnet.errors", "SettingError"),
 }
 """Top-level name -> (module, attribute), imported when first used (PEP 562)."""
 
@@ -46,10 +48,12 @@ __all__ = [
     "IsatSleepNetError",
     "Night",
     "PreparedDataset",
+    "SettingError",
     "StagingModel",
     "SyntheticNight",
     "__version__",
     "cross_validate",
+    "download",
     "load_model",
     "prepare",
     "read_hypnogram",
