@@ -18,8 +18,8 @@ import numpy as np
 
 from isatsleepnet import STAGES
 from isatsleepnet.atomic import atomic_write_text
-from isatsleepnet.data.labels import DROP
 from isatsleepnet.inference import exports
+from isatsleepnet.inference.outputs import _expert_labels, window_origin
 
 if TYPE_CHECKING:
     from isatsleepnet.inference.options import StageOptions
@@ -81,8 +81,6 @@ class OutputContext:
     @cached_property
     def figure_axis(self) -> dict[str, Any]:
         """The keywords of the figures' time axis (:mod:`isatsleepnet.time_axis`)."""
-        from isatsleepnet.inference.outputs import window_origin
-
         return {"start": self.staged.recording.start, "origin": window_origin(self.staged.first, self.options),
                 "epoch_seconds": self.epoch_seconds}
 
@@ -98,10 +96,6 @@ class OutputContext:
         out = np.full(shape, fill, dtype=values.dtype)
         out[self.at] = values
         return out
-
-
-def _expert_labels(codes: np.ndarray) -> list[str]:
-    return [STAGES[c] if c >= 0 else ("?" if c == DROP else "") for c in codes]
 
 
 def write_hypnogram_csv(path: Path, context: OutputContext) -> Path:

@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from isatsleepnet import __version__
+from isatsleepnet import STAGES, __version__
 from isatsleepnet.atomic import TMP_PREFIX, atomic_write_text
+from isatsleepnet.data.labels import DROP
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.inference.options import StageOptions, StageResult
 from isatsleepnet.inference.output_formats import formats_on, output_suffixes
@@ -57,6 +58,11 @@ def mark_output_folder(out: Path, predictor: Predictor) -> None:
     marker = out / MODEL_MARKER
     if not marker.is_file():
         atomic_write_text(marker, f"{predictor.identity}  {predictor.source.resolve()}\n")
+
+
+def _expert_labels(codes: np.ndarray) -> list[str]:
+    """The expert's stage of each epoch as the CSV writes it: "?" unscored or movement, "" outside the hypnogram."""
+    return [STAGES[c] if c >= 0 else ("?" if c == DROP else "") for c in codes]
 
 
 def summarise(
