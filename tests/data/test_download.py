@@ -313,3 +313,27 @@ def test_the_command_reads_subject_lists() -> None:
     assert (args.subjects, args.nights) == ([0, 2, 3, 4], [2])
     with pytest.raises(SystemExit):
         _parser().parse_args(["download", "sleep-edf-78", "--out", "d", "--subjects", "a"])
+
+
+def lab_files(dataset: str, subjects=None, nights=None) -> list[RemoteFile]:  # noqa: ANN001
+    """The download function of the test-only dataset below: one file."""
+    return [RemoteFile("lab/1.0/P01.edf", "0" * 40)]
+
+
+def test_the_help_lists_the_downloadable_datasets_of_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    from isatsleepnet.cli.main import main
+    from isatsleepnet.data.datasets import Dataset, register_dataset, unregister_dataset
+
+    register_dataset(Dataset("mylab-public", "our lab's public nights (1 night)",
+                             find="isatsleepnet.data.datasets_generic:find_edf",
+                             download="tests.data.test_download:lab_files"))
+    try:
+        with pytest.raises(SystemExit):
+            main(["download", "--help"])
+    finally:
+        unregister_dataset("mylab-public")
+    text = capsys.readouterr().out
+    assert re.search(r"sleep-edf-20 +Sleep-EDF Expanded, Sleep Cassette subjects 0-19 \(39 nights, 78 files\)", text)
+    assert re.search(r"mylab-public +our lab's public nights \(1 night, 1 file\)", text)
+    assert re.search(r"shhs +not downloadable here: needs an NSRR account", text)
+    assert "  edf " not in text  # nothing to download, nothing to say

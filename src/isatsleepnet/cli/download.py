@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from isatsleepnet.cli.output_paths import output_folder
+from isatsleepnet.data.datasets import DATASETS
 
 DESCRIPTION = """\
 Download the files of a public dataset's protocol, exactly those, into the folder
@@ -16,10 +17,7 @@ itself find them:
   ...
 
 Datasets:
-  sleep-edf-20  Sleep Cassette subjects 0-19 (39 nights, 78 files)
-  sleep-edf-78  all 78 Sleep Cassette subjects (153 nights, 306 files)
-  sleep-edf-st  the 22 Sleep Telemetry subjects (44 nights, 88 files)
-  shhs          not downloadable here: needs an NSRR account (the command says how)
+{datasets}
 
 Subjects and nights are numbered by the digits in the file names: SC4ssN and ST7ssN
 are subject ss, night N (SC4001 = subject 0, night 1; ST7011 = subject 1, night 1).
@@ -55,15 +53,36 @@ def numbers(value: str) -> list[int]:
     return found
 
 
+def dataset_lines() -> list[str]:
+    """One line per dataset of the table that can be downloaded, or says how to get it."""
+    from isatsleepnet.data.download import remote_files
+
+    entries = [e for e in DATASETS.values() if e.download or e.access]
+    width = max((len(e.name) for e in entries), default=0)
+    lines = []
+    for entry in entries:
+        if entry.download:
+            count = len(remote_files(entry.name))
+            what, files = entry.description.split(";")[0], f"{count} file{'' if count == 1 else 's'}"
+            what = f"{what[:-1]}, {files})" if what.endswith(")") else f"{what} ({files})"
+        else:
+            what = f"not downloadable here: needs {entry.access.split(';')[0]}"
+        lines.append(f"  {entry.name.ljust(width)}  {what}")
+    return lines
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "download",
         help="download Sleep-EDF (20, 78 or telemetry) into MNE's cache layout, checked file by file",
-        description=DESCRIPTION,
+        description=DESCRIPTION.format(datasets="\n".join(dataset_lines())),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("dataset", metavar="DATASET", help="sleep-edf-20, sleep-edf-78, sleep-edf-st (shhs: how to get it)")
+    public = [entry.name for entry in DATASETS.values() if entry.download]
+    access = [entry.name for entry in DATASETS.values() if not entry.download and entry.access]
+    p.add_argument("dataset", metavar="DATASET",
+                   help=", ".join(public) + (f" ({', '.join(access)}: how to get it)" if access else ""))
     p.add_argument("--out", type=output_folder, required=True,
                    help="root of the MNE-style data folder, e.g. ~/mne_data (files go to OUT/physionet-sleep-data/)")
     p.add_argument("--subjects", type=numbers, metavar="LIST",
