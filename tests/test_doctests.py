@@ -39,6 +39,17 @@ MODULES = [
     "isatsleepnet.training.windows",
     "isatsleepnet.model.parallel",
     "isatsleepnet.training.config",
+    "isatsleepnet.data.datasets",
+    "isatsleepnet.data.datasets_generic",
+    "isatsleepnet.data.readers.formats",
+    "isatsleepnet.data.readers.recording",
+    "isatsleepnet.data.readers.hypnogram",
+    "isatsleepnet.inference.output_formats",
+    "isatsleepnet.inference.output_writers",
+    "isatsleepnet.training.split_run",
+    "isatsleepnet.status",
+    "isatsleepnet.errors",
+    "isatsleepnet.cli.flags",
 ]
 
 

@@ -7,7 +7,9 @@ network and its file format), ``plots`` (figures of arrays), ``evaluation``
 probabilities: staging, evaluating), ``gan`` and ``augment`` (synthetic
 epochs), ``training`` (fitting, cross-validation), ``api`` (the Python API) and
 ``cli`` (argument parsing and printing). An import of a higher layer, even a
-lazy one inside a function, is a failure.
+lazy one inside a function, is a failure; so is a circle of imports among the
+modules of one layer, counting imports under ``if TYPE_CHECKING:`` and inside
+functions.
 """
 
 from __future__ import annotations
@@ -67,33 +69,25 @@ def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- no circle inside a layer
-def module_level_imports(path: Path) -> list[tuple[int, str]]:
-    """The package imports that run when the module is imported: those outside function bodies and
-    outside ``if TYPE_CHECKING:`` blocks (names for annotations only, never imported at run time)."""
+def package_imports(path: Path, module: str) -> list[tuple[int, str]]:
+    """Every import of the package in ``path``, wherever it stands, as ``(line, "module.name")``.
+
+    Strict on purpose: an import under ``if TYPE_CHECKING:`` still ties the two modules together
+    (one cannot be read, or moved, without the other), and an import inside a function is how a
+    circle hides until the function runs. ``module`` is the importing module's name, to resolve
+    relative imports.
+    """
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
     found: list[tuple[int, str]] = []
-
-    def visit(node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                continue
-            if isinstance(child, ast.If) and _is_type_checking(child.test):
-                for other in child.orelse:
-                    visit(ast.Module(body=[other], type_ignores=[]))
-                continue
-            if isinstance(child, ast.Import):
-                found.extend((child.lineno, a.name) for a in child.names if a.name.split(".")[0] == "isatsleepnet")
-            elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module \
-                    and child.module.split(".")[0] == "isatsleepnet":
-                found.extend((child.lineno, f"{child.module}.{a.name}") for a in child.names)
-            visit(child)
-
-    visit(ast.parse(path.read_text(encoding="utf-8")))
-    return found
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "isatsleepnet")
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[:len(package) - node.level + 1]) if node.level else ""
+            source = ".".join(part for part in (base, node.module or "") if part)
+            if source.split(".")[0] == "isatsleepnet":
+                found.extend((node.lineno, f"{source}.{a.name}") for a in node.names)
+    return sorted(found)
 
 
 def module_of(path: Path, package: Path) -> str:
@@ -103,12 +97,12 @@ def module_of(path: Path, package: Path) -> str:
 
 
 def layer_graph(package: Path) -> dict[str, dict[str, int]]:
-    """Module -> {imported module of the same layer: line}, for every module of ``package``."""
+    """Module -> {imported module of the same layer: line of its first import}, for every module of ``package``."""
     paths = {module_of(p, package): p for p in sorted(package.rglob("*.py"))}
     graph: dict[str, dict[str, int]] = {}
     for name, path in paths.items():
         edges: dict[str, int] = {}
-        for line, target in module_level_imports(path):
+        for line, target in package_imports(path, name):
             # ``from a.b import c``: the module a.b.c when there is one, else a.b (the name c is defined in it)
             while target not in paths and "." in target:
                 target = target.rsplit(".", 1)[0]
@@ -153,7 +147,9 @@ def test_no_import_circle_inside_a_layer() -> None:
     graph = layer_graph(PACKAGE)
     cycle = find_cycle(graph)
     assert cycle is None, (f"modules of one layer import each other in a circle: {describe_cycle(cycle, graph)}; "
-                           "move the shared piece into a lower module, or type against a Protocol")
+                           "move the shared piece into a lower module, type against a Protocol, pass a function in, "
+                           "or move the function to the module that uses it (an import under TYPE_CHECKING or inside "
+                           "a function counts too)")
 
 
 def test_the_checker_sees_a_circle(tmp_path: Path) -> None:
@@ -166,13 +162,30 @@ def test_the_checker_sees_a_circle(tmp_path: Path) -> None:
     (package / "api" / "epochs.py").write_text("import numpy\n\nimport isatsleepnet.api.model\n")
     (package / "api" / "views.py").write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from isatsleepnet.api.model import Model\n"
-        "def f():\n    from isatsleepnet.api.model import Model\n")
+        "def f():\n    from isatsleepnet.api.model import Model\n    from . import night\n")
     graph = layer_graph(package)
-    assert graph["isatsleepnet.api.views"] == {}  # for annotations only, or later inside a function: no circle
+    # an import for annotations and imports inside a function count (the first line is shown), relative ones too
+    assert graph["isatsleepnet.api.views"] == {"isatsleepnet.api.model": 3, "isatsleepnet.api.night": 6}
     cycle = find_cycle(graph)
     assert cycle == ["isatsleepnet.api.epochs", "isatsleepnet.api.model", "isatsleepnet.api.night",
                      "isatsleepnet.api.epochs"]
     assert describe_cycle(cycle, graph) == ("isatsleepnet.api.epochs (line 3) -> isatsleepnet.api.model (line 1) -> "
                                             "isatsleepnet.api.night (line 1) -> isatsleepnet.api.epochs")
     (package / "api" / "epochs.py").write_text("X = 1\n")  # the circle broken: nothing found
+    assert find_cycle(layer_graph(package)) is None
+
+    # a circle closed by an import under ``if TYPE_CHECKING:``
+    (package / "api" / "night.py").write_text(
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from isatsleepnet.api.model import Model\n")
+    graph = layer_graph(package)
+    assert describe_cycle(find_cycle(graph), graph) == (
+        "isatsleepnet.api.model (line 1) -> isatsleepnet.api.night (line 4) -> isatsleepnet.api.model")
+
+    # a circle closed by an import inside a function (a lazy import)
+    (package / "api" / "night.py").write_text("def stage():\n    import isatsleepnet.api.model\n")
+    graph = layer_graph(package)
+    assert describe_cycle(find_cycle(graph), graph) == (
+        "isatsleepnet.api.model (line 1) -> isatsleepnet.api.night (line 2) -> isatsleepnet.api.model")
+
+    (package / "api" / "night.py").write_text("import numpy\n")  # nothing of the package: no circle
     assert find_cycle(layer_graph(package)) is None

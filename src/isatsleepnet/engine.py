@@ -72,10 +72,6 @@ class Engine:
         if self.precision not in PRECISIONS:
             raise SettingError("precision", f"must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 
-    def validate(self) -> None:
-        """Check the settings again (they are checked on construction; kept while callers still call it)."""
-        self.__post_init__()
-
     # ------------------------------------------------------------------ resolved
     def torch_device(self) -> torch.device:
         """The one device a single-device job (staging, evaluation, a GAN) runs on, checked to exist."""

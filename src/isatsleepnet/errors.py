@@ -58,6 +58,52 @@ def template_of(exc: BaseException) -> str:
     return exc.template if isinstance(exc, IsatSleepNetError) else str(exc)
 
 
+def template_line(exc: BaseException) -> str:
+    """An error's one line with its settings left as ``{setting}``: ``NAME: problem`` for a file's error.
+
+    Why: a failure kept and printed later (a failed recording's line in a result) is spelled by
+    whoever prints it (:func:`render`), not where it was caught.
+
+    Examples
+    --------
+    >>> template_line(DataError("night/n.edf", "needs {hypnogram}"))
+    'n.edf: needs {hypnogram}'
+    >>> render(template_line(SettingError("trim_minutes", "must not be negative")))
+    'trim_minutes= must not be negative'
+    """
+    if isinstance(exc, DataError):
+        return f"{exc.path.name}: {exc.problem}"
+    return template_of(exc)
+
+
+def with_settings_renamed(exc: IsatSleepNetError, **names: str) -> IsatSleepNetError:
+    """``exc`` (same class, file and text) about the settings ``names`` maps it to.
+
+    Why: a front end may set a library setting under another name (the API's ``start=`` sets
+    the staging option ``start_s``); the front end that knows renames, instead of rewriting text.
+
+    Examples
+    --------
+    >>> str(with_settings_renamed(SettingError("start_s", "must come before {end_s}"), start_s="start", end_s="end"))
+    'start= must come before end='
+    >>> str(with_settings_renamed(DataError("n.edf", "use {start_s}"), start_s="start"))
+    'n.edf: use start='
+    """
+
+    def rename(template: str) -> str:
+        return render(template, lambda setting: "{" + names.get(setting, setting) + "}")
+
+    new = type(exc).__new__(type(exc), *exc.args)  # no __init__: subclasses take other arguments
+    new.__dict__.update(exc.__dict__)
+    new.template = rename(exc.template)
+    new.args = (new.template, *exc.args[1:])
+    if isinstance(new, SettingError):
+        new.setting, new.problem = names.get(new.setting, new.setting), rename(new.problem)
+    elif isinstance(new, DataError):
+        new.problem = rename(new.problem)
+    return new
+
+
 class IsatSleepNetError(Exception):
     """An error the user can act on, printed as one line.
 

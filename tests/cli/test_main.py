@@ -21,6 +21,7 @@ def test_top_level_help_names_stage_in_the_typical_flow(capsys):
     description = " ".join(capsys.readouterr().out.split("positional arguments")[0].split())
     assert "Typical flow: prepare -> train/cv -> evaluate -> stage new recordings" in description
     assert "`stage` new EDF/BDF recordings" in description
+    assert "`download` a public Sleep-EDF dataset first" in description
 
 
 @pytest.mark.parametrize("command", [name.replace("_", "-") for name in SUBCOMMANDS])

@@ -143,7 +143,7 @@ def test_a_missing_half_is_named_and_all_missing_roles_are_listed(write_edf, tmp
     assert "eeg channel 'C4-M1' ('C4' found as 'EEG C4-REF'; no channel 'M1') (the model was trained on it)" in message
     assert "eeg2 channel 'C3-M2' (no channel 'C3'; 'M2' found as 'A2')" in message
     assert "eog channel 'E1-M2' (no channel 'E1'; 'M2' found as 'A2')" in message
-    assert "channels present: 'EEG C4-REF', 'A2', 'EMG chin'; choose with --eeg/--eeg2/--eog" in message
+    assert "channels present: 'EEG C4-REF', 'A2', 'EMG chin'; choose with eeg=/eeg2=/eog=" in message
     with pytest.raises(DataError, match=r"missing eog channel 'EOG E1-M2' \(no channel 'EOG E1'; 'M2' found as "
                                         r"'A2'\) or 'EOG horizontal'; channels present"):
         RawRecording.open(path, THREE, overrides={"eeg": ["EEG C4-REF"], "eeg2": ["EEG C4-REF"],
@@ -191,7 +191,7 @@ def test_a_role_the_model_needs_cannot_be_dropped(write_edf, tmp_path):
             RawRecording.open(path, inputs, overrides={"eeg2": dropped})
         assert str(err.value) == (
             "the model needs its eeg2 input (it was trained on channel 'EEG Pz-Oz'): it cannot be left out; give "
-            "another EEG channel or a derivation such as C3-M2, or the same channel as --eeg")
+            "another EEG channel or a derivation such as C3-M2, or the same channel as eeg=")
     with pytest.raises(IsatSleepNetError, match=r"needs its eog input \(it was trained on channel 'EOG horizontal'\): "
                                                 r"it cannot be left out; give another EOG channel or a derivation such "
                                                 r"as E1-M2$"):

@@ -223,6 +223,6 @@ def test_stage_codes_leave_earlier_fingerprints_alone_and_are_validated():
     assert PrepareConfig(dataset="edf", eeg=["C4-M1"]).fingerprint() == "a9abe482f551"
     chosen = {c: PrepareConfig(stage_codes=c).fingerprint() for c in ("aasm", "rk")}
     assert len({*chosen.values(), PrepareConfig().fingerprint()}) == 3  # a choice changes the stored labels
-    PrepareConfig(stage_codes="rk").validate()
+    assert PrepareConfig(stage_codes="rk").stage_codes == "rk"
     with pytest.raises(IsatSleepNetError, match=r"stage_codes must be one of aasm, rk \(got 'AASM'\)"):
         PrepareConfig(stage_codes="AASM")

@@ -124,9 +124,9 @@ def test_options_are_frozen_and_check_themselves():
     options = StageOptions()
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.plots = False  # type: ignore[misc]
-    with pytest.raises(IsatSleepNetError, match="batch-size must be at least 1"):
+    with pytest.raises(IsatSleepNetError, match="batch_size= must be at least 1"):
         dataclasses.replace(options, batch_size=0)
-    with pytest.raises(IsatSleepNetError, match="batch_size must be a number, not str"):
+    with pytest.raises(IsatSleepNetError, match="batch_size= must be a number, not str"):
         StageOptions(batch_size="64")  # type: ignore[arg-type]
     assert dataclasses.replace(options, annotations="both").output_values()["annotations"] == "both"
 

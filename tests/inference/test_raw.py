@@ -41,7 +41,7 @@ def test_shhs_spellings_resolve_and_never_by_substring(write_edf, tmp_path):
 
 def test_ambiguous_alias_is_refused(write_edf, tmp_path):
     psg = write_night(write_edf, tmp_path / "amb.edf", 1, labels=["EEG2", "EEG 2", "EEG", "EOG(L)"])
-    with pytest.raises(DataError, match=r"eeg2 channel is ambiguous: 'EEG2' \(signal 1\), 'EEG 2' \(signal 2\) all match; name one with --eeg2"):
+    with pytest.raises(DataError, match=r"eeg2 channel is ambiguous: 'EEG2' \(signal 1\), 'EEG 2' \(signal 2\) all match; name one with eeg2="):
         RawRecording.open(psg, SHHS_INPUTS)
     # the exact label wins over aliases
     psg = write_night(write_edf, tmp_path / "exact.edf", 1, labels=["Fpz-Cz", "EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"])
@@ -163,7 +163,7 @@ def test_overrides_are_checked_before_the_file_is_opened(tmp_path):
     missing = tmp_path / "absent.edf"  # never opened: the overrides are refused first
     with pytest.raises(IsatSleepNetError, match="channels for eeg must be a list of names, not the string 'C4-M1'"):
         RawRecording.open(missing, INPUTS, overrides={"eeg": "C4-M1"})
-    with pytest.raises(IsatSleepNetError, match="the model needs its eeg input .* or the same channel as --eeg2$"):
+    with pytest.raises(IsatSleepNetError, match="the model needs its eeg input .* or the same channel as eeg2=$"):
         RawRecording.open(missing, INPUTS, overrides={"eeg": ["C4-M1", "none"]})
 
 

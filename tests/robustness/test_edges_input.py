@@ -278,6 +278,7 @@ OUTPUTS = {
     "stage": ["stage", "night.edf", "--model", "model.pt"],
     "demo": ["demo"],
     "export": ["export", "--model", "model.pt"],
+    "download": ["download", "sleep-edf-20"],
 }
 OUTPUT_OPTIONS = {"export": "--onnx"}  # the others: --out
 FILES = {"compare", "export"}  # an output file; the others name a folder

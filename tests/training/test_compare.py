@@ -123,7 +123,7 @@ def test_runs_with_other_folds_are_refused(tmp_path, base_and_better):
     base, _ = base_and_better
     moved = [Fold(f.index, f.train[1:] + f.validation, (f.test[0],), (f.train[0], *f.test[1:])) for f in FOLDS]
     other = _cv_run(tmp_path / "other-folds", _errors({s: 6 for s in SUBJECTS}), folds=moved)
-    with pytest.raises(IsatSleepNetError, match=r"other-folds: other folds than base: fold 0 tests .* --folds-file"):
+    with pytest.raises(IsatSleepNetError, match=r"other-folds: other folds than base: fold 0 tests .* folds_file="):
         compare_runs([base, other])
     with pytest.raises(IsatSleepNetError, match="other folds"):
         comparison_table([base, other])  # the plain table too

@@ -72,13 +72,13 @@ def test_a_bad_value_in_a_config_file_is_one_line(tmp_path, capsys, values, mess
 
 
 def test_the_defaults_and_the_edges_of_each_range_are_accepted():
-    TrainConfig().validate()
+    TrainConfig()  # each checks itself as it is made
     TrainConfig(weight_decay=0.0, validation_fraction=0.0, loss_alpha=1.0, lr_gamma=1.0, early_stopping_patience=0,
-                seed=2**32 - 1, max_train_batches=1).validate()
-    Engine(devices="2", precision="bf16-mixed", threads=1, workers=0, device="cuda").validate()
-    Engine(device="cuda:0", devices=1).validate()
+                seed=2**32 - 1, max_train_batches=1)
+    Engine(devices="2", precision="bf16-mixed", threads=1, workers=0, device="cuda")
+    Engine(device="cuda:0", devices=1)
     with pytest.raises(IsatSleepNetError, match=r"^normalize= must be one of epoch-zscore, none, not 'max'$"):
-        TrainConfig(normalize="max").validate()
+        TrainConfig(normalize="max")
 
 
 ON_CPU = pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="the CPU-only case")

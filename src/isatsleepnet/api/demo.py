@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from isatsleepnet.engine import Engine
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, keyword
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +41,11 @@ class DemoResult:
 
 def run_demo(out: str | Path, *, subjects: int = 6, hours: float = 3.0, folds: int = 3, epochs: int = 4,
              model_size: str = "paper", seed: int = 0, jobs: int = 2, engine: Engine | None = None,
-             progress: bool = True) -> DemoResult:
+             progress: bool = True, spell: Callable[[str], str] = keyword) -> DemoResult:
     """Synthesize, prepare, cross-validate and stage a held-out night in ``out``; a rerun continues.
 
-    Each step is a status line of the ``isatsleepnet`` logger (shown by the command line).
+    Each step is a status line of the ``isatsleepnet`` logger (shown by the command line); a failed
+    recording's line names settings as ``spell`` spells them (the command line's flags, say).
 
     Examples
     --------
@@ -58,9 +60,8 @@ def run_demo(out: str | Path, *, subjects: int = 6, hours: float = 3.0, folds: i
     from isatsleepnet.training.cv import cross_validate, fold_dir
 
     if subjects < 2 or folds < 2 or subjects < folds:
-        raise IsatSleepNetError("the demo needs --folds >= 2 and at least as many --subjects as folds")
+        raise IsatSleepNetError("the demo needs {folds} >= 2 and at least as many {subjects} as folds")
     engine = engine or Engine()
-    engine.validate()
     engine.check_training()  # before minutes of synthesis and preparation
     out = ensure_writable_folder(out)
     with folder_lock(out, "demo", clean=True):  # clean: what a killed run was writing
@@ -73,7 +74,7 @@ def run_demo(out: str | Path, *, subjects: int = 6, hours: float = 3.0, folds: i
         night = _hold_out_last_subject(raw, heldout, subjects)
         logger.info("[2/4] prepare -> %s", prepared)
         results = prepare_dataset(raw, prepared, PrepareConfig(dataset="sleep-edf"), jobs=jobs,
-                                  progress=None if progress else False)
+                                  progress=None if progress else False, spell=spell)
         logger.info("%s", summary_table(results))
         if any(r.status == "failed" for r in results):
             raise IsatSleepNetError("preparing the synthetic cohort failed (see the errors above)")
@@ -83,7 +84,7 @@ def run_demo(out: str | Path, *, subjects: int = 6, hours: float = 3.0, folds: i
                                  progress=progress)
         model = fold_dir(run_dir, 0) / "model.pt"
         logger.info("[4/4] stage the held-out night %s with %s -> %s", night.name, model, staged)
-        summary = _stage_heldout(night, model, staged, progress=progress, engine=engine)
+        summary = _stage_heldout(night, model, staged, progress=progress, engine=engine, spell=spell)
     return DemoResult(out, run_dir, staged, night, metrics, summary, (time.perf_counter() - started) / 60)
 
 
@@ -101,13 +102,15 @@ def _hold_out_last_subject(raw: Path, heldout: Path, subject: int) -> Path:
     return psgs[0]
 
 
-def _stage_heldout(night: Path, model: Path, out: Path, *, progress: bool, engine: Engine) -> dict:
+def _stage_heldout(night: Path, model: Path, out: Path, *, progress: bool, engine: Engine,
+                   spell: Callable[[str], str]) -> dict:
     from isatsleepnet.inference.options import StageOptions
     from isatsleepnet.inference.predictor import load_predictor
     from isatsleepnet.inference.stage import stage_recordings
 
     predictor = load_predictor(model, engine=engine)
-    result, = stage_recordings([night], predictor, out, StageOptions(auto_hypnogram=True), progress=progress)
+    result, = stage_recordings([night], predictor, out, StageOptions(auto_hypnogram=True), progress=progress,
+                               spell=spell)
     if result.status != "staged":
         raise IsatSleepNetError(f"staging the held-out night failed: {result.error}")
     return result.summary

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import numbers
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from isatsleepnet.api.night import Night
-from isatsleepnet.errors import DataError, IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, with_settings_renamed
 from isatsleepnet.inference.options import StageOptions
 
 if TYPE_CHECKING:
@@ -80,12 +79,7 @@ def _load_predictor(path: str | os.PathLike, *, backend: str | None, device: str
     """The one call of the loader (keyword arguments only, so that the engine's options can change here alone)."""
     from isatsleepnet.inference.predictor import load_predictor
 
-    try:
-        return load_predictor(Path(path), backend=backend, engine=engine, device=device, threads=threads)
-    except DataError as exc:  # the messages name the command line's flags: name the keywords
-        raise DataError(exc.path, _keywords(exc.problem)) from None
-    except IsatSleepNetError as exc:
-        raise IsatSleepNetError(_keywords(str(exc))) from None
+    return load_predictor(Path(path), backend=backend, engine=engine, device=device, threads=threads)
 
 
 def _labels(role: str, value: Any) -> list[str]:
@@ -289,39 +283,24 @@ class StagingModel:
             raise IsatSleepNetError(f"the model has no {', '.join(unknown)} input (its roles: {', '.join(self.roles)})")
         overrides = {role: _labels(role, value) for role, value in given.items() if value is not None}
         _check_numbers(start=start, end=end, min_confidence=min_confidence, batch_size=batch_size)
-        try:  # the options check themselves when made; their messages name the flags: name the keywords
+        try:  # the options check themselves when made
             options = StageOptions(channels=overrides, start_s=start, end_s=end, lights=lights,
                                    min_confidence=min_confidence, batch_size=batch_size, assume_unit=assume_unit,
                                    stage_codes=stage_codes)
-        except IsatSleepNetError as exc:
-            raise IsatSleepNetError(_keywords(str(exc))) from None
-        if hypnogram is not None and not _is_hypnogram(hypnogram):
-            hypnogram = Path(hypnogram)
-        try:
-            options.validate()
+            if hypnogram is not None and not _is_hypnogram(hypnogram):
+                hypnogram = Path(hypnogram)
             recording, default_name, where = open_source(source, self._predictor.inputs, overrides=overrides,
                                                          assume_unit=assume_unit, name=name)
             staged = stage_opened(recording, self._predictor, options, name=name or default_name,
                                   hypnogram=hypnogram, source=where)
-        except DataError as exc:  # the messages name the command line's flags: name the keywords
-            raise DataError(exc.path, _keywords(exc.problem)) from None
-        except IsatSleepNetError as exc:
-            raise IsatSleepNetError(_keywords(str(exc))) from None
+        except IsatSleepNetError as exc:  # the error as it is, about this method's keywords
+            raise with_settings_renamed(exc, **_KEYWORDS) from None
         return Night(staged, self, options)
 
 
-_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
-
-
-def _keywords(message: str) -> str:
-    """A message of the staging code with its command-line flags as this API's keywords: ``--start`` -> ``start=``.
-
-    Examples
-    --------
-    >>> _keywords("missing eeg channel ['C4']; choose with --eeg; or pass --assume-unit")
-    "missing eeg channel ['C4']; choose with eeg=; or pass assume_unit="
-    """
-    return _FLAG.sub(lambda m: m.group(1).replace("-", "_") + "=", message)
+_KEYWORDS = {"start_s": "start", "end_s": "end"}
+"""The staging settings (:class:`StageOptions` fields) that :meth:`StagingModel.stage` takes under another
+keyword: their errors name the keyword (``start=``), as the command line names the flag (``--start``)."""
 
 
 def _is_hypnogram(value: Any) -> bool:

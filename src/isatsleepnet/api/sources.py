@@ -10,16 +10,17 @@ Anything else, or arrays that cannot be a recording, is one line naming the prob
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from isatsleepnet.data.readers.formats import is_mne_raw, open_recording
 from isatsleepnet.data.readers.memory import MemoryRecording
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import DataError, IsatSleepNetError
 from isatsleepnet.inference.raw import ModelInputs, RawRecording
 
 VOLTS_BELOW = 0.01  # µV: a tuple whose largest value is below this holds volts (or nothing)
@@ -27,9 +28,17 @@ SOURCE_KINDS = "a path to an EDF/BDF file, an mne.io.Raw, or a tuple (data, sfre
 DEFAULT_NAME = "recording"
 
 
-def _is_mne_raw(source: Any) -> bool:
-    mne = sys.modules.get("mne")  # an mne object exists only once mne is imported
-    return mne is not None and isinstance(source, mne.io.BaseRaw)
+def _open_raw(raw: Any, name: str) -> Any:
+    """An MNE Raw opened by the signal table's ``mne_raw`` entry (:func:`open_recording`), named ``name``.
+
+    Why renamed: the API names a Raw's recording (its errors, its summary) as its outputs are
+    named, ``name=`` or the stem of the Raw's file, where the table's reader keeps the file name.
+    """
+    try:
+        opened = open_recording(raw)
+    except DataError as exc:
+        raise DataError(name, exc.problem) from None
+    return dataclasses.replace(opened, name=name) if isinstance(opened, MemoryRecording) else opened
 
 
 def check_arrays(source: tuple) -> tuple[Any, Any, Any]:
@@ -95,10 +104,10 @@ def open_source(
         if not path.is_file():
             raise IsatSleepNetError(f"{path}: {'a folder, not a recording' if path.is_dir() else 'file not found'}")
         return RawRecording.open(path, inputs, overrides=overrides, assume_unit=assume_unit), path.stem, path
-    if _is_mne_raw(source):
+    if is_mne_raw(source):
         filenames = [f for f in (getattr(source, "filenames", None) or ()) if f]
         default = Path(filenames[0]).stem if filenames else DEFAULT_NAME
-        source = MemoryRecording.from_mne(source, name=name or default)
+        source = _open_raw(source, name or default)
     elif isinstance(source, tuple):
         data, sfreq, names = check_arrays(source)
         default = DEFAULT_NAME

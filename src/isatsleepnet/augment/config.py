@@ -44,10 +44,6 @@ class AugmentConfig:
                     and math.isfinite(value) and value >= least):
                 raise SettingError(name, f"must be a finite number of at least {least:g}, not {value!r}")
 
-    def validate(self) -> None:
-        """Check the settings again (they are checked on construction; kept while callers still call it)."""
-        self.__post_init__()
-
     @property
     def enabled(self) -> bool:
         return self.mode != "none"

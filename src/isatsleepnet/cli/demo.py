@@ -45,10 +45,11 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from isatsleepnet.api.demo import run_demo
+    from isatsleepnet.cli.flags import flag
 
     result = run_demo(args.out, subjects=args.subjects, hours=args.hours, folds=args.folds, epochs=args.epochs,
                       model_size=args.model_size, seed=args.seed, jobs=args.jobs, engine=engine_from_args(args),
-                      progress=not args.quiet)
+                      progress=not args.quiet, spell=flag)
     p = result.metrics["pooled"]
     print(f"\ndemo finished in {result.minutes:.1f} min. Synthetic test data: these numbers only show the pipeline works.")
     print(f"  cross-validation, pooled over {p['n_epochs']} test epochs: accuracy {100 * p['accuracy']:.1f} %, "

@@ -7,7 +7,7 @@ spelled ``--setting-name`` unless this table says otherwise.
 
 from __future__ import annotations
 
-from isatsleepnet.errors import IsatSleepNetError, SettingError, describe_exception, render
+from isatsleepnet.errors import IsatSleepNetError, describe_exception, render, with_settings_renamed
 
 FLAGS: dict[str, str] = {
     # training settings (TrainConfig fields) whose flag is shorter than the field
@@ -24,6 +24,10 @@ FLAGS: dict[str, str] = {
     "gan_max_epochs": "--gan-epochs",
     # augment_dataset's keywords
     "gan_dir": "--gan",
+    # keywords of the fold and split functions (cross_validate, make_folds, training_split)
+    "n_folds": "--folds",
+    "only_fold": "--fold",
+    "validation_subjects": "--val-subjects",
 }
 """Settings whose flag is not ``--`` plus the name with dashes."""
 
@@ -78,10 +82,7 @@ def renamed(exc: IsatSleepNetError, **names: str) -> IsatSleepNetError:
     >>> message(renamed(SettingError("epochs", "must be at least 1"), epochs="gan_epochs"))
     '--gan-epochs must be at least 1'
     """
-    template = render(exc.template, lambda setting: "{" + names.get(setting, setting) + "}")
-    if isinstance(exc, SettingError):
-        return SettingError(names.get(exc.setting, exc.setting), exc.problem)
-    return IsatSleepNetError(template)
+    return with_settings_renamed(exc, **names)
 
 
 def words(template: str) -> str:

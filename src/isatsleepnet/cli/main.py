@@ -34,9 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Automatic sleep staging from polysomnography. Typical flow: "
             "prepare -> train/cv -> evaluate -> stage new recordings. "
-            "`download` fetches a public Sleep-EDF dataset (each file checked against its checksum), "
-            "`prepare` turns raw EDF recordings into 30-s epochs, `train` trains a model (`cv` cross-validates), "
-            "`evaluate` scores it on held-out data and `stage` stages new EDF/BDF recordings with it "
+            "`download` a public Sleep-EDF dataset first (each file checked against its checksum), "
+            "`prepare` raw EDF recordings into 30-s epochs, `train` a model (or `cv` to cross-validate), "
+            "`evaluate` it on held-out data, then `stage` new EDF/BDF recordings with it "
             "(hypnogram, sleep statistics, report). "
             "`synth` writes a synthetic PSG cohort for trying things out; "
             "`demo` runs the whole flow on synthetic data."

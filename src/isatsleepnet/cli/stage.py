@@ -209,6 +209,7 @@ def output_options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from isatsleepnet.cli.flags import flag
     from isatsleepnet.inference.outputs import summary_table
     from isatsleepnet.inference.predictor import load_predictor
     from isatsleepnet.inference.stage import ensure_out_folder, stage_recordings
@@ -218,7 +219,8 @@ def run(args: argparse.Namespace) -> int:
     ensure_out_folder(args.out)  # before the model is loaded (or exported)
     predictor = load_predictor(args.model, backend=args.backend, engine=engine)
     results = stage_recordings(args.recordings, predictor, args.out, options,
-                               progress=False if args.quiet else None, debug=getattr(args, "debug", False))
+                               progress=False if args.quiet else None, debug=getattr(args, "debug", False),
+                               spell=flag)
     print(summary_table(results))
     print(f"outputs: {args.out}")
     return 1 if any(r.status == "failed" for r in results) else 0

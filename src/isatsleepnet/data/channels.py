@@ -173,7 +173,7 @@ def _match(psg: Recording, role: str, names: Sequence[str]) -> tuple[tuple[Sourc
             hits = [s for s in psg.signals if label_key(s.label) == key]
             if len(hits) > 1:
                 found = ", ".join(f"{s.label!r} (signal {s.index + 1})" for s in hits)
-                raise DataError(psg.path, f"{role} channel is ambiguous: {found} all match; name one with --{role}")
+                raise DataError(psg.path, f"{role} channel is ambiguous: {found} all match; name one with {{{role}}}")
             if hits:
                 return ((psg.signal(hits[0].label),), "alias", hits[0].label), reasons
         same = same_electrodes(psg, role, name)
@@ -231,7 +231,7 @@ def resolve_channels(
             origin = " (the model was trained on it)" if trained and list(names) == [trained.get(role)] else ""
             parts.append(f"{role} channel {_named(names, reasons)}{origin}")
         present = ", ".join(repr(c) for c in psg.channel_names)
-        flags = "/".join(f"--{role}" for role, _, _ in missing)
+        flags = "/".join(f"{{{role}}}" for role, _, _ in missing)  # the role's setting, in the template
         listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         raise DataError(psg.path, f"missing {listed}; channels present: {present}; choose with {flags}")
     chosen = []

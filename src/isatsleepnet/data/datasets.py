@@ -20,13 +20,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from isatsleepnet.data.labels import STAGE_CODINGS
 from isatsleepnet.errors import DataError, IsatSleepNetError
 
 if TYPE_CHECKING:
-    from isatsleepnet.data.prepare_config import PrepareConfig
     from isatsleepnet.data.sources import RecordingSource
 
 KFOLD = "kfold"
@@ -220,7 +219,18 @@ def resolve(ref: str) -> Callable[..., Any]:
     return function
 
 
-def find_recordings(data_dir: str | Path, config: PrepareConfig) -> tuple[list[RecordingSource], list[DataError]]:
+class DatasetSettings(Protocol):
+    """What :func:`find_recordings` reads of its configuration (a ``PrepareConfig``): the dataset's name.
+
+    A Protocol rather than ``PrepareConfig`` itself, because ``prepare_config`` imports this table
+    (for its defaults): the import runs one way.
+    """
+
+    @property
+    def dataset(self) -> str: ...
+
+
+def find_recordings(data_dir: str | Path, config: DatasetSettings) -> tuple[list[RecordingSource], list[DataError]]:
     """The recordings of ``config.dataset`` under ``data_dir``, and one error per PSG left unpaired.
 
     Examples

@@ -83,7 +83,7 @@ def derivation_keys(name: str) -> set[tuple[str, str]]:
 def _unique(psg: Recording, role: str, what: str, hits: list[SignalHeader]) -> SignalHeader | None:
     if len(hits) > 1:
         found = ", ".join(f"{s.label!r} (signal {s.index + 1})" for s in hits)
-        raise DataError(psg.path, f"{role} channel {what} is ambiguous: {found} all match; name one with --{role}")
+        raise DataError(psg.path, f"{role} channel {what} is ambiguous: {found} all match; name one with {{{role}}}")
     return psg.signal(hits[0].label) if hits else None
 
 

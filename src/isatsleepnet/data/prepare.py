@@ -36,7 +36,7 @@ from isatsleepnet.data.readers.edf_segments import is_discontinuous
 from isatsleepnet.data.sources import RecordingSource
 from isatsleepnet.data.store import RECORDINGS, is_complete, write_manifest, write_recording
 from isatsleepnet.data.synthetic.marker import is_marked_synthetic
-from isatsleepnet.errors import DataError, IsatSleepNetError, keyword, render, unexpected_error
+from isatsleepnet.errors import DataError, IsatSleepNetError, keyword, render, template_line, unexpected_error
 from isatsleepnet.locking import ensure_writable_folder, folder_lock
 from isatsleepnet.processes import worker_pool
 
@@ -73,7 +73,7 @@ def read_recording(
         raise DataError(source.psg, "discontinuous EDF+D: prepare needs a continuous recording (export it as "
                                     "EDF+C; `isatsleepnet stage` reads EDF+D)")
     resolved = resolve_channels(psg, config.channels(), working_rate=config.sampling_rate,
-                                assume_unit=config.assume_unit, working="prepare (--sampling-rate)")
+                                assume_unit=config.assume_unit, working="prepare ({sampling_rate})")
     notes = psg.notes  # how the file was read (a partial last record dropped)
     notes += [f"{c.role}: using channel {c.label!r} as an alias" for c, _ in resolved if c.matched == "alias"]
     notes += [f"{c.role}: {c.label!r} derived as {c.derived_from[0]!r} minus {c.derived_from[1]!r}"
@@ -187,14 +187,9 @@ def prepare_one(source: RecordingSource, config: PrepareConfig, out: Path, overw
     try:
         return _prepare(source, config, out, overwrite)
     except IsatSleepNetError as exc:
-        return RecordingResult(source.recording, "failed", error=_error_line(exc))
+        return RecordingResult(source.recording, "failed", error=template_line(exc))
     except Exception as exc:  # noqa: BLE001 - disk full, out of memory, a bug: this recording fails, the rest go on
         return RecordingResult(source.recording, "failed", error=unexpected_error(source.psg, exc))
-
-
-def _error_line(exc: IsatSleepNetError) -> str:
-    """``NAME: problem`` of a file's error (or the error's own line), its settings left as placeholders."""
-    return f"{exc.path.name}: {exc.template}" if isinstance(exc, DataError) else exc.template
 
 
 def _check_resumable(out: Path, config: PrepareConfig) -> None:
@@ -205,7 +200,7 @@ def _check_resumable(out: Path, config: PrepareConfig) -> None:
         previous = load_saved_config(PrepareConfig, saved)
         if previous.fingerprint() != config.fingerprint():
             raise IsatSleepNetError(
-                f"{out} was prepared with other settings ({saved}); use --overwrite or another --out"
+                f"{out} was prepared with other settings ({saved}); use {{overwrite}} or another {{out}}"
             )
 
 
@@ -242,7 +237,7 @@ def prepare_dataset(
             _check_resumable(out, config)
         remove_stale_temporaries(out / RECORDINGS)
         save_config(config, out / CONFIG_FILE)
-        results = [RecordingResult(e.path.stem, "failed", error=_error_line(e)) for e in discovery_errors]
+        results = [RecordingResult(e.path.stem, "failed", error=template_line(e)) for e in discovery_errors]
         for r in results:
             tqdm.write(f"error: {render(r.error, spell)}", file=sys.stderr)
         todo = []

@@ -69,9 +69,6 @@ class PrepareConfig:
                 f"stage_codes must be one of {', '.join(STAGE_CODINGS)} (got {self.stage_codes!r})"
             )
 
-    def validate(self) -> None:
-        """Nothing left to check: a PrepareConfig is checked when it is made (``__post_init__``)."""
-
     @property
     def trims(self) -> bool:
         """Whether nights are trimmed: the ``trim`` setting, else the dataset's convention."""

@@ -117,10 +117,6 @@ class GanConfig:
             if not (_is_number(value) and math.isfinite(value) and value > 0):
                 raise SettingError(name, f"must be a finite number above 0, not {value!r}")
 
-    def validate(self) -> None:
-        """Check the settings again (they are checked on construction; kept while callers still call it)."""
-        self.__post_init__()
-
     def spec_weight(self, epoch: int, ramp_epochs: int | None = None) -> float:
         """L_spec weight of training epoch ``epoch`` (0-based): linear ramp start → end.
 

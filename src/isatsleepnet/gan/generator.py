@@ -32,7 +32,7 @@ from torch import nn
 
 from isatsleepnet import STAGES
 from isatsleepnet.atomic import atomic_path
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, template_of
 
 LOG_GAIN_BOUND = 8.0  # the frequency stage scales a bin by at most e^8 (70 dB) either way
 
@@ -365,11 +365,10 @@ class GeneratorBundle:
         try:
             # generators saved before de-imaging existed were trained without it
             config = replace_from(GanConfig(), {"g_deimage": False, **payload["config"]}, source=str(path))
-            config.validate()
             generator = build_generator(payload["n_samples"], config).to(device)
             generator.load_state_dict(payload["state_dict"])
         except IsatSleepNetError as exc:
-            message = str(exc)
+            message = template_of(exc)
             raise IsatSleepNetError(message if message.startswith(str(path)) else
                                     f"{path}: invalid generator settings: {message}; train it again") from None
         except (RuntimeError, TypeError, ValueError, ArithmeticError):

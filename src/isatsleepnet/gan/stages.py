@@ -75,7 +75,6 @@ def train_channel_gan(
     from isatsleepnet.gan.quality import write_quality
     from isatsleepnet.plots.gan import plot_loss_curve
 
-    config.validate()
     folder = gan_folder(root, channel, config.stage)
     stage = load_stage_epochs(dataset, subjects, channel, config.stage, clip=config.clip,
                               max_epochs=config.max_train_epochs, seed=config.seed)

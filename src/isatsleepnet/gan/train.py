@@ -158,7 +158,7 @@ def _check(value: torch.Tensor, what: str, epoch: int, config: GanConfig, folder
             if last_good else "no checkpoint was written yet")
     raise GanDivergedError(
         f"GAN training diverged at epoch {epoch + 1}: {what} is {v:g}; stopped, {kept}; "
-        "try lower learning rates (lr_d, lr_g in --config) or another --seed"
+        "try lower learning rates ({lr_d}, {lr_g}) or another {seed}"
     )
 
 
@@ -249,7 +249,6 @@ def train_gan(
     description: str = "gan",
 ) -> TrainOutcome:
     """Train on z-scored epochs ``data`` (n, n_samples), resuming from ``folder``'s checkpoint if any."""
-    config.validate()
     folder = Path(folder)
     data = np.asarray(data, dtype=np.float32)
     if data.ndim != 2 or len(data) < 2:
@@ -273,12 +272,12 @@ def train_gan(
     ramp_epochs = config.epochs
     best: dict | None = None  # the generator whose samples fit the training statistics best
     if checkpoint.is_file() and not overwrite:
-        again = "; use --overwrite (or delete it) to start again"
+        again = "; use {overwrite} (or delete it) to start again"
         state = load_plain(checkpoint, "Physio-GAN checkpoint", map_location=device, hint=again)
         if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
             raise IsatSleepNetError(
                 f"{checkpoint}: a checkpoint of a different run (settings or training data changed); "
-                "use another --out or --overwrite to start again"
+                "use another {out} or {overwrite} to start again"
             )
         problem = resume_state_problem(state, generator)
         if problem:

@@ -37,7 +37,7 @@ class StageOptions:
     >>> StageOptions(min_confidence=2.0)
     Traceback (most recent call last):
     ...
-    isatsleepnet.errors.IsatSleepNetError: --min-confidence must lie in [0, 1]
+    isatsleepnet.errors.IsatSleepNetError: min_confidence= must lie in [0, 1]
     """
 
     channels: dict[str, list[str]] = field(default_factory=dict)
@@ -63,9 +63,6 @@ class StageOptions:
         self._check()
         self._check_outputs()
 
-    def validate(self) -> None:
-        """Nothing more: the options checked themselves when made (kept for callers of the earlier API)."""
-
     def _check_types(self) -> None:
         """Types a command line's parser would have checked: a one-line error instead of a TypeError later."""
         for name, value, kinds in (("start_s", self.start_s, numbers.Real), ("end_s", self.end_s, numbers.Real),
@@ -73,7 +70,7 @@ class StageOptions:
                                    ("min_confidence", self.min_confidence, numbers.Real),
                                    ("batch_size", self.batch_size, numbers.Integral)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
-                raise IsatSleepNetError(f"{name} must be a number, not {type(value).__name__}")
+                raise IsatSleepNetError(f"{{{name}}} must be a number, not {type(value).__name__}")
 
     def _check_outputs(self) -> None:
         settings = output_settings()
@@ -104,28 +101,29 @@ class StageOptions:
         if self.annotations not in ANNOTATION_FORMATS:
             raise IsatSleepNetError(f"annotations must be one of {', '.join(ANNOTATION_FORMATS)}")
         if not 0.0 <= self.min_confidence <= 1.0:
-            raise IsatSleepNetError("--min-confidence must lie in [0, 1]")
+            raise IsatSleepNetError("{min_confidence} must lie in [0, 1]")
         if self.batch_size < 1:
-            raise IsatSleepNetError("--batch-size must be at least 1")
-        ways = [name for name, used in (("--trim", self.trim), ("--lights", self.lights),
-                                          ("--start/--end", self.start_s is not None or self.end_s is not None)) if used]
+            raise IsatSleepNetError("{batch_size} must be at least 1")
+        ways = [name for name, used in (("{trim}", self.trim), ("{lights}", self.lights),
+                                          ("{start_s}/{end_s}", self.start_s is not None or self.end_s is not None))
+                if used]
         if len(ways) > 1:
             raise IsatSleepNetError(f"{' and '.join(ways)} choose the span in different ways; use one")
         if self.trim and not (self.hypnograms or self.auto_hypnogram):
-            raise IsatSleepNetError("--trim keeps the wake around the expert's sleep: it needs --hypnogram")
+            raise IsatSleepNetError("{trim} keeps the wake around the expert's sleep: it needs {hypnogram}")
         if self.trim_minutes < 0:
-            raise IsatSleepNetError("--trim-minutes must not be negative")
-        for flag, value in (("--start", self.start_s), ("--end", self.end_s)):
+            raise IsatSleepNetError("{trim_minutes} must not be negative")
+        for setting, value in (("start_s", self.start_s), ("end_s", self.end_s)):
             if value is not None and not math.isfinite(value):
-                raise IsatSleepNetError(f"{flag} must be a number of seconds (got {value})")
+                raise IsatSleepNetError(f"{{{setting}}} must be a number of seconds (got {value})")
         if self.start_s is not None and self.start_s < 0:
-            raise IsatSleepNetError("--start must not be negative")
+            raise IsatSleepNetError("{start_s} must not be negative")
         if self.start_s is not None and self.end_s is not None and self.end_s <= self.start_s:
-            raise IsatSleepNetError("--end must come after --start")
+            raise IsatSleepNetError("{end_s} must come after {start_s}")
         from isatsleepnet.data.labels import STAGE_CODINGS
 
         if self.stage_codes is not None and self.stage_codes not in STAGE_CODINGS:
-            raise IsatSleepNetError(f"--stage-codes must be one of {', '.join(STAGE_CODINGS)}")
+            raise IsatSleepNetError(f"{{stage_codes}} must be one of {', '.join(STAGE_CODINGS)}")
 
 
 @dataclass(frozen=True)

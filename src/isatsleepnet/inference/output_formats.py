@@ -25,15 +25,26 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import Any, Protocol, Union
 
 from isatsleepnet.errors import IsatSleepNetError
 
-if TYPE_CHECKING:
-    from isatsleepnet.inference.output_writers import OutputContext
 
-Writer = Callable[[Path, "OutputContext"], Path]
-"""A writer: ``(path, context) -> path written``; it writes one file, all or nothing (:mod:`isatsleepnet.atomic`)."""
+class WriterContext(Protocol):
+    """What the table knows of a writer's context: the files written so far in this run (format name -> path).
+
+    Every writer is given an :class:`~isatsleepnet.inference.outputs.OutputContext`; this module types
+    it as a Protocol because ``outputs`` imports this table, so that the import runs one way.
+    """
+
+    @property
+    def written(self) -> dict[str, Path]: ...
+
+
+Writer = Callable[[Path, Any], Path]
+"""A writer: ``(path, context) -> path written``, ``context`` an
+:class:`~isatsleepnet.inference.outputs.OutputContext`; it writes one file, all or nothing
+(:mod:`isatsleepnet.atomic`)."""
 
 SettingValue = Union[bool, str]
 
@@ -50,7 +61,7 @@ class OutputFormat:
         The file is NAME + suffix; starts with a dot, unique in the table.
     writer : str or callable
         ``"module:function"`` (imported when first used) or a function ``(path, context) -> Path``
-        (:class:`~isatsleepnet.inference.output_writers.OutputContext`).
+        (:class:`~isatsleepnet.inference.outputs.OutputContext`).
     help : str
         What the file holds, one or more lines, for ``--help`` and the docs.
     setting : str or None
@@ -86,7 +97,7 @@ class OutputFormat:
         if isinstance(self.writer, str) and ":" not in self.writer:
             raise IsatSleepNetError(f"output format {self.name}: writer must be 'module:function', not {self.writer!r}")
 
-    def write(self, path: Path, context: OutputContext) -> Path:
+    def write(self, path: Path, context: WriterContext) -> Path:
         """Write this file at ``path`` with the writer of the entry; returns the path written."""
         return _callable(self.writer)(path, context)
 

@@ -1,101 +1,25 @@
 """The writers of :data:`~isatsleepnet.inference.output_formats.OUTPUT_FORMATS`: one function per file.
 
 Every writer takes ``(path, context)`` and returns the path it wrote, all or nothing.
-:class:`OutputContext` holds one staged recording and what several writers derive from it
-(onsets, predicted stages, the window's timeline for the figures), computed once, plus the
-files already written in this run (the report embeds the figures).
+Each gets an :class:`~isatsleepnet.inference.outputs.OutputContext`: one staged recording and
+what several writers derive from it (onsets, predicted stages, the window's timeline for the
+figures), computed once, plus the files already written in this run (the report embeds the
+figures). The context lives in :mod:`~isatsleepnet.inference.outputs`, beside
+:func:`~isatsleepnet.inference.outputs.write_outputs` that makes it, so that the imports run one
+way: the table, then the options, then ``outputs``, then the writers.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from isatsleepnet import STAGES
 from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.inference import exports
-from isatsleepnet.inference.outputs import _expert_labels, window_origin
-
-if TYPE_CHECKING:
-    from isatsleepnet.inference.options import StageOptions
-    from isatsleepnet.inference.outputs import StagedRecording
-
-
-@dataclass
-class OutputContext:
-    """One staged recording on its way to files, and the files written so far (format name -> path).
-
-    Examples
-    --------
-    >>> context = OutputContext(staged, options)  # doctest: +SKIP
-    >>> context.stage_labels[:3]  # doctest: +SKIP
-    ['W', 'W', 'N1']
-    """
-
-    staged: StagedRecording
-    options: StageOptions
-    written: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return self.staged.name
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        return self.staged.summary
-
-    @property
-    def epoch_seconds(self) -> float:
-        return self.staged.recording.inputs.epoch_seconds
-
-    @cached_property
-    def onsets(self) -> np.ndarray:
-        """Onset of each staged epoch, seconds from the recording start."""
-        return self.staged.index * self.epoch_seconds
-
-    @cached_property
-    def predicted(self) -> np.ndarray:
-        """The most probable stage's code of each staged epoch."""
-        return self.staged.probabilities.argmax(axis=1)
-
-    @property
-    def stage_labels(self) -> list[str]:
-        """The most probable stage of each staged epoch, as W, N1, N2, N3, REM."""
-        return [STAGES[c] for c in self.predicted]
-
-    @cached_property
-    def at(self) -> np.ndarray:
-        """Positions of the staged epochs in the window (which starts at epoch ``staged.first``)."""
-        return self.staged.index - self.staged.first
-
-    @cached_property
-    def events(self) -> list[tuple[float, float, str]]:
-        """Stage runs and review runs: the annotations of the EDF+ and TSV files."""
-        return exports.annotation_events(self.onsets, self.predicted, self.staged.review, self.epoch_seconds)
-
-    @cached_property
-    def figure_axis(self) -> dict[str, Any]:
-        """The keywords of the figures' time axis (:mod:`isatsleepnet.time_axis`)."""
-        return {"start": self.staged.recording.start, "origin": window_origin(self.staged.first, self.options),
-                "epoch_seconds": self.epoch_seconds}
-
-    @cached_property
-    def window_onsets(self) -> np.ndarray:
-        """Onsets of every epoch of the window, gaps included: the figures span the whole window."""
-        window = int(self.staged.index[-1]) + 1 - self.staged.first
-        return (self.staged.first + np.arange(window)) * self.epoch_seconds
-
-    def on_window(self, values: np.ndarray, fill: Any) -> np.ndarray:
-        """``values`` of the staged epochs spread over the window, ``fill`` in its gaps."""
-        shape = (len(self.window_onsets), *values.shape[1:])
-        out = np.full(shape, fill, dtype=values.dtype)
-        out[self.at] = values
-        return out
+from isatsleepnet.inference.outputs import OutputContext, _expert_labels
 
 
 def write_hypnogram_csv(path: Path, context: OutputContext) -> Path:
@@ -152,7 +76,19 @@ def write_hypnodensity_png(path: Path, context: OutputContext) -> Path:
 
 
 def write_sleep_stats(path: Path, context: OutputContext) -> Path:
-    """``NAME.sleep_stats.json``: the whole summary (recording, model, statistics, expert, review, notes)."""
+    """``NAME.sleep_stats.json``: the whole summary (recording, model, statistics, expert, review, notes).
+
+    Examples
+    --------
+    A writer reads only the members of the context it needs (here the summary):
+
+    >>> import tempfile, types
+    >>> context = types.SimpleNamespace(summary={"statistics": {"total_sleep_time_min": 412.5}})
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_sleep_stats(Path(folder) / "n.sleep_stats.json", context)
+    ...     json.loads(path.read_text())["statistics"]
+    {'total_sleep_time_min': 412.5}
+    """
     atomic_write_text(path, json.dumps(context.summary, indent=2) + "\n")
     return path
 

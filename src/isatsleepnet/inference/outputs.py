@@ -13,7 +13,8 @@ import dataclasses
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from isatsleepnet import STAGES, __version__
 from isatsleepnet.atomic import TMP_PREFIX, atomic_write_text
 from isatsleepnet.data.labels import DROP
 from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.inference import exports
 from isatsleepnet.inference.options import StageOptions, StageResult
 from isatsleepnet.inference.output_formats import formats_on, output_suffixes
 from isatsleepnet.inference.predictor import Predictor
@@ -45,11 +47,11 @@ def claim_output_folder(out: Path, predictor: Predictor) -> None:
         held = (marker.read_text().split() or [""])[0]
         if held != digest:
             raise IsatSleepNetError(f"{out} holds the stagings of another model ({marker}); stage into another "
-                                    "--out, or delete the folder")
+                                    "{out}, or delete the folder")
         return
     if any(out.glob("*.sleep_stats.json")):
         raise IsatSleepNetError(f"{out} holds stagings of an unknown model (no {MODEL_MARKER}); stage into another "
-                                "--out, or delete the folder")
+                                "{out}, or delete the folder")
 
 
 def mark_output_folder(out: Path, predictor: Predictor) -> None:
@@ -182,6 +184,78 @@ def window_origin(first: int, options: StageOptions) -> str:
     return "lights off" if options.lights else "the window start"
 
 
+@dataclass
+class OutputContext:
+    """One staged recording on its way to files, and the files written so far (format name -> path).
+
+    Examples
+    --------
+    >>> context = OutputContext(staged, options)  # doctest: +SKIP
+    >>> context.stage_labels[:3]  # doctest: +SKIP
+    ['W', 'W', 'N1']
+    """
+
+    staged: StagedRecording
+    options: StageOptions
+    written: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.staged.name
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.staged.summary
+
+    @property
+    def epoch_seconds(self) -> float:
+        return self.staged.recording.inputs.epoch_seconds
+
+    @cached_property
+    def onsets(self) -> np.ndarray:
+        """Onset of each staged epoch, seconds from the recording start."""
+        return self.staged.index * self.epoch_seconds
+
+    @cached_property
+    def predicted(self) -> np.ndarray:
+        """The most probable stage's code of each staged epoch."""
+        return self.staged.probabilities.argmax(axis=1)
+
+    @property
+    def stage_labels(self) -> list[str]:
+        """The most probable stage of each staged epoch, as W, N1, N2, N3, REM."""
+        return [STAGES[c] for c in self.predicted]
+
+    @cached_property
+    def at(self) -> np.ndarray:
+        """Positions of the staged epochs in the window (which starts at epoch ``staged.first``)."""
+        return self.staged.index - self.staged.first
+
+    @cached_property
+    def events(self) -> list[tuple[float, float, str]]:
+        """Stage runs and review runs: the annotations of the EDF+ and TSV files."""
+        return exports.annotation_events(self.onsets, self.predicted, self.staged.review, self.epoch_seconds)
+
+    @cached_property
+    def figure_axis(self) -> dict[str, Any]:
+        """The keywords of the figures' time axis (:mod:`isatsleepnet.time_axis`)."""
+        return {"start": self.staged.recording.start, "origin": window_origin(self.staged.first, self.options),
+                "epoch_seconds": self.epoch_seconds}
+
+    @cached_property
+    def window_onsets(self) -> np.ndarray:
+        """Onsets of every epoch of the window, gaps included: the figures span the whole window."""
+        window = int(self.staged.index[-1]) + 1 - self.staged.first
+        return (self.staged.first + np.arange(window)) * self.epoch_seconds
+
+    def on_window(self, values: np.ndarray, fill: Any) -> np.ndarray:
+        """``values`` of the staged epochs spread over the window, ``fill`` in its gaps."""
+        shape = (len(self.window_onsets), *values.shape[1:])
+        out = np.full(shape, fill, dtype=values.dtype)
+        out[self.at] = values
+        return out
+
+
 def write_outputs(folder: Path, staged: StagedRecording, options: StageOptions) -> list[Path]:
     """Write into ``folder`` every file of :data:`~isatsleepnet.inference.output_formats.OUTPUT_FORMATS` that
     ``options`` turn on, in the table's order; the figures span the whole window (gaps left blank).
@@ -191,8 +265,6 @@ def write_outputs(folder: Path, staged: StagedRecording, options: StageOptions) 
     >>> [p.name for p in write_outputs(tmp, staged, StageOptions(plots=False, report=False))]  # doctest: +SKIP
     ['n.hypnogram.csv', 'n.hypnogram.json', 'n.annotations.edf', 'n.sleep_stats.json']
     """
-    from isatsleepnet.inference.output_writers import OutputContext
-
     context = OutputContext(staged, options)
     files = []
     for entry in formats_on(options.output_values()):

@@ -184,7 +184,6 @@ def load_predictor(
     """
     engine = dataclasses.replace(engine or Engine(), **{k: v for k, v in (("device", device), ("threads", threads))
                                                         if v is not None})
-    engine.validate()
     engine.single_device("staging and evaluation")
     path = Path(model)
     is_onnx = path.suffix.lower() == ".onnx"
@@ -195,14 +194,14 @@ def load_predictor(
         raise IsatSleepNetError(f"{path}: model file not found")
     if backend == "torch":
         if is_onnx:
-            raise IsatSleepNetError(f"{path}: an ONNX file runs on the onnx backend (--backend onnx)")
+            raise IsatSleepNetError(f"{path}: an ONNX file runs on the onnx backend ({{backend}} onnx)")
         return _torch_predictor(path, engine)
     from isatsleepnet.inference.onnx_backend import OnnxRunner, export_onnx
 
     if engine.device not in ("auto", "cpu"):
-        raise IsatSleepNetError("the onnx backend runs on the CPU; drop --device")
+        raise IsatSleepNetError("the onnx backend runs on the CPU; drop {device}")
     if engine.precision not in ("auto", "32-true"):
-        raise IsatSleepNetError("the onnx backend runs in float32; drop --precision")
+        raise IsatSleepNetError("the onnx backend runs in float32; drop {precision}")
     if not is_onnx:
         from isatsleepnet.model.file import load_model_file
 

@@ -95,7 +95,7 @@ def check_overrides(inputs: ModelInputs, overrides: Mapping[str, Sequence[str]] 
             continue
         kind = role_kind(role)
         others = [r for r in inputs.roles if r != role and role_kind(r) == kind]
-        same = f", or the same channel as --{others[0]}" if others else ""
+        same = f", or the same channel as {{{others[0]}}}" if others else ""
         example = f" such as {_STAND_INS[role]}" if role in _STAND_INS else ""
         raise IsatSleepNetError(f"the model needs its {role} input (it was trained on channel {trained[role]!r}): it "
                                 f"cannot be left out; give another {kind.upper()} channel or a derivation{example}"

@@ -19,7 +19,7 @@ import math
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ from isatsleepnet.atomic import TMP_PREFIX, remove_stale_temporaries
 from isatsleepnet.data.epochs import unusable_epochs
 from isatsleepnet.data.readers.formats import signal_format_of
 from isatsleepnet.data.readers.hypnogram_grid import Hypnogram
-from isatsleepnet.errors import DataError, IsatSleepNetError, describe_exception
+from isatsleepnet.errors import DataError, IsatSleepNetError, describe_exception, keyword, render, template_line
 from isatsleepnet.inference.input_check import recording_warnings
 from isatsleepnet.inference.options import StageOptions, StageResult
 from isatsleepnet.inference.output_formats import is_output_file
@@ -110,12 +110,12 @@ def _span(recording: RawRecording, options: StageOptions, expert: np.ndarray | N
             raise DataError(source, "no sleep epoch scored: nothing to trim around")
         k = int(round(options.trim_minutes * 60.0 / epoch_s))
         return max(int(sleep[0]) - k, 0), min(int(sleep[-1]) + k + 1, n)
-    start_s, end_s, what = options.start_s, options.end_s, ("--start", "--end")
+    start_s, end_s, what = options.start_s, options.end_s, ("{start_s}", "{end_s}")  # settings, in a template
     if options.lights:
         start_s, end_s = recording.lights()
         what = ("lights off", "lights on")
         if start_s is None and end_s is None:
-            raise DataError(recording.path, "no 'Lights off' / 'Lights on' annotation (--lights); use --start/--end")
+            raise DataError(recording.path, "no 'Lights off' / 'Lights on' annotation ({lights}); use {start_s}/{end_s}")
         recording.notes.append(
             "staged from " + (f"lights off ({start_s:g} s)" if start_s is not None else "the start (no lights off)")
             + " to " + (f"lights on ({end_s:g} s)" if end_s is not None else "the end (no lights on)")
@@ -280,40 +280,49 @@ def stage_recordings(
     *,
     progress: bool | None = None,
     debug: bool = False,
+    spell: Callable[[str], str] = keyword,
 ) -> list[StageResult]:
     """Stage every recording; each failure becomes a failed result (printed as one line) and the rest go on.
 
     ``out`` is held for this run (a second `stage` into it refuses) and claimed
-    for this model's weights (another model's stagings there are refused).
+    for this model's weights (another model's stagings there are refused). A failed
+    result's ``error`` keeps its settings as ``{setting}`` placeholders; the lines written
+    to stderr spell them with ``spell`` (``stage_codes=``; the CLI's ``--stage-codes``).
+
+    Examples
+    --------
+    >>> results = stage_recordings(["night.edf"], predictor, "staged", StageOptions())  # doctest: +SKIP
+    >>> [r.status for r in results]  # doctest: +SKIP
+    ['staged']
     """
-    options.validate()
     check_overrides(predictor.inputs, options.channels)  # roles the model lacks, or needs and is told to drop
     out = Path(out)
     inputs = [Path(p) for p in inputs]
     if options.hypnograms is not None:
         if any(p.is_dir() for p in inputs):
-            raise IsatSleepNetError("--hypnogram FILE pairs with recording files, not folders; use --hypnogram auto")
+            raise IsatSleepNetError("{hypnogram} FILE pairs with recording files, not folders; use {hypnogram} auto")
         if len(options.hypnograms) != len(inputs):
             raise IsatSleepNetError(
-                f"{len(options.hypnograms)} --hypnogram file(s) for {len(inputs)} recording(s): "
-                "give one per recording, in the same order, or --hypnogram auto"
+                f"{len(options.hypnograms)} {{hypnogram}} file(s) for {len(inputs)} recording(s): "
+                "give one per recording, in the same order, or {hypnogram} auto"
             )
     recordings, errors = expand_inputs(inputs)
     ensure_out_folder(out)
     with folder_lock(out, "stage"):
         claim_output_folder(out, predictor)
-        return _stage_all(recordings, errors, inputs, predictor, out, options, progress=progress, debug=debug)
+        return _stage_all(recordings, errors, inputs, predictor, out, options, progress=progress, debug=debug,
+                          spell=spell)
 
 
 def _stage_all(
     recordings: list[Path], errors: list[DataError], inputs: list[Path], predictor: Predictor, out: Path,
-    options: StageOptions, *, progress: bool | None, debug: bool,
+    options: StageOptions, *, progress: bool | None, debug: bool, spell: Callable[[str], str],
 ) -> list[StageResult]:
     from tqdm.auto import tqdm
 
-    results = [StageResult(e.path.stem, e.path, "failed", error=str(e)) for e in errors]
+    results = [StageResult(e.path.stem, e.path, "failed", error=template_line(e)) for e in errors]
     for r in results:
-        tqdm.write(f"error: {r.error}", file=sys.stderr)
+        tqdm.write(f"error: {render(r.error, spell)}", file=sys.stderr)
     remove_stale_temporaries(out)
     if options.hypnograms is not None:
         by_input = dict(zip(inputs, options.hypnograms))
@@ -328,13 +337,13 @@ def _stage_all(
         try:
             if name in used:
                 raise DataError(psg, f"its outputs would replace those of {used[name]} (same name {name!r}) in "
-                                     f"{out}; stage it into another --out")
+                                     f"{out}; stage it into another {{out}}")
             used[name] = psg
             if options.trim and hypnogram is None:
-                raise DataError(psg, "--trim needs an expert hypnogram and none was found beside this recording")
+                raise DataError(psg, "{trim} needs an expert hypnogram and none was found beside this recording")
             if options.auto_hypnogram and hypnogram is None:
-                tqdm.write(f"note: {psg.name}: no hypnogram found beside it (--hypnogram auto): staged without "
-                           "comparison", file=sys.stderr)
+                tqdm.write(f"note: {psg.name}: no hypnogram found beside it ({spell('hypnogram')} auto): staged "
+                           "without comparison", file=sys.stderr)
             result = stage_recording(psg, predictor, out, options, hypnogram=hypnogram, name=name)
             mark_output_folder(out, predictor)
             for note in result.summary.get("notes", []):
@@ -344,9 +353,10 @@ def _stage_all(
         except Exception as exc:  # one recording's failure must not stop the others
             if debug:
                 raise
-            message = str(exc) if isinstance(exc, IsatSleepNetError) else f"{psg.name}: {describe_exception(exc)}"
+            message = (template_line(exc) if isinstance(exc, IsatSleepNetError)
+                       else f"{psg.name}: {describe_exception(exc)}")
             result = StageResult(name, psg, "failed", error=message)
-            tqdm.write(f"error: {message}", file=sys.stderr)
+            tqdm.write(f"error: {render(message, spell)}", file=sys.stderr)
         results.append(result)
     bar.close()
     return results

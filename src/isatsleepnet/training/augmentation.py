@@ -117,7 +117,6 @@ def augmented_training_data(
     ``gan``: the Physio-GAN settings in gan mode (default GanConfig()); the
     stage and seed are taken from ``augment`` and ``config``.
     """
-    augment.validate()
     if not augment.enabled:
         return None
     store = folder / AUGMENTED_DIR

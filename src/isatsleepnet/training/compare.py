@@ -129,7 +129,7 @@ def _check_data(run: Run, reference: Run) -> None:
 
 
 def _check_folds(run: Run, reference: Run) -> None:
-    hint = f"make it with `isatsleepnet cv ... --folds-file {reference.path / FOLDS_FILE}`"
+    hint = f"make it with cv and {{folds_file}} {reference.path / FOLDS_FILE}"  # a template: it ends up in errors
     folds, reference_folds = run.folds or [], reference.folds or []
     if len(folds) != len(reference_folds):
         raise IsatSleepNetError(f"{run.path}: other folds than {reference.label}: {len(folds)} folds, "
@@ -191,7 +191,7 @@ def _why_not_paired(runs: list[Run]) -> str | None:
     for run in runs[1:]:
         if sorted(_folds_by_index(run)) != reference:
             return (f"paired statistics left out: {run.label} has finished folds {sorted(_folds_by_index(run))}, "
-                    f"{runs[0].label} {reference}; finish both (`isatsleepnet cv ... --resume`)")
+                    f"{runs[0].label} {reference}; finish both (resume their cross-validation)")
     return None
 
 
@@ -253,7 +253,7 @@ def _subject_confusions(run: Run, predictions: dict[str, RecordingPrediction],
     recorded = run.metrics["pooled"].get("confusion_matrix")
     if recorded is not None and not np.array_equal(stacked.sum(axis=0), np.asarray(recorded)):
         raise IsatSleepNetError(f"{run.path}: metrics.json does not match the saved predictions; "
-                                "write it again (`isatsleepnet cv ... --resume`)")
+                                "write it again (cv with {resume})")
     return stacked
 
 
@@ -325,7 +325,7 @@ def compare_runs(paths: list[Path], *, bootstrap: int = 2000, seed: int = 0) -> 
     [0.004, 0.021]
     """
     if bootstrap < 0:
-        raise IsatSleepNetError(f"--bootstrap {bootstrap}: give a number of resamples >= 0 (0: no bootstrap)")
+        raise IsatSleepNetError(f"{{bootstrap}} {bootstrap}: give a number of resamples >= 0 (0: no bootstrap)")
     runs = read_runs(paths)
     check_comparable(runs)
     notes: list[str] = []

@@ -102,10 +102,6 @@ class TrainConfig:
                                     f"{arch.name} has none (it is not a {DEFAULT_ARCHITECTURE} network)")
         _validate_fine_tuning(self)
 
-    def validate(self) -> None:
-        """Check the settings again (they are checked on construction; kept while callers still call it)."""
-        self.__post_init__()
-
     @property
     def architecture(self) -> str:
         """The architecture's name (``model["architecture"]``; ISATSleepNet when the run names none)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -24,7 +24,6 @@ from isatsleepnet import STAGES
 
 if TYPE_CHECKING:
     from isatsleepnet.data.store import PreparedDataset
-    from isatsleepnet.training.folds import Fold
 
 RARE_EPOCHS = 10  # a stage with fewer validation epochs than this is "very rare": its F1 is noise
 DRAWS = 200  # seeded candidate draws tried before settling for the one covering most stages
@@ -165,7 +164,21 @@ def draw_validation(train: Sequence[str], fraction: float, seed: int,
     return ValidationDraw(tuple(s for s in train if s not in val_set), tuple(chosen), stages, chosen != plain)
 
 
-def warn_about_validation(dataset: PreparedDataset, folds: Sequence[Fold], *, per_fold: bool) -> list[str]:
+class ValidatedSplit(Protocol):
+    """What :func:`warn_about_validation` reads of a fold (a :class:`~isatsleepnet.training.folds.Fold`).
+
+    A Protocol rather than ``Fold`` itself, because ``folds`` imports this module (its validation
+    draw): the import runs one way.
+    """
+
+    @property
+    def index(self) -> int: ...
+
+    @property
+    def validation(self) -> Sequence[str]: ...
+
+
+def warn_about_validation(dataset: PreparedDataset, folds: Sequence[ValidatedSplit], *, per_fold: bool) -> list[str]:
     """Log (as warnings, ``warning: ...``) and return what each fold's validation set hides from selection.
 
     Called by `train` and `cv` before they train, for the folds they will train;

@@ -90,11 +90,11 @@ def plan_run(
             changed.insert(0, "protocol")
         if changed:
             raise IsatSleepNetError(
-                f"{run} holds a run with other settings ({', '.join(changed)}); use the same flags or another --out"
+                f"{run} holds a run with other settings ({', '.join(changed)}); use the same settings or another {{out}}"
             )
         folds = load_folds(run / FOLDS_FILE, subjects)
         if folds_file is not None and _fold_roles(load_folds(folds_file, subjects)) != _fold_roles(folds):
-            raise IsatSleepNetError(f"{run} holds a run with other folds than {folds_file}; use another --out")
+            raise IsatSleepNetError(f"{run} holds a run with other folds than {folds_file}; use another {{out}}")
         return folds, None
     if resume:
         raise IsatSleepNetError(f"{run}: nothing to resume (no {CONFIG_FILE})")
@@ -127,11 +127,9 @@ def augment_settings(augment: AugmentConfig | None, gan: GanConfig | None,
                      config: TrainConfig) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """What config.json records: the augmentation, and the GAN settings every fold uses (gan mode only)."""
     augment = augment or AugmentConfig()
-    augment.validate()
     if augment.mode != "gan":
         return augment.record(), None
-    gan = fold_gan_config(gan or GanConfig(), augment, config)
-    gan.validate()
+    gan = fold_gan_config(gan or GanConfig(), augment, config)  # checked as it is made
     return augment.record(), asdict(gan)
 
 
@@ -285,7 +283,7 @@ def cross_validate(
     if (data.root / AUGMENT_JSON).is_file():
         raise IsatSleepNetError(
             f"{data.root} is an augmented dataset: cross-validation would ignore its synthetic epochs and its GAN may "
-            "have seen test subjects; run cv on the original data with --augment transforms|gan"
+            "have seen test subjects; run cv on the original data with {augment} transforms|gan"
         )
     # every check before the first write: a refused run leaves nothing that refuses the corrected command
     folds, new_run = plan_run(data, run, protocol=protocol, config=config, n_folds=n_folds, folds_file=folds_file,
@@ -294,7 +292,7 @@ def cross_validate(
     if only_fold is not None:
         chosen = [f for f in folds if f.index == only_fold]
         if not chosen:
-            raise IsatSleepNetError(f"--fold {only_fold}: the run has folds 0..{len(folds) - 1}")
+            raise IsatSleepNetError(f"{{only_fold}} {only_fold}: the run has folds 0..{len(folds) - 1}")
     check_base_unseen(config, data, chosen)  # a base model that saw a test subject would leak it into the metrics
     check_splits(data, [f for f in chosen if not (fold_dir(run, f.index) / "DONE").is_file()], config,
                  augment=augment, gan=gan, per_fold=True)

@@ -67,7 +67,6 @@ def with_base(config: TrainConfig | None, init: str | Path | None = None, freeze
         config = replace(config, init=str(init))
     if freeze is not None:
         config = replace(config, freeze=freeze)
-    config.validate()
     if config.init is None:
         return config
     checksum = _base_file(config.init).header["sha256"]

@@ -243,9 +243,7 @@ def train_split(
     ``verbose`` keeps Lightning's own warnings and notices (see :func:`_quiet_lightning`).
     ``engine`` says where it runs (default: :class:`~isatsleepnet.engine.Engine`'s defaults).
     """
-    config.validate()
     engine = engine or Engine()
-    engine.validate()
     out.mkdir(parents=True, exist_ok=True)
     if (out / MODEL_FILE).is_file():
         return out / MODEL_FILE

@@ -111,7 +111,7 @@ def make_folds(
     else:
         k = n_folds if entry is None else entry.folds
         if k is None or k < 2:
-            raise IsatSleepNetError("kfold needs --folds K with K >= 2")
+            raise IsatSleepNetError("kfold needs {n_folds} K with K >= 2")
         if len(subjects) < k:
             raise IsatSleepNetError(f"{k} folds need at least {k} subjects, the data has {len(subjects)}")
         folds = []
@@ -185,9 +185,9 @@ def training_subjects(dataset: PreparedDataset, *, subjects: Sequence[str] | Non
     """
     if folds_file is not None or fold is not None:
         if subjects:
-            raise IsatSleepNetError("give either --subjects or --folds-file with --fold, not both")
+            raise IsatSleepNetError("give either {subjects} or {folds_file} with {fold}, not both")
         if folds_file is None or fold is None:
-            raise IsatSleepNetError("--folds-file and --fold go together")
+            raise IsatSleepNetError("{folds_file} and {fold} go together")
         return list(fold_of(folds_file, fold, dataset.subjects()).train)
     return check_subjects(dataset, subjects) if subjects else dataset.subjects()
 
@@ -206,9 +206,9 @@ def training_split(dataset: PreparedDataset, *, train_subjects: Sequence[str] | 
     """
     if folds_file is not None or fold is not None:
         if train_subjects or validation_subjects:
-            raise IsatSleepNetError("give either --train-subjects/--val-subjects or --folds-file with --fold")
+            raise IsatSleepNetError("give either {train_subjects}/{validation_subjects} or {folds_file} with {fold}")
         if folds_file is None or fold is None:
-            raise IsatSleepNetError("--folds-file and --fold go together")
+            raise IsatSleepNetError("{folds_file} and {fold} go together")
         chosen = fold_of(folds_file, fold, dataset.subjects())
         split = Fold(fold, chosen.train, chosen.validation, ())
     else:

@@ -73,12 +73,9 @@ def resolve_settings(config: TrainConfig | None, engine: Engine | None, augment:
     (False, True)
     """
     config = with_base(config, init, freeze)  # the base model's checksum becomes a setting of the run
-    config.validate()
     engine = engine or Engine()
-    engine.validate()
     engine.check_training()
     augment = augment or AugmentConfig()
-    augment.validate()
     return config, engine, augment
 
 
@@ -109,9 +106,9 @@ def check_splits(dataset: PreparedDataset, splits: list[Fold], config: TrainConf
     for split in splits:
         check_training(dataset, split, config)
     if augment.enabled and (dataset.root / AUGMENT_JSON).is_file():
-        raise IsatSleepNetError(f"{dataset.root} is already augmented (`isatsleepnet augment`); drop --augment")
+        raise IsatSleepNetError(f"{dataset.root} is already augmented (`isatsleepnet augment`); drop {augment}")
     if augment.mode == "gan":
-        fold_gan_config(gan or GanConfig(), augment, config).validate()
+        fold_gan_config(gan or GanConfig(), augment, config)  # refuses a GAN setting it cannot use, as it is made
     if is_rank_zero():  # before training: a validation set lacking stages makes model selection noise
         warn_about_validation(dataset, splits, per_fold=per_fold)
 
@@ -151,7 +148,7 @@ def _write_split_files(out: Path, split: Fold, config: TrainConfig, engine: Engi
         changed = changed_train_settings(json.loads(saved.read_text()), config)
         if changed:
             raise IsatSleepNetError(f"{out} holds a training with other settings ({', '.join(changed)}); "
-                                    "use the same flags or another --out")
+                                    "use the same settings or another {out}")
     save_config(config, saved)
     save_engine(out, engine)
     record: dict[str, Any] = {k: v for k, v in asdict(split).items() if k != "test" and v is not None}

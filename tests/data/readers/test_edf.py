@@ -31,7 +31,7 @@ def test_non_voltage_unit_is_an_error(tmp_path, write_edf):
 def test_blank_unit_needs_an_assumption(tmp_path, write_edf):
     path = write_edf(tmp_path / "b.edf", [("EEG", _sine() * 1e-3, FS, "")])
     rec = EdfRecording.open(path)
-    with pytest.raises(DataError, match="--assume-unit"):
+    with pytest.raises(DataError, match="assume_unit="):
         rec.read_microvolts(rec.signals[0])
     np.testing.assert_allclose(rec.read_microvolts(rec.signals[0], assume_unit="mV"), _sine(), atol=0.05)
 

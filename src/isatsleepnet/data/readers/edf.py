@@ -162,7 +162,7 @@ class EdfRecording:
             return microvolt_factor(signal.physical_dimension, assume=assume_unit)
         except KeyError:
             dim = signal.physical_dimension.strip() or "(blank)"
-            hint = "; pass --assume-unit if the header leaves it blank" if dim == "(blank)" else ""
+            hint = "; pass {assume_unit} if the header leaves it blank" if dim == "(blank)" else ""
             raise DataError(
                 self.path, f"channel {signal.label!r} has physical dimension {dim!r}, not a voltage{hint}"
             ) from None

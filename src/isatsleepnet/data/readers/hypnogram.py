@@ -20,13 +20,14 @@ import defusedxml.ElementTree as SafeET
 import edfio
 
 from isatsleepnet.data import labels as L
+from isatsleepnet.data.readers.formats import SIGNAL_FORMATS
 from isatsleepnet.data.readers.hypnogram_grid import Hypnogram, build_hypnogram, cut, quote
 from isatsleepnet.data.readers.hypnogram_table import read_table, resolve_integers
 from isatsleepnet.errors import DataError
 
 __all__ = [
-    "Hypnogram", "NoStageAnnotations", "generic_annotation_mapper", "read_edf_annotations", "read_hypnogram",
-    "read_table", "read_xml",
+    "Hypnogram", "NoStageAnnotations", "edf_family_suffixes", "generic_annotation_mapper", "read_edf_annotations",
+    "read_hypnogram", "read_table", "read_xml",
 ]
 
 
@@ -191,6 +192,21 @@ def _read_profusion(path: Path, root, epoch_seconds: float) -> Hypnogram:
     return build_hypnogram(path, events, per_epoch=True, epoch_seconds=epoch_seconds)
 
 
+def edf_family_suffixes() -> tuple[str, ...]:
+    """The file endings of the EDF family in the signal table (EDF/EDF+, BDF/BDF+): the files whose
+    annotations :func:`read_edf_annotations` reads.
+
+    Why not every signal suffix: another signal format (a plug-in's) holds no EDF+ annotations to
+    read stages from.
+
+    Examples
+    --------
+    >>> edf_family_suffixes()
+    ('.edf', '.rec', '.bdf')
+    """
+    return tuple(s for name in ("edf", "bdf") for s in SIGNAL_FORMATS[name].suffixes)
+
+
 def read_hypnogram(
     path: str | Path,
     *,
@@ -216,7 +232,7 @@ def read_hypnogram(
     path = Path(path)
     L.check_stage_codes(stage_codes)
     suffix = path.suffix.lower()
-    if suffix in (".edf", ".bdf"):
+    if suffix in edf_family_suffixes():
         return read_edf_annotations(path, psg_start=psg_start, mapper=generic_annotation_mapper,
                                     epoch_seconds=epoch_seconds, stage_codes=stage_codes)
     if suffix == ".xml":

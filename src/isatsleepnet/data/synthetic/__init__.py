@@ -78,10 +78,6 @@ class SynthConfig:
         if self.profusion and self.layout != "shhs":
             raise IsatSleepNetError("{profusion} only applies to the shhs layout")
 
-    def validate(self) -> None:
-        """Check the settings again (they are checked on construction; kept while callers still call it)."""
-        self.__post_init__()
-
 
 @dataclass(frozen=True)
 class SynthRecording:
