@@ -20,6 +20,7 @@ import numpy as np
 
 from isatsleepnet.data.readers.formats import is_mne_raw, open_recording
 from isatsleepnet.data.readers.memory import MemoryRecording
+from isatsleepnet.data.readers.recording import Recording
 from isatsleepnet.errors import DataError, IsatSleepNetError
 from isatsleepnet.inference.raw import ModelInputs, RawRecording
 
@@ -28,7 +29,7 @@ SOURCE_KINDS = "a path to an EDF/BDF file, an mne.io.Raw, or a tuple (data, sfre
 DEFAULT_NAME = "recording"
 
 
-def _open_raw(raw: Any, name: str) -> Any:
+def _open_raw(raw: Any, name: str) -> Recording:
     """An MNE Raw opened by the signal table's ``mne_raw`` entry (:func:`open_recording`), named ``name``.
 
     Why renamed: the API names a Raw's recording (its errors, its summary) as its outputs are
