@@ -122,6 +122,15 @@ def test_the_defaults_are_valid_and_the_instance_is_frozen(cls):
         setattr(config, name, getattr(config, name))
 
 
+def test_no_configuration_has_a_validate_method_to_forget():
+    from isatsleepnet.data.prepare_config import PrepareConfig
+    from isatsleepnet.inference.options import StageOptions, StageResult
+    from isatsleepnet.model.config import ModelConfig
+
+    assert [cls.__name__ for cls in (*CLASSES, PrepareConfig, StageOptions, StageResult, ModelConfig)
+            if hasattr(cls, "validate")] == []
+
+
 def test_the_edges_of_each_range_are_accepted():
     TrainConfig(weight_decay=0.0, validation_fraction=0.0, loss_alpha=1.0, lr_gamma=1.0, early_stopping_patience=0,
                 seed=2**32 - 1, max_train_batches=1, lr_step_start=0, freeze="encoder", init="m.pt")

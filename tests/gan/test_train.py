@@ -184,7 +184,7 @@ def test_a_longer_budget_keeps_the_spectral_ramp_the_run_began_with(tmp_path, n1
 # -- the structure of what is read back: the resume checkpoint and generator.pt -------------------------------
 
 SMALL = replace(TINY, epochs=1, min_steps_per_epoch=1, batch_size=8, select_every=1)
-AGAIN = "; use --overwrite (or delete it) to start again"
+AGAIN = "; use overwrite= (or delete it) to start again"  # str(error): the keyword (the CLI says --overwrite)
 
 
 @pytest.fixture(scope="module")

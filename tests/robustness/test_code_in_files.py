@@ -214,7 +214,7 @@ def test_a_plain_gan_checkpoint_shaped_like_ours_with_wrong_types(tmp_path):
     with pytest.raises(IsatSleepNetError) as info:
         train_gan(data, 50.0, tmp_path / "gan", TINY_GAN, progress=False)
     assert str(info.value) == (f"{path}: corrupt checkpoint: generator is not a set of named weights; "
-                               "use --overwrite (or delete it) to start again")
+                               "use overwrite= (or delete it) to start again")
 
 
 def _live_object_array(marker: Path) -> np.ndarray:
