@@ -49,6 +49,7 @@ MODULES = [
     "isatsleepnet.training.split_run",
     "isatsleepnet.status",
     "isatsleepnet.errors",
+    "isatsleepnet.references",
     "isatsleepnet.cli.flags",
 ]
 

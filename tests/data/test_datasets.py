@@ -30,9 +30,9 @@ from isatsleepnet.data.datasets import (
     help_lines,
     protocols,
     register_dataset,
-    resolve,
     unregister_dataset,
 )
+from isatsleepnet.references import resolve
 from isatsleepnet.data.prepare_config import PrepareConfig
 from isatsleepnet.data.sources import RecordingSource, files_under
 from isatsleepnet.data.store import PreparedDataset
@@ -85,7 +85,7 @@ def test_unknown_names_and_bad_entries_are_one_line_errors() -> None:
         Dataset("mine", "mine", find="m:f", channels={"emg": ("Chin",)})
     with pytest.raises(IsatSleepNetError, match="either folds or a test fraction"):
         Dataset("mine", "mine", find="m:f", folds=5, test_fraction=0.2)
-    with pytest.raises(IsatSleepNetError, match="no function nothing_here"):
+    with pytest.raises(IsatSleepNetError, match="has no nothing_here"):
         resolve("isatsleepnet.data.datasets_shhs:nothing_here")
     with pytest.raises(IsatSleepNetError, match="cannot import"):
         resolve("isatsleepnet.no_such_module:find")

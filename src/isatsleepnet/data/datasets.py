@@ -9,13 +9,12 @@ draws folds from its protocols, so adding a dataset is adding one entry
 (``docs/architecture.md``, "Adding a dataset").
 
 Functions are named as ``"module:function"`` strings and imported only when used
-(:func:`resolve`), so that reading the table (for ``--help``, say) imports nothing
+(:func:`isatsleepnet.references.resolve`), so that reading the table (for ``--help``, say) imports nothing
 heavy.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from isatsleepnet.data.labels import STAGE_CODINGS
+from isatsleepnet.references import is_reference, resolve
 from isatsleepnet.errors import DataError, IsatSleepNetError
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ GENERIC_STAGES = "isatsleepnet.data.datasets_generic:read_stages"
 """Stages from the hypnogram beside a PSG (EDF+, NSRR/Profusion XML, CSV/TSV) or inside it."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
-_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ class Dataset:
             raise IsatSleepNetError(f"{where}: the description must be one line")
         for label, ref in (("find", self.find), ("stages", self.stages), ("reader", self.reader),
                            ("download", self.download)):
-            if ref is not None and not _REF.match(ref):
+            if ref is not None and not is_reference(ref):
                 raise IsatSleepNetError(f"{where}: {label} must be a 'module:function' string (got {ref!r})")
         unknown = sorted(set(self.channels) - set(ROLES))
         if unknown:
@@ -196,27 +195,6 @@ def protocols(*, kfold: bool = False) -> list[str]:
     'kfold'
     """
     return [name for name, entry in DATASETS.items() if entry.protocol is not None] + ([KFOLD] if kfold else [])
-
-
-def resolve(ref: str) -> Callable[..., Any]:
-    """The function a ``"module:function"`` string names, imported now.
-
-    Examples
-    --------
-    >>> resolve("isatsleepnet.data.datasets:get_dataset") is get_dataset
-    True
-    """
-    module_name, _, attribute = ref.partition(":")
-    if not module_name or not attribute:
-        raise IsatSleepNetError(f"{ref!r} is not a 'module:function' string")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise IsatSleepNetError(f"{ref}: cannot import {module_name} ({exc})") from None
-    function = getattr(module, attribute, None)
-    if not callable(function):
-        raise IsatSleepNetError(f"{ref}: {module_name} has no function {attribute}")
-    return function
 
 
 class DatasetSettings(Protocol):

@@ -130,7 +130,8 @@ def remote_files(dataset: str, *, subjects: Sequence[int] | None = None,
     >>> [f.name for f in remote_files("sleep-edf-20", subjects=[0], nights=[1])]
     ['SC4001E0-PSG.edf', 'SC4001EC-Hypnogram.edf']
     """
-    from isatsleepnet.data.datasets import get_dataset, resolve
+    from isatsleepnet.data.datasets import get_dataset
+    from isatsleepnet.references import resolve
 
     entry = get_dataset(dataset)
     if not entry.download and entry.access:

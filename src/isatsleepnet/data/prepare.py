@@ -28,7 +28,8 @@ from isatsleepnet.data.hashing import sha1_of
 from isatsleepnet.data.epochs import contiguous_runs, keep_mask, unusable_problem
 from isatsleepnet.data.labels import stage_counts
 from isatsleepnet.data.prepare_config import PrepareConfig
-from isatsleepnet.data.datasets import find_recordings, get_dataset, resolve
+from isatsleepnet.data.datasets import find_recordings, get_dataset
+from isatsleepnet.references import resolve
 from isatsleepnet.data.channels import flat_channel_notes, flat_halves, resolve_channels, stand_in_warnings
 from isatsleepnet.data.derivations import difference
 from isatsleepnet.data.readers.edf import EdfRecording

@@ -21,12 +21,12 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Union
 
+from isatsleepnet.references import resolve
 from isatsleepnet.errors import IsatSleepNetError
 
 
@@ -99,7 +99,7 @@ class OutputFormat:
 
     def write(self, path: Path, context: WriterContext) -> Path:
         """Write this file at ``path`` with the writer of the entry; returns the path written."""
-        return _callable(self.writer)(path, context)
+        return resolve(self.writer)(path, context)
 
 
 @dataclass(frozen=True)
@@ -264,20 +264,6 @@ def formats_on(values: Mapping[str, SettingValue]) -> list[OutputFormat]:
         if setting.selects(entry, values.get(entry.setting, setting.default)):
             on.append(entry)
     return on
-
-
-def _callable(target: str | Callable) -> Callable:
-    """A function from ``"package.module:name"`` (``name`` may be dotted: ``Class.method``)."""
-    if callable(target):
-        return target
-    module, _, attribute = target.partition(":")
-    try:
-        found = importlib.import_module(module)
-        for part in attribute.split("."):
-            found = getattr(found, part)
-    except (ImportError, AttributeError) as exc:
-        raise IsatSleepNetError(f"cannot import {target}: {exc}") from None
-    return found
 
 
 for _entry in (

@@ -20,11 +20,11 @@ ISATSleepNet files (:data:`DEFAULT_ARCHITECTURE`).
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from isatsleepnet.references import resolve
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.model.config import MODEL_SIZES, ModelConfigError
 
@@ -114,7 +114,7 @@ class Architecture:
 
     def config_class(self) -> type:
         """The configuration dataclass (imported on first use)."""
-        return _resolve(self.config)
+        return resolve(self.config)
 
     def settings(self) -> tuple[str, ...]:
         """The names of the configuration's fields."""
@@ -141,7 +141,7 @@ class Architecture:
 
     def build(self, config: Any) -> Any:
         """The network (an ``nn.Module``, training mode) of a configuration."""
-        return _resolve(self.network)(config)
+        return resolve(self.network)(config)
 
     def inference_graph(self, network: Any) -> Any:
         """The eval-only graph staging runs: the architecture's fused one where it has one, otherwise the
@@ -158,11 +158,6 @@ class Architecture:
             return dict(self.sizes[size])
         except KeyError:
             raise ModelConfigError(f"{self.name} has no size {size!r}; known: {', '.join(self.sizes)}") from None
-
-
-def _resolve(target: str) -> Any:
-    module, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module), attribute)
 
 
 ARCHITECTURES: dict[str, Architecture] = {}

@@ -17,7 +17,6 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from isatsleepnet.data.readers.recording import Recording, is_recording
+from isatsleepnet.references import resolve
 from isatsleepnet.errors import DataError, IsatSleepNetError
 
 Opener = Callable[[Any], Recording]
@@ -73,7 +73,7 @@ class SignalFormat:
 
     def open(self, source: Any) -> Recording:
         """Open ``source`` (a path for a file format) with this entry's opener."""
-        return _callable(self.opener)(source)
+        return resolve(self.opener)(source)
 
 
 SIGNAL_FORMATS: dict[str, SignalFormat] = {}
@@ -204,7 +204,7 @@ def open_recording(source: str | os.PathLike | Any) -> Recording:
     if is_recording(source):
         return source
     for entry in SIGNAL_FORMATS.values():
-        if entry.accepts is not None and _callable(entry.accepts)(source):
+        if entry.accepts is not None and resolve(entry.accepts)(source):
             return entry.open(source)
     raise IsatSleepNetError(f"cannot read a recording from a {type(source).__name__} (a file, a Recording or one "
                             f"of: {', '.join(f.title for f in SIGNAL_FORMATS.values() if not f.is_file)})")
@@ -214,20 +214,6 @@ def is_mne_raw(value: Any) -> bool:
     """Whether ``value`` is an MNE ``Raw`` (without importing MNE when it is not loaded)."""
     mne = sys.modules.get("mne")  # an MNE Raw exists only once MNE is imported
     return mne is not None and isinstance(value, mne.io.BaseRaw)
-
-
-def _callable(target: str | Callable) -> Callable:
-    """A function from ``"package.module:name"`` (``name`` may be dotted: ``Class.method``)."""
-    if callable(target):
-        return target
-    module, _, attribute = target.partition(":")
-    try:
-        found: Any = importlib.import_module(module)
-        for part in attribute.split("."):
-            found = getattr(found, part)
-    except (ImportError, AttributeError) as exc:
-        raise IsatSleepNetError(f"cannot import {target}: {exc}") from None
-    return found
 
 
 _READERS = "isatsleepnet.data.readers."
