@@ -157,13 +157,16 @@ def test_a_subject_or_night_not_in_the_dataset_is_one_line(kwargs: dict, words: 
 
 
 def test_unknown_dataset_and_shhs_say_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(IsatSleepNetError, match="unknown dataset 'sleep-edf-99'"):
+    downloadable = "downloadable: sleep-edf-20, sleep-edf-78, sleep-edf-st"
+    with pytest.raises(SettingError, match=f"dataset= 'sleep-edf-99' is not a dataset that can be downloaded; "
+                                           f"{downloadable}$"):
         download("sleep-edf-99", tmp_path)
     with pytest.raises(IsatSleepNetError) as caught:
         download("shhs", tmp_path)
     assert "NSRR account" in str(caught.value) and "sleepdata.org" in str(caught.value)
-    with pytest.raises(IsatSleepNetError, match="recordings you already have"):
-        download("edf", tmp_path)
+    for reads_yours in ("edf", "sleep-edf"):
+        with pytest.raises(SettingError, match=f"recordings you already have.*{downloadable}$"):
+            download(reads_yours, tmp_path)
     assert not any(tmp_path.iterdir())
 
 
@@ -173,6 +176,12 @@ def test_a_mirror_must_be_an_http_address() -> None:
         f"https://mirror.example.org/physionet/{CASSETTE}/SC4001E0-PSG.edf"
     with pytest.raises(SettingError, match="mirror= must be an http"):
         url_of(file, "/data/physionet")
+    with pytest.raises(SettingError, match="mirror= is not a valid address"):
+        url_of(file, "http://[bad")
+    with pytest.raises(SettingError, match="mirror= is not a valid address"):
+        url_of(file, "http://host:port/")
+    with pytest.raises(SettingError, match="with a host"):
+        url_of(file, "http:///physionet")
 
 
 # ------------------------------------------------------------------ downloading
@@ -309,10 +318,57 @@ def test_the_command_downloads_and_prepare_finds_the_night(mirror: MirrorServer,
 
 
 def test_the_command_reads_subject_lists() -> None:
-    args = _parser().parse_args(["download", "sleep-edf-78", "--out", "d", "--subjects", "0,2-4,", "--nights", "2"])
+    args = _parser().parse_args(["download", "sleep-edf-78", "--out", "d", "--subjects", "0,2-4,3", "--nights", "2"])
     assert (args.subjects, args.nights) == ([0, 2, 3, 4], [2])
-    with pytest.raises(SystemExit):
-        _parser().parse_args(["download", "sleep-edf-78", "--out", "d", "--subjects", "a"])
+
+
+@pytest.mark.parametrize(("subjects", "words"), [
+    ("a", "expected numbers such as 0,1,5-7, got 'a'"),
+    ("1,,2", "empty item"),
+    ("0,", "empty item"),
+    ("4-2", "'4-2' is a descending range: write 2-4"),
+    ("0-1000000000", "'0-1000000000' is outside 0-999"),  # refused before it is expanded
+    ("-1", "expected numbers"),
+])
+def test_a_bad_subject_list_is_one_line_at_parse_time(subjects: str, words: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        _parser().parse_args(["download", "sleep-edf-78", "--out", "d", "--subjects", subjects])
+    assert caught.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert words in error and error.startswith("usage") is False
+
+
+@pytest.mark.parametrize(("kwargs", "words"), [
+    (dict(subjects=0), "subjects= must be a list of whole numbers such as [0, 1], got 0"),
+    (dict(subjects="0"), "subjects= must be a list of whole numbers such as [0, 1], got '0'"),
+    (dict(subjects=[]), "subjects= is empty; leave it out (None) for all of them"),
+    (dict(nights=[1.5]), "nights= must be whole numbers, got 1.5"),
+    (dict(nights=[True]), "nights= must be whole numbers, got True"),
+])
+def test_python_subjects_and_nights_are_checked(kwargs: dict, words: str, tmp_path: Path) -> None:
+    with pytest.raises(SettingError) as caught:
+        download("sleep-edf-20", tmp_path, **kwargs)
+    assert str(caught.value) == words
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_out_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "mne_data"
+    out.write_text("not a folder")
+    with pytest.raises(SettingError, match=r"out= .*mne_data is a file; name a folder"):
+        download("sleep-edf-20", out, subjects=[0], nights=[1])
+    assert out.read_text() == "not a folder"
+
+
+def test_a_temporary_file_left_by_a_killed_run_is_removed(mirror: MirrorServer, tmp_path: Path) -> None:
+    folder = tmp_path / "mne_data" / "physionet-sleep-data"
+    folder.mkdir(parents=True)
+    (folder / "tmpab3_x9zq").write_bytes(b"")  # pooch's temporary file, as a kill -9 leaves it
+    (folder / "tmp_notes.txt").write_text("mine")  # not pooch's pattern: kept
+    download("sleep-edf-20", tmp_path / "mne_data", subjects=[0], nights=[1], mirror=mirror.url, progress=False)
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == sorted(
+        [*SC4001, "tmp_notes.txt"])
 
 
 def lab_files(dataset: str, subjects=None, nights=None) -> list[RemoteFile]:  # noqa: ANN001

@@ -37,19 +37,30 @@ next:
   isatsleepnet prepare --dataset sleep-edf-20 --data-dir ~/mne_data --out prepared/edf20"""
 
 
+LARGEST_NUMBER = 999
+"""Subject and night numbers are at most three digits in every downloadable dataset's file names."""
+
+
 def numbers(value: str) -> list[int]:
-    """``"0,1,5-7"`` -> ``[0, 1, 5, 6, 7]``: comma-separated whole numbers and ranges."""
+    """``"0,1,5-7"`` -> ``[0, 1, 5, 6, 7]``: comma-separated whole numbers and ascending ranges.
+
+    Ranges are checked before they are expanded, so ``0-1000000000`` is refused, not listed.
+    """
     found: list[int] = []
-    for item in (v.strip() for v in value.split(",")):
-        if not item:
-            continue
+    items = [v.strip() for v in value.split(",")]
+    if any(not item for item in items):
+        raise argparse.ArgumentTypeError(f"expected numbers such as 0,1,5-7, got an empty item in {value!r}")
+    for item in items:
         low, dash, high = item.partition("-")
         try:
-            found += list(range(int(low), int(high) + 1)) if dash else [int(item)]
+            first, last = (int(low), int(high)) if dash else (int(item), int(item))
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected numbers such as 0,1,5-7, got {item!r}") from None
-    if not found:
-        raise argparse.ArgumentTypeError("expected at least one number")
+        if min(first, last) < 0 or max(first, last) > LARGEST_NUMBER:
+            raise argparse.ArgumentTypeError(f"{item!r} is outside 0-{LARGEST_NUMBER}")
+        if first > last:
+            raise argparse.ArgumentTypeError(f"{item!r} is a descending range: write {last}-{first}")
+        found += [n for n in range(first, last + 1) if n not in found]
     return found
 
 

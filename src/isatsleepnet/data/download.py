@@ -13,7 +13,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import logging
-from collections.abc import Iterator, Sequence
+import re
+import urllib.parse
+from collections.abc import Iterable, Iterator, Sequence
+from numbers import Integral as numbers_Integral
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -99,8 +102,13 @@ def url_of(file: RemoteFile, mirror: str | None = None) -> str:
     'http://mirror.example.org/physionet/sleep-edfx/1.0.0/sleep-cassette/SC4001E0-PSG.edf'
     """
     prefix = PHYSIONET if mirror is None else mirror.rstrip("/") + "/"
-    if not prefix.startswith(("http://", "https://")):
-        raise SettingError("mirror", f"must be an http:// or https:// address, got {mirror!r}")
+    try:
+        parts = urllib.parse.urlsplit(prefix)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise SettingError("mirror", f"is not a valid address ({exc}): {mirror!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingError("mirror", f"must be an http:// or https:// address with a host, got {mirror!r}")
     return prefix + file.path
 
 
@@ -130,15 +138,36 @@ def remote_files(dataset: str, *, subjects: Sequence[int] | None = None,
     >>> [f.name for f in remote_files("sleep-edf-20", subjects=[0], nights=[1])]
     ['SC4001E0-PSG.edf', 'SC4001EC-Hypnogram.edf']
     """
-    from isatsleepnet.data.datasets import get_dataset
+    from isatsleepnet.data.datasets import DATASETS
     from isatsleepnet.references import resolve
 
-    entry = get_dataset(dataset)
+    public = ", ".join(name for name, e in DATASETS.items() if e.download)
+    entry = DATASETS.get(dataset)
+    if entry is None:
+        raise SettingError("dataset", f"{dataset!r} is not a dataset that can be downloaded; downloadable: {public}")
     if not entry.download and entry.access:
         raise IsatSleepNetError(f"{dataset} cannot be downloaded by isatsleepnet; it needs {entry.access}")
     if not entry.download:
-        raise IsatSleepNetError(f"{dataset} has no public files to download: it reads recordings you already have")
+        raise SettingError("dataset", f"{dataset} reads recordings you already have, it has no files of its own "
+                                      f"to download; downloadable: {public}")
+    subjects = _selection("subjects", subjects)
+    nights = _selection("nights", nights)
     return list(resolve(entry.download)(dataset, subjects=subjects, nights=nights))
+
+
+def _selection(setting: str, value: object) -> list[int] | None:
+    """``subjects``/``nights`` as a list of whole numbers: None (all), or a non-empty sequence of ints."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise SettingError(setting, f"must be a list of whole numbers such as [0, 1], got {value!r}")
+    numbers = list(value)
+    if not numbers:
+        raise SettingError(setting, "is empty; leave it out (None) for all of them")
+    wrong = [n for n in numbers if isinstance(n, bool) or not isinstance(n, numbers_Integral)]
+    if wrong:
+        raise SettingError(setting, f"must be whole numbers, got {wrong[0]!r}")
+    return [int(n) for n in numbers]
 
 
 def download(dataset: str, out: str | Path, *, subjects: Sequence[int] | None = None,
@@ -178,10 +207,16 @@ def download(dataset: str, out: str | Path, *, subjects: Sequence[int] | None = 
     targets = [local_path(out, f) for f in files]
     downloaded: list[Path] = []
     present: list[Path] = []
+    if out.exists() and not out.is_dir():
+        raise SettingError("out", f"{out} is a file; name a folder (the root of the MNE-style data folder)")
     with contextlib.ExitStack() as stack:
         for folder in sorted({t.parent for t in targets}):
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DataError(folder, f"cannot create the download folder ({exc.strerror or exc})") from None
             stack.enter_context(folder_lock(folder, "download"))
+            _remove_stale_temporaries(folder)
         bar = stack.enter_context(tqdm(total=len(files), desc=f"{dataset} files", unit="file",
                                        disable=not progress))
         for file, url, target in zip(files, urls, targets):
@@ -192,6 +227,21 @@ def download(dataset: str, out: str | Path, *, subjects: Sequence[int] | None = 
                 downloaded.append(target)
             bar.update(1)
     return DownloadResult(targets[0].parent if targets else out, tuple(downloaded), tuple(present))
+
+
+_POOCH_TEMPORARY = re.compile(r"tmp[a-z0-9_]{8}")
+"""Names of the temporary files pooch creates beside the final one (``tempfile``'s pattern)."""
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Delete the temporary files a killed run left: pooch names them ``tmpXXXXXXXX`` beside the final file.
+
+    Called with the folder's lock held, so no other download is using them.
+    """
+    for path in folder.iterdir():
+        if _POOCH_TEMPORARY.fullmatch(path.name) and path.is_file():
+            logger.debug("%s: removed, a temporary file of an interrupted download", path)
+            path.unlink(missing_ok=True)
 
 
 def _verified(target: Path, file: RemoteFile) -> bool:

@@ -105,8 +105,10 @@ class ResumingDownloader:
             raise DataError(self.name, f"the server answered {exc.code} {exc.reason} for {url}") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", None) or exc
-            raise DataError(self.name, f"cannot reach {url} ({reason}); a partial download is kept and resumed "
-                                       "on the next run") from None
+            kept = "; the partial download is kept and resumed on the next run" if offset else ""
+            raise DataError(self.name, f"cannot reach {url} ({reason}){kept}") from None
+        except ValueError as exc:  # an address urllib cannot parse (a bad --mirror)
+            raise DataError(self.name, f"cannot use the address {url} ({exc})") from None
 
     def _fetch(self, url: str, offset: int) -> bool:
         """Append the rest of the file to the part; False when the server will not continue it."""
