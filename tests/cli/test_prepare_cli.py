@@ -93,4 +93,30 @@ def test_prepare_edf_with_integer_stages_needs_stage_codes_when_ambiguous(tmp_pa
     cfg = tmp_path / "prep.json"
     cfg.write_text('{"stage_codes": "yasa"}')
     assert main(argv + ["--out", str(tmp_path / "bad"), "--config", str(cfg)]) == 2
-    assert "stage_codes must be one of aasm, rk (got 'yasa')" in capsys.readouterr().err
+    assert "--stage-codes must be one of aasm, rk (got 'yasa')" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flags", "words"), [
+    (["--trim-minutes", "-1"], "--trim-minutes must be a number of at least 0, got -1.0"),
+    (["--sampling-rate", "nan"], "--sampling-rate must be a number above 0, got nan"),
+    (["--sampling-rate", "0"], "--sampling-rate must be a number above 0, got 0.0"),
+    (["--epoch-seconds", "0"], "--epoch-seconds must be a number above 0, got 0.0"),
+    (["--epoch-seconds", "0.333"], "--epoch-seconds x --sampling-rate must be a whole number of samples"),
+    (["--bandpass", "5,1"], "--bandpass must be LOW,HIGH with LOW below HIGH, got 5,1"),
+    (["--bandpass", "0.3,60"], "--bandpass 0.3-60 Hz must lie below Nyquist (50 Hz at 100 Hz)"),
+    (["--notch", "0"], "--notch must be a number above 0, got 0.0"),
+    (["--notch", "50"], "--notch 50 Hz must lie below Nyquist (50 Hz)"),
+    (["--eeg", "none", "--eeg2", "none", "--eog", "none"],
+     "--eeg and --eeg2 and --eog are all 'none': at least one channel must be kept"),
+    (["--subject-pattern", "("], "--subject-pattern is not a regular expression (missing ), unterminated subpattern"),
+    (["--jobs", "0"], "--jobs must be a whole number of at least 1, got 0"),
+    (["--jobs", "-1"], "--jobs must be a whole number of at least 1, got -1"),
+])
+def test_a_bad_setting_is_one_line_naming_its_flag_before_any_work(flags, words, tmp_path, sleep_edf_night, capsys):
+    sleep_edf_night(tmp_path / "raw", "SC4001", rk_night(3, 3))
+    code = main(["prepare", "--dataset", "sleep-edf", "--data-dir", str(tmp_path / "raw"),
+                 "--out", str(tmp_path / "out"), "--quiet", *flags])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("isatsleepnet prepare: error: ") and words in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()

@@ -37,7 +37,7 @@ from isatsleepnet.data.readers.edf_segments import is_discontinuous
 from isatsleepnet.data.sources import RecordingSource
 from isatsleepnet.data.store import RECORDINGS, is_complete, write_manifest, write_recording
 from isatsleepnet.data.synthetic.marker import is_marked_synthetic
-from isatsleepnet.errors import DataError, IsatSleepNetError, keyword, render, template_line, unexpected_error
+from isatsleepnet.errors import DataError, IsatSleepNetError, SettingError, keyword, render, template_line, unexpected_error
 from isatsleepnet.locking import ensure_writable_folder, folder_lock
 from isatsleepnet.processes import worker_pool
 
@@ -230,6 +230,8 @@ def prepare_dataset(
     >>> results = prepare_dataset("~/mne_data", "prepared/edf20", PrepareConfig(dataset="sleep-edf-20"))  # doctest: +SKIP
     >>> print(summary_table(results))  # doctest: +SKIP
     """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise SettingError("jobs", f"must be a whole number of at least 1, got {jobs!r}")
     out = Path(out)
     sources, discovery_errors = find_recordings(data_dir, config)
     ensure_writable_folder(out)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from dataclasses import asdict, dataclass
 
 from isatsleepnet.data.datasets import ROLES, get_dataset
 from isatsleepnet.data.labels import STAGE_CODINGS
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import SettingError
 
 __all__ = ["ROLES", "PrepareConfig"]
 
@@ -49,25 +51,41 @@ class PrepareConfig:
 
     def __post_init__(self) -> None:
         entry = get_dataset(self.dataset)
-        if self.epoch_seconds <= 0 or self.sampling_rate <= 0:
-            raise IsatSleepNetError("epoch_seconds and sampling_rate must be positive")
+        for name in ("epoch_seconds", "sampling_rate"):
+            _positive(name, getattr(self, name))
         if abs(self.epoch_seconds * self.sampling_rate - round(self.epoch_seconds * self.sampling_rate)) > 1e-6:
-            raise IsatSleepNetError("epoch_seconds x sampling_rate must be a whole number of samples")
+            raise SettingError("epoch_seconds", f"x {{sampling_rate}} must be a whole number of samples "
+                                                f"({self.epoch_seconds:g} s x {self.sampling_rate:g} Hz)")
+        _positive("trim_minutes", self.trim_minutes, zero=True)
+        _positive("hypnogram_tolerance_seconds", self.hypnogram_tolerance_seconds, zero=True)
+        if not 0 <= self.min_hypnogram_coverage <= 1:
+            raise SettingError("min_hypnogram_coverage", f"must lie in 0-1, got {self.min_hypnogram_coverage!r}")
+        nyquist = self.sampling_rate / 2
         if self.bandpass is not None:
             low, high = self.bandpass
-            if not 0 <= low < high < self.sampling_rate / 2:
-                raise IsatSleepNetError(
-                    f"bandpass {low:g}-{high:g} Hz must lie below Nyquist ({self.sampling_rate / 2:g} Hz)"
-                )
-        if self.notch is not None and not 0 < self.notch < self.sampling_rate / 2:
-            raise IsatSleepNetError(f"notch {self.notch:g} Hz must lie below Nyquist")
+            if not (math.isfinite(low) and math.isfinite(high)) or low < 0:
+                raise SettingError("bandpass", f"must be two frequencies of at least 0 Hz, got {low:g},{high:g}")
+            if low >= high:
+                raise SettingError("bandpass", f"must be LOW,HIGH with LOW below HIGH, got {low:g},{high:g}")
+            if high >= nyquist:
+                raise SettingError("bandpass", f"{low:g}-{high:g} Hz must lie below Nyquist ({nyquist:g} Hz at "
+                                               f"{self.sampling_rate:g} Hz)")
+        if self.notch is not None:
+            _positive("notch", self.notch)
+            if self.notch >= nyquist:
+                raise SettingError("notch", f"{self.notch:g} Hz must lie below Nyquist ({nyquist:g} Hz)")
         if entry.needs_eeg and not self.eeg:
-            raise IsatSleepNetError(f"dataset {self.dataset!r} has no fixed channel labels: "
-                                    "{eeg} must name at least one channel (its label)")
+            raise SettingError("eeg", f"must name at least one channel (its label): dataset {self.dataset!r} "
+                                      "has no fixed channel labels")
+        if (entry.channels or entry.needs_eeg) and not self.channels():
+            raise SettingError("eeg", "and {eeg2} and {eog} are all 'none': at least one channel must be kept")
         if self.stage_codes is not None and self.stage_codes not in STAGE_CODINGS:
-            raise IsatSleepNetError(
-                f"stage_codes must be one of {', '.join(STAGE_CODINGS)} (got {self.stage_codes!r})"
-            )
+            raise SettingError("stage_codes", f"must be one of {', '.join(STAGE_CODINGS)} (got {self.stage_codes!r})")
+        if self.subject_pattern is not None:
+            try:
+                re.compile(self.subject_pattern)
+            except re.error as exc:
+                raise SettingError("subject_pattern", f"is not a regular expression ({exc})") from None
 
     @property
     def trims(self) -> bool:
@@ -91,3 +109,10 @@ class PrepareConfig:
         if self.stage_codes is None:  # the default leaves the fingerprints of earlier preparations as they were
             del shaping["stage_codes"]
         return hashlib.sha1(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _positive(name: str, value: float, *, zero: bool = False) -> None:
+    """Refuse a number that is not finite and above 0 (``zero``: at least 0) in one line naming the setting."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value < 0 or (value == 0 and not zero):
+        raise SettingError(name, f"must be a number {'of at least 0' if zero else 'above 0'}, got {value!r}")
