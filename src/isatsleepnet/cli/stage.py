@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
+from isatsleepnet.cli.flags import flag
 from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.cli.prepare import STAGE_CODES_HELP
 from isatsleepnet.data.labels import STAGE_CODINGS
@@ -51,10 +52,6 @@ appear together when all are complete. OUT holds one model's stagings
 (OUT/model.sha1) and one `stage` run at a time."""
 
 
-def _flag(setting: str) -> str:
-    return setting.replace("_", "-")
-
-
 def output_files_text() -> str:
     """The files `stage` can write, one entry of the output table each, as --help lists them."""
     from isatsleepnet.inference.output_formats import OUTPUT_FORMATS
@@ -62,7 +59,7 @@ def output_files_text() -> str:
     lines = []
     for entry in OUTPUT_FORMATS.values():
         text = entry.help.splitlines() or [""]
-        when = f" (--{_flag(entry.setting)}{' ' + entry.choice if entry.choice else ''})" if (
+        when = f" ({flag(entry.setting)}{' ' + entry.choice if entry.choice else ''})" if (
             entry.setting and (entry.choice or not entry.default)) else ""
         if when and len(text[-1]) + len(when) > 74:  # the flag on a line of its own rather than past 100 columns
             text, when = [*text, when.strip()], ""
@@ -85,14 +82,15 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
     from isatsleepnet.inference.output_formats import output_settings
 
     for setting in output_settings().values():
-        flag = _flag(setting.name)
+        spelled = flag(setting.name)
         if setting.choices:
-            p.add_argument(f"--{flag}", dest=setting.name, choices=[*setting.choices, setting.all_choices],
+            p.add_argument(spelled, dest=setting.name, choices=[*setting.choices, setting.all_choices],
                            default=setting.default, help=setting.help)
         elif setting.default:
-            p.add_argument(f"--no-{flag}", dest=setting.name, action="store_false", help=setting.help)
+            p.add_argument("--no-" + spelled.removeprefix("--"), dest=setting.name, action="store_false",
+                           help=setting.help)
         else:
-            p.add_argument(f"--{flag}", dest=setting.name, action="store_true", help=setting.help)
+            p.add_argument(spelled, dest=setting.name, action="store_true", help=setting.help)
 
 EPILOG = """\
 examples:
