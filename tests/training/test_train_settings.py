@@ -36,6 +36,10 @@ BAD_FLAGS = [
     (["--device", "gpu"], "--device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'"),
     (["--device", "cuda:1", "--devices", "2"], "--device cuda:1 names one GPU; --devices 2 asks for several "
                                                "(use --device cuda --devices N)"),
+    (["--model-option", "dropout=abc"], "isatsleepnet: dropout must be a number such as 0.5, got 'abc'"),
+    (["--model-option", "dropout=2"], "model config: dropout rates must be in [0, 1)"),
+    (["--model-option", "use_eog=1"], "isatsleepnet: use_eog must be true or false such as True, got 1"),
+    (["--context", "2"], "model config: context must be 0 (per epoch) or a window of 3 to 255 epochs (got 2)"),
 ]
 
 

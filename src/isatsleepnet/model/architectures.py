@@ -20,6 +20,7 @@ ISATSleepNet files (:data:`DEFAULT_ARCHITECTURE`).
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,33 @@ from isatsleepnet.model.config import MODEL_SIZES, ModelConfigError
 DEFAULT_ARCHITECTURE = "isatsleepnet"
 """The architecture of a model file or a run that names none."""
 
+
+
+def _kind_of(default: Any) -> str:
+    """The kind of value a configuration field takes, read from its default ('' for none checked)."""
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, numbers.Integral):
+        return "a whole number"
+    if isinstance(default, numbers.Real):
+        return "a number"
+    if isinstance(default, str):
+        return "a text"
+    if isinstance(default, (tuple, list)):
+        return "a list"
+    return ""
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    if kind == "true or false":
+        return isinstance(value, bool)
+    if kind == "a whole number":
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if kind == "a number":
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if kind == "a text":
+        return isinstance(value, str)
+    return isinstance(value, (tuple, list))
 
 @dataclass(frozen=True)
 class Architecture:
@@ -124,8 +152,8 @@ class Architecture:
         """The validated configuration from plain settings (a model file's, a run's).
 
         ``graph`` applies that graph's overrides (``graph_settings``). An unknown
-        setting or a value out of range is a :class:`ModelConfigError`; a value of
-        the wrong type may surface as a ``TypeError`` from the dataclass.
+        setting, a value of another kind than the field's default (text for a number)
+        or a value out of range is a :class:`ModelConfigError`.
         """
         known = set(self.settings())
         unknown = sorted(set(settings) - known)
@@ -133,6 +161,11 @@ class Architecture:
             raise ModelConfigError(f"{self.name}: unknown setting(s) {', '.join(unknown[:5])}; it has "
                                    f"{', '.join(sorted(known))}")
         overrides = dict(self.graph_settings.get(graph, {})) if graph else {}
+        defaults = {f.name: f.default for f in dataclasses.fields(self.config_class())}
+        for key, value in settings.items():
+            kind = _kind_of(defaults[key])
+            if kind and not _is_kind(value, kind):
+                raise ModelConfigError(f"{self.name}: {key} must be {kind} such as {defaults[key]!r}, got {value!r}")
         return self.config_class()(**{**settings, **overrides})  # a ModelConfigError says what is wrong
 
     def window_length(self, config: Any) -> int:

@@ -100,6 +100,10 @@ class TrainConfig:
         if self.model.get("context") and arch.name != DEFAULT_ARCHITECTURE:
             raise IsatSleepNetError(f"{{context}}: the context heads read ISATSleepNet's epoch embeddings; "
                                     f"{arch.name} has none (it is not a {DEFAULT_ARCHITECTURE} network)")
+        known = set(arch.settings())
+        # checked now with the data's settings (roles, n_samples, sampling_rate) at their defaults, so a bad
+        # model setting is refused before any data is read; the data's own values are checked when they arrive
+        arch.make_config({k: v for k, v in self.network_overrides.items() if k in known})
         _validate_fine_tuning(self)
 
     @property
