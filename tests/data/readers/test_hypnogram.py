@@ -134,6 +134,14 @@ def test_unsupported_format(tmp_path):
         read_hypnogram(path)
 
 
+def test_a_missing_hypnogram_or_a_folder_is_named_as_such(tmp_path):
+    with pytest.raises(DataError, match="^nonexist: no such hypnogram file$") as caught:
+        read_hypnogram(tmp_path / "nonexist")
+    assert caught.value.path == tmp_path / "nonexist"
+    with pytest.raises(DataError, match="is a folder, not a hypnogram file$"):
+        read_hypnogram(tmp_path)
+
+
 # --------------------------------------------------------------------------- integer stage codes
 AMBIGUOUS = (r"integer stage codes 0-4 without a 5: AASM \(4 = REM, YASA / DeepSleepNet\) or R&K \(4 = stage 4 = N3, "
              r"5 = REM\)\? say which with stage_codes= aasm or stage_codes= rk$")

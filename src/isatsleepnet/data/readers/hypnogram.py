@@ -232,6 +232,8 @@ def read_hypnogram(
     path = Path(path)
     L.check_stage_codes(stage_codes)
     suffix = path.suffix.lower()
+    if not path.is_file():
+        raise DataError(path, "no such hypnogram file" if not path.exists() else "is a folder, not a hypnogram file")
     if suffix in edf_family_suffixes():
         return read_edf_annotations(path, psg_start=psg_start, mapper=generic_annotation_mapper,
                                     epoch_seconds=epoch_seconds, stage_codes=stage_codes)
