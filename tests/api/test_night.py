@@ -190,7 +190,8 @@ def test_write_options_and_the_model_marker(night, tmp_path):
     rewritten = night.write(tmp_path / "out", annotations="tsv")  # a rewrite removes what it no longer writes
     assert not (tmp_path / "out" / "SC4001E0-PSG.annotations.edf").exists()
     assert {p.name for p in rewritten} == {p.name for p in (tmp_path / "out").iterdir()} - {"model.sha1"}
-    assert "annotations must be one of" in one_line_error(night.write, tmp_path / "out", annotations="xml")
+    assert "annotations= must be one of" in one_line_error(night.write, tmp_path / "out", annotations="xml")
+    assert one_line_error(night.write, tmp_path / "out", plots="no") == "plots= must be True or False, not 'no'"
 
 
 def test_write_refuses_another_models_folder_like_the_command_line(night, files, tmp_path):

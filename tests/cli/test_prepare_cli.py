@@ -109,11 +109,15 @@ def test_prepare_edf_with_integer_stages_needs_stage_codes_when_ambiguous(tmp_pa
     (["--eeg", "none", "--eeg2", "none", "--eog", "none"],
      "--eeg and --eeg2 and --eog are all 'none': at least one channel must be kept"),
     (["--subject-pattern", "("], "--subject-pattern is not a regular expression (missing ), unterminated subpattern"),
+    (["--config", "UNIT"], "--assume-unit must be uV, mV or V, not 'kV'"),
     (["--jobs", "0"], "--jobs must be a whole number of at least 1, got 0"),
     (["--jobs", "-1"], "--jobs must be a whole number of at least 1, got -1"),
 ])
 def test_a_bad_setting_is_one_line_naming_its_flag_before_any_work(flags, words, tmp_path, sleep_edf_night, capsys):
     sleep_edf_night(tmp_path / "raw", "SC4001", rk_night(3, 3))
+    if flags == ["--config", "UNIT"]:  # no flag takes another unit: a config file can
+        (tmp_path / "unit.json").write_text('{"assume_unit": "kV"}')
+        flags = ["--config", str(tmp_path / "unit.json")]
     code = main(["prepare", "--dataset", "sleep-edf", "--data-dir", str(tmp_path / "raw"),
                  "--out", str(tmp_path / "out"), "--quiet", *flags])
     err = capsys.readouterr().err

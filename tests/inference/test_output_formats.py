@@ -112,9 +112,9 @@ def test_bad_entries_and_settings_are_one_line():
         OutputFormat("x", ".x", "no_colon", "x")
     with pytest.raises(IsatSleepNetError, match="no output format 'nothing'"):
         unregister_output("nothing")
-    with pytest.raises(IsatSleepNetError, match="no output format has the setting 'stages_txt'"):
+    with pytest.raises(IsatSleepNetError, match="holds 'stages_txt', a setting no output format has"):
         StageOptions(outputs={"stages_txt": True})
-    with pytest.raises(IsatSleepNetError, match="give plots as its own option"):
+    with pytest.raises(IsatSleepNetError, match="holds plots: give it as its own option"):
         StageOptions(outputs={"plots": False})
     with pytest.raises(IsatSleepNetError, match="report must be True or False"):
         StageOptions(report="no")
@@ -129,6 +129,12 @@ def test_options_are_frozen_and_check_themselves():
     with pytest.raises(IsatSleepNetError, match="batch_size= must be a number, not str"):
         StageOptions(batch_size="64")  # type: ignore[arg-type]
     assert dataclasses.replace(options, annotations="both").output_values()["annotations"] == "both"
+    with pytest.raises(IsatSleepNetError, match="^assume_unit= must be uV, mV or V, not 'kV'$"):
+        StageOptions(assume_unit="kV")
+    with pytest.raises(IsatSleepNetError, match="^annotations= must be one of .*, not 'xml'$"):
+        StageOptions(annotations="xml")
+    with pytest.raises(IsatSleepNetError, match="^outputs= holds 'nope', a setting no output format has"):
+        StageOptions(outputs={"nope": True})
 
 
 # ---------------------------------------------------------------------------- the worked example

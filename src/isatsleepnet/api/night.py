@@ -26,7 +26,7 @@ from isatsleepnet.api.views import (
     hypnogram_of,
     reference_codes,
 )
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 
 if TYPE_CHECKING:
     import mne
@@ -286,7 +286,10 @@ class Night(NightEpochs):
         if unknown:
             raise IsatSleepNetError(f"write() has no setting {', '.join(unknown)} (settings: {', '.join(known)})")
         own = {f.name for f in dataclasses.fields(self._options)}
-        values = {name: bool(value) if not known[name].choices else value for name, value in settings.items()}
+        for name, value in settings.items():
+            if not known[name].choices and not isinstance(value, bool):
+                raise SettingError(name, f"must be True or False, not {value!r}")
+        values = dict(settings)
         extra = {**self._options.outputs, **{k: v for k, v in values.items() if k not in own}}
         options = dataclasses.replace(self._options, outputs=extra, **{k: v for k, v in values.items() if k in own})
         predictor = self.model.predictor

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 
 from isatsleepnet.data.datasets import ROLES, get_dataset
 from isatsleepnet.data.labels import STAGE_CODINGS
+from isatsleepnet.data.readers.edf import check_assumed_unit
 from isatsleepnet.errors import SettingError
 
 __all__ = ["ROLES", "PrepareConfig"]
@@ -81,6 +82,7 @@ class PrepareConfig:
             raise SettingError("eeg", "and {eeg2} and {eog} are all 'none': at least one channel must be kept")
         if self.stage_codes is not None and self.stage_codes not in STAGE_CODINGS:
             raise SettingError("stage_codes", f"must be one of {', '.join(STAGE_CODINGS)} (got {self.stage_codes!r})")
+        check_assumed_unit(self.assume_unit)
         if self.subject_pattern is not None:
             try:
                 re.compile(self.subject_pattern)

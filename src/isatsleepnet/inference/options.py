@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.data.readers.edf import check_assumed_unit
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 from isatsleepnet.inference.output_formats import OutputFormat, SettingValue, formats_on, output_settings
 
 ANNOTATION_FORMATS = ("edf", "tsv", "both")
@@ -77,10 +78,10 @@ class StageOptions:
         own = {f.name for f in dataclasses.fields(self)}
         for name, value in self.outputs.items():
             if name in own:
-                raise IsatSleepNetError(f"outputs: give {name} as its own option, not in outputs")
+                raise SettingError("outputs", f"holds {name}: give it as its own option, not in outputs")
             if name not in settings:
-                raise IsatSleepNetError(f"outputs: no output format has the setting {name!r} (settings: "
-                                        f"{', '.join(settings)})")
+                raise SettingError("outputs", f"holds {name!r}, a setting no output format has (settings: "
+                                              f"{', '.join(settings)})")
             settings[name].check(value)
         for name in own & settings.keys():
             if name != "annotations":  # its own message below, as before
@@ -99,7 +100,9 @@ class StageOptions:
 
     def _check(self) -> None:
         if self.annotations not in ANNOTATION_FORMATS:
-            raise IsatSleepNetError(f"annotations must be one of {', '.join(ANNOTATION_FORMATS)}")
+            raise SettingError("annotations", f"must be one of {', '.join(ANNOTATION_FORMATS)}, "
+                                              f"not {self.annotations!r}")
+        check_assumed_unit(self.assume_unit)
         if not 0.0 <= self.min_confidence <= 1.0:
             raise IsatSleepNetError("{min_confidence} must lie in [0, 1]")
         if self.batch_size < 1:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from isatsleepnet.data.readers.edf_header import EdfHeader, SignalHeader, read_header
-from isatsleepnet.errors import DataError
+from isatsleepnet.errors import DataError, SettingError
 
 _TO_MICROVOLT: dict[str, float] = {
     "uv": 1.0, "µv": 1.0, "μv": 1.0, "microv": 1.0, "microvolt": 1.0, "microvolts": 1.0,
@@ -29,6 +29,24 @@ _TO_MICROVOLT: dict[str, float] = {
     "v": 1e6, "volt": 1e6, "volts": 1e6,
     "nv": 1e-3,
 }
+
+
+ASSUMABLE_UNITS = ("uV", "mV", "V")
+"""The units ``assume_unit`` may name for a channel whose header leaves the physical dimension blank."""
+
+
+def check_assumed_unit(unit: str | None) -> None:
+    """Refuse an ``assume_unit`` that is not one of :data:`ASSUMABLE_UNITS` (None: nothing assumed).
+
+    Examples
+    --------
+    >>> check_assumed_unit("kV")
+    Traceback (most recent call last):
+    ...
+    isatsleepnet.errors.SettingError: assume_unit= must be uV, mV or V, not 'kV'
+    """
+    if unit is not None and unit not in ASSUMABLE_UNITS:
+        raise SettingError("assume_unit", f"must be uV, mV or V, not {unit!r}")
 
 
 def microvolt_factor(dimension: str, *, assume: str | None = None) -> float:
