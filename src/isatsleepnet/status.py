@@ -5,7 +5,9 @@ what it sees. Every module logs to ``logging.getLogger(__name__)``, a child of
 ``isatsleepnet``; the library attaches no handler (so Python's own last-resort
 handler still shows warnings on stderr when nothing is configured, as the old
 prints did). The command line calls :func:`configure`: INFO lines on stdout,
-warnings and errors on stderr, each exactly the message, as the prints were.
+warnings and errors on stderr, prefixed ``warning:``/``error:`` there as the
+command line's other lines are (the message itself carries no such prefix, so a
+notebook's own formatter does not print it twice).
 Progress bars (tqdm) are no log lines and stay as they are.
 
 Silence the status lines in a notebook::
@@ -48,6 +50,13 @@ class _StreamOfTheMoment(logging.Handler):
             self.handleError(record)
 
 
+class _Prefixed(logging.Formatter):
+    """``warning: MESSAGE`` / ``error: MESSAGE``: a warning on stderr reads like the command line's errors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {super().format(record)}"
+
+
 def status_level(quiet: bool, verbose: bool = False) -> int:
     """The logging level of a command: WARNING with ``quiet``, DEBUG with ``verbose``, else INFO.
 
@@ -78,12 +87,12 @@ def configure(level: int = logging.INFO) -> list[logging.Handler]:
     """
     unconfigure()
     logger = logging.getLogger(LOGGER_NAME)
-    formatter = logging.Formatter("%(message)s")
     handlers: list[logging.Handler] = [_StreamOfTheMoment("stdout", below=logging.WARNING),
                                        _StreamOfTheMoment("stderr")]
+    handlers[0].setFormatter(logging.Formatter("%(message)s"))
     handlers[1].setLevel(logging.WARNING)
+    handlers[1].setFormatter(_Prefixed())
     for handler in handlers:
-        handler.setFormatter(formatter)
         logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False

@@ -122,9 +122,10 @@ def test_train_prefers_a_covering_validation_subject_and_warns(tmp_path: Path, m
     trained: list = []
     monkeypatch.setattr(context, "train_with_context", lambda data, fold, out, *a, **k: trained.append(fold) or out / "x")
     train(data, tmp_path / "run", validation_subjects=["S3"], progress=False)
-    err = caplog.text  # warnings of the isatsleepnet logger (stderr under the command line)
-    assert "warning: the validation recordings hold no N3 epochs: model selection cannot see them" in err
-    assert f"warning: the validation recordings hold fewer than {RARE_EPOCHS} epochs of N1 (4)" in err
+    err = caplog.text  # warnings of the isatsleepnet logger (stderr under the command line, "warning: " before each)
+    assert [r.levelname for r in caplog.records if "validation recordings" in r.message] == ["WARNING", "WARNING"]
+    assert "the validation recordings hold no N3 epochs: model selection cannot see them" in err
+    assert f"the validation recordings hold fewer than {RARE_EPOCHS} epochs of N1 (4)" in err
     assert trained  # the warning came before training
     # a default draw records its coverage in split.json; a run folder from before split.json keeps the plain draw
     from isatsleepnet.training.config import TrainConfig
@@ -152,8 +153,8 @@ def test_cv_records_coverage_and_warns_before_training(tmp_path: Path, caplog) -
     cross_validate(data.root, run, protocol="kfold", n_folds=3, config=tiny_config(max_epochs=1), only_fold=2,
                    progress=False)
     err = caplog.text
-    assert "warning: fold 2: the validation recordings hold no N3 epochs: model selection cannot see them" in err
-    assert "warning: fold 0" not in err  # only the folds this command trains
+    assert "fold 2: the validation recordings hold no N3 epochs: model selection cannot see them" in err
+    assert "fold 0:" not in err  # only the folds this command trains
     saved = json.loads((run / "folds.json").read_text())["folds"]
     assert [f["validation_redrawn"] for f in saved] == [True, True, False]
     assert saved[0]["validation_stages"] == list(STAGES)

@@ -204,5 +204,5 @@ def warn_about_validation(dataset: PreparedDataset, folds: Sequence[ValidatedSpl
         if fold.validation:
             lines += validation_warnings(stage_totals(counts, fold.validation), f"fold {fold.index}: " if per_fold else "")
     for line in lines:
-        logger.warning("warning: %s", line)
+        logger.warning("%s", line)
     return lines
