@@ -39,6 +39,8 @@ BAD_FLAGS = [
     (["--model-option", "dropout=abc"], "isatsleepnet: dropout must be a number such as 0.5, got 'abc'"),
     (["--model-option", "dropout=2"], "model config: dropout rates must be in [0, 1)"),
     (["--model-option", "use_eog=1"], "isatsleepnet: use_eog must be true or false such as True, got 1"),
+    (["--context-model", "transformer"], "--context-model chooses the sequence model of --context N: give "
+                                         "--context N (3-255) as well, or leave it out"),
     (["--context", "2"], "model config: context must be 0 (per epoch) or a window of 3 to 255 epochs (got 2)"),
 ]
 

@@ -38,7 +38,7 @@ def description() -> str:
 
 EPILOG = """\
 examples:
-  isatsleepnet prepare --dataset sleep-edf-20 --data-dir ~/mne_data/physionet-sleep-data --out prepared/edf20 --jobs 2
+  isatsleepnet prepare --dataset sleep-edf-20 --data-dir ~/mne_data --out prepared/edf20 --jobs 2
   isatsleepnet prepare --dataset shhs --data-dir /data/shhs --out prepared/shhs --jobs 8
   isatsleepnet prepare --dataset edf --data-dir night.edf --eeg C4-M1 --eog E1-M2 --eeg2 none --out prepared/mine"""
 

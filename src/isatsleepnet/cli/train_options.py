@@ -63,8 +63,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE", help="override a setting of the architecture's configuration (JSON value), e.g. --model-option dropout=0.3")
     g.add_argument("--context", type=int, metavar="N",
                    help="context across epochs: 0 (default) is the paper's per-epoch network; N (3-255, e.g. 21) "
-                        "trains it first (OUT/encoder/), then a BiGRU over the embeddings of N consecutive epochs "
-                        "on the frozen network (see README, Context)")
+                        "trains it first (OUT/encoder/), then a sequence model (--context-model) over the embeddings "
+                        "of N consecutive epochs on the frozen network (see README, Context)")
     g.add_argument("--context-model", choices=("bigru", "transformer"),
                    help="the sequence model of --context: bigru (default) or transformer")
     g.add_argument("--context-epochs", type=int, help="training epochs of the context head (default 20)")
@@ -145,6 +145,9 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         model["context"] = args.context
     elif getattr(args, "context", None) == 0:
         model.pop("context", None)  # 0 is the default: a run made without --context continues
+    if getattr(args, "context_model", None) and not model.get("context"):
+        raise SettingError("context_model", "chooses the sequence model of {context} N: give --context N (3-255) "
+                                            "as well, or leave it out")
     for name in args.ablation:
         model[f"use_{name.replace('-', '_')}"] = False
     for item in args.model_option:

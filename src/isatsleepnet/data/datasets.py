@@ -245,8 +245,8 @@ for _entry in (
             find=f"{_SLEEP_EDF}:find_cassette_20", folds=20, download=_SLEEP_EDF_DOWNLOAD, **_SLEEP_EDF_COMMON),
     Dataset("sleep-edf-78", "all Sleep Cassette subjects (153 nights)",
             find=f"{_SLEEP_EDF}:find_cassette", folds=10, download=_SLEEP_EDF_DOWNLOAD, **_SLEEP_EDF_COMMON),
-    Dataset("sleep-edf-st", "Sleep-EDF Expanded, Sleep Telemetry, 22 subjects (44 nights); its subject-wise "
-                            "folds are ours, not a published protocol",
+    Dataset("sleep-edf-st", "Sleep-EDF Expanded, Sleep Telemetry, 22 subjects (44 nights); its folds are "
+                            "ours, not a published protocol",
             find=f"{_SLEEP_EDF}:find_telemetry", folds=10, download=_SLEEP_EDF_DOWNLOAD, **_SLEEP_EDF_COMMON),
     Dataset("sleep-edf", "every Sleep-EDF PSG found (cassette and telemetry)",
             find=f"{_SLEEP_EDF}:find_all", **_SLEEP_EDF_COMMON),
