@@ -24,6 +24,8 @@ MODULES = [
     "isatsleepnet.data.normalize",
     "isatsleepnet.data.subjects",
     "isatsleepnet.data.download",
+    "isatsleepnet.data.readers.edf",
+    "isatsleepnet.training.folds",
     "isatsleepnet.data.download_sleep_edf",
     "isatsleepnet.data.download_http",
     "isatsleepnet.engine",

@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 from isatsleepnet.training.folds import Fold, class_weights, load_folds, make_folds, save_folds
 
 SUBJECTS = [f"SC4{i:02d}" for i in range(20)]
@@ -70,3 +70,9 @@ def test_class_weights_inverse_frequency():
     w = class_weights(np.array([100, 10, 100, 0, 50]))
     assert w[3] == 0 and w[1] > w[4] > w[0] == w[2]
     assert w[w > 0].mean() == pytest.approx(1.0)
+
+
+def test_folds_for_a_dataset_protocol_are_refused_not_ignored():
+    with pytest.raises(SettingError, match=r"^n_folds= sets the folds of protocol= kfold only; sleep-edf-20 has its "
+                                           r"own: 20 subject-wise folds$"):
+        make_folds([f"s{i}" for i in range(20)], "sleep-edf-20", n_folds=3)

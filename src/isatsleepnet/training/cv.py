@@ -35,7 +35,7 @@ from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.training.coverage import subject_stage_counts
 from isatsleepnet.training.finetune import check_base_unseen
 from isatsleepnet.training.fit import MODEL_FILE
-from isatsleepnet.training.folds import Fold, load_folds, make_folds, save_folds
+from isatsleepnet.training.folds import Fold, check_protocol, load_folds, make_folds, save_folds
 from isatsleepnet.training.provenance import write_run_cards
 from isatsleepnet.training.split_run import (
     CONFIG_FILE,
@@ -279,6 +279,7 @@ def cross_validate(
     >>> metrics["pooled"]["macro_f1"]  # doctest: +SKIP
     """
     config, engine, augment = resolve_settings(config, engine, augment, init=init, freeze=freeze)
+    check_protocol(protocol, n_folds)
     data, run = PreparedDataset(data_root), Path(run)
     if (data.root / AUGMENT_JSON).is_file():
         raise IsatSleepNetError(

@@ -23,7 +23,7 @@ from sklearn.model_selection import KFold, train_test_split
 from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.data.datasets import DATASETS, KFOLD, Dataset, protocols
 from isatsleepnet.data.subjects import check_subjects
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 from isatsleepnet.training.coverage import StageCounts, draw_validation, subject_stage_counts
 
 if TYPE_CHECKING:
@@ -39,6 +39,23 @@ def _protocol(protocol: str) -> Dataset | None:
         problem = "unknown protocol" if entry is None else "no evaluation protocol for dataset"
         raise IsatSleepNetError(f"{problem} {protocol!r}; choose from {', '.join(protocols(kfold=True))}")
     return entry
+
+
+def check_protocol(protocol: str, n_folds: int | None = None) -> None:
+    """Refuse an unknown protocol, and a fold count a dataset's protocol does not have (before any data is read).
+
+    Examples
+    --------
+    >>> check_protocol("sleep-edf-20", 20)
+    >>> check_protocol("sleep-edf-20", 3)
+    Traceback (most recent call last):
+    ...
+    isatsleepnet.errors.SettingError: n_folds= sets the folds of protocol= kfold only; sleep-edf-20 has its own: 20 subject-wise folds
+    """
+    entry = _protocol(protocol)
+    if entry is not None and n_folds is not None and n_folds != entry.folds:
+        raise SettingError("n_folds", f"sets the folds of {{protocol}} kfold only; {protocol} has its own: "
+                                      f"{entry.protocol}")
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,7 @@ def make_folds(
     """
     subjects = sorted(set(subjects))
     entry = _protocol(protocol)
+    check_protocol(protocol, n_folds)
     if entry is not None and entry.test_fraction is not None:
         if len(subjects) < 3:
             raise IsatSleepNetError(f"the {protocol} {entry.protocol} needs at least 3 subjects, "
