@@ -176,3 +176,19 @@ def test_every_setting_a_check_names_is_spelled_as_a_real_flag_or_a_file_setting
     for _cls, _values, setting in BAD:
         spelled = flag(setting)
         assert spelled in flags or setting in CONFIG_FILE_ONLY, f"{setting} is spelled {spelled}, no such flag"
+
+
+@pytest.mark.parametrize(("name", "content", "words"), [
+    ("settings", b"x", "settings: not valid JSON (Expecting value"),  # no suffix: read as JSON, named so
+    ("train.toml", b"x =", "train.toml: not valid TOML ("),
+    ("train.json", b"\xff\xfe", "train.json: not a text file (a config file is TOML or JSON in UTF-8)"),
+    ("train.json", b"[1, 2]", "train.json: a config file holds settings (a JSON object), not list"),
+])
+def test_a_config_file_that_cannot_be_read_is_one_line(tmp_path, name, content, words):
+    from isatsleepnet.config import read_config_file
+
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(IsatSleepNetError) as caught:
+        read_config_file(tmp_path / name, "train")
+    assert str(caught.value).startswith(f"{tmp_path / name}: ") and words in str(caught.value)
+    assert "\n" not in str(caught.value) and "  " not in str(caught.value)

@@ -26,10 +26,15 @@ def read_config_file(path: str | Path, section: str) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise IsatSleepNetError(f"{path}: cannot read config file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise IsatSleepNetError(f"{path}: not a text file (a config file is TOML or JSON in UTF-8)") from None
+    kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"  # any other name is read as JSON
     try:
-        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+        data = tomllib.loads(text) if kind == "TOML" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise IsatSleepNetError(f"{path}: not valid {path.suffix[1:].upper()} ({exc})") from None
+        raise IsatSleepNetError(f"{path}: not valid {kind} ({exc})") from None
+    if not isinstance(data, dict):
+        raise IsatSleepNetError(f"{path}: a config file holds settings (a JSON object), not {type(data).__name__}")
     if isinstance(data.get(section), dict):
         data = data[section]
     return data
