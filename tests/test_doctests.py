@@ -52,6 +52,9 @@ MODULES = [
     "isatsleepnet.status",
     "isatsleepnet.errors",
     "isatsleepnet.references",
+    "isatsleepnet.review.journal",
+    "isatsleepnet.review.state",
+    "isatsleepnet.review.staged",
     "isatsleepnet.cli.flags",
 ]
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "isatsleepnet"
-LAYERS = ["base", "data", "model", "plots", "evaluation", "inference", "gan", "augment", "training", "api", "cli"]
+LAYERS = ["base", "data", "model", "plots", "evaluation", "inference", "gan", "augment", "training", "review", "api",
+          "cli"]
 MAX_LINES = 430  # "about 400 lines at most"
 
 

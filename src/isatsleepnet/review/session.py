@@ -1,0 +1,207 @@
+"""A review of one staged night: edits journaled to disk, the reviewed hypnogram rewritten after each.
+
+Files beside the staged ones (the recording and `stage`'s files are never modified):
+
+- ``NAME.review.jsonl``: the journal (:mod:`isatsleepnet.review.journal`), the one record;
+- ``NAME.reviewed.csv``: per epoch the model's stage and confidence, the final stage,
+  whether it was reviewed and by whom (``read_hypnogram`` reads its ``stage`` column);
+- ``NAME.reviewed.tsv`` and ``NAME.reviewed.edf``: the final stages as annotations
+  (onset, duration, ``Sleep stage ...``), as `stage` writes its own.
+
+Each reviewed file is written to a temporary name and renamed, after the journal line
+is on disk: a kill between the two leaves files one edit behind, which reopening the
+review rewrites from the journal.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from isatsleepnet.atomic import atomic_write_text
+from isatsleepnet.data.labels import STAGES
+from isatsleepnet.errors import DataError, IsatSleepNetError, SettingError
+from isatsleepnet.review.journal import Edit, Journal
+from isatsleepnet.review.staged import StagedNight, read_staged
+from isatsleepnet.review.state import ReviewState
+
+REVIEWED_SUFFIXES = (".review.jsonl", ".reviewed.csv", ".reviewed.tsv", ".reviewed.edf", ".review.lock")
+"""The files a review writes beside NAME.hypnogram.csv (the lock file is empty: the kernel holds the lock)."""
+REVIEWED_COLUMNS = ("epoch", "onset_s", "model_stage", "confidence", "stage", "reviewed", "reviewer")
+
+
+class Review:
+    """The review of one staged night; open it with :meth:`open`.
+
+    Every edit (:meth:`set_stage`, :meth:`undo`, :meth:`redo`) names the version it
+    changes and returns once its journal line is on disk; the reviewed files follow.
+
+    Examples
+    --------
+    >>> review = Review.open("staged/SC4001E0-PSG.hypnogram.csv", reviewer="ana")  # doctest: +SKIP
+    >>> review.set_stage(412, "N1", version=review.version)  # doctest: +SKIP
+    >>> review.agreement()["accuracy"]  # doctest: +SKIP
+    """
+
+    def __init__(self, night: StagedNight, journal: Journal, reviewer: str, lock: int | None = None) -> None:
+        self._lock: int | None = None
+        self.night = night
+        self.journal = journal
+        self.reviewer = reviewer
+        self.state = ReviewState.replay(night.stages, journal.edits)
+        self._lock = lock  # held by this object from here: close() or __del__ releases it
+
+    @classmethod
+    def open(cls, staged: str | Path, *, reviewer: str) -> Review:
+        """Open the review of ``staged`` (NAME.hypnogram.csv, or its folder), continuing its journal.
+
+        The review holds its night until :meth:`close` (or the end of a ``with`` block, or
+        the process): a second review of the same night, in this process or another,
+        is refused, so that two cannot write one journal.
+        """
+        if not isinstance(reviewer, str) or not reviewer.strip():
+            raise SettingError("reviewer", f"must name who reviews, not {reviewer!r}")
+        night = read_staged(staged)
+        lock = _hold(night.folder / (night.name + ".review.lock"), night.name)
+        try:
+            journal = Journal.open(night.folder / (night.name + ".review.jsonl"))
+            review = cls(night, journal, reviewer.strip(), lock)
+        except IsatSleepNetError as exc:
+            os.close(lock)
+            if isinstance(exc, DataError):
+                raise
+            raise DataError(night.folder / (night.name + ".review.jsonl"),
+                            f"does not replay over {night.csv.name}: {exc}") from None
+        except BaseException:
+            os.close(lock)
+            raise
+        try:
+            review.write_reviewed()  # the files follow the journal, also after a kill between the two
+        except BaseException:
+            review.close()
+            raise
+        return review
+
+    def close(self) -> None:
+        """Let the night go: another review may open it."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def __del__(self) -> None:  # a review dropped without close() lets its night go too
+        self.close()
+
+    def __enter__(self) -> Review:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ edits
+    @property
+    def version(self) -> int:
+        """Edits made so far; each edit names the version it changes."""
+        return self.state.version
+
+    def set_stage(self, epoch: int, stage: str, *, version: int) -> Edit:
+        """Give ``epoch`` the stage ``stage`` (its own stage: accept it as it is)."""
+        return self._keep(self.state.set_stage(epoch, stage, reviewer=self.reviewer, version=version))
+
+    def undo(self, *, version: int) -> Edit:
+        """Take back the last edit."""
+        return self._keep(self.state.undo(reviewer=self.reviewer, version=version))
+
+    def redo(self, *, version: int) -> Edit:
+        """Make again the last edit taken back."""
+        return self._keep(self.state.redo(reviewer=self.reviewer, version=version))
+
+    def _keep(self, edit: Edit) -> Edit:
+        self.journal.append(edit)
+        self.write_reviewed()
+        return edit
+
+    # ------------------------------------------------------------------ what it gives
+    def path(self, suffix: str) -> Path:
+        """The review's file with ``suffix`` (one of :data:`REVIEWED_SUFFIXES`)."""
+        return self.night.folder / (self.night.name + suffix)
+
+    def write_reviewed(self) -> list[Path]:
+        """Write NAME.reviewed.csv, .tsv and .edf from the current state (each atomically)."""
+        from isatsleepnet.inference.exports import (
+            ANNOTATION_TEXT,
+            stage_runs,
+            write_annotations_edf,
+            write_annotations_tsv,
+        )
+
+        night, state = self.night, self.state
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(REVIEWED_COLUMNS)
+        for i, onset in enumerate(night.onsets_s):
+            writer.writerow([i, f"{onset:g}", state.model[i], f"{night.confidence[i]:.4f}", state.stages[i],
+                             int(bool(state.reviewed[i])), state.reviewed[i]])
+        atomic_write_text(self.path(".reviewed.csv"), buf.getvalue())
+        events = stage_runs(night.onsets_s, [ANNOTATION_TEXT[s] for s in state.stages], night.epoch_seconds)
+        write_annotations_tsv(self.path(".reviewed.tsv"), events)
+        write_annotations_edf(self.path(".reviewed.edf"), events, start=night.start)
+        return [self.path(s) for s in (".reviewed.csv", ".reviewed.tsv", ".reviewed.edf")]
+
+    def progress(self) -> dict[str, int]:
+        """Flagged epochs reviewed so far, of all flagged; epochs reviewed and changed in all."""
+        reviewed = np.array([bool(r) for r in self.state.reviewed])
+        changed = np.array([a != b for a, b in zip(self.state.model, self.state.stages)])
+        return {"flagged": int(self.night.flagged.sum()), "flagged_reviewed": int((reviewed & self.night.flagged).sum()),
+                "reviewed": int(reviewed.sum()), "changed": int(changed.sum()), "epochs": len(reviewed)}
+
+    def agreement(self) -> dict[str, Any]:
+        """Agreement of the model with the reviewer on the reviewed epochs (None before any is reviewed).
+
+        ``accuracy`` and Cohen's ``kappa`` over the reviewed epochs, and per stage the
+        share of the reviewer's epochs of that stage the model staged alike.
+        """
+        mask = [bool(r) for r in self.state.reviewed]
+        return _agreement([m for m, k in zip(self.state.model, mask) if k],
+                          [s for s, k in zip(self.state.stages, mask) if k])
+
+    def agreement_with_expert(self) -> dict[str, Any] | None:
+        """Agreement of the final stages with the second scorer's, where both scored (None without one)."""
+        if self.night.expert is None:
+            return None
+        pairs = [(s, e) for s, e in zip(self.state.stages, self.night.expert) if e in STAGES]
+        return _agreement([e for _, e in pairs], [s for s, _ in pairs])
+
+
+def _hold(path: Path, name: str) -> int:
+    """An open descriptor of ``path`` with an exclusive ``flock`` (released by the kernel when the process ends)."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise IsatSleepNetError(f"{name}: its review is open elsewhere (another isatsleepnet review, or another "
+                                "Review in this program); close that one first") from None
+    return fd
+
+
+def _agreement(reference: list[str], final: list[str]) -> dict[str, Any]:
+    """accuracy, kappa (None where undefined) and per-stage agreement of two stage lists."""
+    from sklearn.metrics import cohen_kappa_score
+
+    n = len(final)
+    if n == 0:
+        return {"epochs": 0, "accuracy": None, "kappa": None, "per_stage": {}}
+    same = [a == b for a, b in zip(reference, final)]
+    kappa = None
+    if len(set(reference) | set(final)) > 1:
+        value = float(cohen_kappa_score(final, reference, labels=list(STAGES)))
+        kappa = value if np.isfinite(value) else None
+    per_stage = {s: float(np.mean([ok for ok, f in zip(same, final) if f == s])) for s in STAGES if s in final}
+    return {"epochs": n, "accuracy": float(np.mean(same)), "kappa": kappa, "per_stage": per_stage}

@@ -1,0 +1,148 @@
+"""One night's review: edits on disk before they return, reviewed files that read back as hypnograms."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from isatsleepnet.data.readers.hypnogram import read_hypnogram
+from isatsleepnet.errors import DataError, IsatSleepNetError, SettingError
+from isatsleepnet.review.session import Review
+from isatsleepnet.review.staged import read_staged
+from isatsleepnet.review.state import StaleVersion
+from tests.review.conftest import MODEL_STAGES, START, write_staged
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_staged_night_reads_back(staged):
+    night = read_staged(staged.parent)  # the folder names its one staged recording
+    assert night.name == "night" and night.stages == MODEL_STAGES and night.epoch_seconds == 30.0
+    assert night.flagged.tolist() == [i in (2, 10) for i in range(len(MODEL_STAGES))]
+    assert night.start == START and night.probabilities.shape == (12, 5) and night.expert is None
+
+
+def test_edits_give_reviewed_files_that_read_back_as_hypnograms(staged):
+    review = Review.open(staged, reviewer="ana")
+    review.set_stage(2, "W", version=0)
+    review.set_stage(10, "N1", version=1)  # accepted
+    review.set_stage(4, "N3", version=2)
+    final = ["W", "W", "W", "N2", "N3", "N3", "N3", "N2", "REM", "REM", "N1", "W"]
+    table = (staged.parent / "night.reviewed.csv").read_text().splitlines()
+    assert table[0] == "epoch,onset_s,model_stage,confidence,stage,reviewed,reviewer"
+    assert table[3].split(",")[2:] == ["N1", table[3].split(",")[3], "W", "1", "ana"]
+    assert table[1].endswith(",W,0,")
+    for suffix in (".reviewed.csv", ".reviewed.edf"):
+        hypnogram = read_hypnogram(staged.parent / f"night{suffix}", psg_start=START)
+        stages = [s for onset, duration, code in zip(hypnogram.onsets, hypnogram.durations, hypnogram.codes)
+                  for s in [("W", "N1", "N2", "N3", "REM")[code]] * round(duration / 30)]
+        assert stages == final, suffix
+    tsv = (staged.parent / "night.reviewed.tsv").read_text().splitlines()
+    assert tsv[0] == "onset\tduration\ttrial_type" and tsv[1] == "0\t90\tSleep stage W"
+    assert review.progress() == {"flagged": 2, "flagged_reviewed": 2, "reviewed": 3, "changed": 2, "epochs": 12}
+    agreement = review.agreement()
+    assert agreement["epochs"] == 3 and agreement["accuracy"] == pytest.approx(1 / 3)
+    assert agreement["per_stage"] == {"W": 0.0, "N1": 1.0, "N3": 0.0}
+
+
+def test_reopening_continues_with_the_same_stages_and_history(staged):
+    with Review.open(staged, reviewer="ana") as review:
+        review.set_stage(0, "N1", version=0)
+        review.set_stage(1, "N1", version=1)
+        review.undo(version=2)
+        with pytest.raises(IsatSleepNetError, match="night: its review is open elsewhere"):
+            Review.open(staged, reviewer="bo")  # one review per night: two cannot write one journal
+    with Review.open(staged, reviewer="bo") as again:
+        assert again.version == 3 and again.state.stages[:2] == ["N1", "W"] and again.state.can_redo
+        again.redo(version=3)
+        assert again.state.stages[:2] == ["N1", "N1"] and again.state.reviewed[:2] == ["ana", "ana"]
+        with pytest.raises(StaleVersion):
+            again.set_stage(5, "W", version=3)  # a tab still at version 3 is told to reload
+        assert again.version == 4
+
+
+def test_the_staged_files_are_never_modified(staged):
+    before = {p.name: p.read_bytes() for p in staged.parent.iterdir()}
+    review = Review.open(staged, reviewer="ana")
+    review.set_stage(3, "N1", version=0)
+    assert {name: (staged.parent / name).read_bytes() for name in before} == before
+
+
+def test_agreement_with_a_second_scorer(tmp_path):
+    expert = ["W", "W", "N2", "N2", "N2", "N3", "N3", "N2", "REM", "REM", "?", ""]
+    review = Review.open(write_staged(tmp_path / "s", expert=expert), reviewer="ana")
+    assert review.agreement()["accuracy"] is None
+    second = review.agreement_with_expert()
+    assert second["epochs"] == 10 and second["accuracy"] == pytest.approx(9 / 10)
+    review.set_stage(2, "N2", version=0)
+    assert review.agreement_with_expert()["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(("setup", "words"), [
+    (lambda folder: None, "holds no staged recordings"),
+    (lambda folder: write_staged(folder, name="a") and write_staged(folder, name="b"), "holds 2 staged recordings"),
+    (lambda folder: write_staged(folder).with_name("night.hypnogram.json").unlink(), "missing: the staged CSV"),
+    (lambda folder: write_staged(folder).write_text("epoch,stage\n0,W\n"), "lacks the column\\(s\\) onset_s"),
+])
+def test_what_cannot_be_reviewed_is_one_line(tmp_path, setup, words):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    setup(folder)
+    with pytest.raises(DataError, match=words):
+        Review.open(folder, reviewer="ana")
+    with pytest.raises(SettingError, match="reviewer= must name who reviews"):
+        Review.open(folder, reviewer=" ")
+
+
+KILLED_SESSION = """
+import sys
+from isatsleepnet.review.session import Review
+review = Review.open(sys.argv[1], reviewer="ana")
+stages = ["N1", "N2", "N3", "REM", "W"]
+for i in range(10_000):
+    edit = review.set_stage(i % 12, stages[i % 5], version=review.version)
+    print(edit.version, flush=True)  # acknowledged: its line is on disk
+"""
+
+
+def test_kill_9_mid_session_loses_no_acknowledged_edit(staged):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    process = subprocess.Popen([sys.executable, "-c", KILLED_SESSION, str(staged)], stdout=subprocess.PIPE,
+                               text=True, env=env)
+    acknowledged = 0
+    deadline = time.monotonic() + 60
+    while acknowledged < 25 and time.monotonic() < deadline:
+        acknowledged = int(process.stdout.readline() or acknowledged)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert acknowledged >= 25
+    review = Review.open(staged, reviewer="bo")
+    assert review.version >= acknowledged
+    stages = ["N1", "N2", "N3", "REM", "W"]
+    expected = list(MODEL_STAGES)
+    for i in range(review.version):
+        expected[i % 12] = stages[i % 5]
+    assert review.state.stages == expected
+    reviewed = [line.split(",")[4] for line in (staged.parent / "night.reviewed.csv").read_text().splitlines()[1:]]
+    assert reviewed == expected  # the files caught up with the journal on reopening
+    assert np.all([r in ("ana", "") for r in review.state.reviewed])
+
+
+def test_a_journal_of_another_staging_is_refused_and_lets_the_night_go(tmp_path):
+    staged = write_staged(tmp_path / "s")
+    with Review.open(staged, reviewer="ana") as review:
+        review.set_stage(4, "N1", version=0)
+    write_staged(tmp_path / "s", ["W"] * 12)  # staged again, by another model: epoch 4 is W now
+    with pytest.raises(DataError, match=r"^night.review.jsonl: does not replay over night.hypnogram.csv: edit 1 "
+                                        r"changes epoch 4 from N2, but it is W"):
+        Review.open(staged, reviewer="ana")
+    (tmp_path / "s" / "night.review.jsonl").unlink()
+    with Review.open(staged, reviewer="ana") as review:  # the refused open held nothing
+        assert review.version == 0
