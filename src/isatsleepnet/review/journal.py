@@ -32,8 +32,11 @@ class Edit:
 
     Examples
     --------
-    >>> Edit(1, "2026-12-06T02:00:00Z", "set", 12, "N2", "N1", "ana").to_line()
-    '{"version": 1, "time": "2026-12-06T02:00:00Z", "action": "set", "epoch": 12, "old": "N2", "new": "N1", "reviewer": "ana"}'
+    >>> line = Edit(1, "2026-12-06T02:00:00Z", "set", 12, "N2", "N1", "ana").to_line()
+    >>> line[:60]
+    '{"version": 1, "time": "2026-12-06T02:00:00Z", "action": "se'
+    >>> Edit.from_line(line).new
+    'N1'
     """
 
     version: int

@@ -156,7 +156,8 @@ class Review:
         """Flagged epochs reviewed so far, of all flagged; epochs reviewed and changed in all."""
         reviewed = np.array([bool(r) for r in self.state.reviewed])
         changed = np.array([a != b for a, b in zip(self.state.model, self.state.stages)])
-        return {"flagged": int(self.night.flagged.sum()), "flagged_reviewed": int((reviewed & self.night.flagged).sum()),
+        flagged = self.night.flagged
+        return {"flagged": int(flagged.sum()), "flagged_reviewed": int((reviewed & flagged).sum()),
                 "reviewed": int(reviewed.sum()), "changed": int(changed.sum()), "epochs": len(reviewed)}
 
     def agreement(self) -> dict[str, Any]:
