@@ -1,0 +1,154 @@
+"""The review server's HTTP interface: one night, its windows of signals, and its edits.
+
+Why each request carries a token: the server listens on a port any local user can reach;
+as Jupyter does, a random token in the printed address is the key, and a request
+without it gets 403. Requests name epochs and channels of the one night the server was
+started for; no path from a request reaches the file system.
+
+Endpoints (each with ``?token=...`` or the header ``X-Review-Token``):
+
+- ``GET /api/night``: the night as JSON (stages, probabilities, flags, channels, progress);
+- ``GET /api/window?start=S&seconds=30&channels=A,B``: signals, packed by
+  :func:`isatsleepnet.review.windows.pack`;
+- ``POST /api/edit`` with ``{"action": "set"|"undo"|"redo", "epoch", "stage", "version"}``:
+  answered once the edit is on disk; 409 when ``version`` is stale (reload), 400 for a bad edit.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from typing import Any
+
+from isatsleepnet.data.readers.recording import Recording
+from isatsleepnet.errors import IsatSleepNetError, SettingError
+from isatsleepnet.review.session import Review
+from isatsleepnet.review.state import StaleVersion
+from isatsleepnet.review.windows import WINDOW_SECONDS, channel_type, pack, read_window
+
+TOKEN_HEADER = "X-Review-Token"
+
+
+def new_token() -> str:
+    """A random token for the address (32 bytes, URL-safe)."""
+    return secrets.token_urlsafe(32)
+
+
+def night_summary(review: Review, recording: Recording | None) -> dict[str, Any]:
+    """What the page needs of the night, as JSON-ready values."""
+    night, state = review.night, review.state
+    channels = [] if recording is None else [
+        {"label": s.label, "rate": float(s.rate), "type": channel_type(s.label)} for s in recording.signals]
+    return {
+        "name": night.name,
+        "epoch_seconds": night.epoch_seconds,
+        "start": night.start.isoformat() if night.start else None,
+        "onsets": [float(x) for x in night.onsets_s],
+        "model": state.model,
+        "stages": state.stages,
+        "reviewed": state.reviewed,
+        "probabilities": [[round(float(p), 4) for p in row] for row in night.probabilities],
+        "confidence": [round(float(c), 4) for c in night.confidence],
+        "flagged": [bool(f) for f in night.flagged],
+        "expert": night.expert,
+        "channels": channels,
+        "windows": list(WINDOW_SECONDS),
+        "recovered_bytes": review.journal.recovered_bytes,
+        **_progress(review),
+    }
+
+
+def _progress(review: Review) -> dict[str, Any]:
+    return {"version": review.version, "can_undo": review.state.can_undo, "can_redo": review.state.can_redo,
+            "progress": review.progress(), "agreement": review.agreement(),
+            "agreement_with_expert": review.agreement_with_expert()}
+
+
+def review_app(review: Review, recording: Recording | None, token: str) -> Any:
+    """The Starlette application serving ``review`` (and ``recording``'s signals) to holders of ``token``.
+
+    Examples
+    --------
+    >>> from starlette.testclient import TestClient  # doctest: +SKIP
+    >>> client = TestClient(review_app(review, recording, "secret"))  # doctest: +SKIP
+    >>> client.get("/api/night", headers={"X-Review-Token": "secret"}).json()["version"]  # doctest: +SKIP
+    0
+    """
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    edits = threading.Lock()  # one edit at a time: the journal is appended in order
+
+    def allowed(request: Request) -> bool:
+        given = request.query_params.get("token") or request.headers.get(TOKEN_HEADER) or ""
+        return secrets.compare_digest(given.encode(), token.encode())
+
+    def refused() -> JSONResponse:
+        return JSONResponse({"error": "this address needs the token printed when the server started"},
+                            status_code=403)
+
+    def night(request: Request) -> Response:
+        if not allowed(request):
+            return refused()
+        with edits:
+            return JSONResponse(night_summary(review, recording))
+
+    def window(request: Request) -> Response:
+        if not allowed(request):
+            return refused()
+        if recording is None:
+            return JSONResponse({"error": "the recording is not open: no signals to show"}, status_code=404)
+        params = request.query_params
+        try:
+            start = float(params.get("start", "0"))
+            seconds = int(params.get("seconds", "30"))
+        except ValueError:
+            return JSONResponse({"error": "start and seconds must be numbers"}, status_code=400)
+        labels = [c for c in params.get("channels", "").split(",") if c]
+        known = set(recording.channel_names)
+        unknown = [c for c in labels if c not in known]
+        if unknown or not labels:
+            return JSONResponse({"error": f"no such channel(s): {', '.join(unknown)}" if unknown
+                                 else "name one or more channels"}, status_code=400)
+        try:
+            traces = read_window(recording, labels, start, seconds)
+        except IsatSleepNetError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return Response(pack(traces), media_type="application/octet-stream")
+
+    async def edit(request: Request) -> Response:
+        if not allowed(request):
+            return refused()
+        try:
+            body = json.loads(await request.body())
+            action, version = body["action"], body["version"]
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": "an edit is JSON with action, version (and epoch, stage to set)"},
+                                status_code=400)
+        return _apply(action, body, version)
+
+    def _apply(action: str, body: dict[str, Any], version: Any) -> Response:
+        if isinstance(version, bool) or not isinstance(version, int):
+            return JSONResponse({"error": f"version must be a whole number, not {version!r}"}, status_code=400)
+        with edits:
+            try:
+                if action == "set":
+                    made = review.set_stage(body.get("epoch"), body.get("stage"), version=version)
+                elif action == "undo":
+                    made = review.undo(version=version)
+                elif action == "redo":
+                    made = review.redo(version=version)
+                else:
+                    raise SettingError("action", f"must be set, undo or redo, not {action!r}")
+            except StaleVersion as exc:
+                return JSONResponse({"error": str(exc), "version": exc.current}, status_code=409)
+            except IsatSleepNetError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            return JSONResponse({"edit": {"epoch": made.epoch, "old": made.old, "new": made.new,
+                                          "action": made.action}, **_progress(review)})
+
+    return Starlette(routes=[Route("/api/night", night), Route("/api/window", window),
+                             Route("/api/edit", edit, methods=["POST"])])

@@ -1,0 +1,155 @@
+"""A window of signals for the review page: read on demand, display-filtered, packed as binary.
+
+Why on demand: a 22-hour night of 8 channels at 256 Hz is 160 M samples; the review
+server reads only the window shown (and the page prefetches its neighbours), through
+the recording's lazy reader. The display filter runs on the window plus a margin on
+each side, so that its edges show no filter transient; the recording is never changed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from isatsleepnet.data.readers.recording import Recording
+from isatsleepnet.errors import SettingError
+
+WINDOW_SECONDS = (30, 60, 120, 300)
+"""The windows the page offers: 30 s (one epoch, the default), 1, 2 and 5 minutes."""
+MARGIN_SECONDS = 5.0
+"""Signal read on each side of the window for the display filter, then dropped."""
+
+
+@dataclass(frozen=True)
+class DisplayFilter:
+    """What the page shows of a channel: a high-pass, a low-pass and a notch in Hz (None: off)."""
+
+    high_pass: float | None = None
+    low_pass: float | None = None
+    notch: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("high_pass", "low_pass", "notch"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise SettingError(name, f"must be a frequency above 0 Hz or None, not {value!r}")
+        if self.high_pass and self.low_pass and self.high_pass >= self.low_pass:
+            raise SettingError("high_pass", f"{self.high_pass:g} Hz must lie below the low-pass {self.low_pass:g} Hz")
+
+
+DEFAULT_FILTERS: dict[str, DisplayFilter] = {
+    "eeg": DisplayFilter(0.3, 35.0),
+    "eog": DisplayFilter(0.3, 35.0),
+    "emg": DisplayFilter(10.0, 100.0),
+    "ecg": DisplayFilter(0.3, 70.0),
+    "other": DisplayFilter(),
+}
+"""AASM's recommended display filters per channel type (the scoring manual's routine settings)."""
+
+
+def channel_type(label: str) -> str:
+    """``eeg``, ``eog``, ``emg``, ``ecg`` or ``other``, read from a channel's label.
+
+    Examples
+    --------
+    >>> [channel_type(x) for x in ("EEG Fpz-Cz", "EOG horizontal", "EMG submental", "ECG", "C4-M1", "Resp")]
+    ['eeg', 'eog', 'emg', 'ecg', 'eeg', 'other']
+    """
+    key = label.strip().lower()
+    for kind in ("eog", "emg", "ecg", "eeg"):
+        if kind in key:
+            return kind
+    if key.startswith(("e1", "e2", "loc", "roc")):
+        return "eog"
+    if key.startswith(("chin",)):
+        return "emg"
+    if key[:2].rstrip("0123456789z") in ("f", "c", "o", "p", "t", "fp", "a", "m") and any(c.isdigit() for c in key):
+        return "eeg"
+    return "other"
+
+
+def filtered(samples: np.ndarray, rate: float, display: DisplayFilter) -> np.ndarray:
+    """``samples`` through ``display``'s filters (zero-phase); cut-offs at or above Nyquist are skipped."""
+    from scipy import signal
+
+    nyquist = rate / 2
+    out = samples
+    if display.high_pass and display.high_pass < nyquist:
+        out = signal.sosfiltfilt(signal.butter(2, display.high_pass, "highpass", fs=rate, output="sos"), out)
+    if display.low_pass and display.low_pass < nyquist:
+        out = signal.sosfiltfilt(signal.butter(4, display.low_pass, "lowpass", fs=rate, output="sos"), out)
+    if display.notch and display.notch < nyquist:
+        b, a = signal.iirnotch(display.notch, 30.0, fs=rate)
+        out = signal.filtfilt(b, a, out)
+    return out
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One channel of a window: its samples in µV from ``start_s`` on, at ``rate`` Hz."""
+
+    label: str
+    rate: float
+    start_s: float
+    samples: np.ndarray
+
+
+def read_window(recording: Recording, labels: Sequence[str], start_s: float, seconds: float,
+                filters: dict[str, DisplayFilter] | None = None) -> list[Trace]:
+    """The channels ``labels`` of ``recording`` from ``start_s`` for ``seconds``, display-filtered.
+
+    ``filters`` maps a channel label or a channel type (``eeg``...) to its filter;
+    :data:`DEFAULT_FILTERS` otherwise. Only the window and its margins are read.
+
+    Examples
+    --------
+    >>> from isatsleepnet.data.readers.memory import MemoryRecording
+    >>> night = MemoryRecording.from_arrays(np.random.default_rng(0).normal(size=(2, 60_000)), 100.0, ["C4", "EMG"])
+    >>> [(t.label, t.samples.shape) for t in read_window(night, ["EMG", "C4"], 30.0, 30.0)]
+    [('EMG', (3000,)), ('C4', (3000,))]
+    """
+    if not (math.isfinite(start_s) and start_s >= 0):
+        raise SettingError("start", f"must be a time in the recording, in seconds from its start, not {start_s!r}")
+    if seconds not in WINDOW_SECONDS:
+        raise SettingError("seconds", f"must be one of {', '.join(map(str, WINDOW_SECONDS))}, not {seconds!r}")
+    filters = filters or {}
+    traces = []
+    for label in labels:
+        header = recording.signal(label)  # an unknown label: a DataError naming the file
+        rate = float(header.rate)
+        total = recording.n_samples(header)
+        first, stop = round(start_s * rate), min(total, round((start_s + seconds) * rate))
+        first = min(first, stop)
+        margin = round(MARGIN_SECONDS * rate)
+        lo, hi = max(0, first - margin), min(total, stop + margin)
+        raw = recording.read_samples(header, lo, hi) if hi > lo else np.zeros(0)
+        display = filters.get(label) or filters.get(channel_type(label)) or DEFAULT_FILTERS[channel_type(label)]
+        shown = filtered(raw, rate, display) if len(raw) > 3 * 13 else raw  # filtfilt needs a few samples
+        traces.append(Trace(label, rate, first / rate, np.asarray(shown[first - lo: stop - lo], dtype=np.float32)))
+    return traces
+
+
+def pack(traces: Sequence[Trace]) -> bytes:
+    """The traces as one binary message: a 4-byte little-endian length, a JSON header, float32 samples.
+
+    The header lists each trace's ``label``, ``rate``, ``start`` and sample count ``n``,
+    padded with spaces so that the samples start on a 4-byte boundary (a ``Float32Array``
+    views them in place).
+
+    Examples
+    --------
+    >>> message = pack([Trace("C4", 100.0, 30.0, np.ones(3, dtype=np.float32))])
+    >>> size = struct.unpack("<I", message[:4])[0]
+    >>> json.loads(message[4:4 + size]), np.frombuffer(message[4 + size:], "<f4").tolist()
+    ([{'label': 'C4', 'rate': 100.0, 'start': 30.0, 'n': 3}], [1.0, 1.0, 1.0])
+    """
+    header = json.dumps([{"label": t.label, "rate": t.rate, "start": t.start_s, "n": int(len(t.samples))}
+                         for t in traces]).encode()
+    header += b" " * (-(4 + len(header)) % 4)
+    body = b"".join(np.ascontiguousarray(t.samples, dtype="<f4").tobytes() for t in traces)
+    return struct.pack("<I", len(header)) + header + body

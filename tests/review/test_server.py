@@ -1,0 +1,118 @@
+"""The review server's interface, through Starlette's test client (no browser, no port)."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from starlette.testclient import TestClient
+
+from isatsleepnet.data.readers.hypnogram import read_hypnogram
+from isatsleepnet.data.readers.memory import MemoryRecording
+from isatsleepnet.review.server import TOKEN_HEADER, new_token, review_app
+from isatsleepnet.review.session import Review
+from tests.review.conftest import MODEL_STAGES, START
+
+RATE = 100.0
+
+
+@pytest.fixture
+def recording() -> MemoryRecording:
+    rng = np.random.default_rng(0)
+    t = np.arange(int(12 * 30 * RATE)) / RATE
+    signals = np.stack([20 * np.sin(2 * np.pi * 10 * t), rng.normal(0, 5, t.size), 50 + 0 * t])
+    return MemoryRecording.from_arrays(signals, RATE, ["EEG Fpz-Cz", "EMG submental", "Resp"])
+
+
+@pytest.fixture
+def client(staged, recording):
+    token = new_token()
+    review = Review.open(staged, reviewer="ana")
+    with TestClient(review_app(review, recording, token)) as test_client:
+        test_client.headers[TOKEN_HEADER] = token
+        test_client.token = token
+        yield test_client
+    review.close()
+
+
+def unpack(message: bytes) -> tuple[list[dict], list[np.ndarray]]:
+    size = struct.unpack("<I", message[:4])[0]
+    header = json.loads(message[4:4 + size])
+    data = np.frombuffer(message[4 + size:], "<f4")
+    bounds = np.cumsum([0] + [h["n"] for h in header])
+    return header, [data[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+@pytest.mark.parametrize("path", ["/api/night", "/api/window?start=0&seconds=30&channels=Resp"])
+def test_a_request_without_the_token_gets_403(client, path):
+    del client.headers[TOKEN_HEADER]
+    assert client.get(path).status_code == 403
+    assert client.get(path, headers={TOKEN_HEADER: "guess"}).status_code == 403
+    assert client.post("/api/edit", json={"action": "undo", "version": 0}).status_code == 403
+    separator = "&" if "?" in path else "?"
+    assert client.get(f"{path}{separator}token={client.token}").status_code == 200
+
+
+def test_the_night_holds_what_the_page_draws(client):
+    night = client.get("/api/night").json()
+    assert night["name"] == "night" and night["model"] == MODEL_STAGES and night["stages"] == MODEL_STAGES
+    assert night["start"] == START.isoformat() and night["epoch_seconds"] == 30.0 and len(night["onsets"]) == 12
+    assert [c["type"] for c in night["channels"]] == ["eeg", "emg", "other"]
+    assert night["flagged"].count(True) == 2 and night["version"] == 0 and not night["can_undo"]
+    assert night["progress"]["flagged_reviewed"] == 0 and night["agreement"]["accuracy"] is None
+
+
+def test_a_window_is_the_channels_asked_for_display_filtered(client, recording):
+    response = client.get("/api/window", params={"start": 60, "seconds": 30, "channels": "Resp,EEG Fpz-Cz"})
+    assert response.headers["content-type"] == "application/octet-stream"
+    header, traces = unpack(response.content)
+    assert [(h["label"], h["start"], h["n"]) for h in header] == [("Resp", 60.0, 3000), ("EEG Fpz-Cz", 60.0, 3000)]
+    assert np.allclose(traces[0], 50)  # "other": shown as recorded
+    raw = recording.read_samples(recording.signal("EEG Fpz-Cz"), 6000, 9000)
+    assert np.abs(traces[1] - raw).max() < 1.0  # 10 Hz passes the 0.3-35 Hz display band
+    last = unpack(client.get("/api/window", params={"start": 345, "seconds": 30, "channels": "Resp"}).content)
+    assert last[0][0]["n"] == 1500  # the window ends with the recording
+
+
+@pytest.mark.parametrize(("params", "words"), [
+    ({"start": 0, "seconds": 45, "channels": "Resp"}, "seconds= must be one of 30, 60, 120, 300"),
+    ({"start": -1, "seconds": 30, "channels": "Resp"}, "start= must be a time in the recording"),
+    ({"start": "x", "seconds": 30, "channels": "Resp"}, "start and seconds must be numbers"),
+    ({"start": 0, "seconds": 30, "channels": "../etc/passwd"}, "no such channel(s): ../etc/passwd"),
+    ({"start": 0, "seconds": 30}, "name one or more channels"),
+])
+def test_a_bad_window_request_is_400_with_its_reason(client, params, words):
+    response = client.get("/api/window", params=params)
+    assert response.status_code == 400 and words in response.json()["error"]
+
+
+def test_edits_are_answered_once_on_disk_and_a_stale_tab_is_told(client, staged):
+    answer = client.post("/api/edit", json={"action": "set", "epoch": 2, "stage": "W", "version": 0})
+    assert answer.status_code == 200 and answer.json()["edit"] == {"epoch": 2, "old": "N1", "new": "W",
+                                                                   "action": "set"}
+    assert (staged.parent / "night.review.jsonl").read_text().count("\n") == 1
+    hypnogram = read_hypnogram(staged.parent / "night.reviewed.csv", psg_start=START)
+    assert hypnogram.codes[2] == 0  # W
+    stale = client.post("/api/edit", json={"action": "set", "epoch": 3, "stage": "N3", "version": 0})
+    assert stale.status_code == 409 and stale.json()["version"] == 1 and "reload" in stale.json()["error"]
+    assert client.post("/api/edit", json={"action": "undo", "version": 1}).json()["can_redo"]
+    redo = client.post("/api/edit", json={"action": "redo", "version": 2}).json()
+    assert redo["version"] == 3 and redo["progress"]["flagged_reviewed"] == 1
+    assert client.get("/api/night").json()["stages"][2] == "W"
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ({"action": "set", "epoch": 99, "stage": "W", "version": 0}, "epoch= must be an epoch of this night"),
+    ({"action": "set", "epoch": 0, "stage": "S4", "version": 0}, "stage= must be one of"),
+    ({"action": "erase", "version": 0}, "action= must be set, undo or redo"),
+    ({"action": "undo", "version": 0}, "nothing to undo"),
+    ({"action": "undo", "version": "0"}, "version must be a whole number"),
+    ({"epoch": 1}, "an edit is JSON with action, version"),
+])
+def test_a_bad_edit_is_400_and_changes_nothing(client, body, words):
+    answer = client.post("/api/edit", json=body)
+    assert answer.status_code == 400 and words in answer.json()["error"]
+    assert client.get("/api/night").json()["version"] == 0
