@@ -209,3 +209,28 @@ def test_the_figures_are_the_pngs_of_the_command_line(night, cli_out, tmp_path):
     for figure, draw in (("hypnogram", night.plot_hypnogram), ("hypnodensity", night.plot_hypnodensity)):
         png = save_figure(draw(), tmp_path / f"{figure}.png")
         assert png.read_bytes() == (cli_out / f"SC4001E0-PSG.{figure}.png").read_bytes(), figure
+
+
+def test_review_serves_the_night_written_to_out_and_continues_it(night, tmp_path):
+    import urllib.parse
+    import urllib.request
+
+    server = night.open_review(tmp_path / "out", reviewer="ana")
+    try:
+        base, token = server.url.split("/?token=")
+        assert (tmp_path / "out" / f"{night.name}.hypnogram.csv").is_file()  # written first
+        served = json.loads(urllib.request.urlopen(f"{base}/api/night?token={token}", timeout=10).read())
+        assert served["model"] == list(night.stages) and served["version"] == 0
+        assert [c["label"] for c in served["channels"]] == night._staged.recording.psg.channel_names
+        channel = served["channels"][0]["label"]
+        window = urllib.request.urlopen(f"{base}/api/window?start=0&seconds=30&channels="
+                                        f"{urllib.parse.quote(channel)}&token={token}", timeout=10).read()
+        assert len(window) > 3000 * 4
+        server.review.set_stage(0, "N3", version=0)
+    finally:
+        server.stop()
+    again = night.open_review(tmp_path / "out", reviewer="bo")
+    try:
+        assert again.review.version == 1 and again.review.state.stages[0] == "N3"
+    finally:
+        again.stop()

@@ -29,6 +29,7 @@ from isatsleepnet.api.views import (
 from isatsleepnet.errors import IsatSleepNetError, SettingError
 
 if TYPE_CHECKING:
+    from isatsleepnet.review.serve import ReviewServer
     import mne
     import pandas as pd
     from matplotlib.axes import Axes
@@ -299,3 +300,46 @@ class Night(NightEpochs):
             written = publish_outputs(folder, self._staged, options)
             mark_output_folder(folder, predictor)
         return written
+
+    def open_review(self, out: str | os.PathLike, *, reviewer: str | None = None, host: str = "127.0.0.1",
+               port: int = 0) -> ReviewServer:
+        """Write the night to ``out`` (as :meth:`write`) if it is not there, and serve its review page.
+
+        (Named ``open_review`` because ``night.review`` is already the per-epoch review flags.)
+
+        Returns the running server at once (a notebook keeps serving): print its ``url``
+        and open it; ``server.stop()`` ends it, as does the end of the kernel. Reopening
+        continues the review of ``out``, undo history included.
+
+        Parameters
+        ----------
+        out : path-like
+            The folder of the staged files and of the review's (``NAME.review.jsonl``,
+            ``NAME.reviewed.csv``...).
+        reviewer : str, optional
+            Name written with every edit (default: the login name).
+        host, port
+            Where to listen (default: this machine only, a free port).
+
+        Examples
+        --------
+        >>> server = night.open_review("staged")  # doctest: +SKIP
+        >>> server.url  # doctest: +SKIP
+        'http://127.0.0.1:40321/?token=...'
+        >>> server.stop()  # doctest: +SKIP
+        """
+        import getpass
+
+        from isatsleepnet.review.serve import start_server
+        from isatsleepnet.review.session import Review
+
+        staged = Path(out) / f"{self.name}.hypnogram.csv"
+        if not staged.is_file():
+            self.write(out)
+        review = Review.open(staged, reviewer=reviewer if reviewer is not None else getpass.getuser())
+        try:
+            return start_server(review, self._staged.recording.psg, host=host, port=port)
+        except BaseException:
+            review.close()
+            raise
+

@@ -23,8 +23,8 @@ from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.status import status_level, status_output
 
 SUBCOMMANDS: tuple[str, ...] = (
-    "download", "synth", "prepare", "export_npz", "train_gan", "augment", "train", "cv", "evaluate", "compare", "stage", "export",
-    "model_info", "architectures", "demo",
+    "download", "synth", "prepare", "export_npz", "train_gan", "augment", "train", "cv", "evaluate", "compare",
+    "stage", "review", "export", "model_info", "architectures", "demo",
 )
 
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
             "`download` a public Sleep-EDF dataset first (each file checked against its checksum), "
             "`prepare` raw EDF recordings into 30-s epochs, `train` a model (or `cv` to cross-validate), "
             "`evaluate` it on held-out data, then `stage` new EDF/BDF recordings with it "
-            "(hypnogram, sleep statistics, report). "
+            "(hypnogram, sleep statistics, report) and `review` a staged night in the browser. "
             "`synth` writes a synthetic PSG cohort for trying things out; "
             "`demo` runs the whole flow on synthetic data."
         ),

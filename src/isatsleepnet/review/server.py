@@ -7,6 +7,8 @@ started for; no path from a request reaches the file system.
 
 Endpoints (each with ``?token=...`` or the header ``X-Review-Token``):
 
+- ``GET /``: the page (``index.html``, the token written into its links); ``GET /page/NAME``
+  its scripts and style, from the package;
 - ``GET /api/night``: the night as JSON (stages, probabilities, flags, channels, progress);
 - ``GET /api/window?start=S&seconds=30&channels=A,B``: signals, packed by
   :func:`isatsleepnet.review.windows.pack`;
@@ -150,5 +152,31 @@ def review_app(review: Review, recording: Recording | None, token: str) -> Any:
             return JSONResponse({"edit": {"epoch": made.epoch, "old": made.old, "new": made.new,
                                           "action": made.action}, **_progress(review)})
 
-    return Starlette(routes=[Route("/api/night", night), Route("/api/window", window),
-                             Route("/api/edit", edit, methods=["POST"])])
+    def page(request: Request) -> Response:
+        if not allowed(request):
+            return refused()
+        return Response(page_file("index.html").replace("{{TOKEN}}", token), media_type="text/html",
+                        headers={"Cache-Control": "no-store"})
+
+    def asset(request: Request) -> Response:
+        if not allowed(request):
+            return refused()
+        name = request.path_params["name"]
+        if name not in PAGE_FILES:  # only the page's own files: no path from a request reaches the disk
+            return JSONResponse({"error": "no such file"}, status_code=404)
+        return Response(page_file(name), media_type=PAGE_FILES[name], headers={"Cache-Control": "no-store"})
+
+    return Starlette(routes=[Route("/", page), Route("/page/{name}", asset), Route("/api/night", night),
+                             Route("/api/window", window), Route("/api/edit", edit, methods=["POST"])])
+
+
+PAGE_FILES = {"index.html": "text/html", "review.js": "text/javascript", "draw.js": "text/javascript",
+              "review.css": "text/css"}
+"""The page's files (in ``isatsleepnet/review/page/``) and their types; nothing else is served."""
+
+
+def page_file(name: str) -> str:
+    """The text of one of the page's files, shipped inside the package."""
+    from importlib import resources
+
+    return resources.files("isatsleepnet.review").joinpath("page", name).read_text(encoding="utf-8")

@@ -1,0 +1,138 @@
+"""Start and stop the review server: uvicorn on a local port, in a thread of this process.
+
+Why a thread: the same server serves the command line (which waits for Ctrl+C) and a
+notebook (``night.review()`` returns at once and the kernel keeps serving). The port is
+bound before the server starts, so a port in use is one clear line and nothing runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from isatsleepnet.data.readers.recording import Recording
+from isatsleepnet.errors import IsatSleepNetError, SettingError
+from isatsleepnet.review.server import new_token, review_app
+from isatsleepnet.review.session import Review
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass
+class ReviewServer:
+    """A running review server; :meth:`stop` ends it (and lets the night go).
+
+    Attributes
+    ----------
+    url : str
+        The page's address with its token: ``http://127.0.0.1:PORT/?token=...``.
+    """
+
+    review: Review
+    url: str
+    _server: Any = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+
+    def stop(self) -> None:
+        """Stop serving, wait for the server's thread, and close the review."""
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self.review.close()
+
+    def wait(self) -> None:
+        """Serve until interrupted (Ctrl+C), then stop cleanly."""
+        try:
+            while self._thread.is_alive():
+                self._thread.join(timeout=0.5)
+        finally:
+            self.stop()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (0: a free port); a port in use is one line naming it."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise SettingError("port", f"must be 0 (a free port) or a port number up to 65535, not {port!r}")
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(64)
+    except OSError as exc:
+        with contextlib.suppress(NameError):
+            sock.close()
+        raise SettingError("port", f"{port} on {host} cannot be used ({exc.strerror or exc}); choose another "
+                                   "port, or 0 for a free one") from None
+    return sock
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` reaches this machine only.
+
+    Examples
+    --------
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+    (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def start_server(review: Review, recording: Recording | None, *, host: str = LOOPBACK, port: int = 0,
+                 token: str | None = None) -> ReviewServer:
+    """Serve ``review`` on ``host:port`` in a background thread; returns once it answers.
+
+    Examples
+    --------
+    >>> server = start_server(Review.open("staged/", reviewer="ana"), None)  # doctest: +SKIP
+    >>> print(server.url)  # doctest: +SKIP
+    http://127.0.0.1:40321/?token=...
+    >>> server.stop()  # doctest: +SKIP
+    """
+    import uvicorn
+
+    if not is_loopback(host):
+        logger.warning("serving on %s: anyone who can reach this machine and has the address with its token can "
+                       "see and change this review", host)
+    token = token or new_token()
+    sock = bind(host, port)
+    config = uvicorn.Config(review_app(review, recording, token), log_level="warning", lifespan="off",
+                            access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="isatsleepnet-review",
+                              daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise IsatSleepNetError(f"the review server did not start on {host}:{sock.getsockname()[1]}")
+        time.sleep(0.02)
+    shown = f"[{host}]" if ":" in host else host
+    return ReviewServer(review, f"http://{shown}:{sock.getsockname()[1]}/?token={token}", server, thread)
+
+
+def open_recording_of(review: Review) -> Recording:
+    """The recording the review's night was staged from, as its sidecar names it; one line when it is gone."""
+    from isatsleepnet.data.readers.formats import open_recording
+    from isatsleepnet.errors import DataError
+
+    source: Path | None = review.night.recording
+    if source is None or not source.is_file():
+        raise DataError(review.night.csv, f"its recording {source or '(not named)'} is not there: the review shows "
+                                          "the signals the night was staged from")
+    return open_recording(source)
