@@ -51,6 +51,9 @@ def test_staging_records_each_derivation(write_edf, predictor, tmp_path):
     assert [c["derived_from"] for c in on_disk] == [["EEG C4-REF", "A1"], ["EEG C3-REF", "A2"], ["EOG E1-REF", "A2"]]
     sidecar = json.loads((tmp_path / "out" / "ref.hypnogram.json").read_text())  # the CSV's own description
     assert sidecar["Channels"] == on_disk and sidecar["EpochLength"] == 30.0
+    from isatsleepnet.data.hashing import sha1_of
+
+    assert sidecar["RecordingSHA1"] == sha1_of(psg)  # what `review` checks the recording against
     header = (tmp_path / "out" / "ref.hypnogram.csv").read_text().splitlines()[0].split(",")
     assert [k for k in sidecar if k[0].islower()] == header and sidecar["onset_s"]["Units"] == "s"
     assert any("'C4-M1' derived as 'EEG C4-REF' (100 Hz) minus 'A1'" in n for n in result.summary["notes"])

@@ -102,6 +102,8 @@ def write_csv_sidecar(path: str | Path, columns: Sequence[str], summary: dict, *
         "EpochLength": recording.get("epoch_seconds"),
         "RecordingStart": recording.get("start"),
         "Recording": recording.get("file"),
+        # what `isatsleepnet review` checks the recording against (None for one held in memory)
+        "RecordingSHA1": _sha1_of_file(recording.get("file")),
         "MinConfidence": min_confidence,
         # the channel, or derivation A-B, that fed each model input, at its own rate
         "Channels": recording.get("channels"),
@@ -122,6 +124,12 @@ def stage_runs(onsets_s: np.ndarray, labels: Sequence[str], epoch_seconds: float
         else:
             runs.append((float(onset), float(epoch_seconds), label))
     return runs
+
+
+def _sha1_of_file(file: str | None) -> str | None:
+    from isatsleepnet.data.hashing import sha1_of
+
+    return sha1_of(Path(file)) if file and Path(file).is_file() else None
 
 
 def annotation_events(

@@ -131,8 +131,13 @@ def open_recording_of(review: Review) -> Recording:
     from isatsleepnet.data.readers.formats import open_recording
     from isatsleepnet.errors import DataError
 
+    from isatsleepnet.data.hashing import sha1_of
+
     source: Path | None = review.night.recording
     if source is None or not source.is_file():
         raise DataError(review.night.csv, f"its recording {source or '(not named)'} is not there: the review shows "
                                           "the signals the night was staged from")
+    if review.night.recording_sha1 and sha1_of(source) != review.night.recording_sha1:
+        raise DataError(source, f"changed since it was staged into {review.night.csv.name} (its SHA1 differs): "
+                                "stage it again, then review")
     return open_recording(source)

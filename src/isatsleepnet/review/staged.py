@@ -51,6 +51,8 @@ class StagedNight:
         The recording's start (clock time of onset 0), when known.
     recording : Path or None
         The PSG that was staged, as the sidecar names it.
+    recording_sha1 : str or None
+        Its SHA1 when it was staged (None: staged from memory, or by a version that did not say).
     """
 
     csv: Path
@@ -64,6 +66,7 @@ class StagedNight:
     epoch_seconds: float
     start: dt.datetime | None
     recording: Path | None
+    recording_sha1: str | None = None
 
     @property
     def folder(self) -> Path:
@@ -130,5 +133,5 @@ def read_staged(path: str | Path) -> StagedNight:
         confidence=confidence, flagged=flagged,
         expert=[r["expert"] for r in rows] if "expert" in rows[0] else None,
         epoch_seconds=epoch_seconds, start=dt.datetime.fromisoformat(start) if start else None,
-        recording=Path(recording) if recording else None,
+        recording=Path(recording) if recording else None, recording_sha1=meta.get("RecordingSHA1"),
     )
