@@ -55,11 +55,12 @@ def test_every_entry_names_functions_that_exist(entry: Dataset) -> None:
         module, _, function = entry.download.partition(":")
         if importlib.util.find_spec(module) is not None:
             assert callable(resolve(entry.download))
-    assert entry.download is not None or entry.access or entry.name in ("sleep-edf", "edf", "npz")
+    assert entry.download is not None or entry.access or entry.name in ("sleep-edf", "edf", "reviewed", "npz")
 
 
 def test_the_table_holds_the_papers_protocols_and_sleep_telemetry() -> None:
-    assert list(DATASETS) == ["sleep-edf-20", "sleep-edf-78", "sleep-edf-st", "sleep-edf", "shhs", "edf", "npz"]
+    assert list(DATASETS) == ["sleep-edf-20", "sleep-edf-78", "sleep-edf-st", "sleep-edf", "shhs", "edf", "reviewed",
+                              "npz"]
     assert len({name.lower() for name in DATASETS}) == len(DATASETS)
     assert protocols() == ["sleep-edf-20", "sleep-edf-78", "sleep-edf-st", "shhs"]
     assert protocols(kfold=True)[-1] == KFOLD

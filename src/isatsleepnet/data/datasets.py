@@ -259,6 +259,11 @@ for _entry in (
     Dataset("edf", "any EDF/EDF+/BDF; choose channels with --eeg/--eeg2/--eog; hypnogram beside each PSG "
                    "(STEM-Hypnogram.edf, STEM.xml, STEM.csv, STEM.tsv) or as stage annotations inside the EDF+",
             find="isatsleepnet.data.datasets_generic:find_edf", needs_eeg=True),
+    Dataset("reviewed", "nights checked with `isatsleepnet review`: each NAME.reviewed.csv and the PSG its sidecar "
+                        "names; only the epochs a reviewer set or accepted are kept (choose channels with "
+                        "--eeg/--eeg2/--eog)",
+            find="isatsleepnet.data.datasets_reviewed:find_reviewed", needs_eeg=True,
+            stages="isatsleepnet.data.datasets_reviewed:read_reviewed_stages"),
     Dataset("npz", "import DeepSleepNet/AttnSleep npz files (x, y, fs, ch_label)",
             find="isatsleepnet.data.datasets_generic:find_npz", stages=None,
             reader="isatsleepnet.data.datasets_generic:read_npz_source"),
