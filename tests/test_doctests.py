@@ -55,6 +55,9 @@ MODULES = [
     "isatsleepnet.review.journal",
     "isatsleepnet.review.state",
     "isatsleepnet.review.staged",
+    "isatsleepnet.review.windows",
+    "isatsleepnet.review.overview",
+    "isatsleepnet.review.serve",
     "isatsleepnet.cli.flags",
 ]
 

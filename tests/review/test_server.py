@@ -116,3 +116,18 @@ def test_a_bad_edit_is_400_and_changes_nothing(client, body, words):
     answer = client.post("/api/edit", json=body)
     assert answer.status_code == 400 and words in answer.json()["error"]
     assert client.get("/api/night").json()["version"] == 0
+
+
+def test_the_spectrogram_of_the_first_eeg_is_computed_once_and_cached(client, staged):
+    response = client.get("/api/spectrogram")
+    assert response.status_code == 200
+    size = struct.unpack("<I", response.content[:4])[0]
+    header = json.loads(response.content[4:4 + size])
+    image = np.frombuffer(response.content[4 + size:], np.uint8).reshape(header["epochs"], -1)
+    assert header["label"] == "EEG Fpz-Cz" and header["epochs"] == 12 and image.shape[1] == len(header["frequencies"])
+    peak = header["frequencies"][int(image[5].argmax())]
+    assert abs(peak - 10.0) <= 0.5  # the 10-Hz sine of the fixture
+    cache = staged.parent / "night.review-spectrogram.npz"
+    assert cache.is_file()
+    stamp = cache.stat().st_mtime_ns
+    assert client.get("/api/spectrogram").content == response.content and cache.stat().st_mtime_ns == stamp

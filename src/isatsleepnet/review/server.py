@@ -12,6 +12,8 @@ Endpoints (each with ``?token=...`` or the header ``X-Review-Token``):
 - ``GET /api/night``: the night as JSON (stages, probabilities, flags, channels, progress);
 - ``GET /api/window?start=S&seconds=30&channels=A,B``: signals, packed by
   :func:`isatsleepnet.review.windows.pack`;
+- ``GET /api/spectrogram``: the first EEG channel's spectrogram, one column per epoch, packed by
+  :meth:`isatsleepnet.review.overview.Spectrogram.pack` (computed once, cached beside the review);
 - ``POST /api/edit`` with ``{"action": "set"|"undo"|"redo", "epoch", "stage", "version"}``:
   answered once the edit is on disk; 409 when ``version`` is stale (reload), 400 for a bad edit.
 """
@@ -152,6 +154,22 @@ def review_app(review: Review, recording: Recording | None, token: str) -> Any:
             return JSONResponse({"edit": {"epoch": made.epoch, "old": made.old, "new": made.new,
                                           "action": made.action}, **_progress(review)})
 
+    overview = threading.Lock()  # the spectrogram is computed once, by the first request that needs it
+
+    def spectrogram(request: Request) -> Response:
+        from isatsleepnet.review.overview import cached, first_eeg
+
+        if not allowed(request):
+            return refused()
+        label = first_eeg(recording) if recording is not None else None
+        if label is None:
+            return JSONResponse({"error": "the recording has no EEG channel to show a spectrogram of"},
+                                status_code=404)
+        with overview:
+            result = cached(review.path(".review-spectrogram.npz"), recording, label, review.night.onsets_s,
+                            review.night.epoch_seconds)
+        return Response(result.pack(), media_type="application/octet-stream")
+
     def page(request: Request) -> Response:
         if not allowed(request):
             return refused()
@@ -167,7 +185,8 @@ def review_app(review: Review, recording: Recording | None, token: str) -> Any:
         return Response(page_file(name), media_type=PAGE_FILES[name], headers={"Cache-Control": "no-store"})
 
     return Starlette(routes=[Route("/", page), Route("/page/{name}", asset), Route("/api/night", night),
-                             Route("/api/window", window), Route("/api/edit", edit, methods=["POST"])])
+                             Route("/api/window", window), Route("/api/spectrogram", spectrogram),
+                             Route("/api/edit", edit, methods=["POST"])])
 
 
 PAGE_FILES = {"index.html": "text/html", "review.js": "text/javascript", "draw.js": "text/javascript",

@@ -30,7 +30,8 @@ from isatsleepnet.review.journal import Edit, Journal
 from isatsleepnet.review.staged import StagedNight, read_staged
 from isatsleepnet.review.state import ReviewState
 
-REVIEWED_SUFFIXES = (".review.jsonl", ".reviewed.csv", ".reviewed.tsv", ".reviewed.edf", ".review.lock")
+REVIEWED_SUFFIXES = (".review.jsonl", ".reviewed.csv", ".reviewed.tsv", ".reviewed.edf", ".review.lock",
+                     ".review-spectrogram.npz")
 """The files a review writes beside NAME.hypnogram.csv (the lock file is empty: the kernel holds the lock)."""
 REVIEWED_COLUMNS = ("epoch", "onset_s", "model_stage", "confidence", "stage", "reviewed", "reviewer")
 

@@ -1,0 +1,109 @@
+"""The night's spectrogram for the review page's overview: one column per epoch, computed once, cached.
+
+Why cached beside the review: a 22-hour night is read once (an hour at a time, so the
+server never holds the recording), and reopening the review costs nothing. The cache
+file is plain ``.npz`` read without pickle, and is recomputed when it does not match the
+night (another channel, another number of epochs).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from isatsleepnet.data.readers.recording import Recording
+
+FREQUENCIES = (0.5, 30.0)
+"""The band shown, Hz: slow waves to beta."""
+CHUNK_EPOCHS = 120
+"""Epochs read at a time (an hour of 30-s epochs)."""
+
+
+@dataclass(frozen=True)
+class Spectrogram:
+    """Log power per epoch (rows) and frequency (columns), scaled to 0-255 for the page."""
+
+    label: str
+    frequencies: np.ndarray
+    image: np.ndarray  # uint8, shape (n_epochs, n_frequencies)
+
+    def pack(self) -> bytes:
+        """A 4-byte length, a JSON header (label, epochs, frequencies), then the rows as bytes.
+
+        Examples
+        --------
+        >>> message = Spectrogram("C4", np.array([1.0, 2.0]), np.zeros((3, 2), np.uint8)).pack()
+        >>> size = struct.unpack("<I", message[:4])[0]
+        >>> json.loads(message[4:4 + size])["epochs"], len(message) - 4 - size
+        (3, 6)
+        """
+        header = json.dumps({"label": self.label, "epochs": int(self.image.shape[0]),
+                             "frequencies": [round(float(f), 3) for f in self.frequencies]}).encode()
+        return struct.pack("<I", len(header)) + header + np.ascontiguousarray(self.image, np.uint8).tobytes()
+
+
+def first_eeg(recording: Recording) -> str | None:
+    """The label of the recording's first EEG channel, None when it has none."""
+    from isatsleepnet.review.windows import channel_type
+
+    return next((label for label in recording.channel_names if channel_type(label) == "eeg"), None)
+
+
+def compute(recording: Recording, label: str, onsets_s: np.ndarray, epoch_seconds: float) -> Spectrogram:
+    """Welch power of ``label`` in every epoch starting at ``onsets_s``, in dB scaled to 0-255.
+
+    Examples
+    --------
+    >>> from isatsleepnet.data.readers.memory import MemoryRecording
+    >>> night = MemoryRecording.from_arrays(np.random.default_rng(0).normal(size=(1, 9000)), 100.0, ["C4"])
+    >>> compute(night, "C4", np.array([0.0, 30.0, 60.0]), 30.0).image.shape
+    (3, 60)
+    """
+    from scipy import signal as sps
+
+    header = recording.signal(label)
+    rate = float(header.rate)
+    per_epoch = round(epoch_seconds * rate)
+    total = recording.n_samples(header)
+    nperseg = min(per_epoch, round(2 * rate))
+    freqs = np.fft.rfftfreq(nperseg, 1 / rate)
+    band = (freqs >= FREQUENCIES[0]) & (freqs <= FREQUENCIES[1])
+    power = np.full((len(onsets_s), int(band.sum())), np.nan)
+    starts = np.round(np.asarray(onsets_s) * rate).astype(np.int64)
+    for lo in range(0, len(starts), CHUNK_EPOCHS):
+        block = starts[lo:lo + CHUNK_EPOCHS]
+        first, stop = int(block.min()), min(total, int(block.max()) + per_epoch)
+        if stop <= first:
+            continue
+        samples = recording.read_samples(header, first, stop)
+        for k, start in enumerate(block):
+            piece = samples[start - first:start - first + per_epoch]
+            if len(piece) >= nperseg and np.isfinite(piece).all():
+                _, pxx = sps.welch(piece, fs=rate, nperseg=nperseg)
+                power[lo + k] = pxx[band]
+    db = 10 * np.log10(np.maximum(power, 1e-12))
+    finite = db[np.isfinite(power)]
+    low, high = (np.percentile(finite, [2, 98]) if finite.size else (0.0, 1.0))
+    scaled = np.clip((db - low) / max(high - low, 1e-6), 0, 1) * 255
+    image = np.where(np.isfinite(power), scaled, 0).astype(np.uint8)
+    return Spectrogram(label, freqs[band], image)
+
+
+def cached(path: Path, recording: Recording, label: str, onsets_s: np.ndarray, epoch_seconds: float) -> Spectrogram:
+    """The spectrogram cached at ``path`` when it is this night's, else computed and cached there."""
+    from isatsleepnet.atomic import atomic_path
+
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            if str(stored["label"]) == label and stored["image"].shape[0] == len(onsets_s):
+                return Spectrogram(label, stored["frequencies"], stored["image"])
+    except (OSError, ValueError, KeyError):
+        pass  # none yet, or not ours: computed again
+    result = compute(recording, label, onsets_s, epoch_seconds)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, label=np.array(label), frequencies=result.frequencies, image=result.image)
+    return result
