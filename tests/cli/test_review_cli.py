@@ -1,0 +1,95 @@
+"""`isatsleepnet review`: the address on a line of its own, the token required, Ctrl+C ends it cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from isatsleepnet.cli.main import main
+from tests.review.conftest import write_staged
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def staged_with_recording(folder: Path, write_edf) -> Path:
+    """A staged night of 12 epochs whose sidecar names an EDF of 12 epochs."""
+    csv_path = write_staged(folder)
+    t = np.arange(12 * 30 * 100) / 100
+    edf = write_edf(folder / "night.edf", [("EEG Fpz-Cz", 30 * np.sin(2 * np.pi * 8 * t), 100.0, "uV"),
+                                           ("EMG submental", 5 * np.cos(2 * np.pi * 40 * t), 100.0, "uV")])
+    sidecar = csv_path.with_name("night.hypnogram.json")
+    meta = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({**meta, "Recording": str(edf)}))
+    return csv_path
+
+
+def test_review_serves_until_ctrl_c_and_refuses_requests_without_the_token(tmp_path, write_edf):
+    staged = staged_with_recording(tmp_path / "s", write_edf)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    process = subprocess.Popen([sys.executable, "-m", "isatsleepnet.cli.main", "review", str(staged), "--no-browser",
+                                "--reviewer", "ana"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env)
+    try:
+        lines = [process.stdout.readline() for _ in range(3)]
+        assert lines[0].startswith("reviewing night as ana: 0 of 2 flagged epochs reviewed"), lines
+        url = lines[2].strip()
+        assert url.startswith("http://127.0.0.1:") and "/?token=" in url
+        base, token = url.split("/?token=")
+        night = json.loads(urllib.request.urlopen(f"{base}/api/night?token={token}", timeout=10).read())
+        assert night["name"] == "night" and [c["label"] for c in night["channels"]] == ["EEG Fpz-Cz", "EMG submental"]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/api/night", timeout=10)
+        assert refused.value.code == 403
+        page = urllib.request.urlopen(url, timeout=10).read().decode()
+        assert token in page  # the page's own files are linked with the token
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "review saved:" in out and "Traceback" not in err
+
+
+def test_what_cannot_be_reviewed_is_one_line_and_nothing_starts(tmp_path, write_edf, capsys):
+    assert main(["review", str(tmp_path), "--no-browser"]) == 2
+    assert capsys.readouterr().err.startswith("isatsleepnet review: error: ")
+    staged = staged_with_recording(tmp_path / "s", write_edf)
+    (tmp_path / "s" / "night.edf").unlink()
+    assert main(["review", str(staged), "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "night.hypnogram.csv: its recording" in err and "is not there" in err and err.count("\n") == 1
+    assert not (tmp_path / "s" / "night.review.jsonl").exists()
+
+
+def test_a_port_in_use_is_one_line(tmp_path, write_edf, capsys):
+    import socket
+
+    staged = staged_with_recording(tmp_path / "s", write_edf)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        assert main(["review", str(staged), "--no-browser", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"--port {port} on 127.0.0.1 cannot be used" in err and err.count("\n") == 1
+
+
+def test_a_recording_changed_since_staging_is_refused(tmp_path, write_edf, capsys):
+    from isatsleepnet.data.hashing import sha1_of
+
+    staged = staged_with_recording(tmp_path / "s", write_edf)
+    sidecar = staged.with_name("night.hypnogram.json")
+    edf = tmp_path / "s" / "night.edf"
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "RecordingSHA1": sha1_of(edf)}))
+    edf.write_bytes(edf.read_bytes()[:-2] + b"\x00\x01")
+    assert main(["review", str(staged), "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "night.edf: changed since it was staged into night.hypnogram.csv (its SHA1 differs)" in err
