@@ -93,3 +93,47 @@ def test_a_recording_changed_since_staging_is_refused(tmp_path, write_edf, capsy
     assert main(["review", str(staged), "--no-browser"]) == 2
     err = capsys.readouterr().err
     assert "night.edf: changed since it was staged into night.hypnogram.csv (its SHA1 differs)" in err
+
+
+def _start(staged: Path, *extra: str) -> tuple[subprocess.Popen, str, str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    process = subprocess.Popen([sys.executable, "-m", "isatsleepnet.cli.main", "review", str(staged), "--no-browser",
+                                *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines = [process.stdout.readline() for _ in range(3)]
+    url = next((line.strip() for line in lines if line.startswith("http://")), "")
+    if not url:
+        process.kill()
+        raise AssertionError(lines + [process.stderr.read()])
+    return process, *url.split("/?token=")
+
+
+def _post(base: str, token: str, body: dict) -> dict:
+    request = urllib.request.Request(f"{base}/api/edit?token={token}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    return json.loads(urllib.request.urlopen(request, timeout=10).read())
+
+
+def test_kill_9_of_the_server_loses_no_acknowledged_edit(tmp_path, write_edf):
+    staged = staged_with_recording(tmp_path / "s", write_edf)
+    process, base, token = _start(staged, "--reviewer", "ana")
+    try:
+        stages = ["N1", "N2", "N3", "REM", "W"]
+        for version in range(9):
+            answer = _post(base, token, {"action": "set", "epoch": version % 12, "stage": stages[version % 5],
+                                         "version": version})
+            assert answer["version"] == version + 1  # acknowledged: on disk
+        _post(base, token, {"action": "undo", "version": 9})
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
+    process, base, token = _start(staged, "--reviewer", "bo")  # the lock died with the killed server
+    try:
+        night = json.loads(urllib.request.urlopen(f"{base}/api/night?token={token}", timeout=10).read())
+        assert night["version"] == 10 and night["can_redo"]
+        assert night["stages"][:8] == ["N1", "N2", "N3", "REM", "W", "N1", "N2", "N3"]
+        assert night["stages"][8] == "REM"  # epoch 8 set at version 9, then undone: the model's REM again
+        assert night["reviewed"][:8] == ["ana"] * 8 and night["reviewed"][8] == ""
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
