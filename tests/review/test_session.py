@@ -146,3 +146,18 @@ def test_a_journal_of_another_staging_is_refused_and_lets_the_night_go(tmp_path)
     (tmp_path / "s" / "night.review.jsonl").unlink()
     with Review.open(staged, reviewer="ana") as review:  # the refused open held nothing
         assert review.version == 0
+
+
+def test_a_second_scorers_hypnogram_is_compared_with(staged, tmp_path):
+    scorer = tmp_path / "scorer2.csv"
+    stages = ["W", "W", "N1", "N2", "N2", "N3", "N3", "N2", "REM", "REM"]  # the first 10 of the 12 epochs
+    scorer.write_text("onset,stage\n" + "".join(f"{30 * i},{s}\n" for i, s in enumerate(stages)))
+    with Review.open(staged, reviewer="ana", second_scorer=scorer) as review:
+        assert review.night.expert == ["W", "W", "N1", "N2", "N2", "N3", "N3", "N2", "REM", "REM", "", ""]
+        assert review.agreement_with_expert() == {"epochs": 10, "accuracy": 1.0, "kappa": 1.0,
+                                                  "per_stage": {"W": 1.0, "N1": 1.0, "N2": 1.0, "N3": 1.0,
+                                                                "REM": 1.0}}
+    with pytest.raises(DataError, match="no such hypnogram file"):
+        Review.open(staged, reviewer="ana", second_scorer=tmp_path / "none.csv")
+    with Review.open(staged, reviewer="ana") as review:  # the refused open held nothing
+        assert review.night.expert is None

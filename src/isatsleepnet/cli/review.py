@@ -5,12 +5,21 @@ from __future__ import annotations
 import argparse
 import getpass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from isatsleepnet.cli.output_paths import output_folder
+from isatsleepnet.errors import IsatSleepNetError
+
+if TYPE_CHECKING:
+    from isatsleepnet.review.serve import ReviewServer
 
 DESCRIPTION = """\
 Open a staged night in the browser to review it: step from one low-confidence epoch
 to the next, look at the signals behind it, and set its stage. STAGED is what
 `isatsleepnet stage` wrote for one recording: its NAME.hypnogram.csv, or a folder
-holding one; the recording it was staged from must still be where the staging found it.
+holding one; the recording it was staged from must still be where the staging found it
+(and unchanged: its SHA1 is checked). STAGED may also be a recording (EDF/BDF) with
+--model: it is staged into --out first (or its staging there is reopened).
 
 Every edit is on disk before the page shows it (NAME.review.jsonl, one line per edit),
 and the reviewed hypnogram is rewritten beside the staged files after each:
@@ -29,7 +38,9 @@ keys on the page: W/0 1 2 3 R/5 set the stage; Left/Right step; PageUp/PageDown 
 
 examples:
   isatsleepnet review staged/SC4001E0-PSG.hypnogram.csv
-  isatsleepnet review staged/ --reviewer ana --no-browser"""
+  isatsleepnet review staged/ --reviewer ana --no-browser
+  isatsleepnet review night.edf --model model.pt --out staged/
+  isatsleepnet review staged/night.hypnogram.csv --hypnogram scorer2.xml"""
 
 
 def add_parser(subparsers) -> None:
@@ -37,7 +48,14 @@ def add_parser(subparsers) -> None:
                               description=DESCRIPTION, epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("staged", type=Path, metavar="STAGED",
-                   help="NAME.hypnogram.csv written by `stage`, or a folder holding one")
+                   help="NAME.hypnogram.csv written by `stage`, a folder holding one, or a recording (with --model)")
+    p.add_argument("--model", type=Path, help="stage the recording STAGED with this model first (model.pt or .onnx)")
+    p.add_argument("--out", type=output_folder, default=Path("staged"),
+                   help="with --model: the folder the staging and the review go to (default: staged)")
+    p.add_argument("--hypnogram", type=Path, metavar="FILE",
+                   help="a second scorer's hypnogram to compare with (EDF+, XML, CSV or TSV)")
+    for role in ("eeg", "eeg2", "eog"):
+        p.add_argument(f"--{role}", help=f"with --model: the {role.upper()} channel, as `stage --{role}`")
     p.add_argument("--reviewer", default=None,
                    help="name written with every edit (default: your login name)")
     p.add_argument("--host", default="127.0.0.1",
@@ -53,13 +71,19 @@ def run(args: argparse.Namespace) -> int:
     from isatsleepnet.review.session import Review
 
     reviewer = args.reviewer if args.reviewer is not None else _login()
-    review = Review.open(args.staged, reviewer=reviewer)
-    try:
-        recording = open_recording_of(review)
-        server = start_server(review, recording, host=args.host, port=args.port)
-    except BaseException:
-        review.close()
-        raise
+    server = _stage_and_serve(args, reviewer) if args.model is not None else None
+    if server is not None:
+        review = server.review
+    else:
+        if args.model is None and any(getattr(args, role) for role in ("eeg", "eeg2", "eog")):
+            raise IsatSleepNetError("{eeg}, {eeg2} and {eog} choose the channels of a staging: give --model too")
+        review = Review.open(args.staged, reviewer=reviewer, second_scorer=args.hypnogram)
+        try:
+            recording = open_recording_of(review)
+            server = start_server(review, recording, host=args.host, port=args.port)
+        except BaseException:
+            review.close()
+            raise
     progress = review.progress()
     print(f"reviewing {review.night.name} as {review.reviewer}: {progress['flagged_reviewed']} of "
           f"{progress['flagged']} flagged epochs reviewed, {review.version} edit(s) so far")
@@ -78,6 +102,24 @@ def run(args: argparse.Namespace) -> int:
         pass
     print(f"review saved: {review.path('.reviewed.csv')}")
     return 0
+
+
+def _stage_and_serve(args: argparse.Namespace, reviewer: str) -> ReviewServer | None:
+    """Stage the recording ``args.staged`` with ``args.model`` into ``args.out`` and serve it; None (and
+    ``args.staged`` pointed at it) when it was staged there before."""
+    from isatsleepnet.api.model import load_model
+    from isatsleepnet.data.readers.formats import signal_format_of
+
+    if signal_format_of(args.staged) is None or not args.staged.is_file():
+        raise IsatSleepNetError(f"{args.staged}: --model stages a recording (EDF/BDF file), and this is not one")
+    staged = args.out / f"{args.staged.stem}.hypnogram.csv"
+    if staged.is_file():  # staged before: its review continues (the model is the one that staged it)
+        print(f"reopening the staging in {staged} (delete it to stage again)")
+        args.staged = staged
+        return None
+    night = load_model(args.model).stage(args.staged, eeg=args.eeg, eeg2=args.eeg2, eog=args.eog,
+                                         hypnogram=args.hypnogram)
+    return night.open_review(args.out, reviewer=reviewer, host=args.host, port=args.port)
 
 
 def _login() -> str:

@@ -27,7 +27,7 @@ from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.data.labels import STAGES
 from isatsleepnet.errors import DataError, IsatSleepNetError, SettingError
 from isatsleepnet.review.journal import Edit, Journal
-from isatsleepnet.review.staged import StagedNight, read_staged
+from isatsleepnet.review.staged import StagedNight, read_staged, with_second_scorer
 from isatsleepnet.review.state import ReviewState
 
 REVIEWED_SUFFIXES = (".review.jsonl", ".reviewed.csv", ".reviewed.tsv", ".reviewed.edf", ".review.lock",
@@ -58,9 +58,11 @@ class Review:
         self._lock = lock  # held by this object from here: close() or __del__ releases it
 
     @classmethod
-    def open(cls, staged: str | Path, *, reviewer: str) -> Review:
+    def open(cls, staged: str | Path, *, reviewer: str, second_scorer: str | Path | None = None) -> Review:
         """Open the review of ``staged`` (NAME.hypnogram.csv, or its folder), continuing its journal.
 
+        ``second_scorer``: another scorer's hypnogram of the night, compared with (in place of
+        the reference `stage --hypnogram` kept in the staged CSV, if any).
         The review holds its night until :meth:`close` (or the end of a ``with`` block, or
         the process): a second review of the same night, in this process or another,
         is refused, so that two cannot write one journal.
@@ -68,6 +70,8 @@ class Review:
         if not isinstance(reviewer, str) or not reviewer.strip():
             raise SettingError("reviewer", f"must name who reviews, not {reviewer!r}")
         night = read_staged(staged)
+        if second_scorer is not None:
+            night = with_second_scorer(night, second_scorer)
         lock = _hold(night.folder / (night.name + ".review.lock"), night.name)
         try:
             journal = Journal.open(night.folder / (night.name + ".review.jsonl"))

@@ -135,3 +135,26 @@ def read_staged(path: str | Path) -> StagedNight:
         epoch_seconds=epoch_seconds, start=dt.datetime.fromisoformat(start) if start else None,
         recording=Path(recording) if recording else None, recording_sha1=meta.get("RecordingSHA1"),
     )
+
+
+def with_second_scorer(night: StagedNight, hypnogram: str | Path, *, stage_codes: str | None = None) -> StagedNight:
+    """``night`` with the stages of another scorer's hypnogram (any format ``read_hypnogram`` reads) as its expert.
+
+    Each epoch gets the scorer's stage, '?' where the scorer marked it unscored or
+    movement, and '' outside the hypnogram.
+
+    Examples
+    --------
+    >>> night = with_second_scorer(read_staged("staged/"), "scorer2.xml")  # doctest: +SKIP
+    """
+    import dataclasses
+
+    from isatsleepnet.data.labels import DROP
+    from isatsleepnet.data.readers.hypnogram import read_hypnogram
+
+    scored = read_hypnogram(hypnogram, psg_start=night.start, epoch_seconds=night.epoch_seconds,
+                            stage_codes=stage_codes)
+    epochs = np.round(night.onsets_s / night.epoch_seconds).astype(int)
+    codes = scored.to_epochs(int(epochs.max()) + 1, night.epoch_seconds, min_coverage=0.0)
+    expert = [STAGES[c] if c >= 0 else ("?" if c == DROP else "") for c in codes[epochs]]
+    return dataclasses.replace(night, expert=expert)
