@@ -136,7 +136,7 @@ def screenshot(output: Path, *, width: int = 1600, height: int = 1000) -> Path:
         for epoch in flagged:
             stage = review.night.expert[epoch] if review.night.expert else review.state.stages[epoch]
             review.set_stage(epoch, stage if stage in STAGES else review.state.stages[epoch], version=review.version)
-        server = start_server(review, recording)
+        server = start_server([(review, recording)])
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])

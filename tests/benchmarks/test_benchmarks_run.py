@@ -118,3 +118,20 @@ def test_bench_compare_runs_the_comparison_and_the_fold_time(tmp_path):
     # a pass over a tiny cohort can be lost in start-up noise: then the script says so instead of a row
     assert [r["architecture"] for r in rows] == ["attnsleep"] or "lost in the noise" in out
     assert all(r["seconds_one_pass_fold"] > 0 for r in rows) and "min/pass (fold)" in out
+
+
+def test_bench_review_runs(tmp_path):
+    import shutil
+
+    pytest.importorskip("playwright.sync_api", reason="bench_review drives the page with Playwright")
+    if not (shutil.which("chromium") or Path("/usr/bin/chromium").exists()):
+        pytest.skip("bench_review needs a Chromium binary (chromium on PATH or /usr/bin/chromium)")
+    out = _run("bench_review.py", "--hours", "0.5", "--channels", "2", "--turns", "5", "--pause", "0.05",
+               "--requests", "2", "--work", str(tmp_path))
+    assert "machine:" in out and "page turns: PageDown, 5 turns" in out
+    for what in ("first page, spectrogram cache cold", "first page, reopened", "page turn, median (p95)",
+                 "server memory, peak RSS (VmHWM)", "server RSS", "GET /api/window"):
+        assert what in out, what
+    header = next(line for line in out.splitlines() if line.startswith("what"))
+    assert header.split() == ["what", "goal", "measured", "met"]
+    assert " nan " not in out and "Traceback" not in out

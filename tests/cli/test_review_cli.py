@@ -137,3 +137,29 @@ def test_kill_9_of_the_server_loses_no_acknowledged_edit(tmp_path, write_edf):
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=30)
     assert process.returncode == 0
+
+
+def test_a_folder_of_nights_opens_all_or_none(tmp_path, write_edf):
+    from isatsleepnet.errors import DataError, SettingError
+    from isatsleepnet.review.serve import open_nights
+    from isatsleepnet.review.session import Review
+
+    first = staged_with_recording(tmp_path / "s", write_edf)
+    second = first.with_name("zz.hypnogram.csv")
+    second.write_bytes(first.read_bytes())
+    sidecar = json.loads(first.with_name("night.hypnogram.json").read_text())
+    second.with_name("zz.hypnogram.json").write_text(json.dumps({**sidecar, "Recording": str(tmp_path / "gone.edf")}))
+    with pytest.raises(DataError, match="zz.hypnogram.csv: its recording .*gone.edf is not there"):
+        open_nights(tmp_path / "s", reviewer="ana")
+    with Review.open(first, reviewer="ana"):
+        pass  # the night opened before the failure was let go
+    second.with_name("zz.hypnogram.json").write_text(json.dumps(sidecar))
+    nights = open_nights(tmp_path / "s", reviewer="ana")
+    try:
+        assert [review.night.name for review, _ in nights] == ["night", "zz"]
+        assert all(recording.channel_names == ["EEG Fpz-Cz", "EMG submental"] for _, recording in nights)
+    finally:
+        for review, _ in nights:
+            review.close()
+    with pytest.raises(SettingError, match="second_scorer= is one night's hypnogram"):
+        open_nights(tmp_path / "s", reviewer="ana", second_scorer=first)

@@ -47,7 +47,7 @@ def browser():
 def served(tmp_path):
     csv_path = write_staged(tmp_path / "s", STAGES, name="night", expert=EXPERT)
     review = Review.open(csv_path, reviewer="ana")
-    server = start_server(review, recording_of(len(STAGES)))
+    server = start_server([(review, recording_of(len(STAGES)))])
     yield server
     server.stop()
 
@@ -202,3 +202,27 @@ def test_a_request_without_the_token_gets_403(page, served):
     assert page.request.get(bare + "api/night").status == 403
     assert page.request.get(bare + "page/review.js").status == 403
     assert page.request.get(served.url).status == 200
+
+
+def test_a_folder_of_nights_is_listed_and_each_opens_in_the_tab(browser, tmp_path):
+    reviews = [Review.open(write_staged(tmp_path / "s", STAGES, name=name), reviewer="ana")
+               for name in ("night-a", "night-b")]
+    server = start_server([(review, recording_of(len(STAGES))) for review in reviews])
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    try:
+        page = context.new_page()
+        page.goto(server.url)
+        wait_drawn(page)
+        page.wait_for_selector("#nights:not([hidden])")
+        assert page.eval_on_selector_all("#nights option", "o => o.map(x => x.value)") == ["night-a", "night-b"]
+        with page.expect_navigation():
+            page.select_option("#nights", "night-b")
+        wait_drawn(page)
+        assert page.locator("#night-name").inner_text() == "night-b"
+        page.keyboard.press("3")  # epoch 0 of night-b: W -> N3
+        wait_for(page, "s.version === 1")
+        assert (reviews[1].version, reviews[0].version) == (1, 0) and reviews[1].state.stages[0] == "N3"
+        assert "night=night-b" in page.url  # a reload stays on this night
+    finally:
+        context.close()
+        server.stop()

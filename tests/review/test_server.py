@@ -31,7 +31,7 @@ def recording() -> MemoryRecording:
 def client(staged, recording):
     token = new_token()
     review = Review.open(staged, reviewer="ana")
-    with TestClient(review_app(review, recording, token)) as test_client:
+    with TestClient(review_app([(review, recording)], token)) as test_client:
         test_client.headers[TOKEN_HEADER] = token
         test_client.token = token
         yield test_client
@@ -131,3 +131,25 @@ def test_the_spectrogram_of_the_first_eeg_is_computed_once_and_cached(client, st
     assert cache.is_file()
     stamp = cache.stat().st_mtime_ns
     assert client.get("/api/spectrogram").content == response.content and cache.stat().st_mtime_ns == stamp
+
+
+def test_a_folder_of_nights_is_served_night_by_night(tmp_path, recording):
+    from tests.review.conftest import write_staged
+
+    token = new_token()
+    reviews = [Review.open(write_staged(tmp_path / "s", name=name), reviewer="ana") for name in ("a", "b")]
+    try:
+        with TestClient(review_app([(r, recording) for r in reviews], token)) as client:
+            client.headers[TOKEN_HEADER] = token
+            assert [n["name"] for n in client.get("/api/nights").json()] == ["a", "b"]
+            assert client.get("/api/night").json()["name"] == "a"  # the first by default
+            answer = client.post("/api/edit", params={"night": "b"},
+                                 json={"action": "set", "epoch": 0, "stage": "N3", "version": 0})
+            assert answer.status_code == 200
+            assert (reviews[1].version, reviews[0].version) == (1, 0)
+            assert client.get("/api/nights").json()[1]["reviewed"] == 1
+            missing = client.get("/api/night", params={"night": "../a"})
+            assert missing.status_code == 404 and "nights: a, b" in missing.json()["error"]
+    finally:
+        for review in reviews:
+            review.close()

@@ -338,7 +338,7 @@ class Night(NightEpochs):
             self.write(out)
         review = Review.open(staged, reviewer=reviewer if reviewer is not None else getpass.getuser())
         try:
-            return start_server(review, self._staged.recording.psg, host=host, port=port)
+            return start_server([(review, self._staged.recording.psg)], host=host, port=port)
         except BaseException:
             review.close()
             raise

@@ -17,7 +17,7 @@ DESCRIPTION = """\
 Open a staged night in the browser to review it: step from one low-confidence epoch
 to the next, look at the signals behind it, and set its stage. STAGED is what
 `isatsleepnet stage` wrote for one recording: its NAME.hypnogram.csv, or a folder
-holding one; the recording it was staged from must still be where the staging found it
+of them (the page lists its nights with their progress and moves between them); the recording it was staged from must still be where the staging found it
 (and unchanged: its SHA1 is checked). STAGED may also be a recording (EDF/BDF) with
 --model: it is staged into --out first (or its staging there is reopened).
 
@@ -67,29 +67,27 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from isatsleepnet.review.serve import open_recording_of, start_server
-    from isatsleepnet.review.session import Review
+    from isatsleepnet.review.serve import open_nights, start_server
 
     reviewer = args.reviewer if args.reviewer is not None else _login()
     server = _stage_and_serve(args, reviewer) if args.model is not None else None
-    if server is not None:
-        review = server.review
-    else:
+    if server is None:
         if args.model is None and any(getattr(args, role) for role in ("eeg", "eeg2", "eog")):
             raise IsatSleepNetError("{eeg}, {eeg2} and {eog} choose the channels of a staging: give --model too")
-        review = Review.open(args.staged, reviewer=reviewer, second_scorer=args.hypnogram)
+        nights = open_nights(args.staged, reviewer=reviewer, second_scorer=args.hypnogram)
         try:
-            recording = open_recording_of(review)
-            server = start_server(review, recording, host=args.host, port=args.port)
+            server = start_server(nights, host=args.host, port=args.port)
         except BaseException:
-            review.close()
+            for review, _ in nights:
+                review.close()
             raise
-    progress = review.progress()
-    print(f"reviewing {review.night.name} as {review.reviewer}: {progress['flagged_reviewed']} of "
-          f"{progress['flagged']} flagged epochs reviewed, {review.version} edit(s) so far")
-    if review.journal.recovered_bytes:
-        print(f"note: the last edit line of {review.journal.path.name} was cut by a kill and is dropped "
-              "(every edit the page had shown as saved is kept)")
+    for review in server.reviews:
+        progress = review.progress()
+        print(f"reviewing {review.night.name} as {review.reviewer}: {progress['flagged_reviewed']} of "
+              f"{progress['flagged']} flagged epochs reviewed, {review.version} edit(s) so far")
+        if review.journal.recovered_bytes:
+            print(f"note: the last edit line of {review.journal.path.name} was cut by a kill and is dropped "
+                  "(every edit the page had shown as saved is kept)")
     print("open this address (Ctrl+C stops the server):")
     print(server.url, flush=True)
     if args.browser:
@@ -100,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         server.wait()  # stops the server and closes the review however it ends
     except KeyboardInterrupt:  # Ctrl+C is how a review ends: every edit is already on disk
         pass
-    print(f"review saved: {review.path('.reviewed.csv')}")
+    for review in server.reviews:
+        print(f"review saved: {review.path('.reviewed.csv')}")
     return 0
 
 

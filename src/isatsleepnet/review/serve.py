@@ -13,6 +13,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,16 +38,22 @@ class ReviewServer:
         The page's address with its token: ``http://127.0.0.1:PORT/?token=...``.
     """
 
-    review: Review
+    reviews: list[Review]
     url: str
     _server: Any = field(repr=False)
     _thread: threading.Thread = field(repr=False)
 
+    @property
+    def review(self) -> Review:
+        """The first (or only) night's review."""
+        return self.reviews[0]
+
     def stop(self) -> None:
-        """Stop serving, wait for the server's thread, and close the review."""
+        """Stop serving, wait for the server's thread, and close the reviews."""
         self._server.should_exit = True
         self._thread.join(timeout=10)
-        self.review.close()
+        for review in self.reviews:
+            review.close()
 
     def wait(self) -> None:
         """Serve until interrupted (Ctrl+C), then stop cleanly."""
@@ -91,13 +98,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def start_server(review: Review, recording: Recording | None, *, host: str = LOOPBACK, port: int = 0,
+def start_server(nights: Sequence[tuple[Review, Recording | None]], *, host: str = LOOPBACK, port: int = 0,
                  token: str | None = None) -> ReviewServer:
-    """Serve ``review`` on ``host:port`` in a background thread; returns once it answers.
+    """Serve ``nights`` (each a review and its recording) on ``host:port`` in a background thread.
+
+    Returns once the server answers; the reviews are closed by :meth:`ReviewServer.stop`.
 
     Examples
     --------
-    >>> server = start_server(Review.open("staged/", reviewer="ana"), None)  # doctest: +SKIP
+    >>> review = Review.open("staged/", reviewer="ana")  # doctest: +SKIP
+    >>> server = start_server([(review, open_recording_of(review))])  # doctest: +SKIP
     >>> print(server.url)  # doctest: +SKIP
     http://127.0.0.1:40321/?token=...
     >>> server.stop()  # doctest: +SKIP
@@ -109,7 +119,7 @@ def start_server(review: Review, recording: Recording | None, *, host: str = LOO
                        "see and change this review", host)
     token = token or new_token()
     sock = bind(host, port)
-    config = uvicorn.Config(review_app(review, recording, token), log_level="warning", lifespan="off",
+    config = uvicorn.Config(review_app(nights, token), log_level="warning", lifespan="off",
                             access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="isatsleepnet-review",
@@ -123,7 +133,8 @@ def start_server(review: Review, recording: Recording | None, *, host: str = LOO
             raise IsatSleepNetError(f"the review server did not start on {host}:{sock.getsockname()[1]}")
         time.sleep(0.02)
     shown = f"[{host}]" if ":" in host else host
-    return ReviewServer(review, f"http://{shown}:{sock.getsockname()[1]}/?token={token}", server, thread)
+    return ReviewServer([review for review, _ in nights], f"http://{shown}:{sock.getsockname()[1]}/?token={token}",
+                        server, thread)
 
 
 def open_recording_of(review: Review) -> Recording:
@@ -141,3 +152,38 @@ def open_recording_of(review: Review) -> Recording:
         raise DataError(source, f"changed since it was staged into {review.night.csv.name} (its SHA1 differs): "
                                 "stage it again, then review")
     return open_recording(source)
+
+
+def open_nights(staged: str | Path, *, reviewer: str,
+                second_scorer: str | Path | None = None) -> list[tuple[Review, Recording]]:
+    """The reviews (and recordings) of ``staged``: one NAME.hypnogram.csv, or every one in a folder.
+
+    All or nothing: a night that cannot be opened (its recording gone or changed, its
+    review open elsewhere) is one line, and the nights opened before it are let go.
+
+    Examples
+    --------
+    >>> [review.night.name for review, _ in open_nights("staged/", reviewer="ana")]  # doctest: +SKIP
+    ['SC4001E0-PSG', 'SC4011E0-PSG']
+    """
+    from isatsleepnet.errors import DataError
+    from isatsleepnet.review.staged import STAGED_SUFFIX
+
+    staged = Path(staged)
+    tables = sorted(staged.glob("*" + STAGED_SUFFIX)) if staged.is_dir() else [staged]
+    if not tables:
+        raise DataError(staged, f"holds no staged recordings (NAME{STAGED_SUFFIX})")
+    if second_scorer is not None and len(tables) > 1:
+        raise SettingError("second_scorer", f"is one night's hypnogram, and {staged} holds {len(tables)} nights: "
+                                            "name one of them")
+    opened: list[tuple[Review, Recording]] = []
+    try:
+        for table in tables:
+            review = Review.open(table, reviewer=reviewer, second_scorer=second_scorer)
+            opened.append((review, None))  # type: ignore[arg-type] - its recording next, closed on failure
+            opened[-1] = (review, open_recording_of(review))
+    except BaseException:
+        for review, _ in opened:
+            review.close()
+        raise
+    return opened

@@ -5,10 +5,12 @@ as Jupyter does, a random token in the printed address is the key, and a request
 without it gets 403. Requests name epochs and channels of the one night the server was
 started for; no path from a request reaches the file system.
 
-Endpoints (each with ``?token=...`` or the header ``X-Review-Token``):
+Endpoints (each with ``?token=...`` or the header ``X-Review-Token``; those under ``/api``
+name their night with ``?night=NAME``, the first one by default):
 
 - ``GET /``: the page (``index.html``, the token written into its links); ``GET /page/NAME``
   its scripts and style, from the package;
+- ``GET /api/nights``: the nights served, each with its review progress;
 - ``GET /api/night``: the night as JSON (stages, probabilities, flags, channels, progress);
 - ``GET /api/window?start=S&seconds=30&channels=A,B``: signals, packed by
   :func:`isatsleepnet.review.windows.pack`;
@@ -23,6 +25,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from isatsleepnet.data.readers.recording import Recording
@@ -69,13 +72,20 @@ def _progress(review: Review) -> dict[str, Any]:
             "agreement_with_expert": review.agreement_with_expert()}
 
 
-def review_app(review: Review, recording: Recording | None, token: str) -> Any:
-    """The Starlette application serving ``review`` (and ``recording``'s signals) to holders of ``token``.
+def night_list(nights: Sequence[tuple[Review, Recording | None]]) -> list[dict[str, Any]]:
+    """Each night of the server with its review progress, for the page's list of nights."""
+    return [{"name": review.night.name, **review.progress()} for review, _ in nights]
+
+
+def review_app(nights: Sequence[tuple[Review, Recording | None]], token: str) -> Any:
+    """The Starlette application serving ``nights`` (each a review and its recording) to holders of ``token``.
+
+    Every ``/api`` request names its night with ``?night=NAME`` (default: the first).
 
     Examples
     --------
     >>> from starlette.testclient import TestClient  # doctest: +SKIP
-    >>> client = TestClient(review_app(review, recording, "secret"))  # doctest: +SKIP
+    >>> client = TestClient(review_app([(review, recording)], "secret"))  # doctest: +SKIP
     >>> client.get("/api/night", headers={"X-Review-Token": "secret"}).json()["version"]  # doctest: +SKIP
     0
     """
@@ -84,7 +94,12 @@ def review_app(review: Review, recording: Recording | None, token: str) -> Any:
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    edits = threading.Lock()  # one edit at a time: the journal is appended in order
+    if not nights:
+        raise IsatSleepNetError("a review server needs at least one night")
+    by_name = {review.night.name: (review, recording) for review, recording in nights}
+    first = nights[0][0].night.name
+    edits = threading.Lock()  # one edit at a time: each journal is appended in order
+    overview = threading.Lock()  # a spectrogram is computed once, by the first request that needs it
 
     def allowed(request: Request) -> bool:
         given = request.query_params.get("token") or request.headers.get(TOKEN_HEADER) or ""
@@ -94,15 +109,33 @@ def review_app(review: Review, recording: Recording | None, token: str) -> Any:
         return JSONResponse({"error": "this address needs the token printed when the server started"},
                             status_code=403)
 
-    def night(request: Request) -> Response:
+    def chosen(request: Request) -> tuple[Review, Recording | None] | None:
+        return by_name.get(request.query_params.get("night") or first)
+
+    def unknown(request: Request) -> JSONResponse:
+        return JSONResponse({"error": f"no night {request.query_params.get('night')!r} here; nights: "
+                                      f"{', '.join(by_name)}"}, status_code=404)
+
+    def night_list_route(request: Request) -> Response:
         if not allowed(request):
             return refused()
         with edits:
-            return JSONResponse(night_summary(review, recording))
+            return JSONResponse(night_list(nights))
+
+    def night(request: Request) -> Response:
+        if not allowed(request):
+            return refused()
+        if (picked := chosen(request)) is None:
+            return unknown(request)
+        with edits:
+            return JSONResponse(night_summary(*picked))
 
     def window(request: Request) -> Response:
         if not allowed(request):
             return refused()
+        if (picked := chosen(request)) is None:
+            return unknown(request)
+        recording = picked[1]
         if recording is None:
             return JSONResponse({"error": "the recording is not open: no signals to show"}, status_code=404)
         params = request.query_params
@@ -112,10 +145,9 @@ def review_app(review: Review, recording: Recording | None, token: str) -> Any:
         except ValueError:
             return JSONResponse({"error": "start and seconds must be numbers"}, status_code=400)
         labels = [c for c in params.get("channels", "").split(",") if c]
-        known = set(recording.channel_names)
-        unknown = [c for c in labels if c not in known]
-        if unknown or not labels:
-            return JSONResponse({"error": f"no such channel(s): {', '.join(unknown)}" if unknown
+        missing = [c for c in labels if c not in set(recording.channel_names)]
+        if missing or not labels:
+            return JSONResponse({"error": f"no such channel(s): {', '.join(missing)}" if missing
                                  else "name one or more channels"}, status_code=400)
         try:
             traces = read_window(recording, labels, start, seconds)
@@ -126,15 +158,17 @@ def review_app(review: Review, recording: Recording | None, token: str) -> Any:
     async def edit(request: Request) -> Response:
         if not allowed(request):
             return refused()
+        if (picked := chosen(request)) is None:
+            return unknown(request)
         try:
             body = json.loads(await request.body())
             action, version = body["action"], body["version"]
         except (ValueError, KeyError, TypeError):
             return JSONResponse({"error": "an edit is JSON with action, version (and epoch, stage to set)"},
                                 status_code=400)
-        return _apply(action, body, version)
+        return _apply(picked[0], action, body, version)
 
-    def _apply(action: str, body: dict[str, Any], version: Any) -> Response:
+    def _apply(review: Review, action: str, body: dict[str, Any], version: Any) -> Response:
         if isinstance(version, bool) or not isinstance(version, int):
             return JSONResponse({"error": f"version must be a whole number, not {version!r}"}, status_code=400)
         with edits:
@@ -154,15 +188,16 @@ def review_app(review: Review, recording: Recording | None, token: str) -> Any:
             return JSONResponse({"edit": {"epoch": made.epoch, "old": made.old, "new": made.new,
                                           "action": made.action}, **_progress(review)})
 
-    overview = threading.Lock()  # the spectrogram is computed once, by the first request that needs it
-
     def spectrogram(request: Request) -> Response:
         from isatsleepnet.review.overview import cached, first_eeg
 
         if not allowed(request):
             return refused()
+        if (picked := chosen(request)) is None:
+            return unknown(request)
+        review, recording = picked
         label = first_eeg(recording) if recording is not None else None
-        if label is None:
+        if recording is None or label is None:
             return JSONResponse({"error": "the recording has no EEG channel to show a spectrogram of"},
                                 status_code=404)
         with overview:
@@ -184,9 +219,9 @@ def review_app(review: Review, recording: Recording | None, token: str) -> Any:
             return JSONResponse({"error": "no such file"}, status_code=404)
         return Response(page_file(name), media_type=PAGE_FILES[name], headers={"Cache-Control": "no-store"})
 
-    return Starlette(routes=[Route("/", page), Route("/page/{name}", asset), Route("/api/night", night),
-                             Route("/api/window", window), Route("/api/spectrogram", spectrogram),
-                             Route("/api/edit", edit, methods=["POST"])])
+    return Starlette(routes=[Route("/", page), Route("/page/{name}", asset), Route("/api/nights", night_list_route),
+                             Route("/api/night", night), Route("/api/window", window),
+                             Route("/api/spectrogram", spectrogram), Route("/api/edit", edit, methods=["POST"])])
 
 
 PAGE_FILES = {"index.html": "text/html", "review.js": "text/javascript", "draw.js": "text/javascript",

@@ -9,6 +9,7 @@
 (function () {
   const D = window.ReviewDraw;
   const TOKEN = new URLSearchParams(location.search).get("token") || "";
+  const NIGHT = decodeURIComponent((/night=([^&]+)/.exec(location.hash) || ["", ""])[1]);  // "": the first
   const $ = (id) => document.getElementById(id);
   const DEFAULT_RANGE = { eeg: 75, eog: 150, emg: 40, ecg: 800 };  // µV filling half a lane
   const CACHE_SIZE = 12;
@@ -49,7 +50,32 @@
   async function request(path, options) {
     const init = Object.assign({}, options || {});
     init.headers = Object.assign({ "X-Review-Token": TOKEN }, init.headers || {});
+    if (NIGHT && path.startsWith("api/") && path !== "api/nights") {  // the night of a folder this tab shows
+      path += (path.indexOf("?") >= 0 ? "&" : "?") + "night=" + encodeURIComponent(NIGHT);
+    }
     return fetch(path, init);
+  }
+
+  /** A folder of nights: a list in the header, each with its progress; choosing one opens it in this tab. */
+  async function loadNightList() {
+    const response = await request("api/nights");
+    if (!response.ok) return;
+    const nights = await response.json();
+    const select = $("nights");
+    if (nights.length < 2) return;
+    select.textContent = "";
+    for (const item of nights) {
+      const option = document.createElement("option");
+      option.value = item.name;
+      option.textContent = item.name + " — " + item.flagged_reviewed + " / " + item.flagged + " flagged reviewed";
+      select.appendChild(option);
+    }
+    select.value = ui.night ? ui.night.name : nights[0].name;
+    select.hidden = false;
+    select.onchange = () => {
+      location.hash = "night=" + encodeURIComponent(select.value);
+      location.reload();
+    };
   }
 
   async function loadNight() {
@@ -537,7 +563,8 @@
 
   function refresh() {
     if (!ui.night) return;
-    history.replaceState(null, "", location.pathname + location.search + "#epoch=" + (ui.epoch + 1));
+    history.replaceState(null, "", location.pathname + location.search + "#" +
+      (NIGHT ? "night=" + encodeURIComponent(NIGHT) + "&" : "") + "epoch=" + (ui.epoch + 1));
     refreshPanels();
     drawOverview();
     loadWindow();
@@ -631,7 +658,7 @@
     resizeTimer = setTimeout(() => { if (ui.night) { drawOverview(); drawSignals(); refreshPanels(); } }, 80);
   });
 
-  loadNight().catch((error) => {
+  loadNight().then(loadNightList).catch((error) => {
     $("night-name").textContent = "The night could not be loaded";
     setStatus(error.message, "error");
   });
