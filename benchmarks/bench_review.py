@@ -28,7 +28,9 @@ system's ``chromium``; nothing is downloaded):
   ``/api/spectrogram`` (cache warm) and ``/api/window`` for random 30-s windows of the
   page's default channels (what a page turn costs when its window was not prefetched);
 * server memory: the server process's RSS once it printed its address (VmRSS) and its
-  peak over the whole run (VmHWM, read after everything), from /proc/PID/status.
+  peak over the whole run (VmHWM, read after everything), from /proc/PID/status; split into
+  anonymous memory (RssAnon) and file pages (RssFile: the libraries and the memory-mapped
+  EDF, page cache the kernel can drop), each sampled every 50 ms for its peak.
 
 The server is always stopped at the end (Ctrl+C, then killed if it hangs).
 
@@ -330,7 +332,8 @@ def percentile(values: list[float], q: float) -> float:
 def machine() -> str:
     try:
         info = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Model name")), "?")
+        model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                      if line.startswith("Model name")), "?")
     except OSError:
         model = "?"
     try:
@@ -480,15 +483,17 @@ def main() -> None:
     print(f"  server RSS                         {startup_rss:.0f} MiB after startup, {end_rss:.0f} MiB at end, "
           f"{peak_mib:.0f} MiB peak")
     print(f"    of which anonymous (RssAnon)     {startup['RssAnon'] / 1024:.0f} MiB after startup, "
-          f"{status['RssAnon'] / 1024:.0f} MiB at end, {sampler.peak['RssAnon'] / 1024:.0f} MiB peak (sampled every 50 ms)")
+          f"{status['RssAnon'] / 1024:.0f} MiB at end, {sampler.peak['RssAnon'] / 1024:.0f} MiB peak "
+          "(sampled every 50 ms)")
     print(f"    of which file pages (RssFile)    {startup['RssFile'] / 1024:.0f} MiB after startup, "
-          f"{status['RssFile'] / 1024:.0f} MiB at end, {sampler.peak['RssFile'] / 1024:.0f} MiB peak: the libraries and the "
-          "memory-mapped EDF (page cache, which the kernel can drop)")
+          f"{status['RssFile'] / 1024:.0f} MiB at end, {sampler.peak['RssFile'] / 1024:.0f} MiB peak: "
+          "the libraries and the memory-mapped EDF (page cache, which the kernel can drop)")
     print(f"  GET /api/night                     {night_s * 1000:.0f} ms, {night_bytes / 1024:.0f} KiB")
     print(f"  GET /api/spectrogram (cache warm)  {spec_s * 1000:.0f} ms")
     for which, chosen in (("shown", shown), ("all", labels)):
         values = window_ms[which]
-        print(f"  GET /api/window 30 s, {len(chosen)} channel(s)".ljust(37) + f"median {statistics.median(values):.1f} ms, "
+        print(f"  GET /api/window 30 s, {len(chosen)} channel(s)".ljust(37)
+              + f"median {statistics.median(values):.1f} ms, "
               f"p95 {percentile(values, 95):.1f} ms, {window_bytes[which] / 1024:.0f} KiB "
               f"({'the page default: EEG + EOG' if which == 'shown' else 'all channels'}; random windows, "
               f"{len(values)} requests)")

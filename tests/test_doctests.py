@@ -58,6 +58,7 @@ MODULES = [
     "isatsleepnet.review.windows",
     "isatsleepnet.review.overview",
     "isatsleepnet.review.serve",
+    "isatsleepnet.review.server",
     "isatsleepnet.cli.flags",
 ]
 

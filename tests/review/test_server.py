@@ -14,7 +14,7 @@ from isatsleepnet.data.readers.hypnogram import read_hypnogram
 from isatsleepnet.data.readers.memory import MemoryRecording
 from isatsleepnet.review.server import TOKEN_HEADER, new_token, review_app
 from isatsleepnet.review.session import Review
-from tests.review.conftest import MODEL_STAGES, START
+from tests.review.conftest import MODEL_STAGES, START, write_staged
 
 RATE = 100.0
 
@@ -153,3 +153,21 @@ def test_a_folder_of_nights_is_served_night_by_night(tmp_path, recording):
     finally:
         for review in reviews:
             review.close()
+
+
+def test_lights_and_gaps_are_in_the_night(tmp_path):
+    from isatsleepnet.review.server import night_summary
+
+    samples = np.zeros((1, int(12 * 30 * RATE)))
+    lit = MemoryRecording.from_arrays(samples, RATE, ["EEG Fpz-Cz"],
+                                      annotations=[(45.0, None, "Lights off"), (200.0, None, "LIGHTS ON"),
+                                                   (300.0, None, "Lights on")])
+    csv_path = write_staged(tmp_path / "s")
+    rows = csv_path.read_text().splitlines()
+    csv_path.write_text("\n".join(rows[:4] + rows[7:]) + "\n")  # epochs 3-5 not staged (an EDF+D gap)
+    with Review.open(csv_path, reviewer="ana") as review:
+        night = night_summary(review, lit)
+    assert night["lights"] == {"off": 45.0, "on": 300.0}
+    assert night["gaps"] == [{"after": 2, "seconds": 90.0}] and len(night["stages"]) == 9
+    assert night_summary(Review.open(write_staged(tmp_path / "t"), reviewer="a"), None)["lights"] == \
+        {"off": None, "on": None}

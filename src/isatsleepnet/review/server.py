@@ -61,9 +61,36 @@ def night_summary(review: Review, recording: Recording | None) -> dict[str, Any]
         "expert": night.expert,
         "channels": channels,
         "windows": list(WINDOW_SECONDS),
+        "lights": lights_of(recording),
+        "gaps": gaps_of(night.onsets_s, night.epoch_seconds),
         "recovered_bytes": review.journal.recovered_bytes,
         **_progress(review),
     }
+
+
+def lights_of(recording: Recording | None) -> dict[str, float | None]:
+    """Onsets (s) of the first "Lights off" annotation and of the last "Lights on" after it (None: none)."""
+    from isatsleepnet.inference.raw import lights_marker
+
+    if recording is None:
+        return {"off": None, "on": None}
+    markers = [(lights_marker(a.text), a.onset) for a in recording.annotations]
+    offs = sorted(onset for kind, onset in markers if kind == "off")
+    off = offs[0] if offs else None
+    ons = [onset for kind, onset in markers if kind == "on" and (off is None or onset > off)]
+    return {"off": off, "on": max(ons) if ons else None}
+
+
+def gaps_of(onsets_s: Any, epoch_seconds: float) -> list[dict[str, float]]:
+    """Where the staged epochs skip time (an EDF+D gap, samples that were not finite): after which row, how long.
+
+    Examples
+    --------
+    >>> gaps_of([0.0, 30.0, 120.0, 150.0], 30.0)
+    [{'after': 1, 'seconds': 60.0}]
+    """
+    return [{"after": i, "seconds": float(b - a - epoch_seconds)}
+            for i, (a, b) in enumerate(zip(onsets_s[:-1], onsets_s[1:])) if b - a > epoch_seconds + 1e-6]
 
 
 def _progress(review: Review) -> dict[str, Any]:

@@ -131,7 +131,15 @@ def read_window(recording: Recording, labels: Sequence[str], start_s: float, sec
         display = filters.get(label) or filters.get(channel_type(label)) or DEFAULT_FILTERS[channel_type(label)]
         shown = filtered(raw, rate, display) if len(raw) > 3 * 13 else raw  # filtfilt needs a few samples
         traces.append(Trace(label, rate, first / rate, np.asarray(shown[first - lo: stop - lo], dtype=np.float32)))
+    let_go(recording)
     return traces
+
+
+def let_go(recording: Recording) -> None:
+    """Unmap what a file reader mapped (:meth:`EdfRecording.release`), so a long review holds no whole night."""
+    release = getattr(recording, "release", None)
+    if callable(release):
+        release()
 
 
 def pack(traces: Sequence[Trace]) -> bytes:

@@ -58,6 +58,17 @@ def test_slice_reads_only_the_requested_seconds(tmp_path, write_edf):
     np.testing.assert_allclose(got, x[3000:6000], atol=0.01)
 
 
+def test_release_unmaps_the_records_and_the_next_read_maps_them_again(tmp_path, write_edf):
+    x = np.arange(int(90 * FS), dtype=float) % 200 - 100
+    rec = EdfRecording.open(write_edf(tmp_path / "r.edf", [("EEG", x, FS, "uV")]))
+    first = rec.read_microvolts(rec.signals[0], 30.0, 60.0)
+    assert "_records" in rec.__dict__
+    rec.release()
+    assert "_records" not in rec.__dict__  # unmapped: its pages no longer count in this process
+    np.testing.assert_array_equal(rec.read_microvolts(rec.signals[0], 30.0, 60.0), first)
+    np.testing.assert_array_equal(first[:3], rec.read_microvolts(rec.signals[0], 30.0, 30.03))  # a copy survives
+
+
 def test_empty_file(tmp_path):
     path = tmp_path / "empty.edf"
     path.write_bytes(b"")

@@ -195,6 +195,15 @@ class EdfRecording:
         width = h.record_samples * (3 if h.is_bdf else 1)
         return np.memmap(self.path, dtype=dtype, mode="r", offset=h.header_bytes, shape=(h.n_records, width))
 
+    def release(self) -> None:
+        """Unmap the file's data records (the next read maps them again).
+
+        Why: the pages of a memory map that were read count in the process's resident memory
+        until it is unmapped; a long-lived reader (the review server) reading window after
+        window of a 22-h night lets them go after each read instead of holding the whole file.
+        """
+        self.__dict__.pop("_records", None)
+
     def read_digital(self, signal: SignalHeader, first: int, stop: int) -> np.ndarray:
         """Stored integers of samples ``first <= j < stop`` of ``signal`` (int32)."""
         spr = signal.samples_per_record

@@ -150,6 +150,10 @@
         }
       } else if (row.key === "expert") {
         drawHypnogram(ctx, view.expert, x, top, row.h);
+        ctx.fillStyle = "rgba(134, 142, 150, 0.35)";  // unscored or movement in the second scorer's hypnogram
+        for (let i = 0; i < n; i++) {
+          if (view.expert[i] === "?") ctx.fillRect(x(i), top + 1, Math.max(x(i + 1) - x(i), 1.5), row.h - 2);
+        }
         ctx.fillStyle = "#7c3aed";
         for (let i = 0; i < n; i++) {
           const e = view.expert[i];
@@ -215,6 +219,37 @@
       ctx.lineTo(px, top);
       ctx.stroke();
       ctx.fillText(clockLabel(c, view.startSeconds === null, false), px, top + 3);
+    }
+    // Lights off/on (from the recording's annotations) and the gaps where no epoch was staged.
+    const rowAt = (t) => {  // the fractional row of time t (s from the recording start)
+      let lo = 0, hi = n - 1;
+      while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (view.onsets[mid] <= t) lo = mid; else hi = mid - 1; }
+      return lo + Math.max(0, Math.min(1, (t - view.onsets[lo]) / view.epochSeconds));
+    };
+    font(ctx, 9, "600");
+    ctx.textBaseline = "top";
+    for (const [key, label] of [["off", "lights off"], ["on", "lights on"]]) {
+      const t = view.lights ? view.lights[key] : null;
+      if (t === null || t === undefined || !n) continue;
+      const px = x(rowAt(t));
+      ctx.strokeStyle = "#f08c00";
+      ctx.setLineDash([4, 3]);
+      ctx.beginPath();
+      ctx.moveTo(px, 4);
+      ctx.lineTo(px, top);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillStyle = "#d9480f";
+      ctx.textAlign = key === "off" ? "left" : "right";
+      ctx.fillText(label, px + (key === "off" ? 3 : -3), 5);
+    }
+    for (const gap of view.gaps || []) {
+      const px = x(gap.after + 1);
+      ctx.fillStyle = "rgba(73, 80, 87, 0.55)";
+      ctx.fillRect(px - 1.5, 4, 3, top - 8);
+      ctx.fillStyle = "#495057";
+      ctx.textAlign = "center";
+      ctx.fillText("gap " + Math.round(gap.seconds / 60) + " min", px, top - 14);
     }
     // The current window, and the current epoch within it.
     const wx = x(view.windowFrom);

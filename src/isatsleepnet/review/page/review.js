@@ -558,6 +558,7 @@
       onsets: night.onsets, epochSeconds: night.epoch_seconds, startSeconds: startOfDay(),
       windowFrom: from, windowTo: to, epoch: ui.epoch,
       spectrogram: ui.spectrogram || null, spectrogramNote: ui.spectrogramNote || "",
+      lights: night.lights || null, gaps: night.gaps || [],
     });
   }
 
