@@ -226,3 +226,19 @@ def test_a_folder_of_nights_is_listed_and_each_opens_in_the_tab(browser, tmp_pat
     finally:
         context.close()
         server.stop()
+
+
+def test_a_derivation_and_the_display_filters_change_what_is_drawn(page, served):
+    page.fill("#derivation", "EEG Fpz-Cz-EMG submental")
+    page.click("#derivation-form button")
+    page.wait_for_function("document.querySelectorAll('#channels input').length === 4")
+    drawn = state(page)["drawn"]
+    wait_drawn(page, drawn - 1)
+    page.fill("#derivation", "nonsense")
+    page.click("#derivation-form button")
+    page.wait_for_function("document.getElementById('status').textContent.includes('neither a channel')")
+    assert page.eval_on_selector_all("#channels input", "b => b.length") == 4  # refused: not added
+    drawn = state(page)["drawn"]
+    page.select_option("select[aria-label='eeg low-pass']", "15")
+    wait_drawn(page, drawn)
+    assert page.evaluate("JSON.parse(localStorage.getItem('isatsleepnet-review:night')).filters.eeg") == [0.3, 15, None]

@@ -81,7 +81,10 @@ def test_a_window_is_the_channels_asked_for_display_filtered(client, recording):
     ({"start": 0, "seconds": 45, "channels": "Resp"}, "seconds= must be one of 30, 60, 120, 300"),
     ({"start": -1, "seconds": 30, "channels": "Resp"}, "start= must be a time in the recording"),
     ({"start": "x", "seconds": 30, "channels": "Resp"}, "start and seconds must be numbers"),
-    ({"start": 0, "seconds": 30, "channels": "../etc/passwd"}, "no such channel(s): ../etc/passwd"),
+    ({"start": 0, "seconds": 30, "channels": "../etc/passwd"}, "channels= name '../etc/passwd', neither a channel"),
+    ({"start": 0, "seconds": 30, "channels": "Resp", "filters": "[1]"}, "filters= must be JSON such as"),
+    ({"start": 0, "seconds": 30, "channels": "Resp", "filters": '{"eeg": [40, 30, null]}'},
+     "high_pass= 40 Hz must lie below the low-pass 30 Hz"),
     ({"start": 0, "seconds": 30}, "name one or more channels"),
 ])
 def test_a_bad_window_request_is_400_with_its_reason(client, params, words):
@@ -171,3 +174,14 @@ def test_lights_and_gaps_are_in_the_night(tmp_path):
     assert night["gaps"] == [{"after": 2, "seconds": 90.0}] and len(night["stages"]) == 9
     assert night_summary(Review.open(write_staged(tmp_path / "t"), reviewer="a"), None)["lights"] == \
         {"off": None, "on": None}
+
+
+def test_a_window_shows_derivations_and_the_filters_asked_for(client, recording):
+    params = {"start": 0, "seconds": 30, "channels": "EEG Fpz-Cz-EMG submental,Resp",
+              "filters": '{"other": [null, null, null], "eeg": [null, 5, null]}'}
+    header, traces = unpack(client.get("/api/window", params=params).content)
+    assert [h["label"] for h in header] == ["EEG Fpz-Cz-EMG submental", "Resp"]
+    assert np.std(traces[0]) < 3  # the 10-Hz EEG is above the 5-Hz low-pass asked for; the noise mostly too
+    raw = [recording.read_samples(recording.signal(c), 0, 3000) for c in ("EEG Fpz-Cz", "EMG submental")]
+    plain = unpack(client.get("/api/window", params={**params, "filters": '{"eeg": [null, null, null]}'}).content)
+    np.testing.assert_allclose(plain[1][0], raw[0] - raw[1], atol=1e-3)  # unfiltered: A minus B exactly

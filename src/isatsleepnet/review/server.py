@@ -12,7 +12,8 @@ name their night with ``?night=NAME``, the first one by default):
   its scripts and style, from the package;
 - ``GET /api/nights``: the nights served, each with its review progress;
 - ``GET /api/night``: the night as JSON (stages, probabilities, flags, channels, progress);
-- ``GET /api/window?start=S&seconds=30&channels=A,B``: signals, packed by
+- ``GET /api/window?start=S&seconds=30&channels=A,B-C&filters=JSON``: signals (a channel, or a
+  derivation of two), display-filtered (:func:`display_filters`; AASM's defaults otherwise), packed by
   :func:`isatsleepnet.review.windows.pack`;
 - ``GET /api/spectrogram``: the first EEG channel's spectrogram, one column per epoch, packed by
   :meth:`isatsleepnet.review.overview.Spectrogram.pack` (computed once, cached beside the review);
@@ -32,7 +33,7 @@ from isatsleepnet.data.readers.recording import Recording
 from isatsleepnet.errors import IsatSleepNetError, SettingError
 from isatsleepnet.review.session import Review
 from isatsleepnet.review.state import StaleVersion
-from isatsleepnet.review.windows import WINDOW_SECONDS, channel_type, pack, read_window
+from isatsleepnet.review.windows import WINDOW_SECONDS, DisplayFilter, channel_type, pack, read_window
 
 TOKEN_HEADER = "X-Review-Token"
 
@@ -91,6 +92,26 @@ def gaps_of(onsets_s: Any, epoch_seconds: float) -> list[dict[str, float]]:
     """
     return [{"after": i, "seconds": float(b - a - epoch_seconds)}
             for i, (a, b) in enumerate(zip(onsets_s[:-1], onsets_s[1:])) if b - a > epoch_seconds + 1e-6]
+
+
+def display_filters(text: str | None) -> dict[str, DisplayFilter]:
+    """The ``filters`` of a window request: JSON ``{"eeg": [high_pass, low_pass, notch], "C4-M1": [...]}``
+    (a channel type or label; ``null`` for a filter that is off), checked; absent: the defaults.
+
+    Examples
+    --------
+    >>> display_filters('{"emg": [10, null, 50]}')
+    {'emg': DisplayFilter(high_pass=10, low_pass=None, notch=50)}
+    """
+    if not text:
+        return {}
+    try:
+        given = json.loads(text)
+        if not isinstance(given, dict) or not all(isinstance(v, list) and len(v) == 3 for v in given.values()):
+            raise ValueError("not an object of [high_pass, low_pass, notch] lists")
+    except ValueError as exc:
+        raise SettingError("filters", f"must be JSON such as {{\"eeg\": [0.3, 35, null]}} ({exc})") from None
+    return {str(key): DisplayFilter(*value) for key, value in given.items()}
 
 
 def _progress(review: Review) -> dict[str, Any]:
@@ -172,12 +193,11 @@ def review_app(nights: Sequence[tuple[Review, Recording | None]], token: str) ->
         except ValueError:
             return JSONResponse({"error": "start and seconds must be numbers"}, status_code=400)
         labels = [c for c in params.get("channels", "").split(",") if c]
-        missing = [c for c in labels if c not in set(recording.channel_names)]
-        if missing or not labels:
-            return JSONResponse({"error": f"no such channel(s): {', '.join(missing)}" if missing
-                                 else "name one or more channels"}, status_code=400)
+        if not labels:
+            return JSONResponse({"error": "name one or more channels"}, status_code=400)
         try:
-            traces = read_window(recording, labels, start, seconds)
+            filters = display_filters(params.get("filters"))
+            traces = read_window(recording, labels, start, seconds, filters)
         except IsatSleepNetError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return Response(pack(traces), media_type="application/octet-stream")

@@ -13,6 +13,7 @@ import math
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -120,15 +121,17 @@ def read_window(recording: Recording, labels: Sequence[str], start_s: float, sec
     filters = filters or {}
     traces = []
     for label in labels:
-        header = recording.signal(label)  # an unknown label: a DataError naming the file
-        rate = float(header.rate)
-        total = recording.n_samples(header)
+        headers = channel_headers(recording, label)  # one channel, or the two of a derivation A-B
+        rate = float(headers[0].rate)
+        total = min(recording.n_samples(h) for h in headers)
         first, stop = round(start_s * rate), min(total, round((start_s + seconds) * rate))
         first = min(first, stop)
         margin = round(MARGIN_SECONDS * rate)
         lo, hi = max(0, first - margin), min(total, stop + margin)
-        raw = recording.read_samples(header, lo, hi) if hi > lo else np.zeros(0)
-        display = filters.get(label) or filters.get(channel_type(label)) or DEFAULT_FILTERS[channel_type(label)]
+        parts = [recording.read_samples(h, lo, hi) if hi > lo else np.zeros(0) for h in headers]
+        raw = parts[0] if len(parts) == 1 else parts[0] - parts[1]
+        kind = channel_type(headers[0].label)  # a derivation is of its first channel's type
+        display = filters.get(label) or filters.get(kind) or DEFAULT_FILTERS[kind]
         shown = filtered(raw, rate, display) if len(raw) > 3 * 13 else raw  # filtfilt needs a few samples
         traces.append(Trace(label, rate, first / rate, np.asarray(shown[first - lo: stop - lo], dtype=np.float32)))
     let_go(recording)
@@ -140,6 +143,32 @@ def let_go(recording: Recording) -> None:
     release = getattr(recording, "release", None)
     if callable(release):
         release()
+
+
+def channel_headers(recording: Recording, label: str) -> list[Any]:
+    """The channel ``label`` of ``recording``, or the channels A and B of a derivation ``A-B`` (as `stage`
+    forms them, :mod:`isatsleepnet.data.derivations`); a one-line error when neither is there.
+
+    Examples
+    --------
+    >>> from isatsleepnet.data.readers.memory import MemoryRecording
+    >>> night = MemoryRecording.from_arrays(np.zeros((2, 3000)), 100.0, ["EEG C4-REF", "A1"])
+    >>> [h.label for h in channel_headers(night, "C4-M1")]
+    ['EEG C4-REF', 'A1']
+    """
+    from isatsleepnet.data.derivations import find_derivation
+
+    if label in recording.channel_names:
+        return [recording.signal(label)]
+    role = "eog" if channel_type(label) == "eog" else "eeg"
+    pair, why = find_derivation(recording, role, label)
+    if pair is None:
+        raise SettingError("channels", f"name {label!r}, neither a channel of the recording nor a derivation A-B of "
+                                       f"two of them ({why or 'not of the form A-B'})")
+    if pair[0].rate != pair[1].rate:
+        raise SettingError("channels", f"name {label!r}: {pair[0].label!r} and {pair[1].label!r} are sampled at "
+                                       "different rates; show them one by one")
+    return list(pair)
 
 
 def pack(traces: Sequence[Trace]) -> bytes:

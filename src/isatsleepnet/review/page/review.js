@@ -26,6 +26,8 @@
     traces: null,         // its traces, once loaded
     message: "",
     pending: new Map(),   // epoch -> stage sent, not yet saved
+    derived: [],          // derivations A-B the reviewer added to the channel list
+    filters: {},          // channel type -> [high-pass, low-pass, notch] Hz (null: off), sent with each window
     spectrogram: null,    // the overview's spectrogram image, once loaded
     spectrogramNote: "",  // why there is none
   };
@@ -122,7 +124,8 @@
 
   /** The traces of one window, parsed from the packed binary answer. */
   function fetchWindow(start, seconds, channels) {
-    const key = start + "|" + seconds + "|" + channels.join(",");
+    const filters = JSON.stringify(ui.filters);
+    const key = start + "|" + seconds + "|" + channels.join(",") + "|" + filters;
     if (cache.has(key)) {
       const hit = cache.get(key);
       cache.delete(key);
@@ -130,7 +133,7 @@
       return hit;
     }
     const query = "api/window?start=" + encodeURIComponent(start) + "&seconds=" + seconds +
-      "&channels=" + encodeURIComponent(channels.join(","));
+      "&channels=" + encodeURIComponent(channels.join(",")) + "&filters=" + encodeURIComponent(filters);
     const promise = request(query).then(async (response) => {
       if (!response.ok) throw new Error(await errorOf(response));
       const buffer = await response.arrayBuffer();
@@ -285,7 +288,7 @@
     const night = ui.night;
     const [from] = windowEpochs();
     const start = windowStartOf(from);
-    const key = start + "|" + ui.seconds + "|" + ui.channels.join(",");
+    const key = start + "|" + ui.seconds + "|" + ui.channels.join(",") + "|" + JSON.stringify(ui.filters);
     if (key === ui.windowKey && ui.traces) return drawSignals();
     ui.windowKey = key;
     ui.traces = null;
@@ -336,10 +339,10 @@
     for (let i = from; i < to; i++) {
       epochs.push({ index: i, onset: windowStartOf(i), stage: shownStage(i), model: night.model[i], current: i === ui.epoch });
     }
-    const typeOf = {};
-    for (const c of night.channels) typeOf[c.label] = c.type;
+    const types = {};
+    for (const c of allChannels()) types[c.label] = c.type;
     const traces = (ui.traces || []).map((t) => {
-      const type = typeOf[t.label] || "other";
+      const type = types[t.label] || "other";
       let offset = 0;
       if (type === "other" && t.samples.length) {  // unfiltered: centre on the window's median
         const sorted = Float32Array.from(t.samples).sort();
@@ -399,14 +402,25 @@
     }
     ui.seconds = night.windows.indexOf(saved.seconds) >= 0 ? saved.seconds : (night.windows.indexOf(30) >= 0 ? 30 : night.windows[0]);
     select.value = String(ui.seconds);
-    const labels = night.channels.map((c) => c.label);
+    ui.derived = Array.isArray(saved.derived) ? saved.derived.filter((x) => typeof x === "string") : [];
+    ui.filters = saved.filters && typeof saved.filters === "object" ? saved.filters : {};
+    const labels = allChannels().map((c) => c.label);
     const chosen = (saved.channels || []).filter((label) => labels.indexOf(label) >= 0);
     ui.channels = chosen.length ? chosen : defaultChannels(night.channels);
     for (const c of night.channels) {
       if (DEFAULT_RANGE[c.type]) ui.ranges[c.label] = DEFAULT_RANGE[c.type];
     }
     if (typeof saved.advance === "boolean") $("advance").checked = saved.advance;
+    for (const label of ui.derived) {
+      const type = typeOf(label);
+      if (DEFAULT_RANGE[type]) ui.ranges[label] = DEFAULT_RANGE[type];
+    }
     buildChannelList();
+    buildFilters();
+    $("derivation-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      addDerivation($("derivation").value).then(() => { $("derivation").value = ""; });
+    });
     document.body.classList.toggle("no-expert", night.expert === null);
     const fromHash = /epoch=(\d+)/.exec(location.hash);
     ui.epoch = fromHash ? Number(fromHash[1]) - 1 : 0;
@@ -439,7 +453,7 @@
       box.innerHTML = '<p class="muted">No recording open: no channels.</p>';
       return;
     }
-    for (const c of ui.night.channels) {
+    for (const c of allChannels()) {
       const row = document.createElement("div");
       row.className = "channel";
       const label = document.createElement("label");
@@ -449,7 +463,7 @@
       box2.addEventListener("change", () => {
         const on = new Set(ui.channels);
         if (box2.checked) on.add(c.label); else on.delete(c.label);
-        ui.channels = ui.night.channels.map((x) => x.label).filter((x) => on.has(x));
+        ui.channels = allChannels().map((x) => x.label).filter((x) => on.has(x));
         saveSettings();
         refresh();
       });
@@ -473,6 +487,78 @@
     }
   }
 
+  /** The recording's channels, then the derivations the reviewer added (each typed by its first channel). */
+  function allChannels() {
+    const derived = ui.derived.map((label) => ({ label: label, type: typeOf(label), derived: true }));
+    return ui.night.channels.concat(derived);
+  }
+
+  function typeOf(label) {
+    const key = label.toLowerCase();
+    for (const kind of ["eog", "emg", "ecg", "eeg"]) if (key.indexOf(kind) >= 0) return kind;
+    if (/^(e[12]|loc|roc)\b/.test(key)) return "eog";
+    if (/^chin/.test(key)) return "emg";
+    return /^(fp|f|c|o|p|t|a|m)\d|^(fpz|cz|oz|pz|fz)/.test(key) ? "eeg" : "other";
+  }
+
+  /** Add a derivation A-B once the server has shown it can form it (else say why, add nothing). */
+  async function addDerivation(label) {
+    label = label.trim();
+    if (!label || allChannels().some((c) => c.label === label)) return;
+    const probe = await request("api/window?start=0&seconds=30&channels=" + encodeURIComponent(label));
+    if (!probe.ok) {
+      setStatus(await errorOf(probe), "error");
+      return;
+    }
+    ui.derived.push(label);
+    ui.channels.push(label);
+    const type = typeOf(label);
+    if (DEFAULT_RANGE[type] && !ui.ranges[label]) ui.ranges[label] = DEFAULT_RANGE[type];
+    buildChannelList();
+    buildFilters();
+    saveSettings();
+    refresh();
+  }
+
+  const FILTER_CHOICES = [[null, 0.1, 0.3, 0.5, 1, 5, 10], [null, 15, 30, 35, 70, 100], [null, 50, 60]];
+  const DEFAULT_FILTERS = { eeg: [0.3, 35, null], eog: [0.3, 35, null], emg: [10, 100, null], ecg: [0.3, 70, null],
+    other: [null, null, null] };
+
+  /** High-pass, low-pass and notch per channel type shown (AASM's routine settings by default). */
+  function buildFilters() {
+    const box = $("filters");
+    box.textContent = "";
+    const types = [];
+    for (const c of allChannels()) if (types.indexOf(c.type) < 0) types.push(c.type);
+    box.insertAdjacentHTML("beforeend", '<span class="head"></span><span class="head">high-pass</span>' +
+      '<span class="head">low-pass</span><span class="head">notch</span>');
+    for (const type of types) {
+      const current = ui.filters[type] || DEFAULT_FILTERS[type] || DEFAULT_FILTERS.other;
+      ui.filters[type] = current.slice();
+      const name = document.createElement("span");
+      name.textContent = type.toUpperCase();
+      box.appendChild(name);
+      FILTER_CHOICES.forEach((choices, k) => {
+        const select = document.createElement("select");
+        select.setAttribute("aria-label", type + [" high-pass", " low-pass", " notch"][k]);
+        select.dataset.type = type;
+        for (const hz of choices) {
+          const option = document.createElement("option");
+          option.value = hz === null ? "" : String(hz);
+          option.textContent = hz === null ? "off" : hz + " Hz";
+          select.appendChild(option);
+        }
+        select.value = current[k] === null ? "" : String(current[k]);
+        select.addEventListener("change", () => {
+          ui.filters[type][k] = select.value === "" ? null : Number(select.value);
+          saveSettings();
+          refresh();
+        });
+        box.appendChild(select);
+      });
+    }
+  }
+
   function readSettings() {
     try {
       return JSON.parse(localStorage.getItem("isatsleepnet-review:" + ui.night.name) || "{}") || {};
@@ -484,7 +570,8 @@
   function saveSettings() {
     try {
       localStorage.setItem("isatsleepnet-review:" + ui.night.name, JSON.stringify({
-        seconds: ui.seconds, channels: ui.channels, advance: $("advance").checked,
+        seconds: ui.seconds, channels: ui.channels, advance: $("advance").checked, derived: ui.derived,
+        filters: ui.filters,
       }));
     } catch (e) { /* private mode: settings are not kept */ }
   }
