@@ -56,6 +56,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+from bench_loader import machine  # the same machine line as the loader benchmark (benchmarks/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 START = dt.datetime(2026, 12, 5, 21, 0, 0)
@@ -327,21 +328,6 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # ---------------------------------------------------------------- main
-
-
-def machine() -> str:
-    try:
-        info = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
-                      if line.startswith("Model name")), "?")
-    except OSError:
-        model = "?"
-    try:
-        with open("/proc/meminfo") as f:
-            total = int(f.readline().split()[1]) / 2**20
-    except OSError:
-        total = float("nan")
-    return f"{model}, {os.cpu_count()} cores, {total:.0f} GiB"
 
 
 def chromium_path() -> str | None:

@@ -163,3 +163,19 @@ def test_a_folder_of_nights_opens_all_or_none(tmp_path, write_edf):
             review.close()
     with pytest.raises(SettingError, match="second_scorer= is one night's hypnogram"):
         open_nights(tmp_path / "s", reviewer="ana", second_scorer=first)
+
+
+def test_another_host_than_loopback_is_warned_about(tmp_path, write_edf, caplog):
+    from isatsleepnet.review.serve import open_nights, start_server
+
+    server = start_server(open_nights(staged_with_recording(tmp_path / "s", write_edf), reviewer="ana"),
+                          host="0.0.0.0")
+    try:
+        assert server.url.startswith("http://0.0.0.0:")
+        assert "serving on 0.0.0.0: anyone who can reach this machine" in caplog.text
+    finally:
+        server.stop()
+    caplog.clear()
+    server = start_server(open_nights(tmp_path / "s", reviewer="ana"))
+    server.stop()
+    assert "anyone who can reach" not in caplog.text
