@@ -279,6 +279,7 @@ OUTPUTS = {
     "demo": ["demo"],
     "export": ["export", "--model", "model.pt"],
     "download": ["download", "sleep-edf-20"],
+    "review": ["review", "night.edf", "--model", "model.pt"],
 }
 OUTPUT_OPTIONS = {"export": "--onnx"}  # the others: --out
 FILES = {"compare", "export"}  # an output file; the others name a folder
