@@ -92,7 +92,7 @@ def test_staging_a_file_gives_the_command_lines_stages_and_probabilities(night, 
     p_cli = np.array([[float(r[f"p_{s}"]) for s in STAGES] for r in rows])
     np.testing.assert_allclose(night.probabilities, p_cli, atol=5.1e-7)  # the CSV rounds to 6 decimals
     np.testing.assert_allclose(night.confidence, [float(r["confidence"]) for r in rows], atol=5.1e-5)
-    assert list(night.review) == [r["review"] == "1" for r in rows]
+    assert list(night.flagged) == [r["review"] == "1" for r in rows]
     assert [int(r["epoch"]) for r in rows] == list(night.epochs)
     assert [float(r["onset_s"]) for r in rows] == list(night.onsets)
     assert [r["expert"] for r in rows] == list(df["expert"])

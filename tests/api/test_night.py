@@ -33,17 +33,17 @@ def test_the_arrays_describe_every_epoch_consistently(night):
     assert [STAGES[c] for c in night.codes] == list(night.stages)
     np.testing.assert_array_equal(night.codes, night.probabilities.argmax(axis=1))
     np.testing.assert_array_equal(night.onsets, np.arange(n) * 30.0)
-    np.testing.assert_array_equal(night.review, night.confidence < 0.6)
-    assert 0 < night.review.sum() < n  # some epochs flagged, not all
+    np.testing.assert_array_equal(night.flagged, night.confidence < 0.6)
+    assert 0 < night.flagged.sum() < n  # some epochs flagged, not all
     assert night.staged.all() and night.expert is not None and len(night.expert) == n
 
 
 def test_the_arrays_are_copies(night):
     night.probabilities[:] = 0.0
-    night.review[:] = True
+    night.flagged[:] = True
     night.summary["statistics"]["time_in_bed_min"] = -1
     assert np.allclose(night.probabilities.sum(axis=1), 1.0)
-    assert not night.review.all()
+    assert not night.flagged.all()
     assert night.summary["statistics"]["time_in_bed_min"] == 60.0
 
 
@@ -62,7 +62,7 @@ def test_unstaged_epochs_of_an_edf_plus_d_are_marked(model, write_edf, tmp_path)
     assert list(night.stages[4:6]) == [UNSTAGED, UNSTAGED] and UNSTAGED not in night.stages[[0, 3, 6, 10]]
     assert list(night.codes[4:6]) == [-1, -1] and list(night.staged) == [i not in (4, 5) for i in range(11)]
     assert np.isnan(night.probabilities[4:6]).all() and np.isnan(night.confidence[4:6]).all()
-    assert not night.review[4:6].any()
+    assert not night.flagged[4:6].any()
     assert night.sleep_statistics()["unscored_min"] == 1.0
     assert list(night.to_dataframe()["epoch"]) == [0, 1, 2, 3, 6, 7, 8, 9, 10]
     assert night.start is None and tuple(night.to_dataframe().columns) == CSV_COLUMNS  # no date: no clock_time
@@ -158,7 +158,7 @@ def test_mne_annotations_are_those_of_the_annotations_file(night, cli_out, files
     is_stage = np.array([d.startswith("Sleep stage") for d in annotations.description])
     assert annotations.duration[is_stage].sum() == 3600.0
     is_review = np.array([d == "Review: low confidence" for d in annotations.description])
-    assert annotations.duration[is_review].sum() == 30.0 * night.review.sum()
+    assert annotations.duration[is_review].sum() == 30.0 * night.flagged.sum()
     # runs of one stage: each annotation starts where the night's stage changes
     starts = annotations.onset[is_stage] / 30.0
     changes = np.flatnonzero(np.r_[True, night.codes[1:] != night.codes[:-1]])
@@ -215,9 +215,10 @@ def test_review_serves_the_night_written_to_out_and_continues_it(night, tmp_path
     import urllib.parse
     import urllib.request
 
-    server = night.open_review(tmp_path / "out", reviewer="ana")
+    server = night.review(tmp_path / "out", reviewer="ana")
     try:
         base, token = server.url.split("/?token=")
+        assert str(server) == server.url and f'href="{server.url}"' in server._repr_html_()  # a notebook's link
         assert (tmp_path / "out" / f"{night.name}.hypnogram.csv").is_file()  # written first
         served = json.loads(urllib.request.urlopen(f"{base}/api/night?token={token}", timeout=10).read())
         assert served["model"] == list(night.stages) and served["version"] == 0
@@ -229,7 +230,7 @@ def test_review_serves_the_night_written_to_out_and_continues_it(night, tmp_path
         server.review.set_stage(0, "N3", version=0)
     finally:
         server.stop()
-    again = night.open_review(tmp_path / "out", reviewer="bo")
+    again = night.review(tmp_path / "out", reviewer="bo")
     try:
         assert again.review.version == 1 and again.review.state.stages[0] == "N3"
     finally:

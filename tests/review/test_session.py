@@ -30,6 +30,7 @@ def test_the_staged_night_reads_back(staged):
 
 
 def test_edits_give_reviewed_files_that_read_back_as_hypnograms(staged):
+    before = [p.name for p in staged.parent.iterdir()]
     review = Review.open(staged, reviewer="ana")
     review.set_stage(2, "W", version=0)
     review.set_stage(10, "N1", version=1)  # accepted
@@ -50,6 +51,15 @@ def test_edits_give_reviewed_files_that_read_back_as_hypnograms(staged):
     agreement = review.agreement()
     assert agreement["epochs"] == 3 and agreement["accuracy"] == pytest.approx(1 / 3)
     assert agreement["per_stage"] == {"W": 0.0, "N1": 1.0, "N3": 0.0}
+    review.close()
+    # every file the review left is an output: `stage` on the folder does not read night.reviewed.edf as a PSG
+    from isatsleepnet.inference.output_formats import is_output_file
+    from isatsleepnet.inference.stage import expand_inputs
+
+    left = {p.name for p in staged.parent.iterdir()} - set(before)
+    assert "night.reviewed.edf" in left and all(is_output_file(name) for name in left), left
+    (staged.parent / "night.edf").write_bytes(b"")
+    assert expand_inputs([staged.parent]) == ([staged.parent / "night.edf"], [])
 
 
 def test_reopening_continues_with_the_same_stages_and_history(staged):

@@ -249,7 +249,7 @@ class Night(NightEpochs):
 
         Parameters
         ----------
-        out : path-like
+        out : path-like, default "staged"
             The folder (created if missing).
         **settings : bool or str
             A setting of the output table by name (its flag on the command line), the defaults
@@ -301,19 +301,18 @@ class Night(NightEpochs):
             mark_output_folder(folder, predictor)
         return written
 
-    def open_review(self, out: str | os.PathLike, *, reviewer: str | None = None, host: str = "127.0.0.1",
+    def review(self, out: str | os.PathLike = "staged", *, reviewer: str | None = None, host: str = "127.0.0.1",
                port: int = 0) -> ReviewServer:
         """Write the night to ``out`` (as :meth:`write`) if it is not there, and serve its review page.
 
-        (Named ``open_review`` because ``night.review`` is already the per-epoch review flags.)
-
-        Returns the running server at once (a notebook keeps serving): print its ``url``
-        and open it; ``server.stop()`` ends it, as does the end of the kernel. Reopening
-        continues the review of ``out``, undo history included.
+        Returns the running server at once (a notebook keeps serving): its ``url`` is the
+        page's address (a notebook shows it as a link); ``server.stop()`` ends it, as does
+        the end of the kernel. Reopening continues the review of ``out``, undo history
+        included. The flagged epochs themselves are :attr:`flagged`.
 
         Parameters
         ----------
-        out : path-like
+        out : path-like, default "staged"
             The folder of the staged files and of the review's (``NAME.review.jsonl``,
             ``NAME.reviewed.csv``...).
         reviewer : str, optional
@@ -323,7 +322,7 @@ class Night(NightEpochs):
 
         Examples
         --------
-        >>> server = night.open_review("staged")  # doctest: +SKIP
+        >>> server = night.review("staged")  # doctest: +SKIP
         >>> server.url  # doctest: +SKIP
         'http://127.0.0.1:40321/?token=...'
         >>> server.stop()  # doctest: +SKIP

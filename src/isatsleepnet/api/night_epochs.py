@@ -147,12 +147,14 @@ class NightEpochs:
         return self._confidence.copy()
 
     @property
-    def review(self) -> np.ndarray:
+    def flagged(self) -> np.ndarray:
         """Epochs flagged for review: confidence below ``min_confidence`` (a bool mask over the epochs).
+
+        (The ``review`` column of the staged files; :meth:`Night.review` opens them in the browser.)
 
         Examples
         --------
-        >>> bool((night.review == (night.confidence < 0.6)).all())
+        >>> bool((night.flagged == (night.confidence < 0.6)).all())
         True
         """
         return self._review.copy()

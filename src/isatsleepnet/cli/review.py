@@ -81,6 +81,20 @@ def run(args: argparse.Namespace) -> int:
             for review, _ in nights:
                 review.close()
             raise
+    try:  # Ctrl+C is how a review ends, whenever it comes: every edit is already on disk
+        _announce(server, args.browser)
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    for review in server.reviews:
+        print(f"review saved: {review.path('.reviewed.csv')}")
+    return 0
+
+
+def _announce(server: ReviewServer, browser: bool) -> None:
+    """Print each night's progress and the page's address (on a line of its own); open the browser."""
     for review in server.reviews:
         progress = review.progress()
         print(f"reviewing {review.night.name} as {review.reviewer}: {progress['flagged_reviewed']} of "
@@ -90,17 +104,10 @@ def run(args: argparse.Namespace) -> int:
                   "(every edit the page had shown as saved is kept)")
     print("open this address (Ctrl+C stops the server):")
     print(server.url, flush=True)
-    if args.browser:
+    if browser:
         import webbrowser
 
         webbrowser.open(server.url)
-    try:
-        server.wait()  # stops the server and closes the review however it ends
-    except KeyboardInterrupt:  # Ctrl+C is how a review ends: every edit is already on disk
-        pass
-    for review in server.reviews:
-        print(f"review saved: {review.path('.reviewed.csv')}")
-    return 0
 
 
 def _stage_and_serve(args: argparse.Namespace, reviewer: str) -> ReviewServer | None:
@@ -118,7 +125,7 @@ def _stage_and_serve(args: argparse.Namespace, reviewer: str) -> ReviewServer | 
         return None
     night = load_model(args.model).stage(args.staged, eeg=args.eeg, eeg2=args.eeg2, eog=args.eog,
                                          hypnogram=args.hypnogram)
-    return night.open_review(args.out, reviewer=reviewer, host=args.host, port=args.port)
+    return night.review(args.out, reviewer=reviewer, host=args.host, port=args.port)
 
 
 def _login() -> str:

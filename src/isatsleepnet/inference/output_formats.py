@@ -208,16 +208,26 @@ def output_suffixes() -> tuple[str, ...]:
     return tuple(f.suffix for f in OUTPUT_FORMATS.values())
 
 
+REVIEW_SUFFIXES = (".review.jsonl", ".reviewed.csv", ".reviewed.tsv", ".reviewed.edf", ".review.lock",
+                   ".review-spectrogram.npz")
+"""The files `review` writes beside a staged NAME (:mod:`isatsleepnet.review.session`). Not in
+:data:`OUTPUT_FORMATS`: `stage` never writes nor removes them (a review outlives a re-staging's
+clean-up), but they are outputs all the same, never read as recordings."""
+
+
 def is_output_file(path: str | Path) -> bool:
-    """Whether ``path`` is named like a file `stage` writes (case ignored), so that it is not read as input.
+    """Whether ``path`` is named like a file `stage` or `review` writes (case ignored), so that it is not
+    read as input.
 
     Examples
     --------
     >>> is_output_file("runs/SC4001E0-PSG.Annotations.EDF"), is_output_file("SC4001E0-PSG.edf")
     (True, False)
+    >>> is_output_file("SC4001E0-PSG.reviewed.edf")
+    True
     """
     name = Path(path).name.lower()
-    return any(name.endswith(s.lower()) and len(name) > len(s) for s in output_suffixes())
+    return any(name.endswith(s.lower()) and len(name) > len(s) for s in output_suffixes() + REVIEW_SUFFIXES)
 
 
 def output_settings() -> dict[str, OutputSetting]:

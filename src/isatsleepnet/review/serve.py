@@ -8,6 +8,7 @@ bound before the server starts, so a port in use is one clear line and nothing r
 from __future__ import annotations
 
 import contextlib
+import html
 import ipaddress
 import logging
 import socket
@@ -42,14 +43,26 @@ class ReviewServer:
     url: str
     _server: Any = field(repr=False)
     _thread: threading.Thread = field(repr=False)
+    _stopped: bool = field(default=False, repr=False)
 
     @property
     def review(self) -> Review:
         """The first (or only) night's review."""
         return self.reviews[0]
 
+    def __str__(self) -> str:
+        return self.url
+
+    def _repr_html_(self) -> str:
+        """A notebook shows the running server as a link to its page."""
+        url = html.escape(self.url, quote=True)
+        return f'<a href="{url}" target="_blank" rel="noopener">Review page: {url}</a>'
+
     def stop(self) -> None:
-        """Stop serving, wait for the server's thread, and close the reviews."""
+        """Stop serving, wait for the server's thread, and close the reviews (again: nothing more)."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._server.should_exit = True
         self._thread.join(timeout=10)
         for review in self.reviews:

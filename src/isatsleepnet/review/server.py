@@ -271,8 +271,9 @@ def review_app(nights: Sequence[tuple[Review, Recording | None]], token: str) ->
                              Route("/api/spectrogram", spectrogram), Route("/api/edit", edit, methods=["POST"])])
 
 
-PAGE_FILES = {"index.html": "text/html", "review.js": "text/javascript", "draw.js": "text/javascript",
-              "review.css": "text/css"}
+PAGE_FILES = {"index.html": "text/html", "review.css": "text/css",
+              **{f"{name}.js": "text/javascript"
+                 for name in ("draw", "overview", "signals", "api", "controls", "panels", "keys", "review")}}
 """The page's files (in ``isatsleepnet/review/page/``) and their types; nothing else is served."""
 
 

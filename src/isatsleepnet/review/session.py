@@ -30,9 +30,6 @@ from isatsleepnet.review.journal import Edit, Journal
 from isatsleepnet.review.staged import StagedNight, read_staged, with_second_scorer
 from isatsleepnet.review.state import ReviewState
 
-REVIEWED_SUFFIXES = (".review.jsonl", ".reviewed.csv", ".reviewed.tsv", ".reviewed.edf", ".review.lock",
-                     ".review-spectrogram.npz")
-"""The files a review writes beside NAME.hypnogram.csv (the lock file is empty: the kernel holds the lock)."""
 REVIEWED_COLUMNS = ("epoch", "onset_s", "model_stage", "confidence", "stage", "reviewed", "reviewer")
 
 
@@ -132,7 +129,9 @@ class Review:
 
     # ------------------------------------------------------------------ what it gives
     def path(self, suffix: str) -> Path:
-        """The review's file with ``suffix`` (one of :data:`REVIEWED_SUFFIXES`)."""
+        """The review's file with ``suffix``: one of
+        :data:`~isatsleepnet.inference.output_formats.REVIEW_SUFFIXES` (the lock file is empty: the
+        kernel holds the lock)."""
         return self.night.folder / (self.night.name + suffix)
 
     def write_reviewed(self) -> list[Path]:
