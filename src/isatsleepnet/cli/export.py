@@ -37,8 +37,11 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from isatsleepnet.model.file import load_model_file
     from isatsleepnet.inference.onnx_backend import export_onnx
+    from isatsleepnet.installs import require_training
+    from isatsleepnet.model.file import load_model_file
+
+    require_training("`export`")
 
     info = export_onnx(load_model_file(args.model), args.onnx, opset=args.opset, tolerance=args.tolerance)
     print(f"wrote {info['path']} ({info['bytes'] / 1e6:.1f} MB, opset {info['opset']}); "

@@ -20,6 +20,7 @@ from isatsleepnet import __version__
 from isatsleepnet.cores import busy_machine, default_threads
 from isatsleepnet.cli.flags import message
 from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.installs import is_training_module_missing, needs_training
 from isatsleepnet.status import status_level, status_output
 
 SUBCOMMANDS: tuple[str, ...] = (
@@ -77,6 +78,9 @@ def _run(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - disk full, out of memory, a bug: one line, never a traceback
         if args.debug:
             raise
+        if is_training_module_missing(exc):  # the staging install asked to train, export, load a .pt...
+            print(f"isatsleepnet {args.command}: error: {needs_training(f'`{args.command}`')}", file=sys.stderr)
+            return 2
         print(f"isatsleepnet {args.command}: error: {message(exc)}", file=sys.stderr)
         return 1
 

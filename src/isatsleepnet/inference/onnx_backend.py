@@ -56,9 +56,9 @@ def _require(*modules: str) -> None:
     import importlib.util
 
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
+    if missing:  # onnx and onnxruntime come with the plain install, the exporter with [train]
         raise IsatSleepNetError(
-            f"the ONNX backend needs {', '.join(missing)} (pip install {' '.join(missing)})"
+            f"the ONNX backend needs {', '.join(missing)} (pip install 'isatsleepnet[train]' installs them all)"
         )
 
 

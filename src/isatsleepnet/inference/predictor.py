@@ -22,6 +22,7 @@ from isatsleepnet import STAGES
 from isatsleepnet.data.normalize import normalize_epochs
 from isatsleepnet.engine import Engine
 from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.installs import require_training_for_model
 from isatsleepnet.inference.raw import ModelInputs
 
 logger = logging.getLogger(__name__)
@@ -195,6 +196,7 @@ def load_predictor(
     if backend == "torch":
         if is_onnx:
             raise IsatSleepNetError(f"{path}: an ONNX file runs on the onnx backend ({{backend}} onnx)")
+        require_training_for_model(path)
         return _torch_predictor(path, engine)
     from isatsleepnet.inference.onnx_backend import OnnxRunner, export_onnx
 
@@ -204,6 +206,8 @@ def load_predictor(
         raise IsatSleepNetError("the onnx backend runs in float32; drop {precision}")
     if not is_onnx:
         from isatsleepnet.model.file import load_model_file
+
+        require_training_for_model(path)
 
         logger.warning("exporting %s to ONNX for this run (use `isatsleepnet export` to do it once)", path.name)
         folder = Path(tempfile.mkdtemp(prefix="isatsleepnet-onnx-"))

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from isatsleepnet import STAGES, __version__
 from isatsleepnet.atomic import atomic_path
 from isatsleepnet.errors import IsatSleepNetError, template_of
+from isatsleepnet.installs import require_training_for_model
 from isatsleepnet.data.normalize import NORMALIZATIONS
 from isatsleepnet.model.architectures import ARCHITECTURES, DEFAULT_ARCHITECTURE, Architecture, get_architecture
 
@@ -289,6 +290,7 @@ _FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
 def load_model_file(path: str | Path) -> ModelFile:
     """Read and check a model file: plain data only, complete, checksum, valid fields and finite weights
     (one-line errors naming the file)."""
+    require_training_for_model(path)
     import torch
 
     from isatsleepnet.torchfile import load_plain, non_finite_tensors

@@ -1,0 +1,69 @@
+"""What the plain install leaves out, and the one line that says how to add it.
+
+``pip install isatsleepnet`` is the staging install: an exported ``.onnx`` model stages,
+reviews and describes itself on ONNX Runtime, without PyTorch. Training, export, the GAN
+and ``.pt`` models need the ``[train]`` extra (torch, Lightning, the ONNX exporter). Asking
+for one of those without it is one line that names the extra, never a ModuleNotFoundError.
+
+Examples
+--------
+>>> TRAIN_EXTRA
+"pip install 'isatsleepnet[train]'"
+>>> is_training_module_missing(ModuleNotFoundError("No module named 'lightning'", name="lightning"))
+True
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from isatsleepnet.errors import IsatSleepNetError
+
+TRAINING_MODULES = ("torch", "lightning", "onnxscript")
+"""The packages of the ``[train]`` extra that code imports (pyproject.toml lists the same)."""
+TRAIN_EXTRA = "pip install 'isatsleepnet[train]'"
+
+
+class NeedsTraining(IsatSleepNetError):
+    """Something that needs the ``[train]`` extra was asked of the plain (staging) install."""
+
+
+def training_installed() -> bool:
+    """Whether torch and Lightning can be imported (the ``[train]`` extra is installed).
+
+    Examples
+    --------
+    >>> isinstance(training_installed(), bool)
+    True
+    """
+    return all(importlib.util.find_spec(name) is not None for name in TRAINING_MODULES[:2])
+
+
+def needs_training(what: str, *, instead: str = "") -> NeedsTraining:
+    """The error for ``what`` (e.g. "`train`") without the ``[train]`` extra; ``instead``: what works without it.
+
+    Examples
+    --------
+    >>> print(needs_training("`train`"))
+    `train` needs PyTorch, which the staging install leaves out: pip install 'isatsleepnet[train]'
+    """
+    tail = f"; {instead}" if instead else ""
+    return NeedsTraining(f"{what} needs PyTorch, which the staging install leaves out: {TRAIN_EXTRA}{tail}")
+
+
+def require_training(what: str, *, instead: str = "") -> None:
+    """Raise :func:`needs_training` unless the ``[train]`` extra is installed."""
+    if not training_installed():
+        raise needs_training(what, instead=instead)
+
+
+def require_training_for_model(path: object) -> None:
+    """A ``.pt`` model file needs torch: without it, one line that points to its ONNX export."""
+    require_training(f"{path}: a .pt model", instead="stage its ONNX export instead (`isatsleepnet export`, "
+                                                      "run where torch is installed)")
+
+
+def is_training_module_missing(exc: BaseException) -> bool:
+    """Whether ``exc`` is an import of a ``[train]`` package that is not installed."""
+    name = getattr(exc, "name", None) or ""
+    return isinstance(exc, ModuleNotFoundError) and name.split(".")[0] in TRAINING_MODULES
