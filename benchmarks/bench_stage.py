@@ -17,6 +17,9 @@ Cases, both on SC4001E0-PSG.edf (Sleep-EDF SC, 22 h, 100 Hz):
 Engines:
   torch  `isatsleepnet stage` with a .pt model: fast path (FFT convolutions, BatchNorm folded)
   onnx   `isatsleepnet stage` with the exported .onnx (eager graph on ONNX Runtime; torch not imported)
+  onnx-int8, onnx-int8-small  the int8 exports (`export --int8`) of the paper-size and small models,
+         calibrated on a synthetic night (not SC4001: the night staged is never the calibration set)
+  The onnx engines run in the torch-free environment when --plain-python names its python.
   torch-small  as torch, with the `--model-size small` network (every width halved, 0.61 M parameters)
   tinysleepnet, utime, attnsleep  `isatsleepnet stage` (torch) with the baseline of that name at its
          paper's defaults on "EEG Fpz-Cz" alone, as published; the sequence networks read windows a
@@ -50,7 +53,8 @@ from pathlib import Path
 
 PSG, HYPNOGRAM = "SC4001E0-PSG.edf", "SC4001EC-Hypnogram.edf"
 BASELINES = ("tinysleepnet", "utime", "attnsleep")
-ENGINES = ("torch", "onnx", "torch-small", *BASELINES, "yasa")
+ENGINES = ("torch", "onnx", "onnx-int8", "torch-small", "onnx-int8-small", *BASELINES, "yasa")
+ONNX_MODELS = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx", "onnx-int8-small": "model-small-int8.onnx"}
 CASES = ("full", "trimmed")
 
 WORKER = r"""
@@ -92,7 +96,8 @@ else:
     from isatsleepnet.inference.stage import stage_recording
     phases["import"] = time.perf_counter() - t_start
     t = time.perf_counter()
-    model = os.path.join(model_dir, {"torch": "model.pt", "onnx": "model.onnx",
+    model = os.path.join(model_dir, {"torch": "model.pt", "onnx": "model.onnx", "onnx-int8": "model-int8.onnx",
+                                     "onnx-int8-small": "model-small-int8.onnx",
                                      "torch-small": "model-small.pt"}.get(engine, f"model-{engine}.pt"))
     predictor = load_predictor(model, threads=threads)
     phases["load model"] = time.perf_counter() - t
@@ -117,6 +122,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=3, help="runs per (case, engine); the table shows medians")
     p.add_argument("--threads", type=int, default=0,
                    help="inference threads for torch and ONNX Runtime (default 0: all cores)")
+    p.add_argument("--plain-python", type=Path,
+                   help="python of a torch-free environment (`pip install -e .`) to run the onnx engines in")
     p.add_argument("--work", type=Path, help="folder for the model files and outputs (default: a temporary one)")
     p.add_argument("--json", type=Path, help="also write every run's measurements here")
     return p.parse_args(argv)
@@ -136,8 +143,26 @@ def make_models(folder: Path) -> dict[str, float]:
         _random_model_file({}, name, channels=["EEG Fpz-Cz"])[0].save(folder / f"model-{name}.pt")
     t = time.perf_counter()
     info = export_onnx(model_file, folder / "model.onnx")
-    return {"parameters": parameters, "small_parameters": small_parameters, "export_s": time.perf_counter() - t,
-            "export_difference": info["max_probability_difference"]}
+    export_s = time.perf_counter() - t
+    export_onnx(small_file, folder / "model-small.onnx")
+    t = time.perf_counter()
+    int8 = {name: _quantize(folder, name) for name in ("model", "model-small")}
+    return {"parameters": parameters, "small_parameters": small_parameters, "export_s": export_s,
+            "export_difference": info["max_probability_difference"], "int8_s": time.perf_counter() - t,
+            "int8": int8}
+
+
+def _quantize(folder: Path, name: str) -> dict:
+    """``name``-int8.onnx from ``name``.onnx, calibrated on 320 epochs of a synthetic night."""
+    from isatsleepnet.data.synthetic import SynthConfig, synthesize
+    from isatsleepnet.inference.predictor import load_predictor
+    from isatsleepnet.inference.quantize import calibration_from_recordings, quantize_onnx
+
+    night = folder / "calibration" / "SC4001E0-PSG.edf"
+    if not night.is_file():
+        synthesize(night.parent, SynthConfig(layout="sleep-edf", subjects=1, hours=3.0, seed=5), progress=False)
+    runs = calibration_from_recordings(load_predictor(folder / f"{name}.onnx"), [night], 320)
+    return quantize_onnx(folder / f"{name}.onnx", folder / f"{name}-int8.onnx", runs, source="a synthetic night")
 
 
 def _random_model_file(overrides: dict, architecture: str = "isatsleepnet",
@@ -183,8 +208,9 @@ def trimmed_window(data_dir: Path) -> tuple[int, int]:
 
 
 def run_one(engine: str, case: str, args: argparse.Namespace, models: Path, window: tuple[int, int]) -> dict:
+    python = args.plain_python if args.plain_python and engine in ONNX_MODELS else Path(sys.executable)
     with tempfile.TemporaryDirectory(dir=args.work) as out:
-        cmd = [sys.executable, "-c", WORKER, engine, case, str(args.data_dir), str(models), out, str(args.threads),
+        cmd = [str(python), "-c", WORKER, engine, case, str(args.data_dir), str(models), out, str(args.threads),
                *(str(v) for v in window)]
         t = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True)
@@ -238,7 +264,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"models: {setup['parameters'] / 1e6:.2f} M parameters, small {setup['small_parameters'] / 1e6:.2f} M "
           f"(random weights); ONNX export "
           f"{setup['export_s']:.1f} s (once), ONNX vs torch max probability difference "
-          f"{setup['export_difference']:.1e}", flush=True)
+          f"{setup['export_difference']:.1e}; int8 exports {setup['int8_s']:.1f} s", flush=True)
+    for name, q in setup["int8"].items():
+        print(f"  {name}-int8.onnx: {q['bytes'] / 1e6:.1f} MB; int8 vs float32 on its {q['epochs']} calibration "
+              f"epochs: {100 * q['agreement']:.2f} % same stage, max probability difference "
+              f"{q['max_probability_difference']:.2g}", flush=True)
+    print(f"environments: this one {environment_mb(Path(sys.executable)):.0f} MB"
+          + (f", torch-free ({args.plain_python}) {environment_mb(args.plain_python):.0f} MB: the onnx engines run there"
+             if args.plain_python else ""), flush=True)
     window = trimmed_window(args.data_dir)
     runs = []
     for repeat in range(args.repeats):
@@ -253,6 +286,13 @@ def main(argv: list[str] | None = None) -> None:
     print(table(runs, args.cases, args.engines))
     if args.json:
         args.json.write_text(json.dumps({"setup": setup, "runs": runs}, indent=2))
+
+
+def environment_mb(python: Path) -> float:
+    """Disk size of the environment (its installed packages) that ``python`` runs in."""
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.strip())
+    return sum(f.stat().st_size for f in site.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
 
 
 if __name__ == "__main__":

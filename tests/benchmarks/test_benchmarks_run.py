@@ -135,3 +135,34 @@ def test_bench_review_runs(tmp_path):
     header = next(line for line in out.splitlines() if line.startswith("what"))
     assert header.split() == ["what", "goal", "measured", "met"]
     assert " nan " not in out and "Traceback" not in out
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(tmp_path_factory) -> tuple[Path, Path]:
+    """The inference tests' tiny model, exported as float32 and as int8."""
+    pytest.importorskip("onnxscript")
+    from isatsleepnet.cli.main import main
+    from tests.inference import trained_model
+
+    model = trained_model(tmp_path_factory.getbasetemp())[0]
+    folder = tmp_path_factory.mktemp("tiny-onnx")
+    assert main(["export", "--model", str(model), "--onnx", str(folder / "tiny.onnx")]) == 0
+    assert main(["export", "--model", str(model), "--onnx", str(folder / "tiny-int8.onnx"), "--int8",
+                 "--calibration-epochs", "64"]) == 0
+    return folder / "tiny.onnx", folder / "tiny-int8.onnx"
+
+
+def test_profile_onnx_runs(tiny_onnx):
+    out = _run("profile_onnx.py", *map(str, tiny_onnx), "--epochs", "16", "--batch", "8", "--top", "3")
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("tiny.onnx: ") and "ms per epoch" in lines[0] and len(lines) == 8
+    assert lines[4].startswith("tiny-int8.onnx: ") and all(line.rstrip().endswith("%") for line in lines[5:])
+
+
+def test_bench_int8_runs(tiny_onnx, sleep_edf_dir):
+    float_path, int8_path = tiny_onnx
+    out = _run("bench_int8.py", "--pairs", f"{float_path}:{int8_path}", "--data-dir", str(sleep_edf_dir),
+               "--synthetic-nights", "1")
+    rows = out.strip().splitlines()[1:]
+    assert len(rows) == 2 and "SC4001E0-PSG.edf (real)" in rows[0] and "synthetic, seed101" in rows[1]
+    assert all(row.split()[-2].endswith("%") for row in rows)

@@ -239,3 +239,12 @@ def test_metadata_with_a_valid_checksum_is_still_checked_field_by_field(exported
     """Written by another tool with its checksum recomputed: each field is checked as a model.pt's would be."""
     bad = _rewrite(exported[1], tmp_path / "fields.onnx", changes=changes, resign=True)
     assert _refused(bad) == f"{bad}: invalid model file: {problem}"
+
+
+def test_a_batch_cut_into_one_slice_per_core_gives_the_same_logits(exported):
+    """Slices run side by side (one thread each) must equal one run of the whole batch."""
+    x = np.random.default_rng(5).normal(0, 1, (7, 3, 3000)).astype(np.float32)
+    one, three = OnnxRunner(exported[1], threads=1), OnnxRunner(exported[1], threads=3)
+    assert three.workers == 3 and three.session.get_session_options().intra_op_num_threads == 1
+    np.testing.assert_allclose(three.logits(x), one.logits(x), rtol=0, atol=1e-5)
+    assert three.logits(x[:1]).shape == (1, 5)  # a batch of one is not cut

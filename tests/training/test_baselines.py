@@ -72,6 +72,15 @@ def test_a_baseline_trains_stages_exports_and_fine_tunes(baseline, synthetic_pre
     assert rc == 0, capsys.readouterr().err
     onnx_stages = _stages(staged_onnx / (psg.stem + ".hypnogram.csv"))
     assert sum(a == b for a, b in zip(torch_stages, onnx_stages)) >= 0.99 * len(torch_stages)
+    # its int8 form (a sequence network's windows calibrated as staging sends them)
+    int8_path = tmp_path / "m-int8.onnx"
+    assert main(["export", "--model", str(out / "model.pt"), "--onnx", str(int8_path), "--int8",
+                 "--calibration-epochs", "64"]) == 0, capsys.readouterr().err
+    rc = main(["stage", str(psg), "--model", str(int8_path), "--out", str(tmp_path / "staged_int8"), "--no-plots",
+               "--no-report", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    int8_stages = _stages(tmp_path / "staged_int8" / (psg.stem + ".hypnogram.csv"))
+    assert sum(a == b for a, b in zip(onnx_stages, int8_stages)) >= 0.9 * len(onnx_stages)
 
     capsys.readouterr()
     assert main(["model-info", str(onnx_path), "--json"]) == 0

@@ -158,6 +158,13 @@ def test_a_context_model_exports_to_onnx_and_stages_the_same_without_torch(conte
             "print(p.context, p.probabilities(np.zeros((7, 3, 3000), np.float32)).shape, 'torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == ["5", "(7,", "5)", "False"], done.stderr[-2000:]
+    # its int8 form: both entries (epochs, windows) calibrated on the feeds staging sends
+    from isatsleepnet.inference.quantize import calibration_from_training, quantize_onnx
+
+    runs = calibration_from_training(load_predictor(tmp_path / "m.onnx", threads=1), 320)
+    summary = quantize_onnx(tmp_path / "m.onnx", tmp_path / "q.onnx", runs, source="training data", threads=1)
+    via_int8 = predict_prepared(load_predictor(tmp_path / "q.onnx", threads=1), recording)
+    assert summary["agreement"] >= 0.9 and (via_int8.argmax(1) == via_onnx.argmax(1)).mean() >= 0.9
 
 
 def test_stage_evaluate_and_the_api_run_a_context_model(context_run, tmp_path):

@@ -69,6 +69,22 @@ def _stage_counts(counts: dict[str, Any]) -> list[str]:
     return lines or ["- epochs per stage: not recorded"]
 
 
+def _quantization_lines(quantization: Any) -> list[str]:
+    """An int8 export's section: how it was quantised and how far it agrees with its float model."""
+    if not isinstance(quantization, dict):
+        return []
+    calibration = quantization.get("calibration") or {}
+    agreement, difference = quantization.get("agreement_with_float"), quantization.get("max_probability_difference")
+    return ["## Quantisation", "",
+            f"- this file is the int8 form of the float32 model (weights sha1 "
+            f"`{quantization.get('float_weights_sha1')}`): {quantization.get('method')}",
+            f"- calibrated on {calibration.get('epochs')} epochs ({calibration.get('runs')} runs) of "
+            f"{calibration.get('source')}",
+            f"- on those epochs, int8 and float32 give the same stage to "
+            f"{'unknown' if agreement is None else f'{100 * agreement:.2f} %'} of epochs; largest probability "
+            f"difference {'unknown' if difference is None else f'{difference:.3g}'}", ""]
+
+
 def card_markdown(card: dict[str, Any]) -> str:
     """The Markdown of a model card, every section present (unknown values say so)."""
     arch, ctx, inp = card["architecture"], card["context"], card["input"]
@@ -77,6 +93,7 @@ def card_markdown(card: dict[str, Any]) -> str:
     if card.get("synthetic_warning"):
         lines += [f"> **WARNING: {card['synthetic_warning']}.**", ""]
     lines += [f"- weights sha1: `{card.get('weights_sha1')}`", f"- file sha256: `{_value(card.get('sha256'))}`", ""]
+    lines += _quantization_lines(card.get("quantization"))
     lines += ["## Architecture and size", "",
               f"- {arch['name']}, size: {arch.get('size') or 'custom (no named size)'}",
               f"- parameters: {arch['parameters']:,}" if arch.get("parameters") else "- parameters: unknown"]

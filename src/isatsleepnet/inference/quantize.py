@@ -1,0 +1,250 @@
+"""int8 ONNX models: ONNX Runtime's static quantisation, calibrated on the model's own inputs.
+
+Why static (QDQ) and not dynamic: the network's time goes to convolutions, which only
+static quantisation turns into integer kernels (``QLinearConv``); every current x86 CPU
+runs those at several times the float32 rate (AVX2 ``vpmaddubsw``, AVX-512/AVX VNNI,
+AMX). Weights are quantised per output channel (signed), activations per tensor
+(unsigned), from the ranges seen on *calibration epochs*. Softmax stays float32, and so do
+the nodes on either side of it (:func:`softmax_neighbours`): ONNX Runtime's
+``QLinearSoftmax`` ran five times slower than the float one on this project's machine
+(see docs/staging.md). The LSTM stays float32 (no static integer LSTM in ONNX Runtime).
+
+Calibration epochs are what the model will see: whole runs of consecutive epochs (so
+that a context or sequence model sees real windows), read and normalised exactly as
+staging reads them, either from recordings the user names or from the model's own
+training data (its prepared dataset and training subjects, as its metadata names them).
+The feeds the float model's staging sends for them are recorded and replayed to the
+calibrator, so that every input of every graph (epochs, windows) is calibrated the
+same way. The int8 model is then compared with the float one on the same epochs:
+the share of epochs given the same stage and the largest probability difference
+go into its metadata and model card (``isatsleepnet model-info``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from isatsleepnet.atomic import atomic_path
+from isatsleepnet.errors import IsatSleepNetError, SettingError
+from isatsleepnet.inference.onnx_backend import CHECKSUM_KEY, METADATA_KEY, OnnxRunner, onnx_sha256
+
+logger = logging.getLogger(__name__)
+
+QUANTIZED_OPS = ("Conv", "MatMul", "Gemm", "Add", "Mul", "AveragePool", "MaxPool", "Relu", "Transpose", "Concat",
+                 "Reshape", "Split", "Sigmoid")
+"""Operators given integer kernels (except next to a Softmax); Softmax and LSTM stay float32 (see the module's
+docstring)."""
+RUN_EPOCHS = 32  # consecutive epochs per calibration run: longer than any context or sequence window in use
+AGREEMENT_GOAL = 0.99  # below this share of calibration epochs staged alike, the export warns
+METHOD = "int8 static (ONNX Runtime QDQ: per-channel int8 weights, uint8 activations)"
+
+
+@dataclass(frozen=True)
+class CalibrationRun:
+    """Consecutive epochs of one recording (µV, (n, channels, samples)) and their numbers on its grid."""
+
+    epochs: np.ndarray
+    index: np.ndarray
+
+
+def calibration_from_recordings(predictor: Any, recordings: Sequence[str | Path], epochs: int) -> list[CalibrationRun]:
+    """Runs of :data:`RUN_EPOCHS` epochs spread evenly over each recording, about ``epochs`` in all.
+
+    Each recording is read as `stage` reads it (the model's channels, derivations, rate).
+    """
+    from isatsleepnet.inference.raw import RawRecording
+
+    if not recordings:
+        raise SettingError("calibrate", "names no recording")
+    per_recording = max(1, round(epochs / RUN_EPOCHS / len(recordings)))
+    runs = []
+    for path in recordings:
+        recording = RawRecording.open(path, predictor.inputs)
+        for first in _run_starts(recording.n_epochs, per_recording):
+            index = recording.available(first, first + RUN_EPOCHS)
+            if len(index):
+                runs.append(CalibrationRun(recording.read(index=index), index))
+    return runs
+
+
+def calibration_from_training(predictor: Any, epochs: int) -> list[CalibrationRun]:
+    """Runs spread over the model's training recordings (its prepared dataset, its training subjects)."""
+    from isatsleepnet.data.store import PreparedDataset
+
+    training = predictor.meta.get("training") or {}
+    folder, subjects = training.get("data"), set(training.get("train_subjects") or [])
+    if not folder or not Path(str(folder)).is_dir() or not subjects:
+        raise SettingError("calibrate", f"is needed: the model's training data ({folder or 'not named'}) is not on this "
+                                        "machine; name recordings like the ones it will stage")
+    data = PreparedDataset(folder)
+    recordings = [r for r in data if r.subject in subjects]
+    if not recordings:
+        raise SettingError("calibrate", f"is needed: {folder} holds none of the model's training subjects")
+    per_recording = max(1, round(epochs / RUN_EPOCHS / len(recordings)))
+    runs = []
+    for recording in recordings:
+        channels = [recording.channels.index(c) for c in predictor.inputs.channels]
+        real = np.flatnonzero(recording.real)
+        for first in _run_starts(len(real), per_recording):
+            positions = real[first : first + RUN_EPOCHS]
+            index = np.round(recording.onsets[positions] / predictor.inputs.epoch_seconds).astype(np.int64)
+            runs.append(CalibrationRun(np.asarray(recording.epochs[positions], np.float32)[:, channels], index))
+    return runs
+
+
+def _run_starts(n_epochs: int, runs: int) -> list[int]:
+    """First epochs of ``runs`` runs spread evenly over ``n_epochs`` (fewer when the recording is short)."""
+    if n_epochs <= RUN_EPOCHS:
+        return [0] if n_epochs else []
+    return sorted({int(x) for x in np.linspace(0, n_epochs - RUN_EPOCHS, runs)})
+
+
+class _RecordingSession:
+    """An ONNX Runtime session that keeps a copy of every feed it is run with (for the calibrator)."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+        self.feeds: list[dict[str, np.ndarray]] = []
+
+    def run(self, outputs: Any, feeds: dict[str, np.ndarray], *args: Any) -> Any:
+        self.feeds.append({name: np.array(value) for name, value in feeds.items()})
+        return self._session.run(outputs, feeds, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+def _probabilities(predictor: Any, runs: Sequence[CalibrationRun]) -> np.ndarray:
+    return np.concatenate([predictor.probabilities(run.epochs, 64, run.index) for run in runs])
+
+
+def quantize_onnx(float_path: str | Path, out: str | Path, runs: Sequence[CalibrationRun], *,
+                  source: str, threads: int | None = None) -> dict[str, Any]:
+    """Write ``out``, the int8 form of the exported ``float_path``, calibrated on ``runs``; returns a summary.
+
+    ``source`` says where the calibration epochs came from (written into the metadata).
+
+    Examples
+    --------
+    >>> summary = quantize_onnx("model.onnx", "model-int8.onnx", runs, source="n1.edf")  # doctest: +SKIP
+    >>> summary["agreement"], summary["max_probability_difference"]  # doctest: +SKIP
+    (0.996, 0.041)
+    """
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from isatsleepnet.inference.predictor import Predictor, load_predictor
+
+    if not runs:
+        raise SettingError("calibrate", "gave no epochs to calibrate on")
+    float_path, out = Path(float_path), Path(out)
+    runner = OnnxRunner(float_path, threads=threads)
+    meta = runner.metadata()
+    if meta.get("quantization"):
+        raise IsatSleepNetError(f"{float_path}: already quantised ({meta['quantization'].get('method')})")
+    recorder = runner.session = _RecordingSession(runner.session)
+    float_model = Predictor("onnx", float_path, meta, runner.logits, runner.context if runner.context_length else None)
+    expected = _probabilities(float_model, runs)
+    feeds = recorder.feeds
+
+    class Feeds(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._next = iter(feeds)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self._next, None)
+
+    with tempfile.TemporaryDirectory(prefix="isatsleepnet-int8-") as work:
+        prepared, quantized = Path(work) / "prepared.onnx", Path(work) / "int8.onnx"
+        try:
+            quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
+            _quiet(lambda: quantize_static(
+                str(prepared), str(quantized), Feeds(), quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                op_types_to_quantize=list(QUANTIZED_OPS), nodes_to_exclude=softmax_neighbours(prepared)))
+        except Exception as exc:  # noqa: BLE001 - the quantiser's errors are long; keep the first line
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise IsatSleepNetError(f"{float_path}: int8 quantisation failed: {first}") from None
+        proto = onnx.load(str(quantized))
+        del proto.metadata_props[:]
+        graph_sha1 = hashlib.sha1(proto.SerializeToString()).hexdigest()  # the int8 network's own identity
+        quantization = {"method": METHOD, "calibration": {"source": source, "epochs": int(len(expected)),
+                                                           "runs": len(runs)},
+                        "float_weights_sha1": meta.get("weights_sha1")}
+        int8_meta = {**meta, "weights_sha1": graph_sha1, "quantization": quantization}
+        _save(proto, int8_meta, quantized)
+        got = _probabilities(load_predictor(quantized, threads=threads), runs)
+        agreement = float((got.argmax(axis=1) == expected.argmax(axis=1)).mean())
+        difference = float(np.abs(got - expected).max())
+        quantization.update(agreement_with_float=agreement, max_probability_difference=difference)
+        int8_meta["card"] = _card_with(meta.get("card"), quantization, graph_sha1)
+        with atomic_path(out) as tmp:
+            _save(proto, int8_meta, tmp)
+            OnnxRunner(tmp, threads=1)  # the file as written opens and passes its own checks
+    if agreement < AGREEMENT_GOAL:
+        logger.warning("the int8 model gives the float32 model's stage to only %.1f %% of the calibration epochs: "
+                       "calibrate on more epochs or more recordings, or stage with the float32 model",
+                       100 * agreement)
+    return {"path": str(out), "bytes": out.stat().st_size, "epochs": int(len(expected)), "agreement": agreement,
+            "max_probability_difference": difference}
+
+
+def softmax_neighbours(path: Path) -> list[str]:
+    """The nodes that feed a Softmax or read its output: left in float32, so that no quantised tensor
+    enters or leaves a Softmax. Otherwise ONNX Runtime fuses the pattern into ``QLinearSoftmax``,
+    which ran five times slower than the float Softmax here (docs/staging.md)."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    producer = {output: node.name for node in graph.node for output in node.output}
+    names = set()
+    for node in graph.node:
+        if node.op_type == "Softmax":
+            names.update(producer[i] for i in node.input if i in producer)
+            names.update(other.name for other in graph.node if set(other.input) & set(node.output))
+    return sorted(names)
+
+
+def _save(proto: Any, meta: dict[str, Any], path: Path) -> None:
+    """``proto`` with ``meta`` as its isatsleepnet metadata, checksummed as :func:`export_onnx` does."""
+    import onnx
+
+    meta = json.loads(json.dumps({k: v for k, v in meta.items() if k != CHECKSUM_KEY}, default=str))
+    meta[CHECKSUM_KEY] = onnx_sha256(proto, meta)
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(meta)
+    onnx.save(proto, str(path))
+
+
+def _card_with(card: Any, quantization: dict[str, Any], weights_sha1: str) -> Any:
+    """The float model's card, saying that this file is its int8 form and how far the two agree."""
+    if not isinstance(card, dict):
+        return card
+    return {**card, "weights_sha1": weights_sha1, "quantization": quantization}
+
+
+def _quiet(call: Any) -> Any:
+    """The quantiser logs a warning per tensor whose type it cannot infer (shape tensors), and numpy warns of
+    a tensor that never changed (zero range): not the user's business; the agreement measured after is."""
+    import warnings
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return call()
+    finally:
+        root.setLevel(level)

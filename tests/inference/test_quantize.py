@@ -1,0 +1,128 @@
+"""`export --int8`: a statically quantised model, calibrated on the model's own inputs, that stages like its float one."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+from isatsleepnet.cli.main import main  # noqa: E402
+from isatsleepnet.inference.onnx_backend import METADATA_KEY  # noqa: E402
+from isatsleepnet.inference.predictor import load_predictor  # noqa: E402
+from isatsleepnet.inference.quantize import RUN_EPOCHS, _run_starts, quantize_onnx  # noqa: E402
+from tests.inference import trained_model, write_night  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> tuple[Path, Path, Path, Path]:
+    """(model.pt, its float ONNX export, its int8 export calibrated on its training data, the raw nights)."""
+    model, raw = trained_model(tmp_path_factory.getbasetemp())
+    folder = tmp_path_factory.mktemp("int8")
+    assert main(["export", "--model", str(model), "--onnx", str(folder / "float.onnx")]) == 0
+    assert main(["export", "--model", str(model), "--onnx", str(folder / "int8.onnx"), "--int8"]) == 0
+    return model, folder / "float.onnx", folder / "int8.onnx", raw
+
+
+def _metadata(path: Path) -> dict:
+    import onnx
+
+    proto = onnx.load(str(path))
+    return json.loads(next(e.value for e in proto.metadata_props if e.key == METADATA_KEY))
+
+
+def _stages(path: Path) -> list[str]:
+    with path.open() as f:
+        return [row["stage"] for row in csv.DictReader(f)]
+
+
+def test_the_int8_file_holds_integer_convolutions_and_says_how_it_was_made(models, capsys):
+    import onnx
+
+    model, float_path, int8_path, _ = models
+    ops = {node.op_type for node in onnx.load(str(int8_path)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops and "Softmax" in ops  # Softmax stays float32
+    weights = [t for t in onnx.load(str(int8_path)).graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert weights  # int8 weights, not only quantised activations
+    meta, float_meta = _metadata(int8_path), _metadata(float_path)
+    q = meta["quantization"]
+    assert q["float_weights_sha1"] == float_meta["weights_sha1"] != meta["weights_sha1"]  # its own identity
+    assert q["calibration"]["epochs"] == 320 and "training data" in q["calibration"]["source"]
+    assert 0.9 <= q["agreement_with_float"] <= 1.0 and 0 <= q["max_probability_difference"] < 0.5
+    assert main(["model-info", str(int8_path)]) == 0
+    card = capsys.readouterr().out
+    assert "## Quantisation" in card and f"{100 * q['agreement_with_float']:.2f} %" in card
+    assert main(["model-info", str(float_path)]) == 0
+    assert "Quantisation" not in capsys.readouterr().out
+    assert int8_path.stat().st_size < 0.6 * float_path.stat().st_size
+
+
+def test_the_int8_model_stages_like_the_float_one(models, write_edf, tmp_path):
+    _, float_path, int8_path, _ = models
+    night = write_night(write_edf, tmp_path / "n.edf", 40, seed=8)
+    stages = {}
+    for name, path in (("float", float_path), ("int8", int8_path)):
+        assert main(["stage", str(night), "--model", str(path), "--out", str(tmp_path / name), "--no-plots",
+                     "--no-report", "--threads", "1", "--quiet"]) == 0
+        stages[name] = _stages(tmp_path / name / "n.hypnogram.csv")
+    same = np.mean([a == b for a, b in zip(stages["float"], stages["int8"])])
+    assert len(stages["int8"]) == 40 and same >= 0.9
+    summary = json.loads((tmp_path / "int8" / "n.sleep_stats.json").read_text())
+    assert summary["model"]["backend"] == "onnx"
+
+
+def test_calibration_on_named_recordings(models, tmp_path, capsys):
+    model, _, _, raw = models
+    out = tmp_path / "cal.onnx"
+    night = sorted(raw.glob("*PSG.edf"))[0]
+    assert main(["export", "--model", str(model), "--onnx", str(out), "--int8", "--calibrate", str(night),
+                 "--calibration-epochs", "64"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith(f"wrote {out} (int8, ") and "on 64 calibration epochs: " in line
+    assert _metadata(out)["quantization"]["calibration"] == {"source": night.name, "epochs": 64, "runs": 2}
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["--calibrate", "x.edf"], "--calibrate calibrates an int8 model: give --int8 too"),
+    (["--int8", "--calibration-epochs", "0"], "--calibration-epochs must be at least 1, not 0"),
+])
+def test_wrong_settings_are_one_line(models, tmp_path, capsys, argv, problem):
+    model = models[0]
+    assert main(["export", "--model", str(model), "--onnx", str(tmp_path / "m.onnx"), *argv]) == 2
+    assert capsys.readouterr().err.strip() == f"isatsleepnet export: error: {problem}"
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_without_its_training_data_the_model_asks_for_recordings(models, tmp_path, capsys):
+    from isatsleepnet.model.file import load_model_file
+
+    model_file = load_model_file(models[0])
+    model_file.training = {**model_file.training, "data": str(tmp_path / "gone")}
+    model_file.save(tmp_path / "moved.pt")
+    assert main(["export", "--model", str(tmp_path / "moved.pt"), "--onnx", str(tmp_path / "m.onnx"), "--int8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("isatsleepnet export: error: --calibrate is needed: the model's training data (") and \
+        err.endswith("gone) is not on this machine; name recordings like the ones it will stage")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_an_int8_model_is_not_quantised_twice(models, tmp_path):
+    from isatsleepnet.errors import IsatSleepNetError
+    from isatsleepnet.inference.quantize import CalibrationRun
+
+    int8_path = models[2]
+    run = CalibrationRun(np.zeros((4, 3, 3000), np.float32), np.arange(4))
+    with pytest.raises(IsatSleepNetError, match="already quantised"):
+        quantize_onnx(int8_path, tmp_path / "again.onnx", [run], source="zeros")
+    assert load_predictor(int8_path, threads=1).meta["quantization"]["method"].startswith("int8 static")
+
+
+def test_runs_spread_over_the_recording():
+    assert _run_starts(10, 3) == [0] and _run_starts(0, 3) == []
+    starts = _run_starts(1000, 4)
+    assert starts[0] == 0 and starts[-1] == 1000 - RUN_EPOCHS and len(starts) == 4
