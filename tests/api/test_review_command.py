@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _review(*argv: str | Path) -> tuple[subprocess.Popen, list[str]]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), "PYTHONFAULTHANDLER": "1"}
     process = subprocess.Popen([sys.executable, "-m", "isatsleepnet.cli.main", "review", *map(str, argv),
                                 "--no-browser", "--reviewer", "ana"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=env)
@@ -27,6 +27,17 @@ def _review(*argv: str | Path) -> tuple[subprocess.Popen, list[str]]:
     return process, lines
 
 
+def _interrupt(process: subprocess.Popen) -> None:
+    """Ctrl+C, as a user stops the server; a process still running a minute later shows where it hangs."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+        out, err = process.communicate(timeout=30)
+        raise AssertionError(f"review did not stop on Ctrl+C:\n{out[-2000:]}\n{err[-6000:]}") from None
+
+
 def test_a_recording_is_staged_then_reviewed_with_its_second_scorer(files, tmp_path):
     psg, hypnogram, model = files
     out = tmp_path / "staged"
@@ -37,13 +48,11 @@ def test_a_recording_is_staged_then_reviewed_with_its_second_scorer(files, tmp_p
         assert (out / f"{psg.stem}.hypnogram.csv").is_file() and night["name"] == psg.stem
         assert night["expert"] is not None and night["agreement_with_expert"]["epochs"] > 0
     finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=60)
+        _interrupt(process)
     assert process.returncode == 0
     process, lines = _review(psg, "--model", model, "--out", out)  # the second time: reopened, not staged again
     try:
         assert lines[0] == f"reopening the staging in {out / (psg.stem + '.hypnogram.csv')} (delete it to stage again)"
     finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=60)
+        _interrupt(process)
     assert process.returncode == 0
