@@ -10,6 +10,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from tests.review.conftest import ctrl_c_reaches_it
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -17,7 +19,7 @@ def _review(*argv: str | Path) -> tuple[subprocess.Popen, list[str]]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), "PYTHONFAULTHANDLER": "1"}
     process = subprocess.Popen([sys.executable, "-m", "isatsleepnet.cli.main", "review", *map(str, argv),
                                 "--no-browser", "--reviewer", "ana"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env)
+                               stderr=subprocess.PIPE, text=True, env=env, preexec_fn=ctrl_c_reaches_it)
     lines = []
     while not (lines and lines[-1].startswith("http")):
         line = process.stdout.readline()

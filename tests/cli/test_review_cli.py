@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from isatsleepnet.cli.main import main
-from tests.review.conftest import write_staged
+from tests.review.conftest import ctrl_c_reaches_it, write_staged
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,7 @@ def test_review_serves_until_ctrl_c_and_refuses_requests_without_the_token(tmp_p
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     process = subprocess.Popen([sys.executable, "-m", "isatsleepnet.cli.main", "review", str(staged), "--no-browser",
                                 "--reviewer", "ana"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=env)
+                               env=env, preexec_fn=ctrl_c_reaches_it)
     try:
         lines = [process.stdout.readline() for _ in range(3)]
         assert lines[0].startswith("reviewing night as ana: 0 of 2 flagged epochs reviewed"), lines
@@ -98,7 +98,8 @@ def test_a_recording_changed_since_staging_is_refused(tmp_path, write_edf, capsy
 def _start(staged: Path, *extra: str) -> tuple[subprocess.Popen, str, str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     process = subprocess.Popen([sys.executable, "-m", "isatsleepnet.cli.main", "review", str(staged), "--no-browser",
-                                *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                                *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=ctrl_c_reaches_it)
     lines = [process.stdout.readline() for _ in range(3)]
     url = next((line.strip() for line in lines if line.startswith("http://")), "")
     if not url:
@@ -134,9 +135,9 @@ def test_kill_9_of_the_server_loses_no_acknowledged_edit(tmp_path, write_edf):
         assert night["stages"][8] == "REM"  # epoch 8 set at version 9, then undone: the model's REM again
         assert night["reviewed"][:8] == ["ana"] * 8 and night["reviewed"][8] == ""
     finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=30)
-    assert process.returncode == 0
+        process.send_signal(signal.SIGTERM)  # `kill PID` stops it as cleanly as Ctrl+C
+        out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0 and "review saved:" in out
 
 
 def test_a_folder_of_nights_opens_all_or_none(tmp_path, write_edf):

@@ -15,6 +15,15 @@ START = dt.datetime(2026, 12, 5, 22, 30, 0)
 MODEL_STAGES = ["W", "W", "N1", "N2", "N2", "N3", "N3", "N2", "REM", "REM", "N1", "W"]
 
 
+def ctrl_c_reaches_it() -> None:
+    """For a server started by a test (Popen's preexec_fn): SIGINT back to Python's Ctrl+C, even when the
+    tests themselves run in the background of a shell without job control, which ignores SIGINT in its
+    children (a child inherits that, and Python then installs no KeyboardInterrupt)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def write_staged(folder: Path, stages: list[str] = MODEL_STAGES, *, name: str = "night",
                  expert: list[str] | None = None) -> Path:
     """NAME.hypnogram.csv and .json as `stage` writes them; the model is sure of all but epochs 2 and 10."""

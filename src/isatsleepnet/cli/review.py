@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import signal
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +32,7 @@ Reopening a night continues its review, undo history included. The recording and
 the staged files are never changed.
 
 The server listens on 127.0.0.1 (this machine only) on a free port; the printed
-address carries a random token, and a request without it is refused. Ctrl+C stops it."""
+address carries a random token, and a request without it is refused. Ctrl+C (or `kill PID`) stops it."""
 
 EPILOG = """\
 keys on the page: W/0 1 2 3 R/5 set the stage; Left/Right step; PageUp/PageDown page;
@@ -81,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
             for review, _ in nights:
                 review.close()
             raise
+    main_thread = threading.current_thread() is threading.main_thread()  # only there can a handler be set
+    previous = signal.signal(signal.SIGTERM, _interrupted) if main_thread else None  # `kill PID`: as Ctrl+C
     try:  # Ctrl+C is how a review ends, whenever it comes: every edit is already on disk
         _announce(server, args.browser)
         server.wait()
@@ -88,9 +92,16 @@ def run(args: argparse.Namespace) -> int:
         pass
     finally:
         server.stop()
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     for review in server.reviews:
         print(f"review saved: {review.path('.reviewed.csv')}")
     return 0
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    """SIGTERM, as a service manager or `kill` sends it: the same clean stop as Ctrl+C."""
+    raise KeyboardInterrupt
 
 
 def _announce(server: ReviewServer, browser: bool) -> None:
