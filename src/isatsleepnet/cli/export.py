@@ -62,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
         raise SettingError("calibration_epochs", f"must be at least 1, not {args.calibration_epochs}")
     require_training("`export`")
     model_file = load_model_file(args.model)
+    if args.int8 and not args.calibrate:  # said now, not after the float export
+        from isatsleepnet.inference.quantize import training_data_of
+
+        training_data_of(model_file.training or {})
     if not args.int8:
         info = export_onnx(model_file, args.onnx, opset=args.opset, tolerance=args.tolerance)
         print(f"wrote {info['path']} ({info['bytes'] / 1e6:.1f} MB, opset {info['opset']}); "

@@ -76,15 +76,22 @@ def calibration_from_recordings(predictor: Any, recordings: Sequence[str | Path]
     return runs
 
 
+def training_data_of(training: dict[str, Any]) -> Path:
+    """The prepared dataset a model was trained on, from its training metadata, if it is on this machine
+    (checked before any work: without it, calibration needs recordings)."""
+    folder, subjects = training.get("data"), training.get("train_subjects")
+    if not folder or not Path(str(folder)).is_dir() or not subjects:
+        raise SettingError("calibrate", f"is needed: the model's training data ({folder or 'not named'}) is not on this "
+                                        "machine; name recordings like the ones it will stage")
+    return Path(str(folder))
+
+
 def calibration_from_training(predictor: Any, epochs: int) -> list[CalibrationRun]:
     """Runs spread over the model's training recordings (its prepared dataset, its training subjects)."""
     from isatsleepnet.data.store import PreparedDataset
 
     training = predictor.meta.get("training") or {}
-    folder, subjects = training.get("data"), set(training.get("train_subjects") or [])
-    if not folder or not Path(str(folder)).is_dir() or not subjects:
-        raise SettingError("calibrate", f"is needed: the model's training data ({folder or 'not named'}) is not on this "
-                                        "machine; name recordings like the ones it will stage")
+    folder, subjects = training_data_of(training), set(training["train_subjects"])
     data = PreparedDataset(folder)
     recordings = [r for r in data if r.subject in subjects]
     if not recordings:
