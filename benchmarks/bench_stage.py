@@ -91,6 +91,7 @@ if engine == "yasa":
     phases["predict"] = time.perf_counter() - t
     n_epochs = len(proba)
 else:
+    from pathlib import Path
     from isatsleepnet.inference.options import StageOptions
     from isatsleepnet.inference.predictor import load_predictor
     from isatsleepnet.inference.stage import stage_recording
@@ -101,8 +102,8 @@ else:
                                      "torch-small": "model-small.pt"}.get(engine, f"model-{engine}.pt"))
     predictor = load_predictor(model, threads=threads)
     phases["load model"] = time.perf_counter() - t
-    options = StageOptions(trim=case == "trimmed")
     hypnogram = os.path.join(data_dir, "SC4001EC-Hypnogram.edf") if case == "trimmed" else None
+    options = StageOptions(trim=case == "trimmed", hypnograms=[Path(hypnogram)] if hypnogram else None)
     result = stage_recording(os.path.join(data_dir, "SC4001E0-PSG.edf"), predictor, out_dir, options,
                              hypnogram=hypnogram)
     phases.update(result.timings)
@@ -129,8 +130,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def make_models(folder: Path) -> dict[str, float]:
-    """Paper-size (model.pt, and its ONNX export) and small (model-small.pt) models with random weights."""
+def make_models(folder: Path, engines: list[str]) -> dict:
+    """Paper-size (model.pt) and small (model-small.pt) models with random weights, and the ONNX files the
+    ``engines`` run: the float32 export (onnx) and the int8 ones (onnx-int8, onnx-int8-small)."""
     from isatsleepnet.inference.onnx_backend import export_onnx
     from isatsleepnet.model import model_size_options
 
@@ -141,28 +143,33 @@ def make_models(folder: Path) -> dict[str, float]:
     small_file.save(folder / "model-small.pt")
     for name in BASELINES:
         _random_model_file({}, name, channels=["EEG Fpz-Cz"])[0].save(folder / f"model-{name}.pt")
+    setup: dict = {"parameters": parameters, "small_parameters": small_parameters, "int8": {}}
+    if "onnx" in engines:
+        t = time.perf_counter()
+        info = export_onnx(model_file, folder / "model.onnx")
+        setup["export_s"], setup["export_difference"] = time.perf_counter() - t, info["max_probability_difference"]
     t = time.perf_counter()
-    info = export_onnx(model_file, folder / "model.onnx")
-    export_s = time.perf_counter() - t
-    export_onnx(small_file, folder / "model-small.onnx")
-    t = time.perf_counter()
-    int8 = {name: _quantize(folder, name) for name in ("model", "model-small")}
-    return {"parameters": parameters, "small_parameters": small_parameters, "export_s": export_s,
-            "export_difference": info["max_probability_difference"], "int8_s": time.perf_counter() - t,
-            "int8": int8}
+    for engine, name, file in (("onnx-int8", "model", model_file), ("onnx-int8-small", "model-small", small_file)):
+        if engine in engines:
+            setup["int8"][name] = _quantize(folder, name, file)
+    setup["int8_s"] = time.perf_counter() - t
+    return setup
 
 
-def _quantize(folder: Path, name: str) -> dict:
-    """``name``-int8.onnx from ``name``.onnx, calibrated on 320 epochs of a synthetic night."""
+def _quantize(folder: Path, name: str, model_file) -> dict:  # noqa: ANN001 - a ModelFile
+    """``name``-int8.onnx from the int8 form of ``model_file`` (as `export --int8`), calibrated on 320 epochs of
+    a synthetic night."""
     from isatsleepnet.data.synthetic import SynthConfig, synthesize
+    from isatsleepnet.inference.onnx_backend import export_onnx
     from isatsleepnet.inference.predictor import load_predictor
     from isatsleepnet.inference.quantize import calibration_from_recordings, quantize_onnx
 
     night = folder / "calibration" / "SC4001E0-PSG.edf"
     if not night.is_file():
         synthesize(night.parent, SynthConfig(layout="sleep-edf", subjects=1, hours=3.0, seed=5), progress=False)
-    runs = calibration_from_recordings(load_predictor(folder / f"{name}.onnx"), [night], 320)
-    return quantize_onnx(folder / f"{name}.onnx", folder / f"{name}-int8.onnx", runs, source="a synthetic night")
+    graph = export_onnx(model_file, folder / f"{name}-int8-graph.onnx", form="int8")["path"]
+    runs = calibration_from_recordings(load_predictor(graph), [night], 320)
+    return quantize_onnx(graph, folder / f"{name}-int8.onnx", runs, source="a synthetic night")
 
 
 def _random_model_file(overrides: dict, architecture: str = "isatsleepnet",
@@ -260,11 +267,12 @@ def main(argv: list[str] | None = None) -> None:
     except PackageNotFoundError as exc:
         raise SystemExit(f"missing package {exc} (the benchmark needs yasa: pip install yasa)") from None
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; {versions}", flush=True)
-    setup = make_models(models)
+    setup = make_models(models, args.engines)
     print(f"models: {setup['parameters'] / 1e6:.2f} M parameters, small {setup['small_parameters'] / 1e6:.2f} M "
-          f"(random weights); ONNX export "
-          f"{setup['export_s']:.1f} s (once), ONNX vs torch max probability difference "
-          f"{setup['export_difference']:.1e}; int8 exports {setup['int8_s']:.1f} s", flush=True)
+          "(random weights)"
+          + (f"; ONNX export {setup['export_s']:.1f} s (once), ONNX vs torch max probability difference "
+             f"{setup['export_difference']:.1e}" if "export_s" in setup else "")
+          + (f"; int8 exports {setup['int8_s']:.1f} s" if setup["int8"] else ""), flush=True)
     for name, q in setup["int8"].items():
         print(f"  {name}-int8.onnx: {q['bytes'] / 1e6:.1f} MB; int8 vs float32 on its {q['epochs']} calibration "
               f"epochs: {100 * q['agreement']:.2f} % same stage, max probability difference "

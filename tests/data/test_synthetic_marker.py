@@ -87,3 +87,18 @@ def test_the_training_warning_needs_synthetic_recordings():
         "this model was trained on synthetic recordings (3 of 5): its stages of a real recording are not sleep staging")
     assert synthetic_training_warning({"synthetic_recordings": 0, "real_recordings": 2}) is None
     assert synthetic_training_warning({}) is None and synthetic_training_warning(None) is None
+
+
+def test_reading_the_mark_does_not_load_the_signal_generators():
+    """`stage` reads the mark (and model cards its warning) on every run: the package's generators, which
+    load scipy.signal and scipy.ndimage (~0.8 s), load only when a night is made."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import isatsleepnet.data.synthetic.marker as m; "
+            "assert 'scipy.signal' not in sys.modules, 'loaded'; "
+            "from isatsleepnet.data.synthetic import SubjectProfile, simulate_channels; "
+            "assert 'scipy.signal' in sys.modules and callable(simulate_channels) and SubjectProfile; "
+            "import isatsleepnet.data.synthetic as s; assert not hasattr(s, 'no_such_name')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -248,3 +248,28 @@ def test_a_batch_cut_into_one_slice_per_core_gives_the_same_logits(exported):
     assert three.workers == 3 and three.session.get_session_options().intra_op_num_threads == 1
     np.testing.assert_allclose(three.logits(x), one.logits(x), rtol=0, atol=1e-5)
     assert three.logits(x[:1]).shape == (1, 5)  # a batch of one is not cut
+
+
+def test_the_float_export_computes_the_residual_convolutions_as_products_and_int8_keeps_them(exported, tmp_path):
+    """The export form: `export` writes the EOG residual convolutions as DFT matrix products (faster in ONNX
+    Runtime); the graph `export --int8` quantises keeps them as convolutions. Both pass the check against torch."""
+    import onnx
+
+    from isatsleepnet.inference.onnx_backend import export_onnx
+    from isatsleepnet.model.file import load_model_file
+
+    model_file = load_model_file(exported[0])
+    info = export_onnx(model_file, tmp_path / "int8-form.onnx", form="int8")
+    assert info["max_probability_difference"] <= 1e-4
+
+    def ops(path: Path) -> list[str]:
+        return [node.op_type for node in onnx.load(str(path)).graph.node]
+
+    float_ops, int8_ops = ops(exported[1]), ops(tmp_path / "int8-form.onnx")
+    blocks = len(model_file.network_config().eog_res_dilations) * len(model_file.network_config().eog_roles)
+    assert int8_ops.count("Conv") - float_ops.count("Conv") == 2 * blocks
+    # folded, all but the EEG encoders' last (it follows a ReLU: nothing to fold it into)
+    assert float_ops.count("BatchNormalization") == len(model_file.network_config().eeg_roles)
+    with pytest.raises(IsatSleepNetError, match="unknown export form"):
+        export_onnx(model_file, tmp_path / "x.onnx", form="int4")
+    assert not (tmp_path / "x.onnx").exists()

@@ -12,15 +12,18 @@ Export a model file (model.pt) to ONNX with a dynamic batch axis: input "epochs"
 (batch, channels, samples) float32, normalised as the model file says (per-epoch
 z-score by default); output "logits" (batch, 5) for W, N1, N2, N3, REM.
 
-The exported graph is the eager network (use_fast_conv=False) built from the same
-weights: the fast path's FFT convolutions have no ONNX form. Before the file is
-kept, ONNX Runtime and torch are compared on random epochs and must agree within
-1e-4 in probability. The file carries the channels, roles, sampling rate, epoch
+The exported graph is the architecture's export form, built from the same weights:
+for ISATSleepNet, BatchNorm folded into the convolutions, the cross-modal projections
+packed, and the long EOG convolutions as DFT matrix products (about 3x faster than
+ONNX convolutions; the fast path's torch.fft has no ONNX form); the baselines export
+their eager graphs. Before the file is kept, ONNX Runtime and the eager torch network
+are compared on random epochs and must agree within 1e-4 in probability. The file carries the channels, roles, sampling rate, epoch
 length and normalisation as metadata, so `isatsleepnet stage --model OUT.onnx`
 needs nothing else (and does not load torch).
 
---int8 writes the int8 form instead (ONNX Runtime's static quantisation: integer
-convolutions and matrix products, Softmax and LSTM left in float32), calibrated on
+--int8 writes the int8 form instead (ONNX Runtime's static quantisation of the graph
+with its convolutions kept as convolutions: integer convolutions and matrix products,
+Softmax and LSTM left in float32), calibrated on
 epochs of recordings named with --calibrate (read as `stage` reads them), or by
 default on the model's own training data when its prepared dataset is on this
 machine. The share of calibration epochs given the same stage by int8 and float32,
@@ -78,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="isatsleepnet-export-") as work:
         float_path = Path(work) / "float.onnx"
-        info = export_onnx(model_file, float_path, opset=args.opset, tolerance=args.tolerance)
+        info = export_onnx(model_file, float_path, opset=args.opset, tolerance=args.tolerance, form="int8")
         print(f"float32 graph: ONNX Runtime vs torch: max probability difference "
               f"{info['max_probability_difference']:.1e}")
         predictor = load_predictor(float_path)

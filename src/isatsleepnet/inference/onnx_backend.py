@@ -1,15 +1,18 @@
 """Export a model file to ONNX, and run an exported file with ONNX Runtime.
 
-Why the eager graph: the fast path (``use_fast_conv=True``) computes the long EOG
-convolutions with complex FFT tensors and calls oneDNN-only linear kernels; neither
-has an ONNX form. The export therefore rebuilds the network with
-``use_fast_conv=False`` from the *same* state_dict (both variants have the same
-keys and shapes and compute the same function), exports that with the dynamo
-exporter and a dynamic batch axis, and checks on random epochs that ONNX Runtime
-and torch agree within 1e-4 in probability before the file is kept. (An export with the
-dilated EOG convolutions rewritten as overlap-save with DFT matrices, which ONNX can
-express, computed the same values but ran no faster on ONNX Runtime: 60 vs 60 epochs/s
-on one core, so the plain graph is kept.)
+What is exported: the architecture's export form (``Architecture.exported``; for
+ISATSleepNet :func:`~isatsleepnet.model.onnx_form.export_graph`), built from the model
+file's fast network. The fast path itself computes the long EOG convolutions with
+``torch.fft`` and calls oneDNN-only kernels, which have no ONNX form; the export form
+folds BatchNorm, packs the cross-modal projections and writes those convolutions as DFT
+matrix products in a channels-innermost layout, which ONNX Runtime runs ~3x faster than
+its ``Conv`` (an earlier try in the channels-first layout ran no faster: its transposes
+cost what the products saved; see ``onnx_form.py``). ``form="int8"`` keeps them as
+convolutions, for the integer kernels of :mod:`~isatsleepnet.inference.quantize`. It is
+exported with the dynamo exporter and a dynamic batch axis, and the file is kept only if
+ONNX Runtime agrees with the *eager* reference network within 1e-4 in probability on
+random epochs. Architectures without an export form (the baselines) export their eager
+graph.
 
 The ONNX file embeds what staging needs (roles, channels, rate, epoch length,
 normalisation, stages, model config, training summary) as metadata, so
@@ -89,22 +92,32 @@ def export_onnx(
     opset: int | None = None,
     tolerance: float = 1e-4,
     seed: int = 0,
+    form: str = "float",
 ) -> dict[str, Any]:
-    """Write ``out`` (.onnx) from a ModelFile; returns a summary with the checked difference."""
+    """Write ``out`` (.onnx) from a ModelFile; returns a summary with the checked difference.
+
+    The graph is the architecture's export form (``Architecture.exported``: for ISATSleepNet BatchNorm folded,
+    projections packed and, with ``form="float"``, the long EOG convolutions as DFT products; ``form="int8"``
+    keeps them as convolutions for :func:`~isatsleepnet.inference.quantize.quantize_onnx`). ONNX Runtime's
+    output is checked against the eager reference network over a run of epochs before the file is kept.
+    """
     _require("onnx", "onnxscript", "onnxruntime")
     import onnx
     import torch
 
-    model = model_file.build("eager", device="cpu")  # checked config and weights; the eager graph exports
+    if form not in ("float", "int8"):
+        raise IsatSleepNetError(f"unknown export form {form!r}; choose float or int8")
+    model = model_file.build("eager", device="cpu")  # checked config and weights: the reference the check compares to
+    graph = model_file.architecture_entry().export_graph(model_file.build("fast", device="cpu"), model, form=form)
     config = model_file.network_config(fast=False)
     n_channels, context = len(config.roles), int(getattr(config, "context", 0) or 0)  # context: ISATSleepNet's
     window = model_file.architecture_entry().window_length(config)  # a sequence network's windows: (W, L, C, S)
     g = torch.Generator().manual_seed(seed)
     example = torch.randn(2, *((window,) if window else ()), n_channels, config.n_samples, generator=g)
     batch = torch.export.Dim("batch", min=1, max=65536)
-    exported, inputs, names, outputs, shapes = model, (example,), [INPUT_NAME], [OUTPUT_NAME], ({0: batch},)
+    exported, inputs, names, outputs, shapes = graph, (example,), [INPUT_NAME], [OUTPUT_NAME], ({0: batch},)
     if context:  # the encoder's outputs per epoch, and the head over windows of them: two entries
-        exported = _context_graph(model)
+        exported = _context_graph(graph)
         width = config.n_classes + 2 * config.lstm_hidden
         inputs = (example, torch.randn(3, context, width, generator=g))
         names, outputs = [INPUT_NAME, WINDOWS_NAME], [OUTPUT_NAME, CONTEXT_OUTPUT_NAME]

@@ -95,6 +95,10 @@ class Architecture:
     fused
         Name of the network's method returning its eval-only inference graph
         (None: the fast graph in eval mode, one slice of the batch per core).
+    exported
+        ``"module:callable"`` turning the fast-graph network into the graph
+        `export` writes to ONNX, ``(network, form=...)`` with form ``"float"``
+        or ``"int8"`` (None: the eager graph is exported as it is).
     extractors
         The child modules ``--freeze extractors`` keeps as they are (the
         per-channel feature extractors; empty: the choice is refused).
@@ -122,6 +126,7 @@ class Architecture:
     window_setting: str | None = None
     graph_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     fused: str | None = None
+    exported: str | None = None
     extractors: tuple[str, ...] = ()
     heads: tuple[str, ...] = ("head",)
     sizes: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: {"paper": {}})
@@ -184,6 +189,11 @@ class Architecture:
 
         network = network.eval()
         return getattr(network, self.fused)() if self.fused else SplitBatchInference(network)
+
+    def export_graph(self, network: Any, eager: Any, *, form: str = "float") -> Any:
+        """The graph `export` writes: ``exported`` applied to ``network`` (the fast graph) where the
+        architecture has one, otherwise ``eager`` (the reference graph) as it is."""
+        return resolve(self.exported)(network, form=form) if self.exported else eager
 
     def size_options(self, size: str) -> dict[str, Any]:
         """The configuration overrides of a named size."""
@@ -249,6 +259,7 @@ register(Architecture(
            "length; one epoch per stage (context N: a window of N epochs)",
     graph_settings={"eager": {"use_fast_conv": False}, "fast": {"use_fast_conv": True}},
     fused="fuse_for_inference",
+    exported="isatsleepnet.model.onnx_form:export_graph",
     extractors=("eeg", "eog"),
     heads=("head", "context"),
     sizes=MODEL_SIZES,

@@ -36,7 +36,7 @@ from isatsleepnet.model.fftconv import FFTConv1d, fft_conv1d
 from isatsleepnet.model.parallel import split_batch_forward
 
 __all__ = [
-    "FFTConv1d", "FastDropout", "FastLinear", "FastMaxPool2", "FusedInference", "fft_conv1d", "fold_batchnorm",
+    "FFTConv1d", "FastDropout", "FastLinear", "FastMaxPool2", "FusedInference", "fft_conv1d", "fold_batchnorm", "fold_network",
     "fuse_for_inference", "linear", "onednn_available", "onednn_matmul",
 ]
 
@@ -94,6 +94,18 @@ def _fuse_oddm_eog(m: ODDMEOG) -> None:
         block.norm1, block.norm2 = nn.Identity(), nn.Identity()
 
 
+def fold_network(net: nn.Module) -> None:
+    """Fold every BatchNorm (and LCR) of an eval network's NMS-EEG and ODDM-EOG into its convolutions, in place.
+
+    Staging's fused graph and the ONNX export form (``onnx_form.py``) both start here.
+    """
+    for module in list(net.modules()):
+        if isinstance(module, NMSEEG):
+            _fuse_nms_eeg(module)
+        elif isinstance(module, ODDMEOG):
+            _fuse_oddm_eog(module)
+
+
 class FusedInference(nn.Module):
     """Eval-only wrapper: ``forward`` runs the folded network under inference_mode.
 
@@ -142,11 +154,7 @@ def fuse_for_inference(model: nn.Module, *, split_batch: bool = True) -> FusedIn
     """
     net = copy.deepcopy(model).eval()
     net.requires_grad_(False)
-    for module in list(net.modules()):
-        if isinstance(module, NMSEEG):
-            _fuse_nms_eeg(module)
-        elif isinstance(module, ODDMEOG):
-            _fuse_oddm_eog(module)
+    fold_network(net)
     fused = FusedInference(net, split_batch=split_batch).eval()
     config = getattr(net, "config", None)
     if config is not None:  # compute and cache the FFT kernel spectra now, not in the first call

@@ -171,6 +171,7 @@ def _onednn_applies(x: Tensor, weight: Tensor) -> bool:
         and not torch.is_autocast_enabled("cpu")
         and x.dim() >= 2
         and x.numel() > 0
+        and not torch.compiler.is_exporting()  # an exported graph (ONNX) needs the plain product
     )
 
 

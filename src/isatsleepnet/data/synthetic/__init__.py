@@ -14,10 +14,21 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from isatsleepnet.data.synthetic.hypnogram import mark_movement, simulate_hypnogram
-from isatsleepnet.data.synthetic.signals import SubjectProfile, simulate_channels
-from isatsleepnet.data.synthetic.writers import EPOCH_SECONDS, write_shhs, write_sleep_edf
+from isatsleepnet.data.synthetic.hypnogram import EPOCH_SECONDS, mark_movement, simulate_hypnogram
 from isatsleepnet.errors import IsatSleepNetError, SettingError
+
+# the signal generators need scipy.signal, scipy.ndimage...: loaded on first use, so that `stage` reading the
+# synthetic mark (``marker.py``, a submodule of this package) does not pay for them (0.8 s)
+_LAZY = {"SubjectProfile": "signals", "simulate_channels": "signals"}
+
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562 lazy attribute
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 LAYOUTS: tuple[str, ...] = ("sleep-edf", "shhs")
 MAX_HOURS = 48.0
@@ -101,6 +112,9 @@ def synthesize(out_dir: Path, config: SynthConfig, progress: bool = True) -> lis
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(s, n) for s in range(config.subjects) for n in range(1, config.nights + 1)]
     recordings = []
+    from isatsleepnet.data.synthetic.signals import SubjectProfile
+    from isatsleepnet.data.synthetic.writers import write_shhs, write_sleep_edf
+
     for subject, night in tqdm(jobs, desc="synth", unit="night", disable=None if progress else True):
         profile = SubjectProfile.draw(np.random.default_rng([config.seed, subject]))
         rng = np.random.default_rng([config.seed, subject, night])

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+EPOCH_SECONDS = 30.0
+"""The scoring epoch of every synthetic night, in seconds."""
+
 W, N1, N2, N3, REM = range(5)
 MOVEMENT = -1
 """Epochs scored as movement time (not a sleep stage)."""

@@ -21,12 +21,11 @@ from pathlib import Path
 import edfio
 import numpy as np
 
-from isatsleepnet.data.synthetic.hypnogram import MOVEMENT, N1, N2, N3, REM, W, deep_n3_mask, runs
+from isatsleepnet.data.synthetic.hypnogram import EPOCH_SECONDS, MOVEMENT, N1, N2, N3, REM, W, deep_n3_mask, runs
 from isatsleepnet.data.synthetic.marker import SYNTHETIC_TOKEN
 from isatsleepnet.data.synthetic.other_channels import chin_emg, ecg, heart_rate, respiration, spo2, temperature
 from isatsleepnet.data.synthetic.signals import SubjectProfile, simulate_channels
 
-EPOCH_SECONDS = 30.0
 SLEEP_EDF_RATES = {"eeg": 100.0, "eeg2": 100.0, "eog": 100.0}
 SHHS_RATES = {"eeg": 125.0, "eeg2": 125.0, "eog": 50.0, "eog2": 50.0}
 HYPNOGRAM_LETTERS = "CHJV"
