@@ -16,7 +16,7 @@ Cases, both on SC4001E0-PSG.edf (Sleep-EDF SC, 22 h, 100 Hz):
 
 Engines:
   torch  `isatsleepnet stage` with a .pt model: fast path (FFT convolutions, BatchNorm folded)
-  onnx   `isatsleepnet stage` with the exported .onnx (eager graph on ONNX Runtime; torch not imported)
+  onnx   `isatsleepnet stage` with the exported .onnx (the export form on ONNX Runtime; torch not imported)
   onnx-int8, onnx-int8-small  the int8 exports (`export --int8`) of the paper-size and small models,
          calibrated on a synthetic night (not SC4001: the night staged is never the calibration set)
   The onnx engines run in the torch-free environment when --plain-python names its python.

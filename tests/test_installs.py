@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from isatsleepnet.cli.main import main
-from isatsleepnet.installs import TRAIN_EXTRA, is_training_module_missing, needs_training, require_training
+from isatsleepnet.installs import INTEROP_EXTRA, TRAIN_EXTRA, is_training_module_missing, needs_training, require_training
 from tests.inference import trained_model, write_night
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,10 +81,12 @@ def _stages(path: Path) -> list[str]:
 def test_the_plain_install_has_no_torch_and_stages_as_torch_does(plain_python, exported, write_edf, tmp_path):
     model, onnx_path = exported
     probe = _plain(plain_python, "-c", "import importlib.util as u, isatsleepnet; "
-                   "print([m for m in ('torch', 'lightning', 'onnxscript') if u.find_spec(m)], isatsleepnet.__file__)",
+                   "print([m for m in ('torch', 'lightning', 'onnxscript', 'sklearn', 'pandas', 'mne') if u.find_spec(m)], "
+                   "isatsleepnet.__file__)",
                    cwd=tmp_path)
     assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.startswith("[] ") and str(ROOT / "src") in probe.stdout  # this checkout, without torch
+    assert probe.stdout.startswith("[] ") and str(ROOT / "src") in probe.stdout  # this checkout, without torch,
+    # scikit-learn, pandas or MNE (the [train] and [interop] extras)
     night = write_night(write_edf, tmp_path / "night.edf", 20, seed=4)
     done = _plain(plain_python, "-m", "isatsleepnet.cli.main", "stage", str(night), "--model", str(onnx_path),
                   "--out", "plain", "--threads", "1", cwd=tmp_path)
@@ -95,9 +97,15 @@ def test_the_plain_install_has_no_torch_and_stages_as_torch_does(plain_python, e
     assert len(plain) == 20 and plain == torch
     # the Python API and model-info too
     api = _plain(plain_python, "-c", f"import isatsleepnet as isn; n = isn.load_model({str(onnx_path)!r}, threads=1)"
-                 f".stage({str(night)!r}); print(','.join(n.stages))", cwd=tmp_path)
+                 f".stage({str(night)!r}); print(','.join(n.stages))\n"
+                 "for bridge in (n.to_dataframe, n.to_mne_annotations):\n"
+                 "    try: bridge()\n"
+                 "    except isn.IsatSleepNetError as e: print(e)", cwd=tmp_path)
     assert api.returncode == 0, api.stderr
-    assert api.stdout.strip().split(",") == plain
+    stages, dataframe, annotations = api.stdout.strip().splitlines()
+    assert stages.split(",") == plain
+    assert dataframe == f"Night.to_dataframe needs pandas, which the staging install leaves out: {INTEROP_EXTRA}"
+    assert annotations.startswith("Night.to_mne_annotations needs mne, ") and annotations.endswith(INTEROP_EXTRA)
     info = _plain(plain_python, "-m", "isatsleepnet.cli.main", "model-info", str(onnx_path), cwd=tmp_path)
     assert info.returncode == 0 and "EEG Fpz-Cz" in info.stdout, info.stderr
 

@@ -2,8 +2,9 @@
 
 ``pip install isatsleepnet`` is the staging install: an exported ``.onnx`` model stages,
 reviews and describes itself on ONNX Runtime, without PyTorch. Training, export, the GAN
-and ``.pt`` models need the ``[train]`` extra (torch, Lightning, the ONNX exporter). Asking
-for one of those without it is one line that names the extra, never a ModuleNotFoundError.
+and ``.pt`` models need the ``[train]`` extra (torch, Lightning, the ONNX exporter,
+scikit-learn's folds); the Python API's bridges to pandas and MNE need the ``[interop]`` extra.
+Asking for one of those without it is one line that names the extra, never a ModuleNotFoundError.
 
 Examples
 --------
@@ -22,6 +23,7 @@ from isatsleepnet.errors import IsatSleepNetError
 TRAINING_MODULES = ("torch", "lightning", "onnxscript")
 """The packages of the ``[train]`` extra that code imports (pyproject.toml lists the same)."""
 TRAIN_EXTRA = "pip install 'isatsleepnet[train]'"
+INTEROP_EXTRA = "pip install 'isatsleepnet[interop]'"
 
 
 class NeedsTraining(IsatSleepNetError):
@@ -67,3 +69,19 @@ def is_training_module_missing(exc: BaseException) -> bool:
     """Whether ``exc`` is an import of a ``[train]`` package that is not installed."""
     name = getattr(exc, "name", None) or ""
     return isinstance(exc, ModuleNotFoundError) and name.split(".")[0] in TRAINING_MODULES
+
+
+def require_interop(module: str, what: str) -> None:
+    """Raise one line naming the ``[interop]`` extra unless ``module`` (pandas, mne) can be imported.
+
+    Examples
+    --------
+    >>> require_interop("numpy", "Night.to_dataframe")  # installed: nothing happens
+    >>> require_interop("not_a_module", "Night.to_x")
+    Traceback (most recent call last):
+    ...
+    isatsleepnet.errors.IsatSleepNetError: Night.to_x needs not_a_module, which the staging install leaves out: \
+pip install 'isatsleepnet[interop]'
+    """
+    if importlib.util.find_spec(module) is None:
+        raise IsatSleepNetError(f"{what} needs {module}, which the staging install leaves out: {INTEROP_EXTRA}")

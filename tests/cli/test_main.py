@@ -35,6 +35,25 @@ def test_every_subcommand_explains_its_options(command, capsys):
     assert options, "no options documented"
 
 
+def test_a_command_builds_its_own_parser_alone():
+    import argparse
+
+    from isatsleepnet.cli.main import build_parser, command_module
+
+    for name in SUBCOMMANDS:
+        command = name.replace("_", "-")
+        parser = build_parser(command_module(["--verbose", command, "--help"]))
+        choices = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+        assert list(choices) == [command]
+    assert command_module(["--help"]) is None and command_module(["stag"]) is None  # all, to list them
+    probe = subprocess.run([sys.executable, "-c", "import sys; from isatsleepnet.cli.main import build_parser, "
+                            "command_module; build_parser(command_module(['model-info', 'm.onnx'])).parse_args("
+                            "['model-info', 'm.onnx']); print(sorted(m for m in sys.modules if m.startswith("
+                            "'isatsleepnet.cli.') and m.split('.')[-1] in " + repr(SUBCOMMANDS) + "))"],
+                           capture_output=True, text=True, timeout=120)
+    assert probe.stdout.strip() == "['isatsleepnet.cli.model_info']", probe.stderr
+
+
 def test_console_script_error_is_one_line_without_traceback(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "isatsleepnet.cli.main", "prepare", "--dataset", "sleep-edf-20",

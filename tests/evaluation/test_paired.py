@@ -5,31 +5,12 @@ import pytest
 
 from isatsleepnet import STAGES
 from isatsleepnet.evaluation import paired
-from isatsleepnet.evaluation.metrics import compute_metrics
+from isatsleepnet.evaluation.metrics import confusion_matrix_of, confusion_metrics
 
 
 def test_examples_run():
     result = doctest.testmod(paired, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 5
-
-
-@pytest.mark.parametrize("case", range(200))
-def test_confusion_metrics_equal_compute_metrics(case):
-    rng = np.random.default_rng(case)
-    n, classes = int(rng.integers(1, 80)), int(rng.integers(1, 6))  # few classes: absent stages, kappa without chance
-    y_true = rng.integers(0, classes, n)
-    y_pred = np.where(rng.random(n) < rng.random(), y_true, rng.integers(0, classes, n))
-    expected = paired.metric_values(compute_metrics(y_true, y_pred))
-    got = paired.confusion_metrics(paired.confusion_matrix_of(y_true, y_pred))
-    assert {k: float(v) for k, v in got.items()} == pytest.approx(expected, abs=1e-12)
-
-
-def test_confusion_metrics_score_many_matrices_at_once():
-    rng = np.random.default_rng(0)
-    cms = rng.integers(0, 20, size=(3, 4, 5, 5))
-    batch = paired.confusion_metrics(cms)
-    assert batch["accuracy"].shape == (3, 4)
-    assert batch["macro_f1"][2, 1] == pytest.approx(float(paired.confusion_metrics(cms[2, 1])["macro_f1"]))
 
 
 @pytest.mark.parametrize(("differences", "p"), [
@@ -68,9 +49,9 @@ def test_identical_runs_differ_by_nothing():
 def test_bootstrap_of_a_worse_run():
     truth = np.repeat(np.arange(5), 40)
     subjects = 12
-    good = np.stack([paired.confusion_matrix_of(truth, truth)] * subjects)
+    good = np.stack([confusion_matrix_of(truth, truth)] * subjects)
     rng = np.random.default_rng(2)
-    worse = np.stack([paired.confusion_matrix_of(truth, np.where(rng.random(200) < 0.2, (truth + 1) % 5, truth))
+    worse = np.stack([confusion_matrix_of(truth, np.where(rng.random(200) < 0.2, (truth + 1) % 5, truth))
                       for _ in range(subjects)])
     result = paired.paired_bootstrap(good, worse, paired.subject_resamples(subjects, 500, seed=0))
     assert result["accuracy"].high < 0 and result["accuracy"].p_not_higher == 1.0

@@ -47,6 +47,7 @@ def test_the_int8_file_holds_integer_convolutions_and_says_how_it_was_made(model
     model, float_path, int8_path, _ = models
     ops = {node.op_type for node in onnx.load(str(int8_path)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops and "Softmax" in ops  # Softmax stays float32
+    assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops  # the BiLSTM: int8 weights, dynamic activations
     weights = [t for t in onnx.load(str(int8_path)).graph.initializer if t.data_type == onnx.TensorProto.INT8]
     assert weights  # int8 weights, not only quantised activations
     meta, float_meta = _metadata(int8_path), _metadata(float_path)

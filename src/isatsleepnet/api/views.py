@@ -13,6 +13,7 @@ import numpy as np
 from isatsleepnet import STAGES
 from isatsleepnet.data import labels as L
 from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.installs import require_interop
 
 if TYPE_CHECKING:
     import mne
@@ -107,6 +108,7 @@ def reference_codes(reference: Any, staged: StagedRecording, *, first: int, n: i
 
 def annotations_of(staged: StagedRecording, epoch_seconds: float, start: dt.datetime | None) -> mne.Annotations:
     """The stages (and review flags) as mne.Annotations, those of ``NAME.annotations.edf``."""
+    require_interop("mne", "Night.to_mne_annotations")
     import mne
 
     from isatsleepnet.inference.exports import annotation_events
@@ -122,6 +124,7 @@ def annotations_of(staged: StagedRecording, epoch_seconds: float, start: dt.date
 def dataframe_of(staged: StagedRecording, stages: np.ndarray, at: np.ndarray, epoch_seconds: float,
                  start: dt.datetime | None) -> pd.DataFrame:
     """One row per staged epoch with the CSV's columns (``stages``: their labels; ``at``: their window rows)."""
+    require_interop("pandas", "Night.to_dataframe")
     import pandas as pd
 
     from isatsleepnet.inference.exports import CSV_COLUMNS

@@ -1,61 +1,101 @@
 """The paper's metrics: accuracy, Cohen's kappa, macro-F1, macro G-mean, per-class F1.
 
-Computed with scikit-learn on pooled epochs over all five classes (a class
-absent from both truth and prediction scores 0); macro G-mean is the mean over
-classes of sqrt(sensitivity x specificity), one-vs-rest.
+All are functions of the 5 x 5 confusion matrix of pooled epochs (rows: truth), computed
+here with numpy so that staging, which reports agreement with a reference, does not need
+scikit-learn (the tests check every value against scikit-learn's). A class absent from
+both truth and prediction scores 0; a kappa without agreement beyond chance possible
+scores 0; macro G-mean is the mean over classes of sqrt(sensitivity x specificity),
+one-vs-rest.
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, f1_score
 
 from isatsleepnet import STAGES
 
 CLASSES = list(range(len(STAGES)))
 
 
-def macro_gmean(cm: np.ndarray) -> float:
-    """Mean over classes of sqrt(sensitivity x specificity), from a confusion matrix (rows = truth)."""
-    cm = np.asarray(cm, dtype=np.float64)
-    total = cm.sum()
-    scores = []
-    for k in range(len(cm)):
-        tp = cm[k, k]
-        fn = cm[k].sum() - tp
-        fp = cm[:, k].sum() - tp
-        tn = total - tp - fn - fp
-        sens = tp / (tp + fn) if tp + fn else 0.0
-        spec = tn / (tn + fp) if tn + fp else 0.0
-        scores.append(np.sqrt(sens * spec))
-    return float(np.mean(scores))
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, 0 where the denominator is 0 (scikit-learn's ``zero_division=0``)."""
+    safe = np.where(denominator > 0, denominator, 1.0)
+    return np.where(denominator > 0, numerator / safe, 0.0)
 
 
-def _kappa(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    # sklearn returns nan when truth and prediction hold one single class: no agreement beyond chance.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = cohen_kappa_score(y_true, y_pred, labels=CLASSES)
-    return 0.0 if np.isnan(value) else float(value)
+def confusion_metrics(cms: np.ndarray) -> dict[str, np.ndarray]:
+    """The paper's metrics of confusion matrices (rows: truth), one value per matrix.
+
+    ``cms`` has shape ``(..., 5, 5)``; every value has shape ``cms.shape[:-2]``.
+    The values are those of :func:`compute_metrics`
+    (a kappa without agreement beyond chance possible scores 0, an absent class's F1 scores 0).
+
+    Examples
+    --------
+    >>> cm = np.diag([10, 5, 20, 8, 7])
+    >>> cm[1, 2] = 5  # five N1 epochs staged N2
+    >>> m = confusion_metrics(cm)
+    >>> round(float(m["accuracy"]), 3), round(float(m["f1_N1"]), 3)
+    (0.909, 0.667)
+    """
+    cms = np.asarray(cms, dtype=np.float64)
+    total = cms.sum(axis=(-2, -1))
+    tp = np.diagonal(cms, axis1=-2, axis2=-1)
+    truth, predicted = cms.sum(axis=-1), cms.sum(axis=-2)
+    chance = (truth * predicted).sum(axis=-1) / np.where(total > 0, total, 1.0)
+    f1 = _ratio(2 * tp, truth + predicted)
+    sensitivity = _ratio(tp, truth)
+    specificity = _ratio(total[..., None] - truth - predicted + tp, total[..., None] - truth)
+    values = {
+        "accuracy": _ratio(tp.sum(axis=-1), total),
+        "kappa": 1.0 - _ratio(total - tp.sum(axis=-1), total - chance),
+        "macro_f1": f1.mean(axis=-1),
+        "macro_gmean": np.sqrt(sensitivity * specificity).mean(axis=-1),
+    }
+    values["kappa"] = np.where(total - chance > 0, values["kappa"], 0.0)
+    values.update({f"f1_{stage}": f1[..., k] for k, stage in enumerate(STAGES)})
+    return values
+
+
+def confusion_matrix_of(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """The 5 x 5 confusion matrix (rows: truth) of labelled epochs; labels outside 0..4 are left out.
+
+    Examples
+    --------
+    >>> confusion_matrix_of(np.array([0, 1, 1]), np.array([0, 1, 2]))[1].tolist()
+    [0, 1, 1, 0, 0]
+    """
+    n = len(STAGES)
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    keep = (y_true >= 0) & (y_true < n) & (y_pred >= 0) & (y_pred < n)
+    return np.bincount(y_true[keep] * n + y_pred[keep], minlength=n * n).reshape(n, n)
 
 
 def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
-    """All metrics of one set of epochs, as plain JSON-ready values."""
+    """All metrics of one set of epochs (stage codes 0..4), as plain JSON-ready values.
+
+    Examples
+    --------
+    >>> m = compute_metrics(np.array([0, 1, 2, 2]), np.array([0, 2, 2, 2]))
+    >>> m["accuracy"], m["per_class_f1"]["N1"], m["confusion_matrix"][1]
+    (0.75, 0.0, [0, 0, 1, 0, 0])
+    """
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if len(y_true) == 0:
         raise ValueError("no epochs to evaluate")
-    cm = confusion_matrix(y_true, y_pred, labels=CLASSES)
-    per_class = f1_score(y_true, y_pred, labels=CLASSES, average=None, zero_division=0)
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"{len(y_true)} true stages but {len(y_pred)} predicted")
+    cm = confusion_matrix_of(y_true, y_pred)
+    values = {key: float(value) for key, value in confusion_metrics(cm).items()}
     return {
         "n_epochs": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "kappa": _kappa(y_true, y_pred),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=CLASSES, average="macro", zero_division=0)),
-        "macro_gmean": macro_gmean(cm),
-        "per_class_f1": {STAGES[k]: float(per_class[k]) for k in CLASSES},
+        "accuracy": values["accuracy"],
+        "kappa": values["kappa"],
+        "macro_f1": values["macro_f1"],
+        "macro_gmean": values["macro_gmean"],
+        "per_class_f1": {stage: values[f"f1_{stage}"] for stage in STAGES},
         "confusion_matrix": cm.tolist(),
     }
 

@@ -15,8 +15,8 @@ Two tools, for two questions:
   <= 0 is a one-sided p for "the run scores higher than the reference".
 
 Every metric of the paper is a function of the 5 x 5 confusion matrix, so a
-resample is the sum of its subjects' matrices (:func:`confusion_metrics` scores
-many at once, as :func:`~isatsleepnet.evaluation.metrics.compute_metrics` does one).
+resample is the sum of its subjects' matrices
+(:func:`~isatsleepnet.evaluation.metrics.confusion_metrics` scores many at once).
 :func:`paired_table` and :func:`how_to_read` print the results as ``isatsleepnet compare`` shows them.
 """
 
@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from isatsleepnet import STAGES
+from isatsleepnet.evaluation.metrics import confusion_matrix_of, confusion_metrics
 
 METRICS: tuple[tuple[str, str, bool], ...] = (
     ("accuracy", "Acc", True),
@@ -55,60 +56,6 @@ def metric_values(metrics: Mapping[str, Any]) -> dict[str, float]:
     values = {key: float(metrics[key]) for key in ("accuracy", "kappa", "macro_f1", "macro_gmean")}
     values.update({f"f1_{stage}": float(metrics["per_class_f1"][stage]) for stage in STAGES})
     return values
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator, 0 where the denominator is 0 (scikit-learn's ``zero_division=0``)."""
-    safe = np.where(denominator > 0, denominator, 1.0)
-    return np.where(denominator > 0, numerator / safe, 0.0)
-
-
-def confusion_metrics(cms: np.ndarray) -> dict[str, np.ndarray]:
-    """The compared metrics of confusion matrices (rows: truth), one value per matrix.
-
-    ``cms`` has shape ``(..., 5, 5)``; every value has shape ``cms.shape[:-2]``.
-    The values are those of :func:`~isatsleepnet.evaluation.metrics.compute_metrics`
-    (a kappa without agreement beyond chance possible scores 0, an absent class's F1 scores 0).
-
-    Examples
-    --------
-    >>> cm = np.diag([10, 5, 20, 8, 7])
-    >>> cm[1, 2] = 5  # five N1 epochs staged N2
-    >>> m = confusion_metrics(cm)
-    >>> round(float(m["accuracy"]), 3), round(float(m["f1_N1"]), 3)
-    (0.909, 0.667)
-    """
-    cms = np.asarray(cms, dtype=np.float64)
-    total = cms.sum(axis=(-2, -1))
-    tp = np.diagonal(cms, axis1=-2, axis2=-1)
-    truth, predicted = cms.sum(axis=-1), cms.sum(axis=-2)
-    chance = (truth * predicted).sum(axis=-1) / np.where(total > 0, total, 1.0)
-    f1 = _ratio(2 * tp, truth + predicted)
-    sensitivity = _ratio(tp, truth)
-    specificity = _ratio(total[..., None] - truth - predicted + tp, total[..., None] - truth)
-    values = {
-        "accuracy": _ratio(tp.sum(axis=-1), total),
-        "kappa": 1.0 - _ratio(total - tp.sum(axis=-1), total - chance),
-        "macro_f1": f1.mean(axis=-1),
-        "macro_gmean": np.sqrt(sensitivity * specificity).mean(axis=-1),
-    }
-    values["kappa"] = np.where(total - chance > 0, values["kappa"], 0.0)
-    values.update({f"f1_{stage}": f1[..., k] for k, stage in enumerate(STAGES)})
-    return values
-
-
-def confusion_matrix_of(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-    """The 5 x 5 confusion matrix (rows: truth) of labelled epochs; labels outside 0..4 are left out.
-
-    Examples
-    --------
-    >>> confusion_matrix_of(np.array([0, 1, 1]), np.array([0, 1, 2]))[1].tolist()
-    [0, 1, 1, 0, 0]
-    """
-    n = len(STAGES)
-    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
-    keep = (y_true >= 0) & (y_true < n) & (y_pred >= 0) & (y_pred < n)
-    return np.bincount(y_true[keep] * n + y_pred[keep], minlength=n * n).reshape(n, n)
 
 
 def smallest_wilcoxon_p(k: int) -> float:

@@ -267,12 +267,15 @@ class RawRecording:
         which, inside = self._segment_of(index)
         if not inside.all():
             raise DataError(self.path, f"epoch {int(index[~inside][0])} is not wholly recorded (a gap of the EDF+D)")
-        out = np.empty((len(index), len(self.choices), self.inputs.n_samples), dtype=np.float32)
-        halves = np.zeros((len(index), len(self.choices), 2), dtype=bool)
         # runs of consecutive epochs inside one segment, each read in one piece
         breaks = np.flatnonzero((np.diff(index) != 1) | (np.diff(which) != 0)) + 1
-        for run in np.split(np.arange(len(index)), breaks) if len(index) else []:
-            out[run], halves[run] = self._read_run(int(index[run[0]]), len(run), segments[int(which[run[0]])])
+        if len(index) and not len(breaks):  # one run (a continuous recording): its own arrays, no copy
+            out, halves = self._read_run(int(index[0]), len(index), segments[int(which[0])])
+        else:
+            out = np.empty((len(index), len(self.choices), self.inputs.n_samples), dtype=np.float32)
+            halves = np.zeros((len(index), len(self.choices), 2), dtype=bool)
+            for run in np.split(np.arange(len(index)), breaks) if len(index) else []:
+                out[run], halves[run] = self._read_run(int(index[run[0]]), len(run), segments[int(which[run[0]])])
         self._note_flat(out, halves)
         return out
 

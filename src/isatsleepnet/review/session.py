@@ -198,7 +198,7 @@ def _hold(path: Path, name: str) -> int:
 
 def _agreement(reference: list[str], final: list[str]) -> dict[str, Any]:
     """accuracy, kappa (None where undefined) and per-stage agreement of two stage lists."""
-    from sklearn.metrics import cohen_kappa_score
+    from isatsleepnet.evaluation.metrics import confusion_matrix_of, confusion_metrics
 
     n = len(final)
     if n == 0:
@@ -206,7 +206,9 @@ def _agreement(reference: list[str], final: list[str]) -> dict[str, Any]:
     same = [a == b for a, b in zip(reference, final)]
     kappa = None
     if len(set(reference) | set(final)) > 1:
-        value = float(cohen_kappa_score(final, reference, labels=list(STAGES)))
-        kappa = value if np.isfinite(value) else None
+        code = {stage: k for k, stage in enumerate(STAGES)}
+        cm = confusion_matrix_of(np.array([code.get(s, -1) for s in final]),
+                                 np.array([code.get(s, -1) for s in reference]))  # others left out
+        kappa = float(confusion_metrics(cm)["kappa"])  # more than one stage: chance agreement below 1
     per_stage = {s: float(np.mean([ok for ok, f in zip(same, final) if f == s])) for s in STAGES if s in final}
     return {"epochs": n, "accuracy": float(np.mean(same)), "kappa": kappa, "per_stage": per_stage}

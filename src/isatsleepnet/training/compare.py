@@ -39,6 +39,7 @@ from isatsleepnet import STAGES
 from isatsleepnet.augment.config import describe
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.evaluation import paired
+from isatsleepnet.evaluation.metrics import confusion_matrix_of
 from isatsleepnet.evaluation.predictions import RecordingPrediction
 from isatsleepnet.training.folds import Fold, load_folds
 
@@ -248,7 +249,7 @@ def _subject_confusions(run: Run, predictions: dict[str, RecordingPrediction],
     """Each test subject's confusion matrix (all its nights), checked against the run's pooled metrics."""
     cms = {s: np.zeros((len(STAGES),) * 2, dtype=np.int64) for s in subjects}
     for p in predictions.values():
-        cms[p.subject] += paired.confusion_matrix_of(p.y_true, p.y_pred)
+        cms[p.subject] += confusion_matrix_of(p.y_true, p.y_pred)
     stacked = np.stack([cms[s] for s in subjects])
     recorded = run.metrics["pooled"].get("confusion_matrix")
     if recorded is not None and not np.array_equal(stacked.sum(axis=0), np.asarray(recorded)):
