@@ -30,6 +30,7 @@ from isatsleepnet.model.file import ModelFile, load_model_file
 from isatsleepnet.training.fit import read_checkpoint
 from tests.edf_bytes import write_sparse_edf
 from tests.robustness import assert_no_debris, assert_one_error, run_cli
+from tests.review.conftest import ctrl_c_reaches_it
 from tests.training.conftest import TINY_MODEL
 from tests.training.tiny_store import CHANNELS, write_tiny_store
 
@@ -75,7 +76,8 @@ def temporaries(folder: Path) -> list[Path]:
 def _spawn(argv: list) -> subprocess.Popen:
     """The command as a process group of its own, as a shell starts it (Ctrl+C reaches all its processes)."""
     return subprocess.Popen([sys.executable, "-m", "isatsleepnet.cli.main", *map(str, argv)], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=ctrl_c_reaches_it)  # SIGINT as a terminal's, even from a background shell
 
 
 def _wait_for(condition: Callable[[], bool], process: subprocess.Popen, timeout: float = 120.0) -> None:
