@@ -16,8 +16,6 @@ import numpy as np
 
 from isatsleepnet import STAGES
 
-CLASSES = list(range(len(STAGES)))
-
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator, 0 where the denominator is 0 (scikit-learn's ``zero_division=0``)."""

@@ -26,6 +26,7 @@ import numpy as np
 from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.data.labels import STAGES
 from isatsleepnet.errors import DataError, IsatSleepNetError, SettingError
+from isatsleepnet.evaluation.metrics import confusion_matrix_of, confusion_metrics
 from isatsleepnet.review.journal import Edit, Journal
 from isatsleepnet.review.staged import StagedNight, read_staged, with_second_scorer
 from isatsleepnet.review.state import ReviewState
@@ -198,8 +199,6 @@ def _hold(path: Path, name: str) -> int:
 
 def _agreement(reference: list[str], final: list[str]) -> dict[str, Any]:
     """accuracy, kappa (None where undefined) and per-stage agreement of two stage lists."""
-    from isatsleepnet.evaluation.metrics import confusion_matrix_of, confusion_metrics
-
     n = len(final)
     if n == 0:
         return {"epochs": 0, "accuracy": None, "kappa": None, "per_stage": {}}
