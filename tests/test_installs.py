@@ -81,12 +81,12 @@ def _stages(path: Path) -> list[str]:
 def test_the_plain_install_has_no_torch_and_stages_as_torch_does(plain_python, exported, write_edf, tmp_path):
     model, onnx_path = exported
     probe = _plain(plain_python, "-c", "import importlib.util as u, isatsleepnet; "
-                   "print([m for m in ('torch', 'lightning', 'onnxscript', 'sklearn', 'pandas', 'mne') if u.find_spec(m)], "
+                   "print([m for m in ('torch', 'lightning', 'onnxscript', 'onnx', 'sklearn', 'pandas', 'mne') if u.find_spec(m)], "
                    "isatsleepnet.__file__)",
                    cwd=tmp_path)
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.startswith("[] ") and str(ROOT / "src") in probe.stdout  # this checkout, without torch,
-    # scikit-learn, pandas or MNE (the [train] and [interop] extras)
+    # the onnx package, scikit-learn, pandas or MNE (the [train] and [interop] extras)
     night = write_night(write_edf, tmp_path / "night.edf", 20, seed=4)
     done = _plain(plain_python, "-m", "isatsleepnet.cli.main", "stage", str(night), "--model", str(onnx_path),
                   "--out", "plain", "--threads", "1", cwd=tmp_path)

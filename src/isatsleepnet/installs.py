@@ -20,7 +20,7 @@ import importlib.util
 
 from isatsleepnet.errors import IsatSleepNetError
 
-TRAINING_MODULES = ("torch", "lightning", "onnxscript", "sklearn", "threadpoolctl")
+TRAINING_MODULES = ("torch", "lightning", "onnxscript", "onnx", "sklearn", "threadpoolctl")
 """The packages of the ``[train]`` extra that code imports (pyproject.toml lists the same)."""
 TRAIN_EXTRA = "pip install 'isatsleepnet[train]'"
 INTEROP_EXTRA = "pip install 'isatsleepnet[interop]'"

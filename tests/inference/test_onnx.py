@@ -18,7 +18,8 @@ pytest.importorskip("onnxscript")
 from isatsleepnet import STAGES  # noqa: E402
 from isatsleepnet.cli.main import main  # noqa: E402
 from isatsleepnet.errors import IsatSleepNetError  # noqa: E402
-from isatsleepnet.inference.onnx_backend import CHECKSUM_KEY, METADATA_KEY, OnnxRunner, onnx_sha256  # noqa: E402
+from isatsleepnet.inference.onnx_backend import CHECKSUM_KEY, METADATA_KEY, OnnxRunner, signed  # noqa: E402
+from isatsleepnet.inference.onnx_file import content_sha256, metadata_entries, with_metadata  # noqa: E402
 from isatsleepnet.inference.options import StageOptions  # noqa: E402
 from isatsleepnet.inference.predictor import load_predictor  # noqa: E402
 from isatsleepnet.inference.stage import stage_recording  # noqa: E402
@@ -143,8 +144,7 @@ def _rewrite(src: Path, dst: Path, *, changes: dict | None = None, text: str | N
     import onnx
 
     proto = onnx.load(str(src))
-    entry = next(e for e in proto.metadata_props if e.key == METADATA_KEY)
-    meta = json.loads(entry.value)
+    meta = json.loads(next(e.value for e in proto.metadata_props if e.key == METADATA_KEY))
     if flip:
         weight = max((t for t in proto.graph.initializer if t.data_type == onnx.TensorProto.FLOAT),
                      key=lambda t: len(t.raw_data))
@@ -152,15 +152,15 @@ def _rewrite(src: Path, dst: Path, *, changes: dict | None = None, text: str | N
         for i in range(3, len(raw), 64):
             raw[i] ^= 0x40
         weight.raw_data = bytes(raw)
+    data = proto.SerializeToString()
     for key, value in (changes or {}).items():
         if value is DELETE:
             del meta[key]
         else:
             meta[key] = value
     if resign:
-        meta[CHECKSUM_KEY] = onnx_sha256(proto, meta)
-    entry.value = text if text is not None else json.dumps(meta)
-    onnx.save(proto, str(dst))
+        meta[CHECKSUM_KEY] = content_sha256(data, meta, checksum_key=CHECKSUM_KEY)
+    dst.write_bytes(with_metadata(data, METADATA_KEY, text if text is not None else json.dumps(meta)))
     return dst
 
 
@@ -178,9 +178,13 @@ def test_the_export_carries_a_checksum_of_its_weights_and_metadata(exported):
     from isatsleepnet.model.file import load_model_file
 
     model, onnx_path = exported
+    data = onnx_path.read_bytes()
+    meta = json.loads(dict(metadata_entries(data))[METADATA_KEY])
+    assert meta[CHECKSUM_KEY] == content_sha256(data, meta, checksum_key=CHECKSUM_KEY)
+    # onnx reads the metadata written on the bytes as its own, and the graph as ONNX Runtime does
     proto = onnx.load(str(onnx_path))
-    meta = json.loads(next(e.value for e in proto.metadata_props if e.key == METADATA_KEY))
-    assert meta[CHECKSUM_KEY] == onnx_sha256(proto, meta)
+    assert [(e.key, json.loads(e.value)) for e in proto.metadata_props] == [(METADATA_KEY, meta)]
+    onnx.checker.check_model(proto)
     assert meta["weights_sha1"] == load_model_file(model).weights_sha1()
     assert OnnxRunner(onnx_path, threads=1).metadata() == meta
 
@@ -214,6 +218,23 @@ def test_a_file_exported_before_the_checksum_must_be_exported_again(exported, tm
     old = _rewrite(exported[1], tmp_path / "old.onnx", changes={CHECKSUM_KEY: DELETE})
     assert _refused(old) == (f"{old}: exported without a checksum of its weights and metadata (by an older "
                              "isatsleepnet); export it again from its model.pt (`isatsleepnet export`)")
+    # before 2026-12-07 the checksum ("sha256") covered the weights only, read with the onnx package
+    weights_only = _rewrite(exported[1], tmp_path / "weights-only.onnx", changes={CHECKSUM_KEY: DELETE, "sha256": "0" * 64})
+    assert _refused(weights_only) == (f"{weights_only}: exported with a checksum of its weights only (by an older "
+                                      "isatsleepnet); export it again from its model.pt (`isatsleepnet export`)")
+
+
+def test_metadata_of_another_tool_leaves_the_file_valid(exported, tmp_path):
+    """Only the isatsleepnet entry is checksummed: a key another tool adds is no damage."""
+    data = exported[1].read_bytes()
+    other = tmp_path / "other.onnx"
+    other.write_bytes(with_metadata(data, "converted_by", "some tool"))
+    assert dict(metadata_entries(other.read_bytes()))["converted_by"] == "some tool"
+    assert OnnxRunner(other, threads=1).metadata() == OnnxRunner(exported[1], threads=1).metadata()
+    resigned = tmp_path / "resigned.onnx"
+    resigned.write_bytes(signed(other.read_bytes(), OnnxRunner(exported[1], threads=1).metadata()))
+    assert sorted(metadata_entries(resigned.read_bytes())) == sorted(metadata_entries(other.read_bytes()))
+    assert len(resigned.read_bytes()) == len(other.read_bytes())  # signing again replaces the entry
 
 
 @pytest.mark.parametrize("text, problem", [

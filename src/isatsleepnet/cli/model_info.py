@@ -36,16 +36,9 @@ def read_card(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise IsatSleepNetError(f"{path}: model file not found")
     if path.suffix.lower() == ".onnx":
-        from isatsleepnet.inference.onnx_backend import _require, checked_metadata
+        from isatsleepnet.inference.onnx_backend import checked_metadata
 
-        _require("onnx")
-        import onnx
-
-        try:
-            proto = onnx.load(str(path))
-        except Exception as exc:  # noqa: BLE001 - not a protobuf: one line
-            raise IsatSleepNetError(f"{path}: not a readable ONNX file ({str(exc).splitlines()[0][:120]})") from None
-        card = checked_metadata(proto, path).get("card")
+        card = checked_metadata(path.read_bytes(), path).get("card")
         if not isinstance(card, dict):
             raise IsatSleepNetError(f"{path}: exported before model cards existed; export it again from its model.pt "
                                     "(`isatsleepnet export`), or run model-info on the model.pt")

@@ -17,18 +17,19 @@ graph.
 The ONNX file embeds what staging needs (roles, channels, rate, epoch length,
 normalisation, stages, model config, training summary) as metadata, so
 ``isatsleepnet stage --model model.onnx`` needs no ``.pt`` file and no torch model.
-The metadata carries a sha256 of itself and of every weight (:func:`onnx_sha256`),
-checked whenever the file is opened (:class:`OnnxRunner`): flipped bits in a weight
-or an edited field (``training``, ``normalize``) are refused with one line instead of
-staging every night wrongly; a file exported before the checksum existed is refused
-with the advice to export it again (its model.pt still loads), and metadata whose
-fields are missing or invalid is refused as a model.pt would be.
+The metadata carries a sha256 of itself and of every other byte of the file
+(:func:`~isatsleepnet.inference.onnx_file.content_sha256`; read and written on the file's
+bytes, so staging needs no onnx package), checked whenever the file is opened
+(:class:`OnnxRunner`): flipped bits in a weight or an edited field (``training``,
+``normalize``) are refused with one line instead of staging every night wrongly; a file
+exported before this checksum existed is refused with the advice to export it again (its
+model.pt still loads), and metadata whose fields are missing or invalid is refused as a
+model.pt would be.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import logging
@@ -42,13 +43,15 @@ from isatsleepnet import __version__
 from isatsleepnet.atomic import atomic_path
 from isatsleepnet.cores import default_threads
 from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.inference.onnx_file import WireError, content_sha256, metadata_entries, with_metadata
 
 METADATA_KEY = "isatsleepnet"
 INPUT_NAME = "epochs"
 OUTPUT_NAME = "logits"  # of a context model: logits then the epoch embedding
 WINDOWS_NAME = "windows"  # context models: (windows, context, n_classes + embedding) of those outputs
 CONTEXT_OUTPUT_NAME = "context_logits"
-CHECKSUM_KEY = "sha256"  # in the metadata: sha256 of the rest of the metadata and of every weight
+CHECKSUM_KEY = "file_sha256"  # in the metadata: sha256 of the rest of the metadata and of the rest of the file
+_WEIGHTS_ONLY_KEY = "sha256"  # the checksum of exports before 2026-12-07: of the metadata and the weights only
 _METADATA_FIELDS = ("channels", "roles", "sampling_rate", "epoch_seconds", "normalize", "stages", "architecture",
                     "model_config")
 _SHA1_DIGITS = frozenset("0123456789abcdef")
@@ -134,12 +137,8 @@ def export_onnx(
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise IsatSleepNetError(f"ONNX export failed: {first}") from None
         proto = onnx.load(str(tmp))
-        meta = model_metadata(model_file)
-        meta[CHECKSUM_KEY] = onnx_sha256(proto, meta)
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = METADATA_KEY, json.dumps(meta)
         proto.producer_name, proto.producer_version = "isatsleepnet", __version__
-        onnx.save(proto, str(tmp))
+        tmp.write_bytes(signed(proto.SerializeToString(), model_metadata(model_file)))
         check = torch.randn(5 + 2 * max(context, window), n_channels, config.n_samples, generator=g)
         runner = OnnxRunner(tmp, threads=1)
         with torch.inference_mode():
@@ -219,32 +218,28 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def onnx_sha256(proto: Any, meta: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of ``meta`` (without the checksum) and of every weight of the graph:
-    the initializers sorted by name (name, data type, dims, bytes), then tensors held by nodes (Constant)."""
-    from onnx import AttributeProto, numpy_helper
+def signed(data: bytes, meta: dict[str, Any]) -> bytes:
+    """The ONNX file ``data`` with ``meta`` as its isatsleepnet metadata, checksummed (``CHECKSUM_KEY``).
 
-    digest = hashlib.sha256()
-
-    def put(data: bytes) -> None:
-        digest.update(len(data).to_bytes(8, "little") + data)
-
-    rest = {key: value for key, value in meta.items() if key != CHECKSUM_KEY}
-    put(json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode())
-    tensors = [(init.name, init) for init in sorted(proto.graph.initializer, key=lambda t: t.name)]
-    tensors += [(f"node {i} {node.op_type} {attr.name}", attr.t) for i, node in enumerate(proto.graph.node)
-                for attr in node.attribute if attr.type == AttributeProto.TENSOR]
-    for name, tensor in tensors:
-        put(json.dumps([name, int(tensor.data_type), [int(d) for d in tensor.dims]]).encode())
-        put(numpy_helper.to_array(tensor).tobytes())  # raw_data or typed fields, as the runtime reads them
-    return digest.hexdigest()
+    Examples
+    --------
+    >>> data = signed(b"\\x08\\x0a", {"stages": ["W"]})  # a ModelProto holding only ir_version 10
+    >>> json.loads(dict(metadata_entries(data))[METADATA_KEY])[CHECKSUM_KEY][:12]
+    'c4376b088496'
+    """
+    meta = {k: v for k, v in json.loads(json.dumps(meta, default=str)).items() if k != CHECKSUM_KEY}
+    meta[CHECKSUM_KEY] = content_sha256(data, meta, checksum_key=CHECKSUM_KEY)
+    return with_metadata(data, METADATA_KEY, json.dumps(meta))
 
 
-def checked_metadata(proto: Any, path: Path) -> dict[str, Any]:
-    """The isatsleepnet metadata of an ONNX model, verified against its checksum and checked field by field."""
+def checked_metadata(data: bytes, path: Path) -> dict[str, Any]:
+    """The isatsleepnet metadata of an ONNX file's bytes, verified against its checksum and checked field by field."""
     from isatsleepnet.model.file import model_fields_problem
 
-    entries = [entry.value for entry in proto.metadata_props if entry.key == METADATA_KEY]
+    try:
+        entries = [value for key, value in metadata_entries(data) if key == METADATA_KEY]
+    except WireError as exc:
+        raise IsatSleepNetError(f"{path}: not a readable ONNX model ({exc})") from None
     if not entries:
         raise IsatSleepNetError(
             f"{path}: an ONNX file without isatsleepnet metadata; export it with `isatsleepnet export`"
@@ -258,16 +253,11 @@ def checked_metadata(proto: Any, path: Path) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise IsatSleepNetError(f"{path}: corrupt model file: its isatsleepnet metadata is not a JSON object")
     if CHECKSUM_KEY not in meta:
-        raise IsatSleepNetError(
-            f"{path}: exported without a checksum of its weights and metadata (by an older isatsleepnet); "
-            "export it again from its model.pt (`isatsleepnet export`)"
-        )
-    try:
-        digest = onnx_sha256(proto, meta)
-    except Exception as exc:  # noqa: BLE001 - a tensor onnx cannot read (external data, wrong sizes): damaged
-        raise IsatSleepNetError(f"{path}: corrupt model file: its weights cannot be read "
-                                f"({_first_line(exc)})") from None
-    if meta[CHECKSUM_KEY] != digest:
+        what = ("with a checksum of its weights only" if _WEIGHTS_ONLY_KEY in meta else
+                "without a checksum of its weights and metadata")
+        raise IsatSleepNetError(f"{path}: exported {what} (by an older isatsleepnet); "
+                                "export it again from its model.pt (`isatsleepnet export`)")
+    if meta[CHECKSUM_KEY] != content_sha256(data, meta, checksum_key=CHECKSUM_KEY):
         raise IsatSleepNetError(f"{path}: corrupt model file: its weights or metadata do not match their checksum")
     problem = model_fields_problem(meta)
     sha1 = meta.get("weights_sha1")
@@ -291,22 +281,16 @@ class OnnxRunner:
     """
 
     def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
-        _require("onnxruntime", "onnx")
-        import onnx
+        _require("onnxruntime")
         import onnxruntime as ort
 
         path = Path(path)
         if not path.is_file():
             raise IsatSleepNetError(f"{path}: model file not found")
         data = path.read_bytes()
-        try:
-            proto = onnx.load_model_from_string(data)
-        except Exception as exc:  # noqa: BLE001 - protobuf's decode errors, whatever their type
-            raise IsatSleepNetError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
         self.path = path
         self._pool: Any = None
-        self._metadata = checked_metadata(proto, path)
-        del proto
+        self._metadata = checked_metadata(data, path)
         options = ort.SessionOptions()
         # Each core runs its own slice of a batch with one thread (see _run): on this project's 2-core
         # machine 1.1-1.3x the epochs per second of one run on two intra-op threads, since the LSTM,

@@ -25,7 +25,6 @@ go into its metadata and model card (``isatsleepnet model-info``).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import tempfile
 from collections.abc import Sequence
@@ -37,7 +36,7 @@ import numpy as np
 
 from isatsleepnet.atomic import atomic_path
 from isatsleepnet.errors import IsatSleepNetError, SettingError
-from isatsleepnet.inference.onnx_backend import CHECKSUM_KEY, METADATA_KEY, OnnxRunner, onnx_sha256
+from isatsleepnet.inference.onnx_backend import OnnxRunner, signed
 
 logger = logging.getLogger(__name__)
 
@@ -232,14 +231,7 @@ def softmax_neighbours(path: Path) -> list[str]:
 
 def _save(proto: Any, meta: dict[str, Any], path: Path) -> None:
     """``proto`` with ``meta`` as its isatsleepnet metadata, checksummed as :func:`export_onnx` does."""
-    import onnx
-
-    meta = json.loads(json.dumps({k: v for k, v in meta.items() if k != CHECKSUM_KEY}, default=str))
-    meta[CHECKSUM_KEY] = onnx_sha256(proto, meta)
-    del proto.metadata_props[:]
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(meta)
-    onnx.save(proto, str(path))
+    Path(path).write_bytes(signed(proto.SerializeToString(), meta))
 
 
 def _card_with(card: Any, quantization: dict[str, Any], weights_sha1: str) -> Any:
