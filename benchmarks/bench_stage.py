@@ -266,7 +266,10 @@ def main(argv: list[str] | None = None) -> None:
         versions = ", ".join(f"{p} {version(p)}" for p in ("torch", "onnxruntime", "yasa", "lightgbm", "mne"))
     except PackageNotFoundError as exc:
         raise SystemExit(f"missing package {exc} (the benchmark needs yasa: pip install yasa)") from None
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; {versions}", flush=True)
+    from isatsleepnet.inference.int8_cpu import int8_support
+
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; {versions}; "
+          f"{int8_support().describe()}", flush=True)
     setup = make_models(models, args.engines)
     print(f"models: {setup['parameters'] / 1e6:.2f} M parameters, small {setup['small_parameters'] / 1e6:.2f} M "
           "(random weights)"

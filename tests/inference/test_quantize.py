@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from isatsleepnet.cli.main import main  # noqa: E402
-from isatsleepnet.inference.onnx_backend import METADATA_KEY  # noqa: E402
+from isatsleepnet.inference.int8_cpu import int8_support  # noqa: E402
+from isatsleepnet.inference.onnx_backend import METADATA_KEY, OnnxRunner  # noqa: E402
+from isatsleepnet.inference.onnx_file import metadata_entries  # noqa: E402
 from isatsleepnet.inference.predictor import load_predictor  # noqa: E402
 from isatsleepnet.inference.quantize import RUN_EPOCHS, _run_starts, quantize_onnx  # noqa: E402
 from tests.inference import trained_model, write_night  # noqa: E402
@@ -30,10 +33,7 @@ def models(tmp_path_factory) -> tuple[Path, Path, Path, Path]:
 
 
 def _metadata(path: Path) -> dict:
-    import onnx
-
-    proto = onnx.load(str(path))
-    return json.loads(next(e.value for e in proto.metadata_props if e.key == METADATA_KEY))
+    return json.loads(dict(metadata_entries(path.read_bytes()))[METADATA_KEY])
 
 
 def _stages(path: Path) -> list[str]:
@@ -58,9 +58,26 @@ def test_the_int8_file_holds_integer_convolutions_and_says_how_it_was_made(model
     assert main(["model-info", str(int8_path)]) == 0
     card = capsys.readouterr().out
     assert "## Quantisation" in card and f"{100 * q['agreement_with_float']:.2f} %" in card
+    assert card.rstrip().splitlines()[-1] == int8_support().describe()  # this CPU's integer path, last
+    assert main(["model-info", str(int8_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["int8_on_this_cpu"]["instructions"] == int8_support().instructions
     assert main(["model-info", str(float_path)]) == 0
-    assert "Quantisation" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Quantisation" not in out and "int8 on this CPU" not in out
     assert int8_path.stat().st_size < 0.6 * float_path.stat().st_size
+
+
+def test_an_int8_model_on_a_cpu_without_a_fast_integer_path_warns(models, monkeypatch, caplog):
+    from isatsleepnet.inference import int8_cpu
+
+    monkeypatch.setattr(int8_cpu, "cpu_flags", lambda: {"sse2", "sse41"})
+    monkeypatch.setattr(int8_cpu, "_WARNED", set())
+    _, float_path, int8_path, _ = models
+    with caplog.at_level(logging.WARNING, logger="isatsleepnet"):
+        OnnxRunner(float_path, threads=1)
+        assert not caplog.records  # a float32 model: nothing to say
+        OnnxRunner(int8_path, threads=1)
+    assert [r.getMessage() for r in caplog.records] == [f"{int8_path}: " + int8_support({"sse2"}).describe()]
 
 
 def test_the_int8_model_stages_like_the_float_one(models, write_edf, tmp_path):
@@ -83,8 +100,9 @@ def test_calibration_on_named_recordings(models, tmp_path, capsys):
     night = sorted(raw.glob("*PSG.edf"))[0]
     assert main(["export", "--model", str(model), "--onnx", str(out), "--int8", "--calibrate", str(night),
                  "--calibration-epochs", "64"]) == 0
-    line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert line.startswith(f"wrote {out} (int8, ") and "on 64 calibration epochs: " in line
+    wrote, cpu = capsys.readouterr().out.strip().splitlines()[-2:]
+    assert wrote.startswith(f"wrote {out} (int8, ") and "on 64 calibration epochs: " in wrote
+    assert cpu == int8_support().describe()
     assert _metadata(out)["quantization"]["calibration"] == {"source": night.name, "epochs": 64, "runs": 2}
 
 

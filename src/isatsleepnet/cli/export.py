@@ -95,4 +95,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {summary['path']} (int8, {summary['bytes'] / 1e6:.1f} MB); int8 vs float32 on "
           f"{summary['epochs']} calibration epochs: {100 * summary['agreement']:.2f} % same stage, max probability "
           f"difference {summary['max_probability_difference']:.2g}")
+    from isatsleepnet.inference.int8_cpu import int8_support
+
+    print(int8_support().describe())
     return 0

@@ -16,7 +16,9 @@ rate, training data (datasets, subjects, nights, epochs per stage, real or
 synthetic, the hashes of the source files it saw), augmentation, parent model
 (fine-tuning), selection, validation and test metrics, software version, and
 the intended use and limits. The same text is the MODEL_CARD.md that `train` and
-`cv` write beside every model.pt. --json prints the card as JSON."""
+`cv` write beside every model.pt. --json prints the card as JSON. For an int8
+export, a last line says which integer instructions this CPU offers it (and
+whether int8 should run faster than float32 here)."""
 
 
 def add_parser(subparsers) -> None:
@@ -53,5 +55,14 @@ def run(args: argparse.Namespace) -> int:
     from isatsleepnet.model.card import card_markdown
 
     card = read_card(args.model)
-    print(json.dumps(card, indent=2) if args.json else card_markdown(card), end="\n" if args.json else "")
+    support = None
+    if card.get("quantization"):  # an int8 export: whether this CPU runs it fast is the reader's business too
+        from isatsleepnet.inference.int8_cpu import int8_support
+
+        support = int8_support()
+    if args.json:
+        extra = {"int8_on_this_cpu": {"instructions": support.instructions, "fast": support.fast}} if support else {}
+        print(json.dumps({**card, **extra}, indent=2))
+    else:
+        print(card_markdown(card) + (f"\n{support.describe()}\n" if support else ""), end="")
     return 0

@@ -291,6 +291,10 @@ class OnnxRunner:
         self.path = path
         self._pool: Any = None
         self._metadata = checked_metadata(data, path)
+        if self._metadata.get("quantization"):
+            from isatsleepnet.inference.int8_cpu import warn_if_slow
+
+            warn_if_slow(path)
         options = ort.SessionOptions()
         # Each core runs its own slice of a batch with one thread (see _run): on this project's 2-core
         # machine 1.1-1.3x the epochs per second of one run on two intra-op threads, since the LSTM,
