@@ -4,7 +4,9 @@ Not a test. For each pair FLOAT.onnx:INT8.onnx (``isatsleepnet export`` and
 ``export --int8``), every whole epoch of each night is staged with both (as `stage`
 reads it: channels, rate, normalisation, context) and the table gives how many distinct
 stages the float model gave, the share of epochs with the same stage and the largest
-probability difference. The synthetic nights
+probability difference, then the same share over the *clear* epochs only, those where the
+float model's likeliest stage leads the next by 0.1 or more in probability (how much of
+the disagreement is near-ties). The synthetic nights
 are made here with seeds of their own, so that none is a night the int8 model was
 calibrated on. Agreement measures the quantisation's fidelity only: it says nothing of
 either model's accuracy (a model of random weights, or trained on synthetic data, is not
@@ -21,6 +23,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+
+MARGIN = 0.1  # "clear epochs": the float model's likeliest stage leads the next by at least this probability
 
 
 def stage_probabilities(model: Path, night: Path) -> np.ndarray:
@@ -55,7 +60,8 @@ def main(argv: list[str] | None = None) -> None:
     nights = [args.data_dir / "SC4001E0-PSG.edf"] if args.data_dir else []
     with tempfile.TemporaryDirectory(prefix="bench-int8-") as work:
         nights += synthetic_nights(Path(work), args.synthetic_nights)
-        print(f"{'model':24s} {'night':32s} {'epochs':>6s} {'float stages':>12s} {'same stage':>10s} {'max |dp|':>8s}")
+        print(f"{'model':24s} {'night':32s} {'epochs':>6s} {'float stages':>12s} {'same stage':>10s} {'max |dp|':>8s} "
+              f"{'clear epochs':>12s} {'same there':>10s}")
         for pair in args.pairs:
             float_path, int8_path = (Path(part) for part in pair.split(":"))
             for night in nights:
@@ -63,8 +69,13 @@ def main(argv: list[str] | None = None) -> None:
                 same = float((a.argmax(1) == b.argmax(1)).mean())
                 name = f"{night.name} (real)" if night.parent == args.data_dir else f"synthetic, {night.parent.name}"
                 used = len(set(a.argmax(1).tolist()))  # an agreement over one stage only would say little
+                # where the float model's two likeliest stages lie MARGIN apart or more, the int8 model's choice is
+                # not a coin toss between near-equal stages: how much of the disagreement is near-ties
+                top = np.sort(a, axis=1)
+                clear = top[:, -1] - top[:, -2] >= MARGIN
+                same_clear = float((a.argmax(1) == b.argmax(1))[clear].mean()) if clear.any() else float("nan")
                 print(f"{int8_path.name:24s} {name:32s} {len(a):6d} {used:12d} {100 * same:9.2f}% "
-                      f"{float(np.abs(a - b).max()):8.4f}", flush=True)
+                      f"{float(np.abs(a - b).max()):8.4f} {int(clear.sum()):12d} {100 * same_clear:9.2f}%", flush=True)
 
 
 if __name__ == "__main__":

@@ -126,4 +126,5 @@ def test_what_needs_torch_says_so_in_one_line_in_the_plain_install(plain_python,
     assert line.startswith(f"isatsleepnet {argv[0]}: error: ") and line.count(TRAIN_EXTRA) == 1, line
     assert not (tmp_path / "run").exists()
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())  # nothing staged
-    assert len(done.stderr.strip().splitlines()) == 1
+    # one line, beside the note a loaded machine gets (the suite itself, or other jobs, can load it)
+    assert [x for x in done.stderr.strip().splitlines() if ": note: this machine is busy" not in x] == [line]
