@@ -165,4 +165,19 @@ def test_bench_int8_runs(tiny_onnx, sleep_edf_dir):
                "--synthetic-nights", "1")
     rows = out.strip().splitlines()[1:]
     assert len(rows) == 2 and "SC4001E0-PSG.edf (real)" in rows[0] and "synthetic, seed101" in rows[1]
-    assert all(row.split()[-2].endswith("%") for row in rows)
+    assert all(row.split()[-4].endswith("%") and row.split()[-1].endswith("%") for row in rows)  # all, clear epochs
+
+
+def test_bench_int8_held_out_runs(sleep_edf_dir, tmp_path):
+    out = _run("bench_int8_held_out.py", "--data-dir", str(sleep_edf_dir), "--work", str(tmp_path), "--epochs", "1",
+               "--model-size", "small")
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("pieces of SC4001: partA 0.00-") and lines[0].endswith("-22.08 h")
+    rows = lines[-2:]
+    assert rows[0].startswith("partC (held out)") and rows[1].startswith("partB (selection)")
+    assert all(row.split()[-4].endswith("%") and row.split()[-1].endswith("%") for row in rows)
+    # the pieces: the night cut on its 30-s grid, the expert's stages cut with it
+    import edfio
+
+    durations = [edfio.read_edf(tmp_path / "data" / f"part{p}.edf", lazy_load_data=True).duration for p in "ABC"]
+    assert sum(durations) == 79500.0 and all(d % 30 == 0 for d in durations)
