@@ -24,8 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-MARGIN = 0.1  # "clear epochs": the float model's likeliest stage leads the next by at least this probability
+from isatsleepnet.inference.quantize import clear_epochs
 
 
 def stage_probabilities(model: Path, night: Path) -> np.ndarray:
@@ -69,10 +68,9 @@ def main(argv: list[str] | None = None) -> None:
                 same = float((a.argmax(1) == b.argmax(1)).mean())
                 name = f"{night.name} (real)" if night.parent == args.data_dir else f"synthetic, {night.parent.name}"
                 used = len(set(a.argmax(1).tolist()))  # an agreement over one stage only would say little
-                # where the float model's two likeliest stages lie MARGIN apart or more, the int8 model's choice is
+                # where the float model's likeliest stage leads the next by 0.1 or more, the int8 model's choice is
                 # not a coin toss between near-equal stages: how much of the disagreement is near-ties
-                top = np.sort(a, axis=1)
-                clear = top[:, -1] - top[:, -2] >= MARGIN
+                clear = clear_epochs(a)
                 same_clear = float((a.argmax(1) == b.argmax(1))[clear].mean()) if clear.any() else float("nan")
                 print(f"{int8_path.name:24s} {name:32s} {len(a):6d} {used:12d} {100 * same:9.2f}% "
                       f"{float(np.abs(a - b).max()):8.4f} {int(clear.sum()):12d} {100 * same_clear:9.2f}%", flush=True)

@@ -32,7 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench_int8 import MARGIN, stage_probabilities
+from bench_int8 import stage_probabilities
+
+from isatsleepnet.inference.quantize import clear_epochs
 
 PSG, HYPNOGRAM = "SC4001E0-PSG.edf", "SC4001EC-Hypnogram.edf"
 SLEEP = ("Sleep stage 1", "Sleep stage 2", "Sleep stage 3", "Sleep stage 4", "Sleep stage R")
@@ -107,8 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         night = work / "data" / f"{name}.edf"
         a, b = stage_probabilities(work / "float.onnx", night), stage_probabilities(work / "int8.onnx", night)
         same = a.argmax(1) == b.argmax(1)
-        top = np.sort(a, axis=1)
-        clear = top[:, -1] - top[:, -2] >= MARGIN
+        clear = clear_epochs(a)
         label = f"{name} ({'held out' if name == 'partC' else 'selection'})"
         print(f"{label:24s} {len(a):6d} {len(set(a.argmax(1).tolist())):12d} {100 * same.mean():9.2f}% "
               f"{float(np.abs(a - b).max()):8.4f} {int(clear.sum()):12d} "

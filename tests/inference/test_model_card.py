@@ -74,6 +74,19 @@ def test_the_markdown_has_every_section(card):
     assert "Not a medical device" in text
 
 
+def test_an_int8_card_says_how_far_it_agrees_and_how_much_is_near_ties(card):
+    quantization = {"method": "int8 static", "float_weights_sha1": "f" * 40,
+                    "calibration": {"source": "its training data (prep)", "epochs": 320, "runs": 10},
+                    "agreement_with_float": 0.98125, "max_probability_difference": 0.019}
+    older = card_markdown({**card, "quantization": quantization})  # written before clear epochs were counted
+    assert "- on those epochs, int8 and float32 give the same stage to 98.12 % of epochs; largest probability " \
+           "difference 0.019" in older and "near-ties" not in older
+    text = card_markdown({**card, "quantization": {**quantization, "clear_epochs": 275,
+                                                   "agreement_on_clear_epochs": 1.0}})
+    assert ("- on the 275 of them where the float32 model's likeliest stage leads the next by 0.1 or more in "
+            "probability: 100.00 % (the rest are near-ties)") in text
+
+
 def test_sizes_and_paper_differences():
     from isatsleepnet.model import MODEL_SIZES
 

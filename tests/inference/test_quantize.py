@@ -55,9 +55,12 @@ def test_the_int8_file_holds_integer_convolutions_and_says_how_it_was_made(model
     assert q["float_weights_sha1"] == float_meta["weights_sha1"] != meta["weights_sha1"]  # its own identity
     assert q["calibration"]["epochs"] == 320 and "training data" in q["calibration"]["source"]
     assert 0.9 <= q["agreement_with_float"] <= 1.0 and 0 <= q["max_probability_difference"] < 0.5
+    # clear epochs: the float model's stage leads by 0.1 or more (this barely trained model may have none)
+    assert 0 <= q["clear_epochs"] <= 320 and (q["agreement_on_clear_epochs"] is None) == (q["clear_epochs"] == 0)
     assert main(["model-info", str(int8_path)]) == 0
     card = capsys.readouterr().out
     assert "## Quantisation" in card and f"{100 * q['agreement_with_float']:.2f} %" in card
+    assert ("leads the next by 0.1 or more in probability" in card) == (q["clear_epochs"] > 0)  # the line: test_card
     assert card.rstrip().splitlines()[-1] == int8_support().describe()  # this CPU's integer path, last
     assert main(["model-info", str(int8_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["int8_on_this_cpu"]["instructions"] == int8_support().instructions
@@ -102,6 +105,8 @@ def test_calibration_on_named_recordings(models, tmp_path, capsys):
                  "--calibration-epochs", "64"]) == 0
     wrote, cpu = capsys.readouterr().out.strip().splitlines()[-2:]
     assert wrote.startswith(f"wrote {out} (int8, ") and "on 64 calibration epochs: " in wrote
+    clear = _metadata(out)["quantization"]["clear_epochs"]
+    assert wrote.endswith(" clear epochs (float32's stage leading by 0.1 or more)") == (clear > 0)
     assert cpu == int8_support().describe()
     assert _metadata(out)["quantization"]["calibration"] == {"source": night.name, "epochs": 64, "runs": 2}
 

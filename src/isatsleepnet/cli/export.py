@@ -94,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
         summary = quantize_onnx(float_path, args.onnx, runs, source=source)
     print(f"wrote {summary['path']} (int8, {summary['bytes'] / 1e6:.1f} MB); int8 vs float32 on "
           f"{summary['epochs']} calibration epochs: {100 * summary['agreement']:.2f} % same stage, max probability "
-          f"difference {summary['max_probability_difference']:.2g}")
+          f"difference {summary['max_probability_difference']:.2g}"
+          + ("" if summary["agreement_on_clear_epochs"] is None else
+             f"; {100 * summary['agreement_on_clear_epochs']:.2f} % on the {summary['clear_epochs']} clear epochs "
+             "(float32's stage leading by 0.1 or more)"))
     from isatsleepnet.inference.int8_cpu import int8_support
 
     print(int8_support().describe())

@@ -46,6 +46,10 @@ QUANTIZED_OPS = ("Conv", "MatMul", "Gemm", "Add", "Mul", "AveragePool", "MaxPool
 dynamically (see the module's docstring)."""
 RUN_EPOCHS = 32  # consecutive epochs per calibration run: longer than any context or sequence window in use
 AGREEMENT_GOAL = 0.99  # below this share of calibration epochs staged alike, the export warns
+CLEAR_MARGIN = 0.1
+"""A *clear* epoch: the float model's likeliest stage leads the next by at least this probability. Where it leads
+by less, int8 and float32 may pick either of two near-equal stages; the agreement over clear epochs says how much
+of the disagreement is such near-ties."""
 METHOD = ("int8 static (ONNX Runtime QDQ: per-channel int8 weights, uint8 activations); "
           "LSTM dynamic (per-channel int8 weights)")
 
@@ -198,19 +202,38 @@ def quantize_onnx(float_path: str | Path, out: str | Path, runs: Sequence[Calibr
         int8_meta = {**meta, "weights_sha1": graph_sha1, "quantization": quantization}
         _save(proto, int8_meta, quantized)
         got = _probabilities(load_predictor(quantized, threads=threads), runs)
-        agreement = float((got.argmax(axis=1) == expected.argmax(axis=1)).mean())
-        difference = float(np.abs(got - expected).max())
-        quantization.update(agreement_with_float=agreement, max_probability_difference=difference)
+        same = got.argmax(axis=1) == expected.argmax(axis=1)
+        agreement, difference = float(same.mean()), float(np.abs(got - expected).max())
+        clear = clear_epochs(expected)
+        quantization.update(agreement_with_float=agreement, max_probability_difference=difference,
+                            clear_epochs=int(clear.sum()),
+                            agreement_on_clear_epochs=float(same[clear].mean()) if clear.any() else None)
         int8_meta["card"] = _card_with(meta.get("card"), quantization, graph_sha1)
         with atomic_path(out) as tmp:
             _save(proto, int8_meta, tmp)
             OnnxRunner(tmp, threads=1)  # the file as written opens and passes its own checks
+    on_clear = quantization["agreement_on_clear_epochs"]
     if agreement < AGREEMENT_GOAL:
-        logger.warning("the int8 model gives the float32 model's stage to only %.1f %% of the calibration epochs: "
+        clear_part = ("" if on_clear is None else f" ({100 * on_clear:.1f} % of the {int(clear.sum())} epochs where the "
+                      f"float32 model's stage leads the next by {CLEAR_MARGIN:g} or more)")
+        logger.warning("the int8 model gives the float32 model's stage to only %.1f %% of the calibration epochs%s: "
                        "calibrate on more epochs or more recordings, or stage with the float32 model",
-                       100 * agreement)
+                       100 * agreement, clear_part)
     return {"path": str(out), "bytes": out.stat().st_size, "epochs": int(len(expected)), "agreement": agreement,
-            "max_probability_difference": difference}
+            "max_probability_difference": difference, "clear_epochs": int(clear.sum()),
+            "agreement_on_clear_epochs": on_clear}
+
+
+def clear_epochs(probabilities: np.ndarray) -> np.ndarray:
+    """Which epochs are clear (:data:`CLEAR_MARGIN`) in the float model's ``probabilities`` (n x stages).
+
+    Examples
+    --------
+    >>> clear_epochs(np.array([[0.6, 0.3, 0.1], [0.45, 0.4, 0.15]])).tolist()
+    [True, False]
+    """
+    top = np.sort(np.asarray(probabilities), axis=1)
+    return top[:, -1] - top[:, -2] >= CLEAR_MARGIN
 
 
 def softmax_neighbours(path: Path) -> list[str]:

@@ -82,7 +82,17 @@ def _quantization_lines(quantization: Any) -> list[str]:
             f"{calibration.get('source')}",
             f"- on those epochs, int8 and float32 give the same stage to "
             f"{'unknown' if agreement is None else f'{100 * agreement:.2f} %'} of epochs; largest probability "
-            f"difference {'unknown' if difference is None else f'{difference:.3g}'}", ""]
+            f"difference {'unknown' if difference is None else f'{difference:.3g}'}", *_clear_line(quantization), ""]
+
+
+def _clear_line(quantization: dict[str, Any]) -> list[str]:
+    """The agreement over the epochs where the float model's stage leads the next by 0.1 or more (none recorded
+    before 2026-12-07)."""
+    on_clear = quantization.get("agreement_on_clear_epochs")
+    if on_clear is None:
+        return []
+    return [f"- on the {quantization.get('clear_epochs')} of them where the float32 model's likeliest stage leads the "
+            f"next by 0.1 or more in probability: {100 * on_clear:.2f} % (the rest are near-ties)"]
 
 
 def card_markdown(card: dict[str, Any]) -> str:
