@@ -23,12 +23,14 @@ needs nothing else (and does not load torch).
 
 --int8 writes the int8 form instead (ONNX Runtime's static quantisation of the graph
 with its convolutions kept as convolutions: integer convolutions and matrix products,
-Softmax and LSTM left in float32), calibrated on
+Softmax left in float32, the LSTM with int8 weights), calibrated on
 epochs of recordings named with --calibrate (read as `stage` reads them), or by
 default on the model's own training data when its prepared dataset is on this
-machine. The share of calibration epochs given the same stage by int8 and float32,
-and the largest probability difference, are printed and kept in the file's model
-card (`isatsleepnet model-info`). Calibrate on recordings like the ones it will stage."""
+machine. The share of calibration epochs given the same stage by int8 and float32
+(all of them, and the clear ones, where float32's likeliest stage leads by 0.1 or
+more), and the largest probability difference, are printed and kept in the file's
+model card (`isatsleepnet model-info`); a last line says which integer instructions
+this CPU offers the int8 model. Calibrate on recordings like the ones it will stage."""
 
 
 def add_parser(subparsers) -> None:
