@@ -38,6 +38,22 @@ def stage_probabilities(model: Path, night: Path) -> np.ndarray:
     return predictor.probabilities(recording.read(index=index), 64, index)
 
 
+HEADER = (f"{'epochs':>6s} {'float stages':>12s} {'same stage':>10s} {'max |dp|':>8s} {'clear epochs':>12s} "
+          f"{'same there':>10s}")
+
+
+def agreement_row(a: np.ndarray, b: np.ndarray) -> str:
+    """The columns of :data:`HEADER` for float probabilities ``a`` and int8 ones ``b`` of the same epochs."""
+    same = a.argmax(1) == b.argmax(1)
+    used = len(set(a.argmax(1).tolist()))  # an agreement over one stage only would say little
+    # where the float model's likeliest stage leads the next by 0.1 or more, the int8 model's choice is not a
+    # coin toss between near-equal stages: how much of the disagreement is near-ties
+    clear = clear_epochs(a)
+    same_clear = float(same[clear].mean()) if clear.any() else float("nan")
+    return (f"{len(a):6d} {used:12d} {100 * same.mean():9.2f}% {float(np.abs(a - b).max()):8.4f} "
+            f"{int(clear.sum()):12d} {100 * same_clear:9.2f}%")
+
+
 def synthetic_nights(folder: Path, count: int) -> list[Path]:
     """``count`` synthetic Sleep-EDF-like nights (2 h each), seeds 101, 102, ..."""
     from isatsleepnet.data.synthetic import SynthConfig, synthesize
@@ -59,21 +75,13 @@ def main(argv: list[str] | None = None) -> None:
     nights = [args.data_dir / "SC4001E0-PSG.edf"] if args.data_dir else []
     with tempfile.TemporaryDirectory(prefix="bench-int8-") as work:
         nights += synthetic_nights(Path(work), args.synthetic_nights)
-        print(f"{'model':24s} {'night':32s} {'epochs':>6s} {'float stages':>12s} {'same stage':>10s} {'max |dp|':>8s} "
-              f"{'clear epochs':>12s} {'same there':>10s}")
+        print(f"{'model':24s} {'night':32s} {HEADER}")
         for pair in args.pairs:
             float_path, int8_path = (Path(part) for part in pair.split(":"))
             for night in nights:
                 a, b = stage_probabilities(float_path, night), stage_probabilities(int8_path, night)
-                same = float((a.argmax(1) == b.argmax(1)).mean())
                 name = f"{night.name} (real)" if night.parent == args.data_dir else f"synthetic, {night.parent.name}"
-                used = len(set(a.argmax(1).tolist()))  # an agreement over one stage only would say little
-                # where the float model's likeliest stage leads the next by 0.1 or more, the int8 model's choice is
-                # not a coin toss between near-equal stages: how much of the disagreement is near-ties
-                clear = clear_epochs(a)
-                same_clear = float((a.argmax(1) == b.argmax(1))[clear].mean()) if clear.any() else float("nan")
-                print(f"{int8_path.name:24s} {name:32s} {len(a):6d} {used:12d} {100 * same:9.2f}% "
-                      f"{float(np.abs(a - b).max()):8.4f} {int(clear.sum()):12d} {100 * same_clear:9.2f}%", flush=True)
+                print(f"{int8_path.name:24s} {name:32s} {agreement_row(a, b)}", flush=True)
 
 
 if __name__ == "__main__":

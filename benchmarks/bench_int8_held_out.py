@@ -30,11 +30,7 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
-from bench_int8 import stage_probabilities
-
-from isatsleepnet.inference.quantize import clear_epochs
+from bench_int8 import HEADER, agreement_row, stage_probabilities
 
 PSG, HYPNOGRAM = "SC4001E0-PSG.edf", "SC4001EC-Hypnogram.edf"
 SLEEP = ("Sleep stage 1", "Sleep stage 2", "Sleep stage 3", "Sleep stage 4", "Sleep stage R")
@@ -103,17 +99,12 @@ def main(argv: list[str] | None = None) -> None:
     for done, command in steps:
         if not done.is_file() and cli(command) != 0:
             raise SystemExit(f"isatsleepnet {command[0]} failed")
-    print(f"{'night':24s} {'epochs':>6s} {'float stages':>12s} {'same stage':>10s} {'max |dp|':>8s} "
-          f"{'clear epochs':>12s} {'same there':>10s}")
+    print(f"{'night':24s} {HEADER}")
     for name in ("partC", "partB"):
         night = work / "data" / f"{name}.edf"
         a, b = stage_probabilities(work / "float.onnx", night), stage_probabilities(work / "int8.onnx", night)
-        same = a.argmax(1) == b.argmax(1)
-        clear = clear_epochs(a)
         label = f"{name} ({'held out' if name == 'partC' else 'selection'})"
-        print(f"{label:24s} {len(a):6d} {len(set(a.argmax(1).tolist())):12d} {100 * same.mean():9.2f}% "
-              f"{float(np.abs(a - b).max()):8.4f} {int(clear.sum()):12d} "
-              f"{100 * same[clear].mean() if clear.any() else float('nan'):9.2f}%", flush=True)
+        print(f"{label:24s} {agreement_row(a, b)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -212,16 +212,15 @@ def quantize_onnx(float_path: str | Path, out: str | Path, runs: Sequence[Calibr
         with atomic_path(out) as tmp:
             _save(proto, int8_meta, tmp)
             OnnxRunner(tmp, threads=1)  # the file as written opens and passes its own checks
-    on_clear = quantization["agreement_on_clear_epochs"]
+    on_clear, n_clear = quantization["agreement_on_clear_epochs"], quantization["clear_epochs"]
     if agreement < AGREEMENT_GOAL:
-        clear_part = ("" if on_clear is None else f" ({100 * on_clear:.1f} % of the {int(clear.sum())} epochs where the "
+        clear_part = ("" if on_clear is None else f" ({100 * on_clear:.1f} % of the {n_clear} epochs where the "
                       f"float32 model's stage leads the next by {CLEAR_MARGIN:g} or more)")
         logger.warning("the int8 model gives the float32 model's stage to only %.1f %% of the calibration epochs%s: "
                        "calibrate on more epochs or more recordings, or stage with the float32 model",
                        100 * agreement, clear_part)
     return {"path": str(out), "bytes": out.stat().st_size, "epochs": int(len(expected)), "agreement": agreement,
-            "max_probability_difference": difference, "clear_epochs": int(clear.sum()),
-            "agreement_on_clear_epochs": on_clear}
+            "max_probability_difference": difference, "clear_epochs": n_clear, "agreement_on_clear_epochs": on_clear}
 
 
 def clear_epochs(probabilities: np.ndarray) -> np.ndarray:
