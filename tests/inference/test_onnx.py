@@ -262,13 +262,20 @@ def test_metadata_with_a_valid_checksum_is_still_checked_field_by_field(exported
     assert _refused(bad) == f"{bad}: invalid model file: {problem}"
 
 
-def test_a_batch_cut_into_one_slice_per_core_gives_the_same_logits(exported):
-    """Slices run side by side (one thread each) must equal one run of the whole batch."""
-    x = np.random.default_rng(5).normal(0, 1, (7, 3, 3000)).astype(np.float32)
+def test_runs_spread_over_the_cores_give_the_same_logits(exported):
+    """Runs of at most EPOCHS_PER_RUN epochs, side by side (one thread each), must equal one run of the whole batch;
+    ``prepare`` (the normalisation) is applied to each slice as to the whole."""
+    from isatsleepnet.data.normalize import normalize_epochs
+    from isatsleepnet.inference.onnx_backend import EPOCHS_PER_RUN
+
+    x = np.random.default_rng(5).normal(0, 30, (2 * EPOCHS_PER_RUN + 5, 3, 3000)).astype(np.float32)
     one, three = OnnxRunner(exported[1], threads=1), OnnxRunner(exported[1], threads=3)
     assert three.workers == 3 and three.session.get_session_options().intra_op_num_threads == 1
-    np.testing.assert_allclose(three.logits(x), one.logits(x), rtol=0, atol=1e-5)
-    assert three.logits(x[:1]).shape == (1, 5)  # a batch of one is not cut
+    whole = one.session.run(None, {"epochs": normalize_epochs(x, "epoch-zscore")})[0]
+    zscore = lambda part: normalize_epochs(part, "epoch-zscore")  # noqa: E731
+    np.testing.assert_allclose(three.logits(x, zscore), whole, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(one.logits(x, zscore, run_epochs=3), whole, rtol=0, atol=1e-5)
+    assert three.logits(x[:1]).shape == (1, 5) and three.logits(x[:0]).shape == (0, 5)
 
 
 def test_the_float_export_computes_the_residual_convolutions_as_products_and_int8_keeps_them(exported, tmp_path):

@@ -146,6 +146,19 @@ def test_an_int8_model_is_not_quantised_twice(models, tmp_path):
     assert load_predictor(int8_path, threads=1).meta["quantization"]["method"].startswith("int8 static")
 
 
+def test_int8_logits_do_not_depend_on_the_cores(models):
+    """The int8 LSTM quantises each run's inputs with one scale, so a run's slice changes the numbers a little:
+    the slices are fixed by the epochs' order, never by which core is free, and one staging equals another."""
+    from isatsleepnet.inference.onnx_backend import EPOCHS_PER_RUN, OnnxRunner
+
+    one, two = OnnxRunner(models[2], threads=1), OnnxRunner(models[2], threads=2)
+    config = one.metadata()["model_config"]
+    shape = (3 * EPOCHS_PER_RUN + 3, len(config["roles"]), config["n_samples"])
+    x = np.random.default_rng(2).normal(0, 1, shape).astype(np.float32)
+    np.testing.assert_array_equal(two.logits(x), one.logits(x))
+    np.testing.assert_array_equal(two.logits(x), two.logits(x))
+
+
 def test_runs_spread_over_the_recording():
     assert _run_starts(10, 3) == [0] and _run_starts(0, 3) == []
     starts = _run_starts(1000, 4)

@@ -171,3 +171,23 @@ def test_an_empty_override_keeps_the_trained_channel(write_edf, tmp_path):
     psg = write_night(write_edf, tmp_path / "n.edf", 1)
     rec = RawRecording.open(psg, INPUTS, overrides={"eeg2": []})
     assert [c.label for c in rec.choices] == SLEEP_EDF_NAMES
+
+
+def test_a_night_read_in_pieces_equals_one_read_whole(write_edf, tmp_path, monkeypatch):
+    """`read` takes READ_EPOCHS epochs of a channel at a time (bounded temporary memory); a resampled channel
+    (128 -> 100 Hz) and an unresampled one give the samples of one whole read, across the pieces' seams."""
+    import isatsleepnet.inference.raw as raw
+
+    rng = np.random.default_rng(3)
+    n_epochs = 7
+    signals = [(SLEEP_EDF_NAMES[0], rng.normal(0, 20, n_epochs * 30 * 128), 128.0, "uV")]
+    signals += [(name, rng.normal(0, 20, n_epochs * 3000), 100.0, "uV") for name in SLEEP_EDF_NAMES[1:]]
+    psg = write_edf(tmp_path / "pieces.edf", signals)
+    whole = RawRecording.open(psg, INPUTS).read()
+    monkeypatch.setattr(raw, "READ_EPOCHS", 2)
+    pieces = RawRecording.open(psg, INPUTS).read()
+    assert pieces.shape == whole.shape == (n_epochs, 3, 3000)
+    np.testing.assert_array_equal(pieces[:, 1:], whole[:, 1:])
+    np.testing.assert_allclose(pieces[:, 0], whole[:, 0], rtol=0, atol=1e-3)
+    np.testing.assert_array_equal(RawRecording.open(psg, INPUTS).read(index=np.array([0, 1, 4, 5, 6])),
+                                  pieces[[0, 1, 4, 5, 6]])

@@ -241,7 +241,7 @@ class StagingModel:
         min_confidence : float
             Epochs whose confidence is below this are flagged for review (0-1).
         batch_size : int
-            Epochs per forward pass.
+            Epochs per forward pass (an ONNX model runs at most 16 at a time on each core).
         assume_unit : {None, "uV", "mV", "V"}
             Unit of EDF channels whose header leaves the physical dimension blank.
         lights : bool

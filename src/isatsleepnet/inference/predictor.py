@@ -43,6 +43,7 @@ class Predictor:
     def __init__(
         self, backend: str, source: Path, meta: dict[str, Any], logits_fn: Callable[[np.ndarray], np.ndarray],
         context_fn: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        outputs_fn: Callable[[np.ndarray, Callable[[np.ndarray], np.ndarray], int], np.ndarray] | None = None,
     ) -> None:
         self.backend = backend
         self.source = source
@@ -52,6 +53,9 @@ class Predictor:
         self._logits = logits_fn
         # a context model: _logits gives logits and embedding per epoch, _context the logits seen in context
         self._context = context_fn
+        # a backend that spreads a whole array's batches over its workers itself (ONNX Runtime): epochs, the
+        # normalisation its workers apply slice by slice, the batch size
+        self._outputs = outputs_fn
         # epochs each stage reads: a context head's window, a sequence-to-sequence network's (0: one epoch)
         self.context = int(meta.get("sequence_window") or (meta.get("model_config") or {}).get("context", 0) or 0)
         if self.context and context_fn is None:
@@ -69,6 +73,9 @@ class Predictor:
     def outputs(self, epochs: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """The network's outputs per epoch of µV epochs, batch by batch: logits (n x 5), and for a
         context model the epoch embeddings after them (n x (5 + E)); see :meth:`probabilities_from`."""
+        if self._outputs is not None and len(epochs):
+            out = np.asarray(self._outputs(epochs, lambda part: normalize_epochs(part, self.normalize), batch_size))
+            return out.astype(np.float32, copy=False)
         chunks = [np.asarray(self._logits(normalize_epochs(epochs[i : i + batch_size], self.normalize)))
                   for i in range(0, len(epochs), batch_size)]
         width = chunks[0].shape[1] if chunks else len(STAGES)
@@ -219,4 +226,4 @@ def load_predictor(
     else:
         runner = OnnxRunner(path, threads=engine.threads)
     return Predictor("onnx", path, runner.metadata(), runner.logits,
-                     runner.context if runner.context_length else None)
+                     runner.context if runner.context_length else None, outputs_fn=runner.logits)

@@ -167,7 +167,8 @@ def quantize_onnx(float_path: str | Path, out: str | Path, runs: Sequence[Calibr
     if meta.get("quantization"):
         raise IsatSleepNetError(f"{float_path}: already quantised ({meta['quantization'].get('method')})")
     recorder = runner.session = _RecordingSession(runner.session)
-    float_model = Predictor("onnx", float_path, meta, runner.logits, runner.context if runner.context_length else None)
+    float_model = Predictor("onnx", float_path, meta, runner.logits, runner.context if runner.context_length else None,
+                            outputs_fn=runner.logits)
     logger.info("int8: %d calibration epochs (%d runs) through the float32 model, then quantising",
                 sum(len(run.epochs) for run in runs), len(runs))
     expected = _probabilities(float_model, runs)
