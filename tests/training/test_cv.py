@@ -64,6 +64,7 @@ def test_model_file_carries_what_is_needed(cv_run, synthetic_prepared):
     assert model_file.normalize == "epoch-zscore" and model_file.stages == ["W", "N1", "N2", "N3", "REM"]
     folds = json.loads((run / "folds.json").read_text())["folds"]
     assert model_file.training["train_subjects"] == folds[0]["train"]
+    assert model_file.training["data"] == str(synthetic_prepared.resolve())
     assert model_file.training["selected_by"] == "validation macro-F1"
     model = model_file.build()
     assert not model.training
@@ -208,3 +209,14 @@ def test_tensorboard_without_its_package_is_a_clear_error(synthetic_prepared, tm
     with pytest.raises(IsatSleepNetError, match="needs the tensorboard package"):
         train_split(data, Fold(0, tuple(s[:3]), (s[3],), (s[4],)), tmp_path / "tb",
                     tiny_config(tensorboard=True, max_epochs=1), progress=False)
+
+
+def test_the_data_path_is_recorded_absolute(synthetic_prepared, tmp_path, monkeypatch):
+    """A relative --data is resolved before it is written: a model's training data (for int8 calibration, the
+    check that evaluate never scores subjects it was trained on) must mean the same folder from any directory."""
+    from isatsleepnet.training.cv import plan_run
+
+    monkeypatch.chdir(synthetic_prepared.parent)
+    _, payload = plan_run(PreparedDataset(synthetic_prepared.name), tmp_path / "run", protocol="kfold",
+                          config=tiny_config(), n_folds=2)
+    assert payload["data"] == str(synthetic_prepared.resolve())

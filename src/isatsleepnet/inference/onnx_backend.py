@@ -57,10 +57,10 @@ _METADATA_FIELDS = ("channels", "roles", "sampling_rate", "epoch_seconds", "norm
                     "model_config")
 _SHA1_DIGITS = frozenset("0123456789abcdef")
 EPOCHS_PER_RUN = 16
-"""The most epochs one ONNX Runtime run takes. Measured on the whole SC4001 night (2 cores, Zen 4, ONNX Runtime
-1.32, 2026-12-07): runs of 16 queued on both cores took 4.35 s (small int8), 10.08 s (paper int8) and 17.59 s
-(paper float32), against 4.66, 10.48 and 18.78 s for batches of 64 cut in one run per core, and 4.48, 10.13 and
-18.82 s for runs of 32 queued."""
+"""The most epochs one ONNX Runtime run takes. Measured on the whole SC4001 night, the network only (2 cores,
+Zen 4, ONNX Runtime 1.32, the exports of bench_stage.py, medians, 2026-12-07): runs of 16 queued on both cores
+took 4.04 s (small int8), 9.56 s (paper int8) and 17.84 s (paper float32), against 4.61, 10.30 and 19.31 s for
+batches of 64 cut in one run per core, and 4.26, 9.75 and 19.05 s for runs of 32 queued."""
 
 
 def _require(*modules: str) -> None:
@@ -302,7 +302,7 @@ class OnnxRunner:
 
             warn_if_slow(path)
         options = ort.SessionOptions()
-        # Each core runs its own slice of a batch with one thread (see _run): on this project's 2-core
+        # Each core runs its own runs of epochs with one thread (see logits, _run): on this project's 2-core
         # machine 1.1-1.3x the epochs per second of one run on two intra-op threads, since the LSTM,
         # the attention and the small operators between the convolutions parallelise poorly inside a run.
         self.workers = threads or default_threads()

@@ -103,7 +103,7 @@ def plan_run(
     else:
         folds = make_folds(subjects, protocol, n_folds=n_folds, validation_fraction=config.validation_fraction,
                            seed=config.seed, stage_counts=subject_stage_counts(data))
-    return folds, {"protocol": protocol, "data": str(data.root), "n_folds": len(folds), "train": asdict(config),
+    return folds, {"protocol": protocol, "data": str(data.root.resolve()), "n_folds": len(folds), "train": asdict(config),
                    "augment": augment_record, "gan": gan_record}
 
 

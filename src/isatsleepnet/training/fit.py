@@ -372,7 +372,7 @@ def train_split(
         epoch_seconds=float(first.meta.get("epoch_seconds", 30.0)),
         normalize=config.normalize,
         training={
-            "data": str(data.root),
+            "data": str(data.root.resolve()),  # absolute: the path must mean the same folder from any directory
             "fold": fold.index,
             "train_subjects": list(fold.train),
             "validation_subjects": list(fold.validation),
