@@ -135,6 +135,21 @@ def test_without_its_training_data_the_model_asks_for_recordings(models, tmp_pat
     assert not (tmp_path / "m.onnx").exists()
 
 
+def test_a_training_data_path_recorded_relative_says_so(tmp_path, monkeypatch):
+    """Models trained before paths were recorded absolute hold the --data they were given ("prep")."""
+    from isatsleepnet.errors import IsatSleepNetError
+    from isatsleepnet.inference.quantize import training_data_of
+
+    (tmp_path / "prep").mkdir()
+    training = {"data": "prep", "train_subjects": ["s1"]}
+    monkeypatch.chdir(tmp_path)
+    assert training_data_of(training) == Path("prep")
+    monkeypatch.chdir(tmp_path.parent)
+    with pytest.raises(IsatSleepNetError, match=r"by a relative path \(prep\), not found from this directory; "
+                                                r"run from the directory it was trained in"):
+        training_data_of(training)
+
+
 def test_an_int8_model_is_not_quantised_twice(models, tmp_path):
     from isatsleepnet.errors import IsatSleepNetError
     from isatsleepnet.inference.quantize import CalibrationRun

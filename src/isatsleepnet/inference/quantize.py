@@ -86,6 +86,11 @@ def training_data_of(training: dict[str, Any]) -> Path:
     """The prepared dataset a model was trained on, from its training metadata, if it is on this machine
     (checked before any work: without it, calibration needs recordings)."""
     folder, subjects = training.get("data"), training.get("train_subjects")
+    if folder and not Path(str(folder)).is_absolute() and not Path(str(folder)).is_dir():
+        # models trained before 2026-12-07 kept the --data they were given, relative to where they were trained
+        raise SettingError("calibrate", f"is needed: the model names its training data by a relative path ({folder}), "
+                                        "not found from this directory; run from the directory it was trained in, "
+                                        "or name recordings like the ones it will stage")
     if not folder or not Path(str(folder)).is_dir() or not subjects:
         raise SettingError("calibrate", f"is needed: the model's training data ({folder or 'not named'}) is not on this "
                                         "machine; name recordings like the ones it will stage")
