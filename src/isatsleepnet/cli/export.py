@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     import tempfile
 
     from isatsleepnet.inference.predictor import load_predictor
-    from isatsleepnet.inference.quantize import calibration_from_recordings, calibration_from_training, quantize_onnx
+    from isatsleepnet.inference.quantize import (CLEAR_MARGIN, calibration_from_recordings, calibration_from_training,
+                                                  quantize_onnx)
 
     with tempfile.TemporaryDirectory(prefix="isatsleepnet-export-") as work:
         float_path = Path(work) / "float.onnx"
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
           f"difference {summary['max_probability_difference']:.2g}"
           + ("" if summary["agreement_on_clear_epochs"] is None else
              f"; {100 * summary['agreement_on_clear_epochs']:.2f} % on the {summary['clear_epochs']} clear epochs "
-             "(float32's stage leading by 0.1 or more)"))
+             f"(float32's stage leading by {CLEAR_MARGIN:g} or more)"))
     from isatsleepnet.inference.int8_cpu import int8_support
 
     print(int8_support().describe())
