@@ -84,7 +84,10 @@ def test_an_int8_card_says_how_far_it_agrees_and_how_much_is_near_ties(card):
     text = card_markdown({**card, "quantization": {**quantization, "clear_epochs": 275,
                                                    "agreement_on_clear_epochs": 1.0}})
     assert ("- on the 275 of them where the float32 model's likeliest stage leads the next by 0.1 or more in "
-            "probability: 100.00 % (the rest are near-ties)") in text
+            "probability: 100.00 % (the rest are near-ties)") in text  # no margin recorded: the 0.1 of that time
+    text = card_markdown({**card, "quantization": {**quantization, "clear_epochs": 120, "clear_margin": 0.25,
+                                                   "agreement_on_clear_epochs": 0.99}})
+    assert "- on the 120 of them where the float32 model's likeliest stage leads the next by 0.25 or more" in text
 
 
 def test_sizes_and_paper_differences():

@@ -18,7 +18,7 @@ from isatsleepnet.inference.int8_cpu import int8_support  # noqa: E402
 from isatsleepnet.inference.onnx_backend import METADATA_KEY, OnnxRunner  # noqa: E402
 from isatsleepnet.inference.onnx_file import metadata_entries  # noqa: E402
 from isatsleepnet.inference.predictor import load_predictor  # noqa: E402
-from isatsleepnet.inference.quantize import RUN_EPOCHS, _run_starts, quantize_onnx  # noqa: E402
+from isatsleepnet.inference.quantize import CLEAR_MARGIN, RUN_EPOCHS, _run_starts, quantize_onnx  # noqa: E402
 from tests.inference import trained_model, write_night  # noqa: E402
 
 
@@ -57,6 +57,7 @@ def test_the_int8_file_holds_integer_convolutions_and_says_how_it_was_made(model
     assert 0.9 <= q["agreement_with_float"] <= 1.0 and 0 <= q["max_probability_difference"] < 0.5
     # clear epochs: the float model's stage leads by 0.1 or more (this barely trained model may have none)
     assert 0 <= q["clear_epochs"] <= 320 and (q["agreement_on_clear_epochs"] is None) == (q["clear_epochs"] == 0)
+    assert q["clear_margin"] == CLEAR_MARGIN  # the card names the margin the record was counted with
     assert main(["model-info", str(int8_path)]) == 0
     card = capsys.readouterr().out
     assert "## Quantisation" in card and f"{100 * q['agreement_with_float']:.2f} %" in card

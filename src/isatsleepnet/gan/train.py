@@ -31,6 +31,7 @@ import io
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -383,7 +384,11 @@ def train_gan(
                 if best is None or row["fit"] < best["fit"]:
                     best = {"fit": row["fit"], "epoch": epoch + 1, "state": copy.deepcopy(generator.state_dict())}
             rows.append(row)
-            sched_g.step()
+            with warnings.catch_warnings():
+                # an epoch with fewer discriminator steps than g_every has no generator step, and still
+                # counts in the generator's per-epoch schedule: torch's order warning does not apply
+                warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
+                sched_g.step()
             sched_d.step()
             bar.set_postfix(D=f"{row['d_loss']:.3f}", G=f"{row['g_loss']:.3f}")
             if (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs:

@@ -212,7 +212,7 @@ def quantize_onnx(float_path: str | Path, out: str | Path, runs: Sequence[Calibr
         agreement, difference = float(same.mean()), float(np.abs(got - expected).max())
         clear = clear_epochs(expected)
         quantization.update(agreement_with_float=agreement, max_probability_difference=difference,
-                            clear_epochs=int(clear.sum()),
+                            clear_epochs=int(clear.sum()), clear_margin=CLEAR_MARGIN,
                             agreement_on_clear_epochs=float(same[clear].mean()) if clear.any() else None)
         int8_meta["card"] = _card_with(meta.get("card"), quantization, graph_sha1)
         with atomic_path(out) as tmp:

@@ -86,13 +86,16 @@ def _quantization_lines(quantization: Any) -> list[str]:
 
 
 def _clear_line(quantization: dict[str, Any]) -> list[str]:
-    """The agreement over the epochs where the float model's stage leads the next by 0.1 or more (none recorded
-    before 2026-12-07)."""
+    """The agreement over the epochs where the float model's stage leads the next by the record's margin.
+
+    None recorded before 2026-12-07; the margin itself is recorded since 2026-12-08 (0.1 before).
+    """
     on_clear = quantization.get("agreement_on_clear_epochs")
     if on_clear is None:
         return []
+    margin = quantization.get("clear_margin", 0.1)
     return [f"- on the {quantization.get('clear_epochs')} of them where the float32 model's likeliest stage leads the "
-            f"next by 0.1 or more in probability: {100 * on_clear:.2f} % (the rest are near-ties)"]
+            f"next by {margin:g} or more in probability: {100 * on_clear:.2f} % (the rest are near-ties)"]
 
 
 def card_markdown(card: dict[str, Any]) -> str:
