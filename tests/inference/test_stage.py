@@ -396,6 +396,33 @@ def test_two_recordings_with_one_name_say_which_file_came_first(write_edf, model
     assert f"would replace those of {first} (same name 'same')" in capsys.readouterr().err
 
 
+def test_another_recording_of_a_reviewed_name_is_refused_and_the_same_one_restages(write_edf, model, tmp_path,
+                                                                                    capsys):
+    """Before: staging b/night.edf into a folder holding the review of a/night.edf kept that review, which then
+    replayed over b's night (and fine-tuning would have paired a's corrections with b's signals)."""
+    from isatsleepnet.review.session import Review
+
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = write_night(write_edf, tmp_path / "a" / "night.edf", 2)
+    second = write_night(write_edf, tmp_path / "b" / "night.edf", 2, seed=1)
+    out = tmp_path / "out"
+    flags = ["--model", str(model), "--out", str(out), "--threads", "1", "--quiet", "--no-plots"]
+    assert stage_cli([str(first), *flags]) == 0
+    with Review.open(out, reviewer="ana") as review:
+        review.set_stage(1, "N3", version=0)
+    reviewed = (out / "night.reviewed.csv").read_bytes()
+    capsys.readouterr()
+    assert stage_cli([str(second), *flags]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: night.edf: {out / 'night.review.jsonl'} is a review of another recording named "
+                          "'night' (SHA1 ") and "stage it into another --out" in err and "\n" not in err, err
+    assert (out / "night.reviewed.csv").read_bytes() == reviewed  # nothing of a's staging was replaced
+    assert json.loads((out / "night.hypnogram.json").read_text())["Recording"] == str(first)
+    assert stage_cli([str(first), *flags]) == 0  # the reviewed recording itself stages again
+    with Review.open(out, reviewer="ana") as review:
+        assert review.version == 1 and review.state.reviewed[1] == "ana"
+
+
 def test_the_report_window_carries_dates_since_nights_cross_midnight():
     from isatsleepnet.inference.html_report import clock
 

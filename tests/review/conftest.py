@@ -25,8 +25,12 @@ def ctrl_c_reaches_it() -> None:
 
 
 def write_staged(folder: Path, stages: list[str] = MODEL_STAGES, *, name: str = "night",
-                 expert: list[str] | None = None) -> Path:
-    """NAME.hypnogram.csv and .json as `stage` writes them; the model is sure of all but epochs 2 and 10."""
+                 expert: list[str] | None = None, first: int = 0, recording: Path | None = None) -> Path:
+    """NAME.hypnogram.csv and .json as `stage` writes them; the model is sure of all but rows 2 and 10.
+
+    ``first``: the number of the first epoch staged (a window from ``--start``); ``recording``: the file the
+    sidecar names (default: NAME.edf in ``folder``, which need not exist: no SHA1 recorded then).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     n = len(stages)
     probabilities = np.full((n, 5), 0.025)
@@ -36,10 +40,11 @@ def write_staged(folder: Path, stages: list[str] = MODEL_STAGES, *, name: str = 
         probabilities[i] = [0.3, 0.32, 0.3, 0.04, 0.04]
     confidence = 1 + (probabilities * np.log(probabilities)).sum(axis=1) / np.log(5)
     csv_path = folder / f"{name}.hypnogram.csv"
-    write_epochs_csv(csv_path, np.arange(n), np.arange(n) * 30.0, probabilities, confidence, confidence < 0.6,
+    numbers = first + np.arange(n)
+    write_epochs_csv(csv_path, numbers, numbers * 30.0, probabilities, confidence, confidence < 0.6,
                      expert=expert, start=START)
     columns = [*CSV_COLUMNS, *(["expert"] if expert is not None else []), "clock_time"]
-    summary = {"recording": {"epoch_seconds": 30.0, "start": START.isoformat(), "file": str(folder / f"{name}.edf")},
+    summary = {"recording": {"epoch_seconds": 30.0, "start": START.isoformat(), "file": str(recording or folder / f"{name}.edf")},
                "model": {"file": "model.pt", "backend": "torch"}}
     write_csv_sidecar(folder / f"{name}.hypnogram.json", columns, summary, min_confidence=0.6)
     return csv_path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -156,6 +157,49 @@ def test_a_journal_of_another_staging_is_refused_and_lets_the_night_go(tmp_path)
     (tmp_path / "s" / "night.review.jsonl").unlink()
     with Review.open(staged, reviewer="ana") as review:  # the refused open held nothing
         assert review.version == 0
+
+
+def test_edits_follow_their_epoch_when_the_night_is_staged_again_with_another_window(tmp_path):
+    """Before: edits were replayed by row, so a night staged again from --start 90 moved each one 3 epochs on,
+    and NAME.reviewed.csv numbered its rows from 0 where NAME.hypnogram.csv numbers epochs from the recording's
+    start."""
+    staged = write_staged(tmp_path / "s")  # (rows 2 and 10 are N1 in any staging here: not edited)
+    with Review.open(staged, reviewer="ana") as review:
+        review.set_stage(5, "REM", version=0)  # the epoch at 150 s
+    write_staged(tmp_path / "s", MODEL_STAGES[1:] + ["W"], first=1)  # the same night from 30 s
+    with Review.open(staged, reviewer="ana") as review:
+        assert review.state.stages[4] == "REM" and review.state.reviewed[4] == "ana"
+        assert [s for i, s in enumerate(review.state.reviewed) if i != 4] == [""] * 11
+        review.set_stage(0, "N1", version=1)  # the epoch at 30 s, numbered 1
+    rows = (tmp_path / "s" / "night.reviewed.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == [str(k) for k in range(1, 13)]  # the staged CSV's numbers
+    assert rows[4].split(",")[:2] == ["5", "150"] and rows[4].split(",")[4:6] == ["REM", "1"]
+    journal = [json.loads(line) for line in (tmp_path / "s" / "night.review.jsonl").read_text().splitlines()]
+    assert [(e["epoch"], e["onset_s"]) for e in journal] == [(5, 150.0), (0, 30.0)]
+    write_staged(tmp_path / "s", MODEL_STAGES, first=6)  # a window from 180 s
+    with pytest.raises(DataError, match=r"^night.review.jsonl: does not replay over night.hypnogram.csv: edit 1 is "
+                                        r"of the epoch at 150 s, which this staging does not hold"):
+        Review.open(staged, reviewer="ana")
+
+
+def test_a_review_of_another_recording_is_refused(tmp_path):
+    a, b = tmp_path / "a.edf", tmp_path / "b.edf"
+    a.write_bytes(b"night a"), b.write_bytes(b"night b")
+    staged = write_staged(tmp_path / "s", recording=a)
+    with Review.open(staged, reviewer="ana") as review:
+        review.set_stage(4, "N1", version=0)
+    write_staged(tmp_path / "s", recording=b)  # the same stages, from another file
+    with pytest.raises(DataError, match=r"^night.review.jsonl: does not replay over night.hypnogram.csv: edit 1 was "
+                                        r"made on another recording \(SHA1 [0-9a-f]{40}; the one staged now: "):
+        Review.open(staged, reviewer="ana")
+
+
+def test_a_journal_written_before_edits_named_their_onset_replays_by_row(staged):
+    line = {"version": 1, "time": "2026-12-06T02:00:00Z", "action": "set", "epoch": 4, "old": "N2", "new": "N1",
+            "reviewer": "ana"}
+    (staged.parent / "night.review.jsonl").write_text(json.dumps(line) + "\n")
+    with Review.open(staged, reviewer="bo") as review:
+        assert review.state.stages[4] == "N1" and review.state.reviewed[4] == "ana"
 
 
 def test_a_second_scorers_hypnogram_is_compared_with(staged, tmp_path):

@@ -31,7 +31,7 @@ from isatsleepnet.data.readers.hypnogram_grid import Hypnogram
 from isatsleepnet.errors import DataError, IsatSleepNetError, describe_exception, keyword, render, template_line
 from isatsleepnet.inference.input_check import recording_warnings
 from isatsleepnet.inference.options import StageOptions, StageResult
-from isatsleepnet.inference.output_formats import is_output_file
+from isatsleepnet.inference.output_formats import REVIEW_SUFFIXES, is_output_file
 from isatsleepnet.inference.outputs import (
     StagedRecording,
     claim_output_folder,
@@ -266,6 +266,30 @@ def stage_opened(
     return StagedRecording(name, recording, summary, index, first, probabilities, confidence, review, expert)
 
 
+def _refuse_review_of_another(out: Path, name: str, psg: Path) -> None:
+    """Refuse to stage ``psg`` as ``name`` where ``out`` keeps a review of another recording of that name.
+
+    A review outlives a re-staging (its journal binds each edit to an epoch's onset), but staged from
+    another file it would sit over another night: its reviewed files, which fine-tuning reads with the
+    recording the staging names, would pair one night's corrections with another's signals.
+    """
+    import json
+
+    from isatsleepnet.data.hashing import sha1_of
+
+    journal = out / (name + REVIEW_SUFFIXES[0])
+    if not journal.is_file() or journal.stat().st_size == 0:
+        return
+    try:
+        reviewed = json.loads((out / (name + ".hypnogram.json")).read_text(encoding="utf-8")).get("RecordingSHA1")
+    except (OSError, ValueError, AttributeError):  # no record of what was staged: the review checks its journal
+        return
+    if reviewed and psg.is_file() and sha1_of(psg) != reviewed:
+        raise DataError(psg, f"{journal} is a review of another recording named {name!r} (SHA1 {reviewed}); staging "
+                             "this one there would put that review over another night: stage it into another "
+                             f"{{out}}, or move {name}.review* and {name}.reviewed.* away")
+
+
 def ensure_out_folder(out: str | Path) -> Path:
     """Create the output folder; a one-line error when it is a file, cannot be made or is not writable."""
     return ensure_writable_folder(out)
@@ -339,6 +363,7 @@ def _stage_all(
                 raise DataError(psg, f"its outputs would replace those of {used[name]} (same name {name!r}) in "
                                      f"{out}; stage it into another {{out}}")
             used[name] = psg
+            _refuse_review_of_another(out, name, psg)
             if options.trim and hypnogram is None:
                 raise DataError(psg, "{trim} needs an expert hypnogram and none was found beside this recording")
             if options.auto_hypnogram and hypnogram is None:

@@ -10,6 +10,7 @@ before it is whole, so every acknowledged edit survives) and reports once.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -28,7 +29,12 @@ class Edit:
 
     ``version`` counts the edits of the review (the first is 1): an edit is made
     against the version before it, so two tabs cannot overwrite each other unseen.
-    ``time`` is ISO 8601 in UTC; ``reviewer`` who made it.
+    ``time`` is ISO 8601 in UTC; ``reviewer`` who made it. ``epoch`` is the epoch's
+    row in the staged CSV; ``onset_s`` its onset (seconds from the recording's start)
+    and ``recording_sha1`` the staged recording's SHA1 bind the edit to that epoch of
+    that recording, so that a night staged again (another window, another file under
+    the same name) cannot take it to another epoch (journals written before
+    2026-12-08 lack them: ``None``).
 
     Examples
     --------
@@ -46,6 +52,8 @@ class Edit:
     old: str
     new: str
     reviewer: str
+    onset_s: float | None = None
+    recording_sha1: str | None = None
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -59,6 +67,11 @@ class Edit:
                 raise ValueError(f"{name} must be one of {', '.join(STAGES)}, not {getattr(self, name)!r}")
         if not isinstance(self.time, str) or not isinstance(self.reviewer, str):
             raise ValueError("time and reviewer must be text")
+        if self.onset_s is not None and (isinstance(self.onset_s, bool) or not isinstance(self.onset_s, (int, float))
+                                         or not math.isfinite(self.onset_s) or self.onset_s < 0):
+            raise ValueError(f"onset_s must be a number of seconds of at least 0, not {self.onset_s!r}")
+        if self.recording_sha1 is not None and not isinstance(self.recording_sha1, str):
+            raise ValueError(f"recording_sha1 must be text, not {self.recording_sha1!r}")
 
     def to_line(self) -> str:
         """The edit as one JSON line (no newline)."""
@@ -70,7 +83,9 @@ class Edit:
         fields = json.loads(line)
         if not isinstance(fields, dict):
             raise ValueError("not a JSON object")
-        return cls(**{name: fields[name] for name in cls.__dataclass_fields__})
+        optional = ("onset_s", "recording_sha1")  # absent from journals written before 2026-12-08
+        return cls(**{name: fields.get(name) if name in optional else fields[name]
+                      for name in cls.__dataclass_fields__})
 
 
 class Journal:

@@ -16,6 +16,7 @@ review rewrites from the journal.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 from pathlib import Path
@@ -52,7 +53,7 @@ class Review:
         self.night = night
         self.journal = journal
         self.reviewer = reviewer
-        self.state = ReviewState.replay(night.stages, journal.edits)
+        self.state = ReviewState.replay(night.stages, _on_rows(night, journal.edits))
         self._lock = lock  # held by this object from here: close() or __del__ releases it
 
     @classmethod
@@ -124,7 +125,9 @@ class Review:
         return self._keep(self.state.redo(reviewer=self.reviewer, version=version))
 
     def _keep(self, edit: Edit) -> Edit:
-        self.journal.append(edit)
+        """Journal ``edit`` (a row of the state) bound to its epoch's onset and the recording, then write."""
+        self.journal.append(dataclasses.replace(edit, onset_s=float(self.night.onsets_s[edit.epoch]),
+                                                recording_sha1=self.night.recording_sha1))
         self.write_reviewed()
         return edit
 
@@ -148,8 +151,9 @@ class Review:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(REVIEWED_COLUMNS)
-        for i, onset in enumerate(night.onsets_s):
-            writer.writerow([i, f"{onset:g}", state.model[i], f"{night.confidence[i]:.4f}", state.stages[i],
+        numbers = night.epoch_numbers if night.epoch_numbers is not None else range(len(night.onsets_s))
+        for i, (number, onset) in enumerate(zip(numbers, night.onsets_s)):
+            writer.writerow([int(number), f"{onset:g}", state.model[i], f"{night.confidence[i]:.4f}", state.stages[i],
                              int(bool(state.reviewed[i])), state.reviewed[i]])
         atomic_write_text(self.path(".reviewed.csv"), buf.getvalue())
         events = stage_runs(night.onsets_s, [ANNOTATION_TEXT[s] for s in state.stages], night.epoch_seconds)
@@ -181,6 +185,28 @@ class Review:
             return None
         pairs = [(s, e) for s, e in zip(self.state.stages, self.night.expert) if e in STAGES]
         return _agreement([e for _, e in pairs], [s for s, _ in pairs])
+
+
+def _on_rows(night: StagedNight, edits: list[Edit]) -> list[Edit]:
+    """The journal's ``edits`` on the rows of ``night``, each found by its epoch's onset (lines written before
+    2026-12-08 name the row only); an edit made on another recording, or on an epoch this staging does not hold,
+    is refused: the night was staged again under the review."""
+    rows = {round(float(onset), 3): row for row, onset in enumerate(night.onsets_s)}
+    again = "move the review's files (NAME.review*) away to review this staging"
+    placed = []
+    for edit in edits:
+        if edit.recording_sha1 and night.recording_sha1 and edit.recording_sha1 != night.recording_sha1:
+            raise IsatSleepNetError(f"edit {edit.version} was made on another recording (SHA1 {edit.recording_sha1}; "
+                                    f"the one staged now: {night.recording_sha1}); {again}")
+        if edit.onset_s is None:
+            placed.append(edit)
+            continue
+        row = rows.get(round(float(edit.onset_s), 3))
+        if row is None:
+            raise IsatSleepNetError(f"edit {edit.version} is of the epoch at {edit.onset_s:g} s, which this staging "
+                                    f"does not hold (staged again with another --start, --end or --trim?); {again}")
+        placed.append(dataclasses.replace(edit, epoch=row))
+    return placed
 
 
 def _hold(path: Path, name: str) -> int:

@@ -53,6 +53,9 @@ class StagedNight:
         The PSG that was staged, as the sidecar names it.
     recording_sha1 : str or None
         Its SHA1 when it was staged (None: staged from memory, or by a version that did not say).
+    epoch_numbers : ndarray of int or None
+        The CSV's ``epoch`` column: each epoch's number on the recording's grid (epoch k starts
+        k x epoch_seconds after the recording's start), whatever window was staged.
     """
 
     csv: Path
@@ -67,6 +70,7 @@ class StagedNight:
     start: dt.datetime | None
     recording: Path | None
     recording_sha1: str | None = None
+    epoch_numbers: np.ndarray | None = None
 
     @property
     def folder(self) -> Path:
@@ -115,6 +119,7 @@ def read_staged(path: str | Path) -> StagedNight:
     if missing:
         raise DataError(csv_path, f"lacks the column(s) {', '.join(missing)} that `stage` writes")
     try:
+        numbers = np.array([int(r["epoch"]) for r in rows])
         onsets = np.array([float(r["onset_s"]) for r in rows])
         probabilities = np.array([[float(r[f"p_{s}"]) for s in STAGES] for r in rows])
         confidence = np.array([float(r["confidence"]) for r in rows])
@@ -134,6 +139,7 @@ def read_staged(path: str | Path) -> StagedNight:
         expert=[r["expert"] for r in rows] if "expert" in rows[0] else None,
         epoch_seconds=epoch_seconds, start=dt.datetime.fromisoformat(start) if start else None,
         recording=Path(recording) if recording else None, recording_sha1=meta.get("RecordingSHA1"),
+        epoch_numbers=numbers,
     )
 
 
