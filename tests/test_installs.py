@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from isatsleepnet.cli.main import main
+from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.installs import INTEROP_EXTRA, TRAIN_EXTRA, is_training_module_missing, needs_training, require_training
 from tests.inference import trained_model, write_night
 
@@ -35,14 +36,34 @@ def test_a_missing_training_package_is_one_line_naming_the_extra(monkeypatch, ca
     assert is_training_module_missing(ModuleNotFoundError("x", name="torch.nn"))
 
 
-def test_require_training_passes_here_and_names_the_extra_when_missing(monkeypatch):
+def test_require_training_passes_here_and_names_the_extra_when_missing(monkeypatch, tmp_path):
     require_training("`train`")  # this environment has torch
+    import torch
+
     import isatsleepnet.installs as installs
 
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "m.pt")
+    (tmp_path / "night.edf").write_bytes(b"0       not a model")
     monkeypatch.setattr(installs.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(installs.NeedsTraining, match=r"^m.pt: a .pt model needs PyTorch, .*\[train\]'; stage its ONNX"):
-        installs.require_training_for_model("m.pt")
+    with pytest.raises(installs.NeedsTraining, match=r"m.pt: a .pt model needs PyTorch, .*\[train\]'; use its ONNX"):
+        installs.require_training_for_model(tmp_path / "m.pt")
+    # before: "a .pt model needs PyTorch" for any file not named .onnx, an EDF given as --model included
+    with pytest.raises(IsatSleepNetError, match=r"night.edf: not a model file \(an ONNX model from `isatsleepnet "
+                                                r"export`, or a .pt model from `train` or `cv`\)$"):
+        installs.require_training_for_model(tmp_path / "night.edf")
     assert "pip install 'isatsleepnet[train]'" in str(needs_training("`cv`"))
+
+
+def test_a_folder_or_an_empty_file_as_model_says_what_it_is(tmp_path, capsys):
+    from isatsleepnet.inference.predictor import load_predictor
+
+    with pytest.raises(IsatSleepNetError, match=r": a folder, not a model file$"):
+        load_predictor(tmp_path)
+    assert main(["model-info", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"{tmp_path}: a folder, not a model file")
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    with pytest.raises(IsatSleepNetError, match=r"empty.onnx: an empty file, not an ONNX model$"):
+        load_predictor(tmp_path / "empty.onnx")
 
 
 # ---------------------------------------------------------------------------- the plain environment
@@ -114,6 +135,7 @@ def test_the_plain_install_has_no_torch_and_stages_as_torch_does(plain_python, e
     ["train", "--data", "prepared", "--out", "run"],
     ["export", "--model", "MODEL", "--onnx", "m.onnx"],
     ["stage", "NIGHT", "--model", "MODEL", "--out", "o"],
+    ["architectures"],  # before: "isatsleepnet.model.context:build_network: cannot import ... (No module named 'torch')"
 ])
 def test_what_needs_torch_says_so_in_one_line_in_the_plain_install(plain_python, exported, write_edf, tmp_path, argv):
     model, _ = exported

@@ -59,9 +59,24 @@ def require_training(what: str, *, instead: str = "") -> None:
         raise needs_training(what, instead=instead)
 
 
+TORCH_FILE_MAGIC = b"PK\x03\x04"
+"""The first bytes of what ``torch.save`` writes (a zip archive): a ``.pt`` model, whatever its name."""
+
+
 def require_training_for_model(path: object) -> None:
-    """A ``.pt`` model file needs torch: without it, one line that points to its ONNX export."""
-    require_training(f"{path}: a .pt model", instead="stage its ONNX export instead (`isatsleepnet export`, "
+    """A ``.pt`` model file needs torch: without it, one line that points to its ONNX export (and a file
+    that is no model at all, one line saying so rather than asking to install torch for it)."""
+    if training_installed():
+        return
+    try:
+        with open(str(path), "rb") as handle:
+            head = handle.read(len(TORCH_FILE_MAGIC))
+    except OSError:
+        head = b""
+    if head != TORCH_FILE_MAGIC:
+        raise IsatSleepNetError(f"{path}: not a model file (an ONNX model from `isatsleepnet export`, or a .pt "
+                                "model from `train` or `cv`)")
+    require_training(f"{path}: a .pt model", instead="use its ONNX export instead (`isatsleepnet export`, "
                                                       "run where torch is installed)")
 
 

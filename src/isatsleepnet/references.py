@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.installs import is_training_module_missing
 
 REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 """``package.module:name``, where ``name`` may be dotted (``Class.method``)."""
@@ -49,6 +50,8 @@ def resolve(target: str | Callable[..., Any]) -> Any:
     try:
         found: Any = importlib.import_module(module_name)
     except ImportError as exc:
+        if is_training_module_missing(exc):  # torch in the staging install: the caller says which extra
+            raise
         raise IsatSleepNetError(f"{target}: cannot import {module_name} ({exc})") from None
     for part in attribute.split("."):
         if not hasattr(found, part):

@@ -423,6 +423,22 @@ def test_another_recording_of_a_reviewed_name_is_refused_and_the_same_one_restag
         assert review.version == 1 and review.state.reviewed[1] == "ana"
 
 
+def test_a_run_that_stages_nothing_leaves_no_out_folder(model, tmp_path, capsys):
+    """Before: a missing or unreadable recording, or a model that did not load, left an empty --out folder."""
+    bad = tmp_path / "text.edf"
+    bad.write_text("not an EDF")
+    out = tmp_path / "out"
+    flags = ["--out", str(out), "--threads", "1", "--quiet", "--no-plots"]
+    assert stage_cli([str(bad), "--model", str(model), *flags]) == 1
+    assert not out.exists() and "outputs:" not in capsys.readouterr().out
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    with pytest.raises(IsatSleepNetError, match="empty.onnx: an empty file, not an ONNX model"):
+        stage_cli([str(bad), "--model", str(tmp_path / "empty.onnx"), *flags])
+    assert not out.exists()
+    out.mkdir()  # a folder that was there before stays
+    assert stage_cli([str(bad), "--model", str(model), *flags]) == 1 and out.is_dir()
+
+
 def test_the_report_window_carries_dates_since_nights_cross_midnight():
     from isatsleepnet.inference.html_report import clock
 

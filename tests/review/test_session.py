@@ -112,6 +112,14 @@ def test_what_cannot_be_reviewed_is_one_line(tmp_path, setup, words):
         Review.open(folder, reviewer=" ")
 
 
+def test_a_staged_file_that_is_not_there_says_so(tmp_path):
+    """Before: `review nope.csv` said the file "is not what `isatsleepnet stage` writes"."""
+    for missing in (tmp_path / "nope.csv", tmp_path / "night.hypnogram.csv", tmp_path / "folder"):
+        with pytest.raises(DataError, match=r"^(nope.csv|night.hypnogram.csv|folder): no such file or folder \(the "
+                                            r"NAME.hypnogram.csv `stage` wrote, or its folder\)$"):
+            Review.open(missing, reviewer="ana")
+
+
 KILLED_SESSION = """
 import sys
 from isatsleepnet.review.session import Review

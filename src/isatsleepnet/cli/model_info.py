@@ -36,7 +36,7 @@ def add_parser(subparsers) -> None:
 def read_card(path: Path) -> dict[str, Any]:
     """The card of a model file, or the one an ONNX export carries (checked with the export's checksum)."""
     if not path.is_file():
-        raise IsatSleepNetError(f"{path}: model file not found")
+        raise IsatSleepNetError(f"{path}: {'a folder, not a model file' if path.is_dir() else 'model file not found'}")
     if path.suffix.lower() == ".onnx":
         from isatsleepnet.inference.onnx_backend import checked_metadata
 

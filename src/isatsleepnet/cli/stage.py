@@ -212,15 +212,16 @@ def run(args: argparse.Namespace) -> int:
     from isatsleepnet.cli.flags import flag
     from isatsleepnet.inference.outputs import summary_table
     from isatsleepnet.inference.predictor import load_predictor
-    from isatsleepnet.inference.stage import ensure_out_folder, stage_recordings
+    from isatsleepnet.inference.stage import out_folder, stage_recordings
 
     options = options_from_args(args)
     engine = engine_from_args(args)
-    ensure_out_folder(args.out)  # before the model is loaded (or exported)
-    predictor = load_predictor(args.model, backend=args.backend, engine=engine)
-    results = stage_recordings(args.recordings, predictor, args.out, options,
-                               progress=False if args.quiet else None, debug=getattr(args, "debug", False),
-                               spell=flag)
+    with out_folder(args.out):  # checked before the model is loaded (or exported); left out if nothing staged
+        predictor = load_predictor(args.model, backend=args.backend, engine=engine)
+        results = stage_recordings(args.recordings, predictor, args.out, options,
+                                   progress=False if args.quiet else None, debug=getattr(args, "debug", False),
+                                   spell=flag)
     print(summary_table(results))
-    print(f"outputs: {args.out}")
+    if any(r.status != "failed" for r in results):
+        print(f"outputs: {args.out}")
     return 1 if any(r.status == "failed" for r in results) else 0

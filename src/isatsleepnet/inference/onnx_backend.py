@@ -242,6 +242,8 @@ def checked_metadata(data: bytes, path: Path) -> dict[str, Any]:
     """The isatsleepnet metadata of an ONNX file's bytes, verified against its checksum and checked field by field."""
     from isatsleepnet.model.file import model_fields_problem
 
+    if not data:
+        raise IsatSleepNetError(f"{path}: an empty file, not an ONNX model")
     try:
         entries = [value for key, value in metadata_entries(data) if key == METADATA_KEY]
     except WireError as exc:

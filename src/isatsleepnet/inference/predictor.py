@@ -199,7 +199,7 @@ def load_predictor(
     if backend not in BACKENDS:
         raise IsatSleepNetError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if not path.is_file():
-        raise IsatSleepNetError(f"{path}: model file not found")
+        raise IsatSleepNetError(f"{path}: {'a folder, not a model file' if path.is_dir() else 'model file not found'}")
     if backend == "torch":
         if is_onnx:
             raise IsatSleepNetError(f"{path}: an ONNX file runs on the onnx backend ({{backend}} onnx)")

@@ -15,11 +15,12 @@ in memory (what the Python API, :mod:`isatsleepnet.api`, returns), and
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -290,9 +291,25 @@ def _refuse_review_of_another(out: Path, name: str, psg: Path) -> None:
                              f"{{out}}, or move {name}.review* and {name}.reviewed.* away")
 
 
-def ensure_out_folder(out: str | Path) -> Path:
-    """Create the output folder; a one-line error when it is a file, cannot be made or is not writable."""
-    return ensure_writable_folder(out)
+@contextlib.contextmanager
+def out_folder(out: str | Path) -> Iterator[Path]:
+    """The output folder, created for the block (a one-line error when it is a file, cannot be made or is not
+    writable); one the block made and left empty is removed, so that a run that staged nothing leaves nothing.
+
+    Examples
+    --------
+    >>> with out_folder("staged") as out:  # doctest: +SKIP
+    ...     results = stage_recordings(["night.edf"], predictor, out, StageOptions())
+    """
+    out = Path(out)
+    created = not out.exists()
+    ensure_writable_folder(out)
+    try:
+        yield out
+    finally:
+        if created:
+            with contextlib.suppress(OSError):  # not empty: something was written, and stays
+                out.rmdir()
 
 
 # --------------------------------------------------------------------------- many recordings
@@ -331,8 +348,7 @@ def stage_recordings(
                 "give one per recording, in the same order, or {hypnogram} auto"
             )
     recordings, errors = expand_inputs(inputs)
-    ensure_out_folder(out)
-    with folder_lock(out, "stage"):
+    with out_folder(out), folder_lock(out, "stage"):
         claim_output_folder(out, predictor)
         return _stage_all(recordings, errors, inputs, predictor, out, options, progress=progress, debug=debug,
                           spell=spell)

@@ -99,6 +99,8 @@ def staged_csv(path: str | Path) -> Path:
 
 def read_staged(path: str | Path) -> StagedNight:
     """The staged recording at ``path`` (its CSV, or a folder holding one), every column checked."""
+    if not Path(path).exists():
+        raise DataError(Path(path), f"no such file or folder (the NAME{STAGED_SUFFIX} `stage` wrote, or its folder)")
     csv_path = staged_csv(path)
     if not csv_path.is_file():
         raise DataError(csv_path, "no such staged recording")

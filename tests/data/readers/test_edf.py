@@ -137,8 +137,14 @@ def test_zero_data_record_duration_is_named(tmp_path, write_edf):
     path = write_edf(tmp_path / "z.edf", [("EEG", _sine(300), FS, "uV")])
     data = bytearray(path.read_bytes())
     data[244:252] = b"0       "
+    data[192:236] = b" " * 44  # plain EDF
     path.write_bytes(bytes(data))
     with pytest.raises(DataError, match=r"^z\.edf: the header's data-record duration is 0 s \(must be positive\)$"):
+        EdfRecording.open(path)
+    data[192:236] = b"EDF+C".ljust(44)  # records of 0 s in EDF+: annotations alone, a hypnogram given as the PSG
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"^z\.edf: an EDF\+ file of annotations only \(data records of 0 s, as a "
+                                        r"hypnogram is\), not a recording of signals$"):
         EdfRecording.open(path)
 
 

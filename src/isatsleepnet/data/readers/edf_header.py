@@ -181,6 +181,10 @@ def read_header(path: str | Path) -> EdfHeader:
                                   f"make it {256 * (n_signals + 1)}: a corrupt header")
         if n_signals > 10_000:
             raise DataError(path, f"the header declares {n_signals} signals (absurd: a corrupt header?)")
+        if record_duration == 0 and _text(head[192:236]).startswith("EDF+"):
+            # EDF+ files of annotations alone (Sleep-EDF's hypnograms) declare records of 0 s
+            raise DataError(path, "an EDF+ file of annotations only (data records of 0 s, as a hypnogram is), "
+                                  "not a recording of signals")
         if not record_duration > 0:
             raise DataError(path, f"the header's data-record duration is {float(record_duration):g} s (must be positive)")
         raw = f.read(256 * n_signals)
