@@ -439,6 +439,49 @@ def test_a_run_that_stages_nothing_leaves_no_out_folder(model, tmp_path, capsys)
     assert stage_cli([str(bad), "--model", str(model), *flags]) == 1 and out.is_dir()
 
 
+def test_a_stopped_run_continues_where_it_stopped_and_ends_as_an_uninterrupted_one(write_edf, model, tmp_path,
+                                                                                    capsys, monkeypatch):
+    """Before: Ctrl+C said "run the same command again to continue", and the rerun staged every recording again."""
+    import isatsleepnet.inference.stage as stage_module
+
+    (tmp_path / "in").mkdir()
+    for k in range(3):
+        write_night(write_edf, tmp_path / "in" / f"n{k}.edf", 2, seed=k)
+    flags = ["--model", str(model), "--threads", "1", "--quiet", "--no-plots", "--no-report"]
+    assert stage_cli([str(tmp_path / "in"), "--out", str(tmp_path / "whole"), *flags]) == 0
+    real = stage_module.stage_recording
+    staged: list[str] = []
+
+    def stopped_at_the_second(path, *args, **kwargs):
+        if Path(path).name == "n1.edf" and not staged.count("n1.edf"):
+            staged.append("n1.edf")
+            raise KeyboardInterrupt
+        staged.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(stage_module, "stage_recording", stopped_at_the_second)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        stage_cli([str(tmp_path / "in"), "--out", str(out), *flags])
+    assert staged == ["n0.edf", "n1.edf"] and (out / "n0.hypnogram.csv").is_file()
+    capsys.readouterr()
+    assert stage_cli([str(tmp_path / "in"), "--out", str(out), *flags]) == 0
+    assert staged == ["n0.edf", "n1.edf", "n1.edf", "n2.edf"]  # n0 kept, not staged again
+    captured = capsys.readouterr()
+    assert "note: n0.edf: staged already by this model with these options: kept" in captured.err
+    assert "3 staged, 0 failed" in captured.out  # the table lists the kept one as staged
+    for name in sorted(p.name for p in (tmp_path / "whole").iterdir() if not p.name.startswith(".")):
+        whole, resumed = (tmp_path / "whole" / name).read_bytes(), (out / name).read_bytes()
+        if name.endswith(".hypnogram.json"):  # names the output folder's recording path only
+            whole, resumed = json.loads(whole), json.loads(resumed)
+        assert whole == resumed, name
+    (out / "n2.annotations.edf").unlink()  # a file deleted since: that recording is staged again
+    assert stage_cli([str(tmp_path / "in"), "--out", str(out), *flags]) == 0
+    assert staged == ["n0.edf", "n1.edf", "n1.edf", "n2.edf", "n2.edf"] and (out / "n2.annotations.edf").is_file()
+    assert stage_cli([str(tmp_path / "in"), "--out", str(out), *flags, "--min-confidence", "0.5"]) == 0
+    assert staged[5:] == ["n0.edf", "n1.edf", "n2.edf"]  # other options: another staging, all of it
+
+
 def test_the_report_window_carries_dates_since_nights_cross_midnight():
     from isatsleepnet.inference.html_report import clock
 

@@ -212,7 +212,8 @@ def run(args: argparse.Namespace) -> int:
     from isatsleepnet.cli.flags import flag
     from isatsleepnet.inference.outputs import summary_table
     from isatsleepnet.inference.predictor import load_predictor
-    from isatsleepnet.inference.stage import out_folder, stage_recordings
+    from isatsleepnet.inference.out_folder import out_folder
+    from isatsleepnet.inference.stage import stage_recordings
 
     options = options_from_args(args)
     engine = engine_from_args(args)

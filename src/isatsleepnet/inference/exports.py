@@ -103,7 +103,7 @@ def write_csv_sidecar(path: str | Path, columns: Sequence[str], summary: dict, *
         "RecordingStart": recording.get("start"),
         "Recording": recording.get("file"),
         # what `isatsleepnet review` checks the recording against (None for one held in memory)
-        "RecordingSHA1": _sha1_of_file(recording.get("file")),
+        "RecordingSHA1": recording.get("sha1") or _sha1_of_file(recording.get("file")),
         "MinConfidence": min_confidence,
         # the channel, or derivation A-B, that fed each model input, at its own rate
         "Channels": recording.get("channels"),

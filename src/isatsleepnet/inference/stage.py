@@ -15,24 +15,25 @@ in memory (what the Python API, :mod:`isatsleepnet.api`, returns), and
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from isatsleepnet.atomic import TMP_PREFIX, remove_stale_temporaries
 from isatsleepnet.data.epochs import unusable_epochs
+from isatsleepnet.data.hashing import sha1_of
 from isatsleepnet.data.readers.formats import signal_format_of
 from isatsleepnet.data.readers.hypnogram_grid import Hypnogram
 from isatsleepnet.errors import DataError, IsatSleepNetError, describe_exception, keyword, render, template_line
 from isatsleepnet.inference.input_check import recording_warnings
 from isatsleepnet.inference.options import StageOptions, StageResult
-from isatsleepnet.inference.output_formats import REVIEW_SUFFIXES, is_output_file
+from isatsleepnet.inference.out_folder import KEY_FIELD, kept_staging, out_folder, refuse_review_of_another, staging_key
+from isatsleepnet.inference.output_formats import is_output_file
 from isatsleepnet.inference.outputs import (
     StagedRecording,
     claim_output_folder,
@@ -42,7 +43,7 @@ from isatsleepnet.inference.outputs import (
 )
 from isatsleepnet.inference.predictor import Predictor, confidence_of
 from isatsleepnet.inference.raw import RawRecording, check_overrides
-from isatsleepnet.locking import ensure_writable_folder, folder_lock
+from isatsleepnet.locking import folder_lock
 
 _OWN_CSV_HEADER = "epoch,onset_s,stage,p_W"
 
@@ -139,10 +140,14 @@ def stage_recording(
     *,
     hypnogram: Path | None = None,
     name: str | None = None,
+    key: str | None = None,
+    recording_sha1: str | None = None,
 ) -> StageResult:
     """Stage one recording into ``out``: open, :func:`stage_opened`, :func:`publish_outputs`.
 
-    Raises DataError (naming the file) on bad input.
+    ``key``: the staging's :func:`~isatsleepnet.inference.out_folder.staging_key`, kept in its summary, by
+    which a later run of the same staging keeps these files; ``recording_sha1``: the file's SHA1, if the
+    caller has it (else the sidecar computes it). Raises DataError (naming the file) on bad input.
     """
     t0 = time.perf_counter()
     path, out = Path(path), Path(out)
@@ -152,6 +157,10 @@ def stage_recording(
     opened = time.perf_counter() - t0
     staged = stage_opened(recording, predictor, options, name=name, hypnogram=hypnogram, source=path, timings=timings)
     timings["read"] += opened
+    if key is not None:
+        staged.summary[KEY_FIELD] = key
+    if recording_sha1 is not None:
+        staged.summary["recording"]["sha1"] = recording_sha1
     t2 = time.perf_counter()
     finals = publish_outputs(out, staged, options)
     timings["write"] = time.perf_counter() - t2
@@ -267,51 +276,6 @@ def stage_opened(
     return StagedRecording(name, recording, summary, index, first, probabilities, confidence, review, expert)
 
 
-def _refuse_review_of_another(out: Path, name: str, psg: Path) -> None:
-    """Refuse to stage ``psg`` as ``name`` where ``out`` keeps a review of another recording of that name.
-
-    A review outlives a re-staging (its journal binds each edit to an epoch's onset), but staged from
-    another file it would sit over another night: its reviewed files, which fine-tuning reads with the
-    recording the staging names, would pair one night's corrections with another's signals.
-    """
-    import json
-
-    from isatsleepnet.data.hashing import sha1_of
-
-    journal = out / (name + REVIEW_SUFFIXES[0])
-    if not journal.is_file() or journal.stat().st_size == 0:
-        return
-    try:
-        reviewed = json.loads((out / (name + ".hypnogram.json")).read_text(encoding="utf-8")).get("RecordingSHA1")
-    except (OSError, ValueError, AttributeError):  # no record of what was staged: the review checks its journal
-        return
-    if reviewed and psg.is_file() and sha1_of(psg) != reviewed:
-        raise DataError(psg, f"{journal} is a review of another recording named {name!r} (SHA1 {reviewed}); staging "
-                             "this one there would put that review over another night: stage it into another "
-                             f"{{out}}, or move {name}.review* and {name}.reviewed.* away")
-
-
-@contextlib.contextmanager
-def out_folder(out: str | Path) -> Iterator[Path]:
-    """The output folder, created for the block (a one-line error when it is a file, cannot be made or is not
-    writable); one the block made and left empty is removed, so that a run that staged nothing leaves nothing.
-
-    Examples
-    --------
-    >>> with out_folder("staged") as out:  # doctest: +SKIP
-    ...     results = stage_recordings(["night.edf"], predictor, out, StageOptions())
-    """
-    out = Path(out)
-    created = not out.exists()
-    ensure_writable_folder(out)
-    try:
-        yield out
-    finally:
-        if created:
-            with contextlib.suppress(OSError):  # not empty: something was written, and stays
-                out.rmdir()
-
-
 # --------------------------------------------------------------------------- many recordings
 def stage_recordings(
     inputs: Sequence[str | Path],
@@ -379,13 +343,21 @@ def _stage_all(
                 raise DataError(psg, f"its outputs would replace those of {used[name]} (same name {name!r}) in "
                                      f"{out}; stage it into another {{out}}")
             used[name] = psg
-            _refuse_review_of_another(out, name, psg)
+            psg_sha1 = sha1_of(psg)
+            refuse_review_of_another(out, name, psg, psg_sha1)
             if options.trim and hypnogram is None:
                 raise DataError(psg, "{trim} needs an expert hypnogram and none was found beside this recording")
-            if options.auto_hypnogram and hypnogram is None:
-                tqdm.write(f"note: {psg.name}: no hypnogram found beside it ({spell('hypnogram')} auto): staged "
-                           "without comparison", file=sys.stderr)
-            result = stage_recording(psg, predictor, out, options, hypnogram=hypnogram, name=name)
+            key = staging_key(psg_sha1, hypnogram, predictor, options)
+            result = kept_staging(out, name, psg, key, options)
+            if result is not None:  # a run stopped after this recording: its files stay as they are
+                tqdm.write(f"note: {psg.name}: staged already by this model with these options: kept (delete "
+                           f"{name}.sleep_stats.json to stage it again)", file=sys.stderr)
+            else:
+                if options.auto_hypnogram and hypnogram is None:
+                    tqdm.write(f"note: {psg.name}: no hypnogram found beside it ({spell('hypnogram')} auto): staged "
+                               "without comparison", file=sys.stderr)
+                result = stage_recording(psg, predictor, out, options, hypnogram=hypnogram, name=name, key=key,
+                                         recording_sha1=psg_sha1)
             mark_output_folder(out, predictor)
             for note in result.summary.get("notes", []):
                 tqdm.write(f"note: {psg.name}: {note}", file=sys.stderr)

@@ -1,0 +1,114 @@
+"""What a `stage` output folder already holds: made for the run, a review to protect, stagings to keep.
+
+Why here and not in ``stage.py``: these are the rules of a folder that outlives a run.
+A run that stages nothing leaves no folder (:func:`out_folder`); a review of one recording
+is never put over another recording of the same name (:func:`refuse_review_of_another`);
+and a run killed half-way through a folder of nights continues where it stopped: a
+recording whose files are all there, written from the same recording, hypnogram, model,
+options and version (:func:`staging_key`), is kept rather than staged again
+(:func:`kept_staging`), so the run ends as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from isatsleepnet import __version__
+from isatsleepnet.data.hashing import sha1_of
+from isatsleepnet.errors import DataError
+from isatsleepnet.inference.options import StageOptions, StageResult
+from isatsleepnet.inference.output_formats import REVIEW_SUFFIXES
+from isatsleepnet.inference.predictor import Predictor
+from isatsleepnet.locking import ensure_writable_folder
+
+KEY_FIELD = "staging_key"
+"""The field of ``NAME.sleep_stats.json`` (the staging's whole summary) that holds its :func:`staging_key`."""
+
+
+@contextlib.contextmanager
+def out_folder(out: str | Path) -> Iterator[Path]:
+    """The output folder, created for the block (a one-line error when it is a file, cannot be made or is not
+    writable); one the block made and left empty is removed, so that a run that staged nothing leaves nothing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp()) / "staged"
+    >>> with out_folder(folder) as out:
+    ...     out.is_dir()
+    True
+    >>> folder.exists()  # nothing was written into it
+    False
+    """
+    out = Path(out)
+    created = not out.exists()
+    ensure_writable_folder(out)
+    try:
+        yield out
+    finally:
+        if created:
+            with contextlib.suppress(OSError):  # not empty: something was written, and stays
+                out.rmdir()
+
+
+def refuse_review_of_another(out: Path, name: str, psg: Path, psg_sha1: str) -> None:
+    """Refuse to stage ``psg`` (SHA1 ``psg_sha1``) as ``name`` where ``out`` keeps a review of another recording
+    of that name.
+
+    A review outlives a re-staging (its journal binds each edit to an epoch's onset), but staged from
+    another file it would sit over another night: its reviewed files, which fine-tuning reads with the
+    recording the staging names, would pair one night's corrections with another's signals.
+    """
+    journal = out / (name + REVIEW_SUFFIXES[0])
+    if not journal.is_file() or journal.stat().st_size == 0:
+        return
+    try:
+        reviewed = json.loads((out / (name + ".hypnogram.json")).read_text(encoding="utf-8")).get("RecordingSHA1")
+    except (OSError, ValueError, AttributeError):  # no record of what was staged: the review checks its journal
+        return
+    if reviewed and psg_sha1 != reviewed:
+        raise DataError(psg, f"{journal} is a review of another recording named {name!r} (SHA1 {reviewed}); staging "
+                             "this one there would put that review over another night: stage it into another "
+                             f"{{out}}, or move {name}.review* and {name}.reviewed.* away")
+
+
+def staging_key(psg_sha1: str, hypnogram: Path | None, predictor: Predictor, options: StageOptions) -> str:
+    """The SHA1 of what makes a staging: the recording's bytes, the reference hypnogram's, the model's weights,
+    every staging option and the package's version.
+
+    Examples
+    --------
+    >>> key = staging_key("ab" * 20, None, predictor, StageOptions())  # doctest: +SKIP
+    """
+    what = {
+        "recording": psg_sha1,
+        "hypnogram": sha1_of(hypnogram) if hypnogram is not None else None,
+        "model": predictor.identity,
+        "options": dataclasses.asdict(options),
+        "version": __version__,
+    }
+    return hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def kept_staging(out: Path, name: str, psg: Path, key: str, options: StageOptions) -> StageResult | None:
+    """The staging of ``name`` already in ``out`` under ``key``, every file ``options`` write present (None: stage it).
+
+    Each recording's files are moved into place together, its ``.sleep_stats.json`` among them, so a
+    summary with the key means the whole staging was written; a file deleted since is staged again.
+    """
+    try:
+        summary = json.loads((out / f"{name}.sleep_stats.json").read_text(encoding="utf-8"))
+        if not isinstance(summary, dict) or summary.get(KEY_FIELD) != key:
+            return None
+        epochs = int(summary["recording"]["staged_epochs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    files = [out / f"{name}{entry.suffix}" for entry in options.formats()]
+    if not all(f.is_file() for f in files):
+        return None
+    return StageResult(name, psg, "staged", epochs, files, summary)
