@@ -91,6 +91,22 @@ def test_agreement_with_the_generators_own_hypnogram(model, tmp_path):
     assert set(expected["per_class_f1"]) == set(STAGES)
 
 
+def test_hypnogram_auto_finds_the_one_beside_the_recording_as_stage_does(model, tmp_path, caplog):
+    """Before: hypnogram="auto" was read as a file named auto ("auto: no such hypnogram file")."""
+    truth = isn.synthetic_night(tmp_path / "night", hours=1.0, seed=5)
+    assert model.stage(truth.psg, hypnogram="auto").agreement() == model.stage(truth.psg,
+                                                                                hypnogram=truth.hypnogram).agreement()
+    alone = tmp_path / "alone" / truth.psg.name
+    alone.parent.mkdir()
+    alone.write_bytes(truth.psg.read_bytes())
+    with caplog.at_level("INFO", logger="isatsleepnet"):
+        night = model.stage(alone, hypnogram="auto")
+    assert night.summary["expert"] is None and "no hypnogram found beside it (hypnogram='auto')" in caplog.text
+    with pytest.raises(isn.IsatSleepNetError, match="hypnogram='auto' looks beside a recording file"):
+        model.stage((np.zeros((3, 3000 * 4)), 100.0, ["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal"]),
+                    hypnogram="auto")
+
+
 def test_agreement_is_aligned_by_time_for_a_window(model, files):
     whole = model.stage(files[0])
     window = model.stage(files[0], start=600.0, end=1800.0)  # epochs 20..59

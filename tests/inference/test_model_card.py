@@ -72,6 +72,10 @@ def test_the_markdown_has_every_section(card):
     assert "eeg_filters 4 (paper 32)" in text and "context: 0" in text
     assert "none: trained from scratch" in text and "none: not tested" in text
     assert "Not a medical device" in text
+    assert "- real or synthetic: synthetic (0 real, 3 synthetic recording(s), training and validation)" in text
+    unknown = {**card["training_data"], "kind": "unknown", "real_recordings": None, "synthetic_recordings": None}
+    # before: "unknown (unknown (not recorded) real, unknown (not recorded) synthetic recording(s), ...)"
+    assert "- real or synthetic: unknown (not recorded)\n" in card_markdown({**card, "training_data": unknown})
 
 
 def test_an_int8_card_says_how_far_it_agrees_and_how_much_is_near_ties(card):

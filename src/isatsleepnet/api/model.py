@@ -8,6 +8,7 @@ channel rules, resampling, checks and statistics), and written only when asked.
 
 from __future__ import annotations
 
+import logging
 import numbers
 import os
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from isatsleepnet.api.night import Night
 from isatsleepnet.errors import IsatSleepNetError, with_settings_renamed
 from isatsleepnet.inference.options import StageOptions
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from isatsleepnet.data.readers.hypnogram_grid import Hypnogram
@@ -231,10 +234,11 @@ class StagingModel:
             The channel for that input of the model: a label, comma-separated
             alternatives (``"C4-M1,C4-A1"``) or a list of them; the first present is used.
             Default: the channel the model was trained on, or one of its aliases.
-        hypnogram : path-like or Hypnogram, optional
+        hypnogram : path-like, Hypnogram or "auto", optional
             An expert hypnogram (EDF+, NSRR/Profusion XML, CSV/TSV, or :func:`read_hypnogram`'s
             result) to compare with: :meth:`Night.agreement` and the files :meth:`Night.write`
-            writes then include it.
+            writes then include it. ``"auto"``: the one beside a recording file, found as
+            ``stage --hypnogram auto`` finds it (none found: staged without comparison, logged).
         start, end : float, optional
             Stage only from ``start`` to ``end``, in seconds from the recording start
             (rounded inwards to whole epochs).
@@ -287,7 +291,9 @@ class StagingModel:
             options = StageOptions(channels=overrides, start_s=start, end_s=end, lights=lights,
                                    min_confidence=min_confidence, batch_size=batch_size, assume_unit=assume_unit,
                                    stage_codes=stage_codes)
-            if hypnogram is not None and not _is_hypnogram(hypnogram):
+            if isinstance(hypnogram, str) and hypnogram == "auto":
+                hypnogram = _hypnogram_beside(source)
+            elif hypnogram is not None and not _is_hypnogram(hypnogram):
                 hypnogram = Path(hypnogram)
             recording, default_name, where = open_source(source, self._predictor.inputs, overrides=overrides,
                                                          assume_unit=assume_unit, name=name)
@@ -301,6 +307,19 @@ class StagingModel:
 _KEYWORDS = {"start_s": "start", "end_s": "end"}
 """The staging settings (:class:`StageOptions` fields) that :meth:`StagingModel.stage` takes under another
 keyword: their errors name the keyword (``start=``), as the command line names the flag (``--start``)."""
+
+
+def _hypnogram_beside(source: Any) -> Path | None:
+    """``hypnogram="auto"``: the expert hypnogram beside a recording file, as `stage --hypnogram auto` finds it."""
+    from isatsleepnet.inference.stage import find_reference_hypnogram
+
+    if not isinstance(source, (str, os.PathLike)):
+        raise IsatSleepNetError("hypnogram='auto' looks beside a recording file; with this source, name the "
+                                "hypnogram's file")
+    found = find_reference_hypnogram(Path(source))
+    if found is None:
+        logger.info("%s: no hypnogram found beside it (hypnogram='auto'): staged without comparison", Path(source).name)
+    return found
 
 
 def _is_hypnogram(value: Any) -> bool:

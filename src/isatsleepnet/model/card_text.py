@@ -98,6 +98,15 @@ def _clear_line(quantization: dict[str, Any]) -> list[str]:
             f"next by {margin:g} or more in probability: {100 * on_clear:.2f} % (the rest are near-ties)"]
 
 
+def _kind_line(data: dict[str, Any]) -> str:
+    """Real or synthetic training data, with the counts when they were recorded (not twice "unknown")."""
+    real, synthetic = data.get("real_recordings"), data.get("synthetic_recordings")
+    if real is None and synthetic is None:
+        return f"- real or synthetic: {data['kind']} (not recorded)"
+    return (f"- real or synthetic: {data['kind']} ({_value(real)} real, {_value(synthetic)} synthetic recording(s), "
+            "training and validation)")
+
+
 def card_markdown(card: dict[str, Any]) -> str:
     """The Markdown of a model card, every section present (unknown values say so)."""
     arch, ctx, inp = card["architecture"], card["context"], card["input"]
@@ -105,7 +114,9 @@ def card_markdown(card: dict[str, Any]) -> str:
     lines = [f"# Model card: {card.get('file') or 'ISATSleepNet model'}", ""]
     if card.get("synthetic_warning"):
         lines += [f"> **WARNING: {card['synthetic_warning']}.**", ""]
-    lines += [f"- weights sha1: `{card.get('weights_sha1')}`", f"- file sha256: `{_value(card.get('sha256'))}`", ""]
+    lines += [f"- weights sha1: `{card.get('weights_sha1')}`",
+              "- model.pt checksum (sha256 of its fields, which loading verifies; not of the file's bytes): "
+              f"`{_value(card.get('sha256'))}`", ""]
     lines += _quantization_lines(card.get("quantization"))
     lines += ["## Architecture and size", "",
               f"- {arch['name']}, size: {arch.get('size') or 'custom (no named size)'}",
@@ -133,8 +144,7 @@ def card_markdown(card: dict[str, Any]) -> str:
     lines += ["", "## Training data", "",
               f"- data: {_value(data.get('data'))}",
               f"- datasets (layouts): {_value(data.get('datasets'))}",
-              f"- real or synthetic: {data['kind']} ({_value(data.get('real_recordings'))} real, "
-              f"{_value(data.get('synthetic_recordings'))} synthetic recording(s), training and validation)",
+              _kind_line(data),
               f"- subjects: {subjects.get('train', 0)} training, {subjects.get('validation', 0)} validation",
               f"- nights: {nights.get('train', 'unknown')} training, {nights.get('validation', 'unknown')} validation"]
     split = [f"protocol {data['protocol']}"] if data.get("protocol") is not None else []

@@ -91,6 +91,15 @@ def test_empty_hypnograms(tmp_path):
             read_hypnogram(tmp_path / name)
 
 
+def test_a_text_file_named_edf_is_not_an_edf_hypnogram(tmp_path):
+    """Before: "not a readable EDF+ hypnogram (invalid literal for int() with base 10: '')", edfio's parser."""
+    for name, data in (("text.edf", b"hello\nworld\n"), ("long.edf", b"x" * 300)):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(DataError, match=rf"^{name}: not an EDF\+ hypnogram: the file does not begin with an EDF "
+                                            r"or BDF header$"):
+            read_hypnogram(tmp_path / name)
+
+
 def test_edf_annotations_and_overrun_rules(tmp_path, write_hypnogram_edf):
     path = write_hypnogram_edf(tmp_path / "H.edf", [
         (0, 90, "Sleep stage W"), (90, 60, "Sleep stage 4"), (150, 30, "Movement time"),

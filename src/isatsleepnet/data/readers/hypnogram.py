@@ -64,6 +64,10 @@ def read_edf_annotations(
         raise DataError(path, "hypnogram file not found")
     if path.stat().st_size == 0:
         raise DataError(path, "empty file")
+    with path.open("rb") as handle:
+        head = handle.read(256)
+    if len(head) < 256 or head[:8] not in (b"0       ", b"\xffBIOSEMI"):  # else edfio's parser error ("invalid literal")
+        raise DataError(path, "not an EDF+ hypnogram: the file does not begin with an EDF or BDF header")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
