@@ -82,6 +82,15 @@ def test_a_port_in_use_is_one_line(tmp_path, write_edf, capsys):
     assert f"--port {port} on 127.0.0.1 cannot be used" in err and err.count("\n") == 1
 
 
+def test_a_host_this_machine_does_not_have_is_named_not_the_port(tmp_path, write_edf, capsys):
+    """Before: `--host 8.8.8.8` said "--port 0 on 8.8.8.8 cannot be used; choose another port"."""
+    staged = staged_with_recording(tmp_path / "s", write_edf)
+    assert main(["review", str(staged), "--no-browser", "--host", "192.0.2.1"]) == 2  # TEST-NET-1: nobody's
+    err = capsys.readouterr().err
+    assert "--host 192.0.2.1 is not an address of this machine" in err and "--port" not in err, err
+    assert err.count("\n") == 1
+
+
 def test_a_recording_changed_since_staging_is_refused(tmp_path, write_edf, capsys):
     from isatsleepnet.data.hashing import sha1_of
 

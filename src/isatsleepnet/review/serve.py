@@ -8,6 +8,7 @@ bound before the server starts, so a port in use is one clear line and nothing r
 from __future__ import annotations
 
 import contextlib
+import errno
 import html
 import ipaddress
 import logging
@@ -90,6 +91,9 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         with contextlib.suppress(NameError):
             sock.close()
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:  # the host is the problem
+            raise SettingError("host", f"{host} is not an address of this machine ({exc.strerror or exc}); use "
+                                       "127.0.0.1 (the default), or one of this machine's addresses") from None
         raise SettingError("port", f"{port} on {host} cannot be used ({exc.strerror or exc}); choose another "
                                    "port, or 0 for a free one") from None
     return sock
@@ -127,11 +131,11 @@ def start_server(nights: Sequence[tuple[Review, Recording | None]], *, host: str
     """
     import uvicorn
 
-    if not is_loopback(host):
-        logger.warning("serving on %s: anyone who can reach this machine and has the address with its token can "
-                       "see and change this review", host)
     token = token or new_token()
     sock = bind(host, port)
+    if not is_loopback(host):  # (once it serves there: a host it cannot bind gets its own one line)
+        logger.warning("serving on %s: anyone who can reach this machine and has the address with its token can "
+                       "see and change this review", host)
     config = uvicorn.Config(review_app(nights, token), log_level="warning", lifespan="off",
                             access_log=False)
     server = uvicorn.Server(config)
