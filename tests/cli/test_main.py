@@ -35,6 +35,21 @@ def test_every_subcommand_explains_its_options(command, capsys):
     assert options, "no options documented"
 
 
+def test_debug_and_verbose_work_before_or_after_the_command(tmp_path, capsys):
+    """Before: `isatsleepnet stage ... --debug` was "unrecognized arguments"; only `isatsleepnet --debug stage`."""
+    from isatsleepnet.errors import IsatSleepNetError
+
+    assert main(["model-info", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"isatsleepnet model-info: error: {tmp_path}: a folder, not a model file"
+    for argv in (["--debug", "model-info", str(tmp_path)], ["model-info", str(tmp_path), "--debug"]):
+        with pytest.raises(IsatSleepNetError, match="a folder, not a model file"):  # --debug: the traceback
+            main(argv)
+    assert main(["model-info", str(tmp_path), "--verbose"]) == 2
+    with pytest.raises(SystemExit):
+        main(["stage", "--help"])
+    assert "--debug" in capsys.readouterr().out
+
+
 def test_a_command_builds_its_own_parser_alone():
     import argparse
 

@@ -59,15 +59,23 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--debug", action="store_true", help="show full tracebacks instead of one-line errors"
-    )
-    parser.add_argument("--verbose", action="store_true", help="show the library's debug status lines too")
+    for flag, text in GLOBAL_FLAGS.items():
+        parser.add_argument(flag, action="store_true", help=text)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in (only,) if only else SUBCOMMANDS:
         module = importlib.import_module(f"isatsleepnet.cli.{name}")
         module.add_parser(subparsers)
+    for command in subparsers.choices.values():  # after the command too (`stage ... --debug`); unset: the global's
+        for flag, text in GLOBAL_FLAGS.items():
+            command.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=text)
     return parser
+
+
+GLOBAL_FLAGS = {
+    "--debug": "show full tracebacks instead of one-line errors",
+    "--verbose": "show the library's debug status lines too",
+}
+"""Flags every command takes, before its name or after it."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -204,7 +204,7 @@ def _on_rows(night: StagedNight, edits: list[Edit]) -> list[Edit]:
         row = rows.get(round(float(edit.onset_s), 3))
         if row is None:
             raise IsatSleepNetError(f"edit {edit.version} is of the epoch at {edit.onset_s:g} s, which this staging "
-                                    f"does not hold (staged again with another --start, --end or --trim?); {again}")
+                                    f"does not hold (staged again over another window of the recording?); {again}")
         placed.append(dataclasses.replace(edit, epoch=row))
     return placed
 
