@@ -276,6 +276,11 @@ def test_runs_spread_over_the_cores_give_the_same_logits(exported):
     np.testing.assert_allclose(three.logits(x, zscore), whole, rtol=0, atol=1e-5)
     np.testing.assert_allclose(one.logits(x, zscore, run_epochs=3), whole, rtol=0, atol=1e-5)
     assert three.logits(x[:1]).shape == (1, 5) and three.logits(x[:0]).shape == (0, 5)
+    counted: list[int] = []  # a staging's progress bar, fed from the workers: every epoch once
+    from isatsleepnet.inference.predictor import load_predictor
+
+    load_predictor(exported[1], threads=3).probabilities(x, 64, progress=counted.append)
+    assert sorted(counted) == [5, EPOCHS_PER_RUN, EPOCHS_PER_RUN]
 
 
 def test_the_float_export_computes_the_residual_convolutions_as_products_and_int8_keeps_them(exported, tmp_path):

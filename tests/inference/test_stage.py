@@ -117,6 +117,20 @@ def test_final_partial_epoch_is_ignored_and_reported(write_edf, predictor, tmp_p
     assert "last 12 s" in (tmp_path / "out" / "short.report.html").read_text()
 
 
+def test_a_recording_s_epochs_show_their_own_progress(write_edf, predictor, tmp_path, capsys):
+    """Before: the only bar counted recordings, so one long night showed 0/1 until it was done."""
+    psg = write_night(write_edf, tmp_path / "long.edf", 40)
+    stage_recording(psg, predictor, tmp_path / "out", StageOptions(plots=False, report=False), progress=True)
+    err = capsys.readouterr().err
+    assert "long: " in err and "/40 [" in err and "ep/s" in err, err
+    stage_recording(psg, predictor, tmp_path / "out", StageOptions(plots=False, report=False))  # the default: none
+    assert "/40 [" not in capsys.readouterr().err
+    counted: list[int] = []  # what the bar counts: every epoch once, batch by batch
+    predictor.probabilities(np.zeros((23, len(predictor.inputs.roles), predictor.inputs.n_samples), np.float32), 8,
+                            progress=counted.append)
+    assert counted == [8, 8, 7]
+
+
 def test_aliases_overrides_rates_and_units(write_edf, predictor, tmp_path):
     # other spellings of the model's channels, at 200 Hz, stored in mV
     aliased = write_night(write_edf, tmp_path / "alias.edf", 4, fs=200.0, units="mV",

@@ -70,13 +70,23 @@ class Predictor:
                 f"{self.inputs.epoch_seconds:g} s x {self.inputs.sampling_rate:g} Hz"
             )
 
-    def outputs(self, epochs: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    def outputs(self, epochs: np.ndarray, batch_size: int = 64,
+                progress: Callable[[int], Any] | None = None) -> np.ndarray:
         """The network's outputs per epoch of µV epochs, batch by batch: logits (n x 5), and for a
-        context model the epoch embeddings after them (n x (5 + E)); see :meth:`probabilities_from`."""
+        context model the epoch embeddings after them (n x (5 + E)); see :meth:`probabilities_from`.
+
+        ``progress`` is called with each batch's number of epochs as it goes into the network (from the
+        backend's worker threads, for ONNX Runtime).
+        """
+        def prepare(part: np.ndarray) -> np.ndarray:
+            if progress is not None:
+                progress(len(part))
+            return normalize_epochs(part, self.normalize)
+
         if self._outputs is not None and len(epochs):
-            out = np.asarray(self._outputs(epochs, lambda part: normalize_epochs(part, self.normalize), batch_size))
+            out = np.asarray(self._outputs(epochs, prepare, batch_size))
             return out.astype(np.float32, copy=False)
-        chunks = [np.asarray(self._logits(normalize_epochs(epochs[i : i + batch_size], self.normalize)))
+        chunks = [np.asarray(self._logits(prepare(epochs[i : i + batch_size])))
                   for i in range(0, len(epochs), batch_size)]
         width = chunks[0].shape[1] if chunks else len(STAGES)
         return np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros((0, width), np.float32)
@@ -99,9 +109,11 @@ class Predictor:
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True) if len(logits) else np.zeros((0, len(STAGES)))
 
-    def probabilities(self, epochs: np.ndarray, batch_size: int = 64, index: np.ndarray | None = None) -> np.ndarray:
-        """Stage probabilities (n_epochs x 5) of epochs in µV (``index``: see :meth:`probabilities_from`)."""
-        return self.probabilities_from(self.outputs(epochs, batch_size), index)
+    def probabilities(self, epochs: np.ndarray, batch_size: int = 64, index: np.ndarray | None = None,
+                      progress: Callable[[int], Any] | None = None) -> np.ndarray:
+        """Stage probabilities (n_epochs x 5) of epochs in µV (``index``: see :meth:`probabilities_from`;
+        ``progress``: see :meth:`outputs`)."""
+        return self.probabilities_from(self.outputs(epochs, batch_size, progress), index)
 
     @property
     def identity(self) -> str:

@@ -142,12 +142,14 @@ def stage_recording(
     name: str | None = None,
     key: str | None = None,
     recording_sha1: str | None = None,
+    progress: bool | None = False,
 ) -> StageResult:
     """Stage one recording into ``out``: open, :func:`stage_opened`, :func:`publish_outputs`.
 
     ``key``: the staging's :func:`~isatsleepnet.inference.out_folder.staging_key`, kept in its summary, by
     which a later run of the same staging keeps these files; ``recording_sha1``: the file's SHA1, if the
-    caller has it (else the sidecar computes it). Raises DataError (naming the file) on bad input.
+    caller has it (else the sidecar computes it); ``progress``: a bar of the epochs staged (None: on a
+    terminal). Raises DataError (naming the file) on bad input.
     """
     t0 = time.perf_counter()
     path, out = Path(path), Path(out)
@@ -155,7 +157,8 @@ def stage_recording(
     timings: dict[str, float] = {}
     recording = RawRecording.open(path, predictor.inputs, overrides=options.channels, assume_unit=options.assume_unit)
     opened = time.perf_counter() - t0
-    staged = stage_opened(recording, predictor, options, name=name, hypnogram=hypnogram, source=path, timings=timings)
+    staged = stage_opened(recording, predictor, options, name=name, hypnogram=hypnogram, source=path, timings=timings,
+                          progress=progress)
     timings["read"] += opened
     if key is not None:
         staged.summary[KEY_FIELD] = key
@@ -177,6 +180,7 @@ def stage_opened(
     hypnogram: Path | Hypnogram | None = None,
     source: Path | None = None,
     timings: dict[str, float] | None = None,
+    progress: bool | None = False,
 ) -> StagedRecording:
     """Stage an opened recording in memory: the epochs of the chosen span, their stages and statistics.
 
@@ -197,6 +201,8 @@ def stage_opened(
         The name errors give (default: the recording's path).
     timings
         Filled with the seconds spent reading ("read") and predicting ("predict").
+    progress
+        A progress bar of the epochs through the network (None: shown on a terminal only).
 
     Returns
     -------
@@ -251,7 +257,11 @@ def stage_opened(
     # the epochs' numbers tell a context model its neighbours: an unusable epoch (never a neighbour) gets a
     # number consecutive with none, so that the context breaks there as at an EDF+D gap
     neighbours = np.where(finite_input, index, -2 * np.arange(1, len(index) + 1))
-    probabilities = predictor.probabilities(epochs, options.batch_size, neighbours)
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(epochs), desc=f"  {name}", unit="ep", leave=False,
+              disable=(not progress) if progress is not None else None) as bar:
+        probabilities = predictor.probabilities(epochs, options.batch_size, neighbours, progress=bar.update)
     del epochs
     timings["predict"] = time.perf_counter() - t1
     scorable = finite_input & np.isfinite(probabilities).all(axis=1)
@@ -357,7 +367,7 @@ def _stage_all(
                     tqdm.write(f"note: {psg.name}: no hypnogram found beside it ({spell('hypnogram')} auto): staged "
                                "without comparison", file=sys.stderr)
                 result = stage_recording(psg, predictor, out, options, hypnogram=hypnogram, name=name, key=key,
-                                         recording_sha1=psg_sha1)
+                                         recording_sha1=psg_sha1, progress=progress)
             mark_output_folder(out, predictor)
             for note in result.summary.get("notes", []):
                 tqdm.write(f"note: {psg.name}: {note}", file=sys.stderr)
