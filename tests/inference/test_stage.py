@@ -131,6 +131,23 @@ def test_a_recording_s_epochs_show_their_own_progress(write_edf, predictor, tmp_
     assert counted == [8, 8, 7]
 
 
+def test_a_model_without_a_training_profile_says_its_input_was_not_checked(write_edf, predictor, tmp_path):
+    """Before: such a model staged 30-mV noise with no word, where one with a profile warned."""
+    import copy
+
+    from isatsleepnet.inference.predictor import Predictor
+
+    psg = write_night(write_edf, tmp_path / "n.edf", 3)
+    note = "the model carries no description of its training data's signals"
+    kept = stage_recording(psg, predictor, tmp_path / "a", StageOptions(plots=False, report=False))
+    assert predictor.meta["training"]["input_profile"] and not any(note in n for n in kept.summary["notes"])
+    meta = copy.deepcopy(predictor.meta)
+    del meta["training"]["input_profile"]
+    bare = Predictor(predictor.backend, predictor.source, meta, predictor._logits)
+    result = stage_recording(psg, bare, tmp_path / "b", StageOptions(plots=False, report=False))
+    assert any(n.startswith(note) for n in result.summary["notes"])
+
+
 def test_aliases_overrides_rates_and_units(write_edf, predictor, tmp_path):
     # other spellings of the model's channels, at 200 Hz, stored in mV
     aliased = write_night(write_edf, tmp_path / "alias.edf", 4, fs=200.0, units="mV",

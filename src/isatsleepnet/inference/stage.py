@@ -253,6 +253,9 @@ def stage_opened(
         raise DataError(path, "no epoch can be staged: its samples are not finite or lie beyond ±10 V (a wrong "
                               "unit, gain or calibration?)")
     input_warnings = recording_warnings(predictor.meta, epochs[finite_input], predictor.inputs.sampling_rate)
+    if not (predictor.meta.get("training") or {}).get("input_profile"):  # silence would read as "looks fine"
+        recording.notes.append("the model carries no description of its training data's signals (saved before "
+                               "models did, or not made by `train`): this recording was not checked against it")
     epochs[~finite_input] = 0.0  # never fed to the model: their rows are dropped below
     # the epochs' numbers tell a context model its neighbours: an unusable epoch (never a neighbour) gets a
     # number consecutive with none, so that the context breaks there as at an EDF+D gap
