@@ -210,7 +210,8 @@ def test_bad_inputs_fail_one_line_each_and_the_others_go_on(write_edf, model, tm
     assert "2 staged, 7 failed" in captured.out
     produced = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert produced == sorted([f"{n}{s}" for n in ("a_good", "h_good") for s in OUTPUT_SUFFIXES
-                               if not s.endswith(".png")] + ["model.sha1"])
+                               if not s.endswith(".png")] + ["model.sha1", ".isatsleepnet-stagings.json"])
+    assert sorted(json.loads((tmp_path / "out" / ".isatsleepnet-stagings.json").read_text())) == ["a_good", "h_good"]
 
 
 def test_hypnogram_errors_name_the_hypnogram(write_edf, model, tmp_path, capsys):

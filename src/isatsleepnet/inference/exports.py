@@ -92,8 +92,10 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
 }
 
 
-def write_csv_sidecar(path: str | Path, columns: Sequence[str], summary: dict, *, min_confidence: float) -> Path:
-    """``<name>.hypnogram.json``: the CSV's columns, epoch length, start, channels (with derivations) and model."""
+def write_csv_sidecar(path: str | Path, columns: Sequence[str], summary: dict, *, min_confidence: float,
+                      recording_sha1: str | None = None) -> Path:
+    """``<name>.hypnogram.json``: the CSV's columns, epoch length, start, channels (with derivations) and model
+    (``recording_sha1``: the recording's, if the caller has it; computed otherwise)."""
     import json
 
     recording, model = summary.get("recording") or {}, summary.get("model") or {}
@@ -103,7 +105,7 @@ def write_csv_sidecar(path: str | Path, columns: Sequence[str], summary: dict, *
         "RecordingStart": recording.get("start"),
         "Recording": recording.get("file"),
         # what `isatsleepnet review` checks the recording against (None for one held in memory)
-        "RecordingSHA1": recording.get("sha1") or _sha1_of_file(recording.get("file")),
+        "RecordingSHA1": recording_sha1 or _sha1_of_file(recording.get("file")),
         "MinConfidence": min_confidence,
         # the channel, or derivation A-B, that fed each model input, at its own rate
         "Channels": recording.get("channels"),

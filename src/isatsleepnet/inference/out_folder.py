@@ -5,8 +5,8 @@ A run that stages nothing leaves no folder (:func:`out_folder`); a review of one
 is never put over another recording of the same name (:func:`refuse_review_of_another`);
 and a run killed half-way through a folder of nights continues where it stopped: a
 recording whose files are all there, written from the same recording, hypnogram, model,
-options and version (:func:`staging_key`), is kept rather than staged again
-(:func:`kept_staging`), so the run ends as an uninterrupted one would.
+options and version (:func:`staging_key`, recorded in :data:`KEYS_FILE`), is kept rather
+than staged again (:func:`kept_staging`), so the run ends as an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from isatsleepnet import __version__
+from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.data.hashing import sha1_of
 from isatsleepnet.errors import DataError
 from isatsleepnet.inference.options import StageOptions, StageResult
@@ -26,8 +27,9 @@ from isatsleepnet.inference.output_formats import REVIEW_SUFFIXES
 from isatsleepnet.inference.predictor import Predictor
 from isatsleepnet.locking import ensure_writable_folder
 
-KEY_FIELD = "staging_key"
-"""The field of ``NAME.sleep_stats.json`` (the staging's whole summary) that holds its :func:`staging_key`."""
+KEYS_FILE = ".isatsleepnet-stagings.json"
+"""``OUT/.isatsleepnet-stagings.json``: each recording name's :func:`staging_key`, the run's own bookkeeping
+(not an output: the files of a staging are the same whether or not a run kept its key)."""
 
 
 @contextlib.contextmanager
@@ -98,17 +100,39 @@ def staging_key(psg_sha1: str, hypnogram: Path | None, predictor: Predictor, opt
 def kept_staging(out: Path, name: str, psg: Path, key: str, options: StageOptions) -> StageResult | None:
     """The staging of ``name`` already in ``out`` under ``key``, every file ``options`` write present (None: stage it).
 
-    Each recording's files are moved into place together, its ``.sleep_stats.json`` among them, so a
-    summary with the key means the whole staging was written; a file deleted since is staged again.
+    A key is recorded only once the recording's files are in place (:func:`remember_staging`), and dropped
+    before they are replaced (:func:`forget_staging`): a kill in between leaves no key, and the recording
+    is staged again. A file deleted since is staged again too.
     """
-    try:
-        summary = json.loads((out / f"{name}.sleep_stats.json").read_text(encoding="utf-8"))
-        if not isinstance(summary, dict) or summary.get(KEY_FIELD) != key:
-            return None
-        epochs = int(summary["recording"]["staged_epochs"])
-    except (OSError, ValueError, KeyError, TypeError):
+    if _keys(out).get(name) != key:
         return None
     files = [out / f"{name}{entry.suffix}" for entry in options.formats()]
     if not all(f.is_file() for f in files):
         return None
+    try:
+        summary = json.loads((out / f"{name}.sleep_stats.json").read_text(encoding="utf-8"))
+        epochs = int(summary["recording"]["staged_epochs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
     return StageResult(name, psg, "staged", epochs, files, summary)
+
+
+def forget_staging(out: Path, name: str) -> None:
+    """Drop ``name``'s key before its files are replaced."""
+    keys = _keys(out)
+    if keys.pop(name, None) is not None:
+        atomic_write_text(out / KEYS_FILE, json.dumps(keys, indent=1, sort_keys=True) + "\n")
+
+
+def remember_staging(out: Path, name: str, key: str) -> None:
+    """Record ``name``'s key once its files are all in place."""
+    atomic_write_text(out / KEYS_FILE, json.dumps({**_keys(out), name: key}, indent=1, sort_keys=True) + "\n")
+
+
+def _keys(out: Path) -> dict[str, str]:
+    """The recorded keys (none, or an unreadable file: none, and every recording is staged again)."""
+    try:
+        keys = json.loads((out / KEYS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in keys.items() if isinstance(v, str)} if isinstance(keys, dict) else {}

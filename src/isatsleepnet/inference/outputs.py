@@ -142,6 +142,7 @@ class StagedRecording:
     confidence: np.ndarray
     review: np.ndarray
     expert: np.ndarray | None
+    recording_sha1: str | None = None  # the file's SHA1 when the caller has it (the sidecar's, else computed)
 
 
 def publish_outputs(out: Path, staged: StagedRecording, options: StageOptions) -> list[Path]:

@@ -15,6 +15,7 @@ in memory (what the Python API, :mod:`isatsleepnet.api`, returns), and
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import sys
@@ -32,7 +33,8 @@ from isatsleepnet.data.readers.hypnogram_grid import Hypnogram
 from isatsleepnet.errors import DataError, IsatSleepNetError, describe_exception, keyword, render, template_line
 from isatsleepnet.inference.input_check import recording_warnings
 from isatsleepnet.inference.options import StageOptions, StageResult
-from isatsleepnet.inference.out_folder import KEY_FIELD, kept_staging, out_folder, refuse_review_of_another, staging_key
+from isatsleepnet.inference.out_folder import (forget_staging, kept_staging, out_folder, refuse_review_of_another,
+                                               remember_staging, staging_key)
 from isatsleepnet.inference.output_formats import is_output_file
 from isatsleepnet.inference.outputs import (
     StagedRecording,
@@ -140,16 +142,14 @@ def stage_recording(
     *,
     hypnogram: Path | None = None,
     name: str | None = None,
-    key: str | None = None,
     recording_sha1: str | None = None,
     progress: bool | None = False,
 ) -> StageResult:
     """Stage one recording into ``out``: open, :func:`stage_opened`, :func:`publish_outputs`.
 
-    ``key``: the staging's :func:`~isatsleepnet.inference.out_folder.staging_key`, kept in its summary, by
-    which a later run of the same staging keeps these files; ``recording_sha1``: the file's SHA1, if the
-    caller has it (else the sidecar computes it); ``progress``: a bar of the epochs staged (None: on a
-    terminal). Raises DataError (naming the file) on bad input.
+    ``recording_sha1``: the file's SHA1, if the caller has it (else the sidecar computes it);
+    ``progress``: a bar of the epochs staged (None: on a terminal). Raises DataError (naming the file)
+    on bad input.
     """
     t0 = time.perf_counter()
     path, out = Path(path), Path(out)
@@ -160,10 +160,7 @@ def stage_recording(
     staged = stage_opened(recording, predictor, options, name=name, hypnogram=hypnogram, source=path, timings=timings,
                           progress=progress)
     timings["read"] += opened
-    if key is not None:
-        staged.summary[KEY_FIELD] = key
-    if recording_sha1 is not None:
-        staged.summary["recording"]["sha1"] = recording_sha1
+    staged = dataclasses.replace(staged, recording_sha1=recording_sha1)
     t2 = time.perf_counter()
     finals = publish_outputs(out, staged, options)
     timings["write"] = time.perf_counter() - t2
@@ -364,13 +361,15 @@ def _stage_all(
             result = kept_staging(out, name, psg, key, options)
             if result is not None:  # a run stopped after this recording: its files stay as they are
                 tqdm.write(f"note: {psg.name}: staged already by this model with these options: kept (delete "
-                           f"{name}.sleep_stats.json to stage it again)", file=sys.stderr)
+                           f"one of its files to stage it again)", file=sys.stderr)
             else:
                 if options.auto_hypnogram and hypnogram is None:
                     tqdm.write(f"note: {psg.name}: no hypnogram found beside it ({spell('hypnogram')} auto): staged "
                                "without comparison", file=sys.stderr)
-                result = stage_recording(psg, predictor, out, options, hypnogram=hypnogram, name=name, key=key,
+                forget_staging(out, name)
+                result = stage_recording(psg, predictor, out, options, hypnogram=hypnogram, name=name,
                                          recording_sha1=psg_sha1, progress=progress)
+                remember_staging(out, name, key)
             mark_output_folder(out, predictor)
             for note in result.summary.get("notes", []):
                 tqdm.write(f"note: {psg.name}: {note}", file=sys.stderr)
