@@ -178,6 +178,19 @@ def test_arrays_stage_like_the_file_they_come_from(model, night):
     np.testing.assert_allclose(named.probabilities, from_arrays.probabilities, atol=1e-6)
 
 
+def test_an_absurd_sample_leaves_its_epoch_unstaged_without_a_numpy_warning(model):
+    """Before: numpy's "overflow encountered in square" (the flat-channel check) came with the staging."""
+    import warnings
+
+    data, sfreq, names = isn.synthetic_night(hours=0.25, seed=0).source
+    data = np.array(data, dtype=np.float64)
+    data[0, 5] = 1e30
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        night = model.stage((data, sfreq, names))
+    assert not night.staged[0] and night.staged[1:].all()
+
+
 def test_an_mne_raw_stages_like_its_file(model, night, files):
     mne = pytest.importorskip("mne")
     raw = mne.io.read_raw_edf(files[0], preload=True, verbose="error")
