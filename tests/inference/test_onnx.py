@@ -105,7 +105,8 @@ def test_onnx_backend_does_not_import_torch(exported):
 
 def test_backend_errors(exported, tmp_path):
     _, onnx_path = exported
-    with pytest.raises(IsatSleepNetError, match="runs on the onnx backend"):
+    # before: "(backend= onnx)" in Python, the flag-and-value template spelled as a keyword
+    with pytest.raises(IsatSleepNetError, match="runs on the onnx backend: drop backend=, or set it to onnx$"):
         load_predictor(onnx_path, backend="torch")
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not onnx")

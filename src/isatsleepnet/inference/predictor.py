@@ -214,7 +214,7 @@ def load_predictor(
         raise IsatSleepNetError(f"{path}: {'a folder, not a model file' if path.is_dir() else 'model file not found'}")
     if backend == "torch":
         if is_onnx:
-            raise IsatSleepNetError(f"{path}: an ONNX file runs on the onnx backend ({{backend}} onnx)")
+            raise IsatSleepNetError(f"{path}: an ONNX file runs on the onnx backend: drop {{backend}}, or set it to onnx")
         require_training_for_model(path)
         return _torch_predictor(path, engine)
     from isatsleepnet.inference.onnx_backend import OnnxRunner, export_onnx
