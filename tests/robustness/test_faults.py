@@ -241,6 +241,27 @@ def test_every_command_refuses_a_folder_another_run_holds(write_edf, tmp_path, t
 
 
 # --------------------------------------------------------------------------- stage
+def test_stage_terminated_leaves_no_lock_nor_temporary_file(tmp_path, tmp_path_factory):
+    """Before: SIGTERM (kill, timeout, a scheduler) ended Python at once, leaving OUT/.isatsleepnet.lock and the
+    recording's temporary folder; now it unwinds as Ctrl+C does (exit 143, one line)."""
+    model, _ = trained_model(tmp_path_factory.getbasetemp())
+    raw = tmp_path / "raw"
+    _slow_nights(raw, 2, rate=100, hours=4, labels=CHANNELS)
+    out = tmp_path / "out"
+    run = _spawn(["stage", raw, "--model", model, "--out", out, "--threads", "1", "--no-plots", "--quiet"])
+    try:
+        _wait_for(lambda: (out / LOCK_FILE).exists(), timeout=120)
+        time.sleep(1.0)  # into the staging
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 143, err
+    assert err.strip().splitlines()[-1] == "isatsleepnet stage: terminated; run the same command again to continue"
+    assert_no_debris(out)
+
+
 def test_stage_killed_and_rerun_ends_with_the_outputs_of_a_clean_run(tmp_path, tmp_path_factory, capsys):
     model, _ = trained_model(tmp_path_factory.getbasetemp())
     raw = tmp_path / "raw"

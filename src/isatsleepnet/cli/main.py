@@ -12,9 +12,13 @@ warnings only, the global ``--verbose`` adds the debug lines.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from isatsleepnet import __version__
 from isatsleepnet.cores import busy_machine, default_threads
@@ -83,8 +87,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(command_module(argv))  # no known command (--help, a typo): all, to list them
     args = parser.parse_args(argv)
     _note_busy_machine(args)
-    with status_output(status_level(bool(getattr(args, "quiet", False)), args.verbose)):
+    with status_output(status_level(bool(getattr(args, "quiet", False)), args.verbose)), _terminate_as_interrupt():
         return _run(args)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, `timeout`, a batch scheduler's end of job), unwound as Ctrl+C is."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` in the command: its ``finally`` blocks run, so that it leaves no lock and
+    no temporary file (by default Python dies at once, as with SIGKILL). The previous handler comes back after."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+
+    command = os.getpid()
+
+    def terminated(signum: int, frame: object) -> None:
+        if os.getpid() != command:  # a forked worker inherits the handler: it dies as it did before (silently)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -96,9 +128,10 @@ def _run(args: argparse.Namespace) -> int:
             raise
         print(f"isatsleepnet {args.command}: error: {message(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # Ctrl+C: every command resumes where it stopped when started again
-        print(f"isatsleepnet {args.command}: interrupted; run the same command again to continue", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl+C, or SIGTERM: every command resumes where it stopped when started again
+        how, code = ("terminated", 143) if isinstance(exc, Terminated) else ("interrupted", 130)
+        print(f"isatsleepnet {args.command}: {how}; run the same command again to continue", file=sys.stderr)
+        return code
     except Exception as exc:  # noqa: BLE001 - disk full, out of memory, a bug: one line, never a traceback
         if args.debug:
             raise
