@@ -471,8 +471,8 @@ def test_a_run_that_stages_nothing_leaves_no_out_folder(model, tmp_path, capsys)
     assert stage_cli([str(bad), "--model", str(model), *flags]) == 1 and out.is_dir()
 
 
-def test_a_stopped_run_continues_where_it_stopped_and_ends_as_an_uninterrupted_one(write_edf, model, tmp_path,
-                                                                                    capsys, monkeypatch):
+def test_a_stopped_run_continues_where_it_stopped_and_ends_as_an_uninterrupted_one(write_edf, model, predictor,
+                                                                                    tmp_path, capsys, monkeypatch):
     """Before: Ctrl+C said "run the same command again to continue", and the rerun staged every recording again."""
     import isatsleepnet.inference.stage as stage_module
 
@@ -512,6 +512,15 @@ def test_a_stopped_run_continues_where_it_stopped_and_ends_as_an_uninterrupted_o
     assert staged == ["n0.edf", "n1.edf", "n1.edf", "n2.edf", "n2.edf"] and (out / "n2.annotations.edf").is_file()
     assert stage_cli([str(tmp_path / "in"), "--out", str(out), *flags, "--min-confidence", "0.5"]) == 0
     assert staged[5:] == ["n0.edf", "n1.edf", "n2.edf"]  # other options: another staging, all of it
+    from isatsleepnet.inference.out_folder import staging_key
+
+    hypnogram = tmp_path / "in" / "h.csv"
+    hypnogram.write_text("stage\nW\n")
+    key = staging_key("0" * 40, hypnogram, predictor, StageOptions())
+    assert key == staging_key("0" * 40, hypnogram, predictor, StageOptions(auto_hypnogram=True))
+    assert key == staging_key("0" * 40, hypnogram, predictor, StageOptions(hypnograms=[hypnogram] * 2))
+    assert key != staging_key("0" * 40, None, predictor, StageOptions())  # its own hypnogram counts
+    assert key != staging_key("1" * 40, hypnogram, predictor, StageOptions())
 
 
 def test_the_report_window_carries_dates_since_nights_cross_midnight():

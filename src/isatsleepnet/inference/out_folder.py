@@ -83,6 +83,9 @@ def staging_key(psg_sha1: str, hypnogram: Path | None, predictor: Predictor, opt
     """The SHA1 of what makes a staging: the recording's bytes, the reference hypnogram's, the model's weights,
     every staging option and the package's version.
 
+    How the hypnograms were paired with the recordings (``hypnograms``, ``auto_hypnogram``) is left out: this
+    recording's own hypnogram is in the key, so naming one more night on the command line keeps the others.
+
     Examples
     --------
     >>> key = staging_key("ab" * 20, None, predictor, StageOptions())  # doctest: +SKIP
@@ -91,7 +94,7 @@ def staging_key(psg_sha1: str, hypnogram: Path | None, predictor: Predictor, opt
         "recording": psg_sha1,
         "hypnogram": sha1_of(hypnogram) if hypnogram is not None else None,
         "model": predictor.identity,
-        "options": dataclasses.asdict(options),
+        "options": {k: v for k, v in dataclasses.asdict(options).items() if k not in ("hypnograms", "auto_hypnogram")},
         "version": __version__,
     }
     return hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
