@@ -189,3 +189,16 @@ def test_another_host_than_loopback_is_warned_about(tmp_path, write_edf, caplog)
     server = start_server(open_nights(tmp_path / "s", reviewer="ana"))
     server.stop()
     assert "anyone who can reach" not in caplog.text
+
+
+def test_stage_codes_with_a_second_scorer_is_no_staging_flag():
+    import argparse
+
+    from isatsleepnet.cli.review import _staging_flags_given, add_parser
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["review", "s.csv", "--hypnogram", "h.csv", "--stage-codes", "rk"])
+    assert _staging_flags_given(args) == []
+    args = parser.parse_args(["review", "s.csv", "--stage-codes", "rk", "--no-report", "--channel", "eog=E1"])
+    assert _staging_flags_given(args) == ["--channel", "--stage-codes", "--no-report"]

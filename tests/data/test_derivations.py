@@ -203,7 +203,8 @@ def test_a_role_the_model_needs_cannot_be_dropped(write_edf, tmp_path):
 def test_the_stage_command_line_passes_none_and_empty_names_on():
     import argparse
 
-    from isatsleepnet.cli.stage import add_parser, options_from_args
+    from isatsleepnet.cli.stage import add_parser
+    from isatsleepnet.cli.staging_options import options_from_args
 
     parser = argparse.ArgumentParser()
     add_parser(parser.add_subparsers())

@@ -223,3 +223,12 @@ def test_a_second_scorers_hypnogram_is_compared_with(staged, tmp_path):
         Review.open(staged, reviewer="ana", second_scorer=tmp_path / "none.csv")
     with Review.open(staged, reviewer="ana") as review:  # the refused open held nothing
         assert review.night.expert is None
+
+
+def test_a_second_scorers_bare_codes_are_read_in_the_coding_named(staged, tmp_path):
+    scorer = tmp_path / "scorer2.csv"
+    scorer.write_text("onset,stage\n0,0\n30,4\n")  # 4: REM in AASM codes, stage 4 (N3) in R&K's
+    with Review.open(staged, reviewer="ana", second_scorer=scorer, stage_codes="rk") as review:
+        assert review.night.expert[:2] == ["W", "N3"]
+    with Review.open(staged, reviewer="ana", second_scorer=scorer, stage_codes="aasm") as review:
+        assert review.night.expert[:2] == ["W", "REM"]

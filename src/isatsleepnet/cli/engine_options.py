@@ -7,8 +7,9 @@ import argparse
 from isatsleepnet.engine import PRECISIONS, Engine, engine_from
 
 
-def add_engine_arguments(p: argparse.ArgumentParser, *, training: bool = False, workers: bool = True) -> None:
-    """--device, --threads, --precision (and --workers where a data loader runs; --devices, --num-nodes to train)."""
+def add_engine_arguments(p: argparse.ArgumentParser, *, training: bool = False, workers: bool = True) -> dict[str, str]:
+    """--device, --threads, --precision (and --workers where a data loader runs; --devices, --num-nodes to train);
+    returns each one's destination and flag."""
     e = p.add_argument_group("engine (where the model runs; it never changes what is computed beyond rounding)")
     e.add_argument("--device", help="auto (default: the first CUDA GPU if there is one, else the CPU), cpu, cuda, "
                                     "cuda:N or mps")
@@ -22,6 +23,7 @@ def add_engine_arguments(p: argparse.ArgumentParser, *, training: bool = False, 
     if training:
         e.add_argument("--devices", help="devices per node: auto (default) or a number; more than one GPU runs DDP")
         e.add_argument("--num-nodes", type=int, help="nodes for multi-node DDP (default 1)")
+    return {action.dest: action.option_strings[0] for action in e._group_actions}
 
 
 def engine_from_args(args: argparse.Namespace, config_values: dict | None = None) -> Engine:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from isatsleepnet.cli.output_paths import output_folder
+from isatsleepnet.cli.staging_options import add_staging_arguments
 from isatsleepnet.errors import IsatSleepNetError
 
 if TYPE_CHECKING:
@@ -21,7 +22,10 @@ to the next, look at the signals behind it, and set its stage. STAGED is what
 `isatsleepnet stage` wrote for one recording: its NAME.hypnogram.csv, or a folder
 of them (the page lists its nights with their progress and moves between them); the recording it was staged from must still be where the staging found it
 (and unchanged: its SHA1 is checked). STAGED may also be a recording (EDF/BDF) with
---model: it is staged into --out first (or its staging there is reopened).
+--model: it is staged into --out first, as `isatsleepnet stage` stages it, and every
+staging flag of `stage` applies (channels, --assume-unit, --start/--end, --lights,
+--trim, --min-confidence, the output flags, --backend, --threads ...); a staging of
+that recording already in --out is reopened as it is (delete it to stage again).
 
 Every edit is on disk before the page shows it (NAME.review.jsonl, one line per edit),
 and the reviewed hypnogram is rewritten beside the staged files after each:
@@ -42,6 +46,7 @@ examples:
   isatsleepnet review staged/SC4001E0-PSG.hypnogram.csv
   isatsleepnet review staged/ --reviewer ana --no-browser
   isatsleepnet review night.edf --model model.pt --out staged/
+  isatsleepnet review psg.edf --model model.onnx --channel eeg=C4-M1 --assume-unit uV --out staged/
   isatsleepnet review staged/night.hypnogram.csv --hypnogram scorer2.xml"""
 
 
@@ -55,9 +60,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", type=output_folder, default=Path("staged"),
                    help="with --model: the folder the staging and the review go to (default: staged)")
     p.add_argument("--hypnogram", type=Path, metavar="FILE",
-                   help="a second scorer's hypnogram to compare with (EDF+, XML, CSV or TSV)")
-    for role in ("eeg", "eeg2", "eog"):
-        p.add_argument(f"--{role}", help=f"with --model: the {role.upper()} channel, as `stage --{role}`")
+                   help="a second scorer's hypnogram to compare with (EDF+, XML, CSV or TSV); with --model, the "
+                        "expert hypnogram the staging is compared with, as `stage --hypnogram`")
     p.add_argument("--reviewer", default=None,
                    help="name written with every edit (default: your login name)")
     p.add_argument("--host", default="127.0.0.1",
@@ -65,24 +69,32 @@ def add_parser(subparsers) -> None:
     p.add_argument("--port", type=int, default=0, help="port to listen on (default 0: a free one)")
     p.add_argument("--no-browser", dest="browser", action="store_false",
                    help="only print the address, do not open a browser")
-    p.set_defaults(run=run)
+    flags = add_staging_arguments(p, hypnogram=False)  # with --model, as `stage` (its --hypnogram is the one above)
+    p.set_defaults(run=run, staging_flags={dest: (flag, p.get_default(dest)) for dest, flag in flags.items()})
 
 
 def run(args: argparse.Namespace) -> int:
     from isatsleepnet.review.serve import open_nights, start_server
 
     reviewer = args.reviewer if args.reviewer is not None else _login()
-    server = _stage_and_serve(args, reviewer) if args.model is not None else None
-    if server is None:
-        if args.model is None and any(getattr(args, role) for role in ("eeg", "eeg2", "eog")):
-            raise IsatSleepNetError("{eeg}, {eeg2} and {eog} choose the channels of a staging: give --model too")
-        nights = open_nights(args.staged, reviewer=reviewer, second_scorer=args.hypnogram)
-        try:
-            server = start_server(nights, host=args.host, port=args.port)
-        except BaseException:
-            for review, _ in nights:
-                review.close()
-            raise
+    second_scorer = args.hypnogram
+    if args.model is not None:
+        staged = _staged_or_reopened(args)
+        if staged is None:
+            return 1  # the staging failed: its one line is printed
+        args.staged, reopened = staged
+        if not reopened:
+            second_scorer = None  # the staging was compared with it: it is the night's expert
+    elif given := _staging_flags_given(args):
+        raise IsatSleepNetError(f"{', '.join(given)} choose how a recording is staged: give --model too, or review "
+                                "the staging as it is")
+    nights = open_nights(args.staged, reviewer=reviewer, second_scorer=second_scorer, stage_codes=args.stage_codes)
+    try:
+        server = start_server(nights, host=args.host, port=args.port)
+    except BaseException:
+        for review, _ in nights:
+            review.close()
+        raise
     main_thread = threading.current_thread() is threading.main_thread()  # only there can a handler be set
     previous = signal.signal(signal.SIGTERM, _interrupted) if main_thread else None  # `kill PID`: as Ctrl+C
     try:  # Ctrl+C is how a review ends, whenever it comes: every edit is already on disk
@@ -121,22 +133,50 @@ def _announce(server: ReviewServer, browser: bool) -> None:
         webbrowser.open(server.url)
 
 
-def _stage_and_serve(args: argparse.Namespace, reviewer: str) -> ReviewServer | None:
-    """Stage the recording ``args.staged`` with ``args.model`` into ``args.out`` and serve it; None (and
-    ``args.staged`` pointed at it) when it was staged there before."""
-    from isatsleepnet.api.model import load_model
+def _staged_or_reopened(args: argparse.Namespace) -> tuple[Path, bool] | None:
+    """Stage the recording ``args.staged`` with ``args.model`` into ``args.out``, as `stage` does; its staging there
+    already: reopened as it is. Returns the staged NAME.hypnogram.csv and whether it was reopened (None: failed)."""
+    from isatsleepnet.cli.engine_options import engine_from_args
+    from isatsleepnet.cli.flags import flag
+    from isatsleepnet.cli.staging_options import options_from_args
+    from isatsleepnet.data.hashing import sha1_of
     from isatsleepnet.data.readers.formats import signal_format_of
+    from isatsleepnet.errors import DataError
+    from isatsleepnet.inference.out_folder import out_folder
+    from isatsleepnet.inference.outputs import summary_table
+    from isatsleepnet.inference.predictor import load_predictor
+    from isatsleepnet.inference.stage import stage_recordings
+    from isatsleepnet.review.staged import read_staged
 
-    if signal_format_of(args.staged) is None or not args.staged.is_file():
-        raise IsatSleepNetError(f"{args.staged}: --model stages a recording (EDF/BDF file), and this is not one")
-    staged = args.out / f"{args.staged.stem}.hypnogram.csv"
+    recording: Path = args.staged
+    if signal_format_of(recording) is None or not recording.is_file():
+        raise IsatSleepNetError(f"{recording}: --model stages a recording (EDF/BDF file), and this is not one")
+    staged = args.out / f"{recording.stem}.hypnogram.csv"
     if staged.is_file():  # staged before: its review continues (the model is the one that staged it)
+        staged_from = read_staged(staged).recording_sha1
+        if staged_from is not None and staged_from != sha1_of(recording):
+            raise DataError(recording, f"{staged} is the staging of another recording named {recording.stem!r} "
+                                       f"(SHA1 {staged_from}): review that one with `isatsleepnet review {staged}`, "
+                                       "or give this one another --out")
         print(f"reopening the staging in {staged} (delete it to stage again)")
-        args.staged = staged
-        return None
-    night = load_model(args.model).stage(args.staged, eeg=args.eeg, eeg2=args.eeg2, eog=args.eog,
-                                         hypnogram=args.hypnogram)
-    return night.review(args.out, reviewer=reviewer, host=args.host, port=args.port)
+        if given := _staging_flags_given(args):
+            print(f"note: {', '.join(given)} not applied: the night is reviewed as it was staged")
+        return staged, True
+    options = options_from_args(argparse.Namespace(**{**vars(args), "hypnogram": (
+        [str(args.hypnogram)] if args.hypnogram is not None else None)}))
+    with out_folder(args.out):  # left out if nothing is staged
+        predictor = load_predictor(args.model, backend=args.backend, engine=engine_from_args(args))
+        results = stage_recordings([recording], predictor, args.out, options, progress=False if args.quiet else None,
+                                   debug=getattr(args, "debug", False), spell=flag)
+    print(summary_table(results))
+    return (staged, False) if results[0].status != "failed" else None
+
+
+def _staging_flags_given(args: argparse.Namespace) -> list[str]:
+    """The staging flags of this command line (those whose value is not their default); --stage-codes with
+    --hypnogram is not one: it reads the second scorer's hypnogram too."""
+    return [flag for dest, (flag, default) in args.staging_flags.items()
+            if getattr(args, dest) != default and not (dest == "stage_codes" and args.hypnogram is not None)]
 
 
 def _login() -> str:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
+from isatsleepnet.cli.engine_options import engine_from_args
 from isatsleepnet.cli.flags import flag
 from isatsleepnet.cli.output_paths import output_folder
-from isatsleepnet.cli.prepare import STAGE_CODES_HELP
-from isatsleepnet.data.labels import STAGE_CODINGS
+from isatsleepnet.cli.staging_options import add_staging_arguments, options_from_args
 
 DESCRIPTION = """\
 Stage every whole 30-s epoch of one or more recordings ({signal_files},
@@ -76,40 +75,12 @@ def description() -> str:
     return DESCRIPTION.format(output_files=output_files_text(), signal_files=signal_file_titles())
 
 
-def add_output_arguments(p: argparse.ArgumentParser) -> None:
-    """One flag per setting of the output table: --no-SETTING for one on by default, --SETTING otherwise,
-    --SETTING CHOICE for a setting that picks among files."""
-    from isatsleepnet.inference.output_formats import output_settings
-
-    for setting in output_settings().values():
-        spelled = flag(setting.name)
-        if setting.choices:
-            p.add_argument(spelled, dest=setting.name, choices=[*setting.choices, setting.all_choices],
-                           default=setting.default, help=setting.help)
-        elif setting.default:
-            p.add_argument("--no-" + spelled.removeprefix("--"), dest=setting.name, action="store_false",
-                           help=setting.help)
-        else:
-            p.add_argument(spelled, dest=setting.name, action="store_true", help=setting.help)
-
 EPILOG = """\
 examples:
   isatsleepnet stage night.edf --model runs/edf20/fold_00/model.pt --out staged/
   isatsleepnet stage SC4001E0-PSG.edf --hypnogram SC4001EC-Hypnogram.edf --trim --model model.pt --out staged/
   isatsleepnet stage recordings/ --hypnogram auto --model model.onnx --out staged/
   isatsleepnet stage psg.bdf --eeg C4-M1 --eeg2 C3-M2 --eog E1-M2 --model model.pt --out staged/"""
-
-
-def _names(value: str) -> list[str]:
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    return names or [""]  # nothing named: staging says what the model needs for this input instead
-
-
-def _role_channel(value: str) -> tuple[str, list[str]]:
-    role, sep, labels = value.partition("=")
-    if not sep or not role.strip():
-        raise argparse.ArgumentTypeError(f"expected ROLE=LABEL, got {value!r}")
-    return role.strip(), _names(labels)
 
 
 def add_parser(subparsers) -> None:
@@ -125,91 +96,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--model", type=Path, required=True,
                    help="model file: model.pt from `train`/`cv`, or a .onnx file from `isatsleepnet export`")
     p.add_argument("--out", type=output_folder, required=True, help="output folder (created; files of the same name are replaced)")
-    p.add_argument("--backend", choices=["torch", "onnx"],
-                   help="inference engine (default: onnx for a .onnx model, torch otherwise); "
-                        "onnx with a .pt model exports it first, which takes a while")
-    p.add_argument("--eeg", type=_names, metavar="LABEL", help="label of the first EEG channel, or a derivation A-B formed from two channels "
-                   "(C4-M1 from C4 and M1/A1) where no channel carries it; comma-separated alternatives")
-    p.add_argument("--eeg2", type=_names, metavar="LABEL", help="label of the second EEG channel")
-    p.add_argument("--eog", type=_names, metavar="LABEL", help="label of the EOG channel")
-    p.add_argument("--channel", type=_role_channel, action="append", default=[], metavar="ROLE=LABEL",
-                   help="label for any model role (e.g. eog2=E2-M1); repeatable")
-    p.add_argument("--hypnogram", action="append", metavar="FILE",
-                   help="expert hypnogram (EDF+, NSRR/Profusion XML, CSV/TSV) to compare with: one per recording, "
-                        "in order; or 'auto' to look beside each recording")
-    p.add_argument("--stage-codes", choices=STAGE_CODINGS, help=STAGE_CODES_HELP)
-    p.add_argument("--start", type=float, metavar="SECONDS",
-                   help="stage from this time (seconds from the recording start; rounded up to a whole epoch)")
-    p.add_argument("--end", type=float, metavar="SECONDS", help="stage up to this time (seconds from the recording start)")
-    p.add_argument("--lights", action="store_true",
-                   help="stage only from the recording's 'Lights off' to its 'Lights on' EDF+ annotation, so that "
-                        "time in bed and sleep latency count from lights off (a missing marker: that end of the "
-                        "recording)")
-    p.add_argument("--trim", action="store_true",
-                   help="stage only from --trim-minutes before the expert's first sleep epoch to after the last "
-                        "(Sleep-EDF's usual trimming; needs --hypnogram)")
-    p.add_argument("--trim-minutes", type=float, default=30.0, help="wake kept around sleep with --trim (default 30)")
-    p.add_argument("--min-confidence", type=float, default=0.6,
-                   help="flag epochs whose confidence is below this for review (0-1, default 0.6)")
-    p.add_argument("--assume-unit", choices=["uV", "mV", "V"],
-                   help="unit of channels whose EDF header leaves the physical dimension blank")
-    p.add_argument("--batch-size", type=int, default=64,
-                   help="epochs per forward pass (default 64); an ONNX model runs at most 16 at a time on each "
-                        "core, which measured fastest")
-    add_output_arguments(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_engine_arguments(p, workers=False)
+    add_staging_arguments(p)
     p.set_defaults(run=run)
 
 
-def options_from_args(args: argparse.Namespace):  # noqa: ANN201 - StageOptions, imported lazily
-    from isatsleepnet.errors import IsatSleepNetError
-    from isatsleepnet.inference.options import StageOptions
-
-    channels: dict[str, list[str]] = {}
-    for role in ("eeg", "eeg2", "eog"):
-        if getattr(args, role):
-            channels[role] = getattr(args, role)
-    for role, labels in args.channel:
-        if role in channels:
-            raise IsatSleepNetError(f"channel for {role} given twice")
-        channels[role] = labels
-    hypnograms = args.hypnogram
-    auto = bool(hypnograms) and [h.lower() for h in hypnograms] == ["auto"]
-    if hypnograms and not auto and any(h.lower() == "auto" for h in hypnograms):
-        raise IsatSleepNetError("--hypnogram auto cannot be mixed with hypnogram files")
-    return StageOptions(
-        channels=channels,
-        hypnograms=None if (auto or not hypnograms) else [Path(h) for h in hypnograms],
-        auto_hypnogram=auto,
-        start_s=args.start,
-        end_s=args.end,
-        lights=args.lights,
-        trim=args.trim,
-        trim_minutes=args.trim_minutes,
-        min_confidence=args.min_confidence,
-        assume_unit=args.assume_unit,
-        stage_codes=args.stage_codes,
-        batch_size=args.batch_size,
-        **output_options(args),
-    )
-
-
-def output_options(args: argparse.Namespace) -> dict:
-    """The output table's settings from the flags: StageOptions' own fields, the rest as ``outputs``."""
-    import dataclasses
-
-    from isatsleepnet.inference.options import StageOptions
-    from isatsleepnet.inference.output_formats import output_settings
-
-    own = {f.name for f in dataclasses.fields(StageOptions)}
-    values = {name: getattr(args, name) for name in output_settings()}
-    return {**{k: v for k, v in values.items() if k in own},
-            "outputs": {k: v for k, v in values.items() if k not in own}}
-
-
 def run(args: argparse.Namespace) -> int:
-    from isatsleepnet.cli.flags import flag
     from isatsleepnet.inference.outputs import summary_table
     from isatsleepnet.inference.predictor import load_predictor
     from isatsleepnet.inference.out_folder import out_folder

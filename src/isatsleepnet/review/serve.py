@@ -171,8 +171,8 @@ def open_recording_of(review: Review) -> Recording:
     return open_recording(source)
 
 
-def open_nights(staged: str | Path, *, reviewer: str,
-                second_scorer: str | Path | None = None) -> list[tuple[Review, Recording]]:
+def open_nights(staged: str | Path, *, reviewer: str, second_scorer: str | Path | None = None,
+                stage_codes: str | None = None) -> list[tuple[Review, Recording]]:
     """The reviews (and recordings) of ``staged``: one NAME.hypnogram.csv, or every one in a folder.
 
     All or nothing: a night that cannot be opened (its recording gone or changed, its
@@ -196,7 +196,7 @@ def open_nights(staged: str | Path, *, reviewer: str,
     opened: list[tuple[Review, Recording]] = []
     try:
         for table in tables:
-            review = Review.open(table, reviewer=reviewer, second_scorer=second_scorer)
+            review = Review.open(table, reviewer=reviewer, second_scorer=second_scorer, stage_codes=stage_codes)
             opened.append((review, None))  # type: ignore[arg-type] - its recording next, closed on failure
             opened[-1] = (review, open_recording_of(review))
     except BaseException:

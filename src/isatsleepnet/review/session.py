@@ -57,11 +57,13 @@ class Review:
         self._lock = lock  # held by this object from here: close() or __del__ releases it
 
     @classmethod
-    def open(cls, staged: str | Path, *, reviewer: str, second_scorer: str | Path | None = None) -> Review:
+    def open(cls, staged: str | Path, *, reviewer: str, second_scorer: str | Path | None = None,
+             stage_codes: str | None = None) -> Review:
         """Open the review of ``staged`` (NAME.hypnogram.csv, or its folder), continuing its journal.
 
         ``second_scorer``: another scorer's hypnogram of the night, compared with (in place of
-        the reference `stage --hypnogram` kept in the staged CSV, if any).
+        the reference `stage --hypnogram` kept in the staged CSV, if any); ``stage_codes``: the
+        coding of its bare integer stages (as ``read_hypnogram``'s).
         The review holds its night until :meth:`close` (or the end of a ``with`` block, or
         the process): a second review of the same night, in this process or another,
         is refused, so that two cannot write one journal.
@@ -70,7 +72,7 @@ class Review:
             raise SettingError("reviewer", f"must name who reviews, not {reviewer!r}")
         night = read_staged(staged)
         if second_scorer is not None:
-            night = with_second_scorer(night, second_scorer)
+            night = with_second_scorer(night, second_scorer, stage_codes=stage_codes)
         lock = _hold(night.folder / (night.name + ".review.lock"), night.name)
         try:
             journal = Journal.open(night.folder / (night.name + ".review.jsonl"))
