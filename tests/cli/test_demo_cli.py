@@ -10,7 +10,7 @@ from isatsleepnet.cli.main import main
 
 def test_demo_runs_end_to_end_and_stages_a_held_out_night(tmp_path, capsys):
     out = tmp_path / "demo"
-    args = ["demo", "--out", str(out), "--subjects", "4", "--folds", "2", "--hours", "1", "--epochs", "1",
+    args = ["demo", "--out", str(out), "--n-subjects", "4", "--folds", "2", "--hours", "1", "--epochs", "1",
             "--threads", "1", "--quiet"]
     assert main(args) == 0
     stdout = capsys.readouterr().out
@@ -39,5 +39,5 @@ def test_demo_runs_end_to_end_and_stages_a_held_out_night(tmp_path, capsys):
 
 
 def test_demo_refuses_fewer_subjects_than_folds(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "d"), "--subjects", "2", "--folds", "3"]) == 2
-    assert "at least as many --subjects as folds" in capsys.readouterr().err
+    assert main(["demo", "--out", str(tmp_path / "d"), "--n-subjects", "2", "--folds", "3"]) == 2
+    assert "at least as many --n-subjects as folds" in capsys.readouterr().err

@@ -171,7 +171,7 @@ def test_no_note_when_idle_or_when_the_user_chose_threads(real_busy_check, monke
     monkeypatch.setattr(os, "getloadavg", lambda: (5.2, 3.0, 2.0))
     main(["stage", str(tmp_path / "missing.edf"), "--model", str(tmp_path / "m.pt"), "--out", str(tmp_path / "o"),
           "--threads", "1"])
-    main(["synth", "--out", str(tmp_path / "s"), "--subjects", "0"])  # runs no model: no note
+    main(["synth", "--out", str(tmp_path / "s"), "--n-subjects", "0"])  # runs no model: no note
     assert "busy" not in capsys.readouterr().err
 
 

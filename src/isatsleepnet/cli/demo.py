@@ -12,7 +12,9 @@ import argparse
 from pathlib import Path
 
 from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
+from isatsleepnet.cli.flags import RenamedFlag, flag, renamed
 from isatsleepnet.cli.output_paths import output_folder
+from isatsleepnet.errors import IsatSleepNetError
 
 
 def add_parser(subparsers) -> None:
@@ -29,8 +31,10 @@ def add_parser(subparsers) -> None:
         epilog="example: isatsleepnet demo --out demo",
     )
     p.add_argument("--out", type=output_folder, default=Path("isatsleepnet-demo"), help="output folder (default ./isatsleepnet-demo)")
-    p.add_argument("--subjects", type=int, default=6,
+    p.add_argument("--n-subjects", dest="subjects", type=int, default=6,
                    help="synthetic subjects cross-validated (default 6); one more is made for staging")
+    p.add_argument("--subjects", dest="subjects", type=int, action=RenamedFlag, new="--n-subjects",  # before 0.1.1
+                   why="a count; --subjects names subjects in download, evaluate, augment and train-gan")
     p.add_argument("--hours", type=float, default=3.0, help="length of each synthetic recording in hours (default 3)")
     p.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")
     p.add_argument("--epochs", type=int, default=4, help="training epochs per fold (default 4)")
@@ -45,11 +49,16 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from isatsleepnet.api.demo import run_demo
-    from isatsleepnet.cli.flags import flag
 
-    result = run_demo(args.out, subjects=args.subjects, hours=args.hours, folds=args.folds, epochs=args.epochs,
-                      model_size=args.model_size, seed=args.seed, jobs=args.jobs, engine=engine_from_args(args),
-                      progress=not args.quiet, spell=flag)
+    def spell(setting: str) -> str:  # the count of subjects is --n-subjects here
+        return "--n-subjects" if setting == "subjects" else flag(setting)
+
+    try:
+        result = run_demo(args.out, subjects=args.subjects, hours=args.hours, folds=args.folds, epochs=args.epochs,
+                          model_size=args.model_size, seed=args.seed, jobs=args.jobs, engine=engine_from_args(args),
+                          progress=not args.quiet, spell=spell)
+    except IsatSleepNetError as exc:
+        raise renamed(exc, subjects="n_subjects") from None
     p = result.metrics["pooled"]
     print(f"\ndemo finished in {result.minutes:.1f} min. Synthetic test data: these numbers only show the pipeline works.")
     print(f"  cross-validation, pooled over {p['n_epochs']} test epochs: accuracy {100 * p['accuracy']:.1f} %, "

@@ -7,6 +7,9 @@ spelled ``--setting-name`` unless this table says otherwise.
 
 from __future__ import annotations
 
+import argparse
+import sys
+
 from isatsleepnet.errors import IsatSleepNetError, describe_exception, render, with_settings_renamed
 
 FLAGS: dict[str, str] = {
@@ -94,3 +97,21 @@ def words(template: str) -> str:
     'b.edf: unexpected bug (--debug shows the traceback)'
     """
     return render(template, flag)
+
+
+class RenamedFlag(argparse.Action):
+    """An old spelling of a renamed flag, still taken (scripts keep working) with a note naming the new one.
+
+    Hidden from --help. ``add_argument("--subjects", dest="subjects", type=int, action=RenamedFlag,
+    new="--n-subjects", why="a count; --subjects names subjects in the other commands")``.
+    """
+
+    def __init__(self, option_strings: list[str], dest: str, *, new: str, why: str = "", **kwargs) -> None:
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+        self.new, self.why = new, why
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        why = f" ({self.why})" if self.why else ""
+        print(f"note: {option_string} is spelled {self.new} now{why}", file=sys.stderr)
+        setattr(namespace, self.dest, values)

@@ -7,8 +7,10 @@ import argparse
 import numpy as np
 
 from isatsleepnet import STAGES
+from isatsleepnet.cli.flags import RenamedFlag, renamed
 from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.data.synthetic import LAYOUTS, SynthConfig, synthesize
+from isatsleepnet.errors import IsatSleepNetError
 
 _DESCRIPTION = (
     "Write synthetic polysomnography recordings (EDF signals plus hypnograms) in the file "
@@ -32,12 +34,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", required=True, type=output_folder, metavar="DIR",
                         help="folder to write into (created if missing; existing files of the same name are replaced)")
-    parser.add_argument("--subjects", type=int, default=4, metavar="N",
+    parser.add_argument("--n-subjects", dest="subjects", type=int, default=4, metavar="N",
                         help="number of simulated people, each with their own amplitudes, alpha frequency "
                              "and sleep architecture (default: %(default)s)")
-    parser.add_argument("--nights", type=int, choices=(1, 2), default=1,
+    parser.add_argument("--n-nights", dest="nights", type=int, choices=(1, 2), default=1,
                         help="recordings per subject; two nights of one subject share the subject's traits, "
                              "as in Sleep-EDF (default: %(default)s)")
+    # their spellings before 0.1.1
+    parser.add_argument("--subjects", dest="subjects", type=int, action=RenamedFlag, new="--n-subjects",
+                        why="a count; --subjects names subjects in download, evaluate, augment and train-gan")
+    parser.add_argument("--nights", dest="nights", type=int, choices=(1, 2), action=RenamedFlag, new="--n-nights",
+                        why="a count; --nights names nights in download")
     parser.add_argument("--hours", type=float, default=8.0, metavar="H",
                         help="length of each recording in hours, wake before and after sleep included; "
                              "at least one 30-s epoch (default: %(default)s)")
@@ -51,8 +58,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the cohort and print what was written."""
-    config = SynthConfig(layout=args.layout, subjects=args.subjects, nights=args.nights,
-                         hours=args.hours, seed=args.seed, profusion=args.profusion)
+    try:
+        config = SynthConfig(layout=args.layout, subjects=args.subjects, nights=args.nights,
+                             hours=args.hours, seed=args.seed, profusion=args.profusion)
+    except IsatSleepNetError as exc:  # the counts' flags are --n-subjects and --n-nights
+        raise renamed(exc, subjects="n_subjects", nights="n_nights") from None
     recordings = synthesize(args.out, config, progress=True)
     files = sum(2 + (r.profusion is not None) for r in recordings)
     codes = np.concatenate([r.stages for r in recordings])
