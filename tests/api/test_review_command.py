@@ -100,10 +100,10 @@ def test_another_recording_of_a_staged_name_is_refused_not_reviewed_over(files, 
     other.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # another night under the same name: one sample differs
     refused = _refused(other, "--model", model, "--out", out)
     assert refused.returncode == 2, refused.stdout
-    err = refused.stderr.strip()
+    err = refused.stderr.strip().splitlines()[-1]  # (after a note of a busy machine)
     assert err.startswith(f"isatsleepnet review: error: {psg.name}: {out / psg.stem}.hypnogram.csv is the staging of "
                           "another recording")
-    assert "\n" not in err and "--out" in err
+    assert "--out" in err and "Traceback" not in refused.stderr
 
 
 def test_staging_flags_without_a_model_are_refused_and_a_failed_staging_serves_nothing(files, tmp_path):
@@ -112,10 +112,12 @@ def test_staging_flags_without_a_model_are_refused_and_a_failed_staging_serves_n
     assert stage_cli(psg, "--model", model, "--out", out, "--quiet", "--no-plots", "--no-report") == 0
     staged = out / f"{psg.stem}.hypnogram.csv"
     refused = _refused(staged, "--threads", "1", "--assume-unit", "uV")
-    assert refused.returncode == 2 and refused.stderr.strip() == ("isatsleepnet review: error: --assume-unit, --threads choose how a recording is staged: "
-                                              "give --model too, or review the staging as it is")
+    assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1] == (
+        "isatsleepnet review: error: --assume-unit, --threads choose how a recording is staged: give --model too, "
+        "or review the staging as it is")
     fresh = tmp_path / "fresh"
     failed = _refused(psg, "--model", model, "--out", fresh, "--quiet", "--eeg", "no such channel")
     assert failed.returncode == 1 and "http" not in failed.stdout
-    assert failed.stderr.startswith("error: ") and "no such channel" in failed.stderr
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "no such channel" in errors[0]
     assert not fresh.exists()  # nothing staged: no folder left

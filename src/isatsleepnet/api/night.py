@@ -329,10 +329,11 @@ class Night(NightEpochs):
         """
         import getpass
 
+        from isatsleepnet.inference.output_formats import output_file
         from isatsleepnet.review.serve import start_server
         from isatsleepnet.review.session import Review
 
-        staged = Path(out) / f"{self.name}.hypnogram.csv"
+        staged = output_file(out, self.name, "hypnogram_csv")
         if not staged.is_file():
             self.write(out)
         review = Review.open(staged, reviewer=reviewer if reviewer is not None else getpass.getuser())

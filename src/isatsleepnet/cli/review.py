@@ -143,6 +143,7 @@ def _staged_or_reopened(args: argparse.Namespace) -> tuple[Path, bool] | None:
     from isatsleepnet.data.readers.formats import signal_format_of
     from isatsleepnet.errors import DataError
     from isatsleepnet.inference.out_folder import out_folder
+    from isatsleepnet.inference.output_formats import output_file
     from isatsleepnet.inference.outputs import summary_table
     from isatsleepnet.inference.predictor import load_predictor
     from isatsleepnet.inference.stage import stage_recordings
@@ -151,7 +152,7 @@ def _staged_or_reopened(args: argparse.Namespace) -> tuple[Path, bool] | None:
     recording: Path = args.staged
     if signal_format_of(recording) is None or not recording.is_file():
         raise IsatSleepNetError(f"{recording}: --model stages a recording (EDF/BDF file), and this is not one")
-    staged = args.out / f"{recording.stem}.hypnogram.csv"
+    staged = output_file(args.out, recording.stem, "hypnogram_csv")
     if staged.is_file():  # staged before: its review continues (the model is the one that staged it)
         staged_from = read_staged(staged).recording_sha1
         if staged_from is not None and staged_from != sha1_of(recording):

@@ -23,7 +23,7 @@ from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.data.hashing import sha1_of
 from isatsleepnet.errors import DataError
 from isatsleepnet.inference.options import StageOptions, StageResult
-from isatsleepnet.inference.output_formats import REVIEW_SUFFIXES
+from isatsleepnet.inference.output_formats import REVIEW_SUFFIXES, output_file
 from isatsleepnet.inference.predictor import Predictor
 from isatsleepnet.locking import ensure_writable_folder
 
@@ -70,7 +70,7 @@ def refuse_review_of_another(out: Path, name: str, psg: Path, psg_sha1: str) -> 
     if not journal.is_file() or journal.stat().st_size == 0:
         return
     try:
-        reviewed = json.loads((out / (name + ".hypnogram.json")).read_text(encoding="utf-8")).get("RecordingSHA1")
+        reviewed = json.loads(output_file(out, name, "hypnogram_json").read_text(encoding="utf-8")).get("RecordingSHA1")
     except (OSError, ValueError, AttributeError):  # no record of what was staged: the review checks its journal
         return
     if reviewed and psg_sha1 != reviewed:
@@ -113,7 +113,7 @@ def kept_staging(out: Path, name: str, psg: Path, key: str, options: StageOption
     if not all(f.is_file() for f in files):
         return None
     try:
-        summary = json.loads((out / f"{name}.sleep_stats.json").read_text(encoding="utf-8"))
+        summary = json.loads(output_file(out, name, "sleep_stats").read_text(encoding="utf-8"))
         epochs = int(summary["recording"]["staged_epochs"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -208,6 +208,21 @@ def output_suffixes() -> tuple[str, ...]:
     return tuple(f.suffix for f in OUTPUT_FORMATS.values())
 
 
+def output_file(out: str | Path, name: str, format_name: str) -> Path:
+    """The file of format ``format_name`` (a key of :data:`OUTPUT_FORMATS`) that `stage` writes for ``name`` in
+    ``out``: code that reads a staging back names the entry, never its suffix.
+
+    Examples
+    --------
+    >>> output_file("staged", "night", "sleep_stats").as_posix()
+    'staged/night.sleep_stats.json'
+    """
+    try:
+        return Path(out) / (name + OUTPUT_FORMATS[format_name].suffix)
+    except KeyError:
+        raise IsatSleepNetError(f"no output format {format_name!r} (known: {', '.join(OUTPUT_FORMATS)})") from None
+
+
 REVIEW_SUFFIXES = (".review.jsonl", ".reviewed.csv", ".reviewed.tsv", ".reviewed.edf", ".review.lock",
                    ".review-spectrogram.npz")
 """The files `review` writes beside a staged NAME (:mod:`isatsleepnet.review.session`). Not in

@@ -26,7 +26,7 @@ from isatsleepnet.data.labels import DROP
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.inference import exports
 from isatsleepnet.inference.options import StageOptions, StageResult
-from isatsleepnet.inference.output_formats import formats_on, output_suffixes
+from isatsleepnet.inference.output_formats import OUTPUT_FORMATS, formats_on, output_suffixes
 from isatsleepnet.inference.predictor import Predictor
 from isatsleepnet.inference.raw import RawRecording
 from isatsleepnet.inference.sleep_stats import long_window_note, sleep_statistics
@@ -49,7 +49,7 @@ def claim_output_folder(out: Path, predictor: Predictor) -> None:
             raise IsatSleepNetError(f"{out} holds the stagings of another model ({marker}); stage into another "
                                     "{out}, or delete the folder")
         return
-    if any(out.glob("*.sleep_stats.json")):
+    if any(out.glob("*" + OUTPUT_FORMATS["sleep_stats"].suffix)):
         raise IsatSleepNetError(f"{out} holds stagings of an unknown model (no {MODEL_MARKER}); stage into another "
                                 "{out}, or delete the folder")
 

@@ -17,10 +17,11 @@ import numpy as np
 
 from isatsleepnet.data.labels import STAGES
 from isatsleepnet.errors import DataError
+from isatsleepnet.inference.output_formats import OUTPUT_FORMATS
 
-STAGED_SUFFIX = ".hypnogram.csv"
+STAGED_SUFFIX = OUTPUT_FORMATS["hypnogram_csv"].suffix
 """The file of a staged recording that a review opens (NAME.hypnogram.csv)."""
-SIDECAR_SUFFIX = ".hypnogram.json"
+SIDECAR_SUFFIX = OUTPUT_FORMATS["hypnogram_json"].suffix
 
 
 @dataclass(frozen=True)
