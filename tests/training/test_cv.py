@@ -220,3 +220,23 @@ def test_the_data_path_is_recorded_absolute(synthetic_prepared, tmp_path, monkey
     _, payload = plan_run(PreparedDataset(synthetic_prepared.name), tmp_path / "run", protocol="kfold",
                           config=tiny_config(), n_folds=2)
     assert payload["data"] == str(synthetic_prepared.resolve())
+
+
+def test_reopening_a_run_with_other_data_or_another_number_of_folds_is_refused(cv_run, synthetic_prepared, tmp_path):
+    """A resumed run never mixes folds of two preparations, nor changes its folds without a word."""
+    import shutil
+
+    run, metrics = cv_run
+    other = tmp_path / "other_prep"
+    shutil.copytree(synthetic_prepared, other)
+    config_file = other / "prepare_config.json"
+    config_file.write_text(config_file.read_text().replace('"bandpass": null', '"bandpass": [0.3, 35.0]'))
+    assert PreparedDataset(other).identity() != PreparedDataset(synthetic_prepared).identity()
+    with pytest.raises(IsatSleepNetError, match=r"other settings \(data: .* before, .*other_prep now\)"):
+        cross_validate(other, run, protocol="kfold", n_folds=3, config=tiny_config(), progress=False)
+    with pytest.raises(IsatSleepNetError, match=r"other settings \(n_folds= 3 before, 4 now\)"):
+        cross_validate(synthetic_prepared, run, protocol="kfold", n_folds=4, config=tiny_config(), progress=False)
+    moved = tmp_path / "moved"  # the same dataset elsewhere is the same data
+    shutil.copytree(synthetic_prepared, moved)
+    again = cross_validate(moved, run, protocol="kfold", config=tiny_config(), progress=False)
+    assert again["pooled"] == metrics["pooled"]

@@ -132,3 +132,24 @@ def test_save_engine_is_save_config(tmp_path):
 def test_examples():
     result = doctest.testmod(split_run, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_a_training_continued_on_other_data_is_refused(synthetic_prepared, tmp_path, stand_in):
+    import shutil
+
+    data = PreparedDataset(synthetic_prepared)
+    config, engine, augment = resolve_settings(tiny_config(), Engine(threads=1), None)
+    out = tmp_path / "run"
+    run_split(data, _split(data), out, config, engine=engine, augment=augment)
+    assert json.loads((out / SPLIT_FILE).read_text())["data_identity"] == data.identity()
+    other = tmp_path / "bandpassed"
+    shutil.copytree(synthetic_prepared, other)
+    settings = other / "prepare_config.json"
+    settings.write_text(settings.read_text().replace('"bandpass": null', '"bandpass": [0.3, 35.0]'))
+    with pytest.raises(IsatSleepNetError, match=r"holds a training with other settings \(data: .* before, .*bandpassed now"):
+        run_split(PreparedDataset(other), _split(data), out, config, engine=engine, augment=augment)
+    assert len(stand_in) == 1  # refused before training
+    moved = tmp_path / "moved"  # the same dataset in another folder: the same training continues
+    shutil.copytree(synthetic_prepared, moved)
+    run_split(PreparedDataset(moved), _split(data), out, config, engine=engine, augment=augment)
+    assert len(stand_in) == 2

@@ -19,6 +19,7 @@ thousands of nights trains in bounded memory.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from collections.abc import Iterator
@@ -256,6 +257,21 @@ class PreparedDataset:
 
     def subjects(self) -> list[str]:
         return sorted({row["subject"] for row in self.manifest})
+
+    def identity(self) -> str:
+        """SHA1 of what the dataset is: its manifest (recordings, epochs, source files' SHA1) and the settings
+        that prepared or augmented it; not where it lives. A run continued on other data is refused by it.
+
+        Examples
+        --------
+        >>> PreparedDataset("prepared/edf20").identity()  # doctest: +SKIP
+        '3f0c...'
+        """
+        digest = hashlib.sha1()
+        for name in (MANIFEST, "prepare_config.json", "augment.json"):  # the last two: prepare's and augment's
+            path = self.root / name
+            digest.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
+        return digest.hexdigest()
 
 
 def manifest_rows(root: str | Path) -> list[dict[str, str]]:

@@ -41,6 +41,7 @@ from isatsleepnet.training.split_run import (
     CONFIG_FILE,
     changed_train_settings,
     check_splits,
+    other_data,
     resolve_settings,
     run_split,
     save_engine,
@@ -88,6 +89,10 @@ def plan_run(
             changed.insert(0, "GAN settings " + ", ".join(keys))
         if previous.get("protocol") != protocol:
             changed.insert(0, "protocol")
+        if n_folds is not None and folds_file is None and previous.get("n_folds") not in (None, n_folds):
+            changed.insert(0, f"{{n_folds}} {previous['n_folds']} before, {n_folds} now")
+        if other_data(previous, data):
+            changed.insert(0, f"data: {previous.get('data')} before, {data.root} now")
         if changed:
             raise IsatSleepNetError(
                 f"{run} holds a run with other settings ({', '.join(changed)}); use the same settings or another {{out}}"
@@ -103,8 +108,8 @@ def plan_run(
     else:
         folds = make_folds(subjects, protocol, n_folds=n_folds, validation_fraction=config.validation_fraction,
                            seed=config.seed, stage_counts=subject_stage_counts(data))
-    return folds, {"protocol": protocol, "data": str(data.root.resolve()), "n_folds": len(folds), "train": asdict(config),
-                   "augment": augment_record, "gan": gan_record}
+    return folds, {"protocol": protocol, "data": str(data.root.resolve()), "data_identity": data.identity(),
+                   "n_folds": len(folds), "train": asdict(config), "augment": augment_record, "gan": gan_record}
 
 
 def write_run(run: Path, folds: list[Fold], payload: dict[str, Any], *, seed: int) -> None:

@@ -130,6 +130,21 @@ def changed_train_settings(previous: dict, config: TrainConfig) -> list[str]:
     return sorted(k for k in previous if k in current and k != "init" and previous[k] != current[k])
 
 
+def other_data(record: dict[str, Any], dataset: PreparedDataset) -> bool:
+    """Whether a saved run's ``record`` (config.json of cv, split.json of a training) names other data than
+    ``dataset``: by its identity (the same dataset moved elsewhere is the same data), or, for runs saved
+    before identities were, by its resolved path.
+
+    Examples
+    --------
+    >>> other_data({"data_identity": dataset.identity()}, dataset)  # doctest: +SKIP
+    False
+    """
+    if record.get("data_identity"):
+        return record["data_identity"] != dataset.identity()
+    return bool(record.get("data")) and Path(record["data"]).resolve() != dataset.root.resolve()
+
+
 def save_engine(folder: Path, engine: Engine) -> None:
     """Write ``folder/engine.json``: where a run ran, keys sorted (the same file for `train` and `cv`).
 
@@ -140,18 +155,25 @@ def save_engine(folder: Path, engine: Engine) -> None:
     save_config(engine, Path(folder) / ENGINE_FILE)
 
 
-def _write_split_files(out: Path, split: Fold, config: TrainConfig, engine: Engine,
+def _write_split_files(out: Path, dataset: PreparedDataset, split: Fold, config: TrainConfig, engine: Engine,
                        cover_stages: bool | None) -> None:
     """config.json (compared with a saved one first), engine.json and split.json of a run folder."""
     saved = out / CONFIG_FILE
     if saved.is_file():  # continuing (or re-reading) a training: it must be the same training
         changed = changed_train_settings(json.loads(saved.read_text()), config)
+        try:
+            previous = json.loads((out / SPLIT_FILE).read_text())
+        except (OSError, ValueError):
+            previous = {}
+        if isinstance(previous, dict) and other_data(previous, dataset):
+            changed.insert(0, f"data: {previous.get('data')} before, {dataset.root} now")
         if changed:
             raise IsatSleepNetError(f"{out} holds a training with other settings ({', '.join(changed)}); "
                                     "use the same settings or another {out}")
     save_config(config, saved)
     save_engine(out, engine)
     record: dict[str, Any] = {k: v for k, v in asdict(split).items() if k != "test" and v is not None}
+    record.update(data=str(dataset.root.resolve()), data_identity=dataset.identity())
     if cover_stages is not None:
         record["cover_stages"] = cover_stages
     atomic_write_text(out / SPLIT_FILE, json.dumps(record, indent=2) + "\n")
@@ -208,7 +230,7 @@ def run_split(
     from isatsleepnet.training import context  # looked up at call time: tests stand in for the training
 
     out.mkdir(parents=True, exist_ok=True)
-    _write_split_files(out, split, config, engine, cover_stages)
+    _write_split_files(out, dataset, split, config, engine, cover_stages)
     if headline:
         logger.info(headline)
     train_data = None
