@@ -44,9 +44,10 @@ def _coerce(value: Any, annotation: Any) -> Any:
     origin = typing.get_origin(annotation)
     if value is None:
         return None
-    if origin is tuple or annotation is tuple:
+    # a sequence only: a string stays one value, which the dataclass's own check refuses as it was written
+    if (origin is tuple or annotation is tuple) and isinstance(value, (list, tuple)):
         return tuple(value)
-    if origin is list:
+    if origin is list and isinstance(value, (list, tuple)):
         return list(value)
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         for arg in typing.get_args(annotation):

@@ -42,6 +42,13 @@ BAD_FLAGS = [
     (["--context-model", "transformer"], "--context-model chooses the sequence model of --context N: give "
                                          "--context N (3-255) as well, or leave it out"),
     (["--context", "2"], "model config: context must be 0 (per epoch) or a window of 3 to 255 epochs (got 2)"),
+    # a baseline's configuration records its paper's training; training reads its own settings, never those
+    (["--architecture", "attnsleep", "--model-option", "learning_rate=0.5", "--model-option", "epochs=3"],
+     "model setting(s) epochs, learning_rate of attnsleep record its paper's training, which neither the network "
+     "nor the training reads: set --epochs, --lr instead"),
+    (["--architecture", "attnsleep", "--model-option", "betas=[0.8, 0.9]"],
+     "model setting(s) betas of attnsleep record its paper's training, which neither the network nor the training "
+     "reads"),
 ]
 
 
@@ -64,6 +71,7 @@ def test_a_bad_flag_is_one_line_before_the_data_is_read(tmp_path, capsys, comman
     ({"lr_step_size": 0}, "lr_step_size (in the config file) must be a whole number of at least 1, not 0"),
     ({"class_weighted": "yes"}, "class_weighted (in the config file) must be true or false, not 'yes'"),
     ({"channels": []}, "--channels must name one or more channels, not []"),
+    ({"channels": "EEG Fpz-Cz"}, "--channels must name one or more channels, not 'EEG Fpz-Cz'"),
     ({"model": "small"}, "model (in the config file) must be a table of ModelConfig settings, not 'small'"),
     ({"optimizer": "sgd"}, "--optimizer must be one of adamw, adam, amsgrad, not 'sgd'"),
     ({"loss": "focal"}, "--loss must be one of hybrid, generalized-dice, not 'focal'"),

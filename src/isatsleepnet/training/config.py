@@ -101,6 +101,12 @@ class TrainConfig:
             raise IsatSleepNetError(f"{{context}}: the context heads read ISATSleepNet's epoch embeddings; "
                                     f"{arch.name} has none (it is not a {DEFAULT_ARCHITECTURE} network)")
         known = set(arch.settings())
+        recorded = sorted(set(self.network_overrides) & set(PAPER_TRAINING))
+        if recorded:
+            instead = ", ".join(dict.fromkeys(f"{{{PAPER_TRAINING[k]}}}" for k in recorded if PAPER_TRAINING[k]))
+            raise IsatSleepNetError(f"model setting(s) {', '.join(recorded)} of {arch.name} record its paper's "
+                                    "training, which neither the network nor the training reads"
+                                    + (f": set {instead} instead" if instead else ""))
         # checked now with the data's settings (roles, n_samples, sampling_rate) at their defaults, so a bad
         # model setting is refused before any data is read; the data's own values are checked when they arrive
         arch.make_config({k: v for k, v in self.network_overrides.items() if k in known})
@@ -116,6 +122,15 @@ class TrainConfig:
     def network_overrides(self) -> dict[str, Any]:
         """``model`` without the architecture's name: overrides of the architecture's configuration."""
         return {k: v for k, v in self.model.items() if k != "architecture"}
+
+
+PAPER_TRAINING: dict[str, str | None] = {
+    "learning_rate": "learning_rate", "batch_size": "batch_size", "weight_decay": "weight_decay",
+    "grad_clip_norm": "grad_clip_norm", "loss": "loss", "epochs": "max_epochs", "betas": None, "amsgrad": None,
+}
+"""Fields of the baselines' configurations that record their paper's training (``Architecture.training_defaults``
+reads them) -> the training setting that sets it (None: fixed, AdamW's own). The network never reads them, so
+a model option of one is refused rather than recorded as a difference that training never made."""
 
 
 def for_architecture(name: str | None, **overrides: Any) -> TrainConfig:
