@@ -76,3 +76,16 @@ def test_folds_for_a_dataset_protocol_are_refused_not_ignored():
     with pytest.raises(SettingError, match=r"^n_folds= sets the folds of protocol= kfold only; sleep-edf-20 has its "
                                            r"own: 20 subject-wise folds$"):
         make_folds([f"s{i}" for i in range(20)], "sleep-edf-20", n_folds=3)
+
+
+def test_a_folds_file_testing_a_subject_twice_or_repeating_a_fold_is_refused(tmp_path):
+    path = tmp_path / "folds.json"
+    save_folds(path, [Fold(0, ("a", "b"), ("c",), ("d",)), Fold(1, ("a", "c"), ("b",), ("d",))], protocol="kfold",
+               seed=0)
+    with pytest.raises(IsatSleepNetError, match="subject d is tested in fold 0 and in fold 1: the pooled metrics "
+                                                "would count it twice"):
+        load_folds(path, ["a", "b", "c", "d"])
+    save_folds(path, [Fold(0, ("a", "b"), ("c",), ("d",)), Fold(0, ("a", "d"), ("b",), ("c",))], protocol="kfold",
+               seed=0)
+    with pytest.raises(IsatSleepNetError, match=r"fold indices repeat \(\[0, 0\]\)"):
+        load_folds(path, ["a", "b", "c", "d"])

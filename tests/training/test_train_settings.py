@@ -123,3 +123,12 @@ def test_old_machine_keys_in_a_config_file_say_where_they_went(tmp_path, capsys)
     assert rc == 2
     err = capsys.readouterr().err
     assert "accelerator, threads are engine settings now: move them to an [engine] table" in err
+
+
+@pytest.mark.parametrize("flags", [["--folds-file", "folds.json"], ["--fold", "1"]])
+def test_a_folds_file_and_a_fold_go_together_in_train_as_elsewhere(synthetic_prepared, tmp_path, capsys, flags):
+    """Before: --folds-file alone trained fold 0 without a word, --fold alone was ignored."""
+    rc = main(["train", "--data", str(synthetic_prepared), "--out", str(tmp_path / "out"), "--epochs", "1", *flags])
+    assert rc == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "isatsleepnet train: error: --folds-file and --fold go together"
+    assert not (tmp_path / "out").exists()

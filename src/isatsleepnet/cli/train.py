@@ -40,7 +40,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--train-subjects", type=subject_list, help="comma-separated training subjects (default: all others)")
     p.add_argument("--val-subjects", type=subject_list, help="comma-separated validation subjects")
     p.add_argument("--folds-file", type=Path, help="take the train and validation subjects of --fold from this folds.json")
-    p.add_argument("--fold", type=int, default=0, help="fold of --folds-file (default 0)")
+    p.add_argument("--fold", type=int, metavar="I", help="fold index (0-based) in --folds-file; the two go together")
     add_train_arguments(p)
     add_augment_arguments(p, "OUT")
     p.set_defaults(run=run)
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     augment, gan = augment_config_from_args(args)
     path = train(args.data, args.out, config=config, engine=engine, train_subjects=args.train_subjects,
                  validation_subjects=args.val_subjects, folds_file=args.folds_file,
-                 fold=args.fold if args.folds_file else None, augment=augment, gan=gan,
+                 fold=args.fold, augment=augment, gan=gan,
                  keep_augmented=args.keep_augmented, progress=not args.quiet)
     print(f"model: {path}")
     return 0

@@ -162,6 +162,17 @@ def load_folds(path: str | Path, known_subjects: list[str] | None = None) -> lis
         ]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
         raise IsatSleepNetError(f"{path}: not a folds file ({exc})") from None
+    tested: dict[str, int] = {}  # each subject tested once: pooled metrics count every test epoch once
+    indices = [fold.index for fold in folds]
+    if len(set(indices)) != len(indices):
+        raise IsatSleepNetError(f"{path}: fold indices repeat ({indices}); number the folds 0, 1, 2 ...")
+    for fold in folds:
+        for subject in fold.test:
+            if subject in tested:
+                raise IsatSleepNetError(f"{path}: subject {subject} is tested in fold {tested[subject]} and in fold "
+                                        f"{fold.index}: the pooled metrics would count it twice; test each subject "
+                                        "in one fold")
+            tested[subject] = fold.index
     for fold in folds:
         fold.check()
         if known_subjects is not None:
