@@ -63,18 +63,19 @@ def test_a_bad_flag_is_one_line_before_the_data_is_read(tmp_path, capsys, comman
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"batch_size": "16"}, "--batch-size must be a whole number of at least 1, not '16'"),
-    ({"learning_rate": "fast"}, "--lr must be a finite number above 0, not 'fast'"),
-    ({"max_epochs": 2.5}, "--epochs must be a whole number of at least 1, not 2.5"),
-    ({"lr_gamma": 0}, "lr_gamma (in the config file) must be a number in (0, 1], not 0"),
-    ({"lr_step_size": 0}, "lr_step_size (in the config file) must be a whole number of at least 1, not 0"),
-    ({"class_weighted": "yes"}, "class_weighted (in the config file) must be true or false, not 'yes'"),
-    ({"channels": []}, "--channels must name one or more channels, not []"),
-    ({"channels": "EEG Fpz-Cz"}, "--channels must name one or more channels, not 'EEG Fpz-Cz'"),
+@pytest.mark.parametrize("values, message", [  # said as the file's keys: the user typed no flag
+    ({"batch_size": "16"}, "train.json: batch_size must be a whole number of at least 1, not '16'"),
+    ({"learning_rate": "fast"}, "train.json: learning_rate must be a finite number above 0, not 'fast'"),
+    ({"max_epochs": 2.5}, "train.json: max_epochs must be a whole number of at least 1, not 2.5"),
+    ({"max_epochs": True}, "train.json: max_epochs must be a whole number of at least 1, not True"),
+    ({"lr_gamma": 0}, "train.json: lr_gamma must be a number in (0, 1], not 0"),
+    ({"lr_step_size": 0}, "train.json: lr_step_size must be a whole number of at least 1, not 0"),
+    ({"class_weighted": "yes"}, "train.json: class_weighted must be true or false, not 'yes'"),
+    ({"channels": []}, "train.json: channels must name one or more channels, not []"),
+    ({"channels": "EEG Fpz-Cz"}, "train.json: channels must name one or more channels, not 'EEG Fpz-Cz'"),
     ({"model": "small"}, "model (in the config file) must be a table of ModelConfig settings, not 'small'"),
-    ({"optimizer": "sgd"}, "--optimizer must be one of adamw, adam, amsgrad, not 'sgd'"),
-    ({"loss": "focal"}, "--loss must be one of hybrid, generalized-dice, not 'focal'"),
+    ({"optimizer": "sgd"}, "train.json: optimizer must be one of adamw, adam, amsgrad, not 'sgd'"),
+    ({"loss": "focal"}, "train.json: loss must be one of hybrid, generalized-dice, not 'focal'"),
 ])
 def test_a_bad_value_in_a_config_file_is_one_line(tmp_path, capsys, values, message):
     config = tmp_path / "train.json"
@@ -132,3 +133,15 @@ def test_a_folds_file_and_a_fold_go_together_in_train_as_elsewhere(synthetic_pre
     assert rc == 2
     assert capsys.readouterr().err.splitlines()[-1] == "isatsleepnet train: error: --folds-file and --fold go together"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_engine_value_in_a_config_file_names_the_file_and_a_flag_over_it_the_flag(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text('[train]\nmax_epochs = 2\n[engine]\nthreads = "many"\n')
+    args = ["train", "--data", str(tmp_path / "no-such-data"), "--out", str(tmp_path / "out"), "--config", str(config)]
+    assert main(args) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == ("isatsleepnet train: error: run.toml: [engine] threads must be "
+                                                        "a whole number of at least 1, not 'many'")
+    config.write_text("[train]\nmax_epochs = 0\n")
+    assert main([*args, "--epochs", "0"]) == 2  # the flag's own value is wrong: the flag is named
+    assert capsys.readouterr().err.splitlines()[-1] == "isatsleepnet train: error: --epochs must be a whole number of at least 1, not 0"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from isatsleepnet import STAGES
@@ -12,7 +14,7 @@ from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_ar
 from isatsleepnet.cli.flags import renamed
 from isatsleepnet.config import read_config_file, replace_from
 from isatsleepnet.engine import Engine
-from isatsleepnet.errors import IsatSleepNetError, SettingError
+from isatsleepnet.errors import DataError, IsatSleepNetError, SettingError
 from isatsleepnet.gan.config import GanConfig
 from isatsleepnet.training.config import LOSSES, NORMALIZATIONS, OPTIMIZERS, TrainConfig
 
@@ -158,7 +160,8 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
             model[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             model[key.strip()] = value
-    config = replace_from(base, {**values, "model": model}, source=str(args.config))
+    with _named_as_in(args.config, {k for k in values if k not in flags}):
+        config = replace_from(base, {**values, "model": model}, source=str(args.config))
     config = _fine_tune_learning_rate(config, args)
     known = set(arch.settings())
     unknown = sorted(set(model) - known - {"architecture"})
@@ -171,7 +174,23 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
 def engine_config_from_args(args: argparse.Namespace) -> Engine:
     """The engine of the flags, over the ``[engine]`` table of --config (when it has one)."""
     tables = read_config_file(args.config, "") if args.config else {}
-    return engine_from_args(args, tables.get("engine") if isinstance(tables.get("engine"), dict) else None)
+    table = tables.get("engine") if isinstance(tables.get("engine"), dict) else None
+    given = {name for name in (table or {}) if getattr(args, name, None) is None}
+    with _named_as_in(args.config, given, table="engine"):
+        return engine_from_args(args, table)
+
+
+@contextlib.contextmanager
+def _named_as_in(config_file: Path | None, keys: set[str], *, table: str = "") -> Iterator[None]:
+    """A bad value that ``config_file`` gave (one of ``keys``, no flag overriding it) is said as the file's key,
+    naming the file: the user never typed the flag that the setting's error would name."""
+    try:
+        yield
+    except SettingError as exc:
+        if config_file is None or exc.setting not in keys:
+            raise
+        where = f"[{table}] " if table else ""
+        raise DataError(config_file, f"{where}{exc.setting} {exc.problem}") from None
 
 
 def add_augment_arguments(p: argparse.ArgumentParser, folder: str) -> None:
