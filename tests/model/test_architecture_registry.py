@@ -151,3 +151,16 @@ def test_a_baseline_stages_through_its_batch_split_inference_graph_exactly(name)
         assert torch.allclose(fast, network(x), atol=1e-5)
     with pytest.raises(RuntimeError, match="cannot be trained"):
         graph.train()
+
+
+def test_the_listed_settings_are_the_networks_and_a_papers_training_is_listed_as_training():
+    """`architectures --settings` listed AttnSleep's learning_rate and U-Time's loss 'generalized_dice' as settings:
+    a --model-option of them changed nothing (and the loss was a value training refuses)."""
+    from isatsleepnet.model.architectures import PAPER_TRAINING
+    from isatsleepnet.model.catalogue import describe_architectures
+
+    for entry in describe_architectures(settings=True):
+        assert not set(entry["settings"]) & set(PAPER_TRAINING), entry["name"]
+    by_name = {entry["name"]: entry for entry in describe_architectures()}
+    assert by_name["utime"]["training"]["loss"] == "generalized-dice"
+    assert by_name["attnsleep"]["training"]["learning_rate"] == 1e-3

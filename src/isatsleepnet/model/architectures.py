@@ -30,6 +30,14 @@ from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.model.config import MODEL_SIZES, ModelConfigError
 
 DEFAULT_ARCHITECTURE = "isatsleepnet"
+
+PAPER_TRAINING: Mapping[str, str | None] = {
+    "learning_rate": "learning_rate", "batch_size": "batch_size", "weight_decay": "weight_decay",
+    "grad_clip_norm": "grad_clip_norm", "loss": "loss", "epochs": "max_epochs", "betas": None, "amsgrad": None,
+}
+"""Fields of the baselines' configurations that record their paper's training (:meth:`Architecture.training_defaults`
+reads some) -> the training setting that sets it (None: fixed, AdamW's own). Neither the network nor the
+training reads them: they are no model settings (a run sets the training's own, ``--lr``...)."""
 """The architecture of a model file or a run that names none."""
 
 
@@ -252,7 +260,8 @@ register(Architecture(
     title="ISATSleepNet",
     summary="multi-scale EEG, ocular-dynamics EOG, similarity-gated cross-modal attention, BiLSTM, "
             "self-attention, attractor-state readout; optional context head over neighbouring epochs",
-    reference="the ISATSleepNet paper (see SPEC.md)",
+    reference='the ISATSleepNet paper, "ISATSleepNet: A Neuro-Inspired Sleep Staging Network with Interactive '
+              'Temporal Attention" (cited in README.md)',
     config="isatsleepnet.model.config:ModelConfig",
     network="isatsleepnet.model.context:build_network",
     inputs="one or more EEG roles (eeg, eeg2, ...) and optional EOG roles (eog, ...); any rate and epoch "

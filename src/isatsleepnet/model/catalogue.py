@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from isatsleepnet.model.architectures import ARCHITECTURES, Architecture
+from isatsleepnet.model.architectures import ARCHITECTURES, PAPER_TRAINING, Architecture
 
 
 def count_weights(arch: Architecture, settings: dict[str, Any] | None = None) -> int:
@@ -38,7 +38,8 @@ def describe_architectures(*, settings: bool = False) -> list[dict[str, Any]]:
                  "epochs_per_window": arch.window_length(arch.make_config({})) or 1, "sizes": list(arch.sizes),
                  "parameters": count_weights(arch), "training": arch.training_defaults()}
         if settings:
+            # the paper's training is under "training", in the training's own words; not model settings
             entry["settings"] = {k: (list(v) if isinstance(v, tuple) else v)
-                                 for k, v in dataclasses.asdict(arch.make_config({})).items()}
+                                 for k, v in dataclasses.asdict(arch.make_config({})).items() if k not in PAPER_TRAINING}
         entries.append(entry)
     return entries

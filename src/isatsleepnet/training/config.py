@@ -10,7 +10,7 @@ from typing import Any
 from isatsleepnet.errors import IsatSleepNetError, SettingError
 
 from isatsleepnet.data.normalize import NORMALIZATIONS
-from isatsleepnet.model.architectures import DEFAULT_ARCHITECTURE, get_architecture
+from isatsleepnet.model.architectures import DEFAULT_ARCHITECTURE, PAPER_TRAINING, get_architecture
 
 
 LOSSES = ("hybrid", "generalized-dice")
@@ -122,15 +122,6 @@ class TrainConfig:
     def network_overrides(self) -> dict[str, Any]:
         """``model`` without the architecture's name: overrides of the architecture's configuration."""
         return {k: v for k, v in self.model.items() if k != "architecture"}
-
-
-PAPER_TRAINING: dict[str, str | None] = {
-    "learning_rate": "learning_rate", "batch_size": "batch_size", "weight_decay": "weight_decay",
-    "grad_clip_norm": "grad_clip_norm", "loss": "loss", "epochs": "max_epochs", "betas": None, "amsgrad": None,
-}
-"""Fields of the baselines' configurations that record their paper's training (``Architecture.training_defaults``
-reads them) -> the training setting that sets it (None: fixed, AdamW's own). The network never reads them, so
-a model option of one is refused rather than recorded as a difference that training never made."""
 
 
 def for_architecture(name: str | None, **overrides: Any) -> TrainConfig:
