@@ -76,6 +76,8 @@ def test_a_bad_flag_is_one_line_before_the_data_is_read(tmp_path, capsys, comman
     ({"model": "small"}, "model (in the config file) must be a table of ModelConfig settings, not 'small'"),
     ({"optimizer": "sgd"}, "train.json: optimizer must be one of adamw, adam, amsgrad, not 'sgd'"),
     ({"loss": "focal"}, "train.json: loss must be one of hybrid, generalized-dice, not 'focal'"),
+    ({"init_sha256": "abc"}, "train.json: init_sha256 checks the base model of --init: give it with --init, or "
+                             "leave it out"),
 ])
 def test_a_bad_value_in_a_config_file_is_one_line(tmp_path, capsys, values, message):
     config = tmp_path / "train.json"

@@ -156,6 +156,8 @@ def _validate_fine_tuning(config: TrainConfig) -> None:
         raise SettingError("init", f"must name a model file, not {config.init!r}")
     if config.init_sha256 is not None and not isinstance(config.init_sha256, str):
         raise SettingError("init_sha256", f"must be a checksum (text), not {config.init_sha256!r}")
+    if config.init_sha256 is not None and config.init is None:  # it would be recorded as a base the run never had
+        raise SettingError("init_sha256", "checks the base model of {init}: give it with {init}, or leave it out")
     _check_choice("freeze", config.freeze, FREEZE_CHOICES)
     if config.freeze != "none" and config.init is None:
         raise IsatSleepNetError(f"{{freeze}} {config.freeze} needs {{init}} MODEL.pt (freezing untrained weights "
