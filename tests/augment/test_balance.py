@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from isatsleepnet import STAGES
+from isatsleepnet.augment import balance
 from isatsleepnet.augment.balance import augment_dataset, plan_balance
+from isatsleepnet.augment.checks import MAX_GROWTH, RUN_FILE
 from isatsleepnet.data.prepare import prepare_dataset
 from isatsleepnet.data.prepare_config import PrepareConfig
 from isatsleepnet.data.store import ORIGIN_GAN, ORIGIN_REAL, ORIGIN_TRANSFORM, PreparedDataset
@@ -158,7 +160,66 @@ def test_refusals(tmp_path, source, gan_dir):
     assert not (tmp_path / "g" / "recordings").exists() or not any((tmp_path / "g" / "recordings").iterdir())
     subject = source.subjects()[0]
     augment_dataset(source, tmp_path / "d", subjects=[subject], mode="transforms", progress=False)
+    # the same settings continue (here: nothing left to do); other settings are refused
+    with pytest.raises(IsatSleepNetError, match=r"augmented with other settings \(other seed\); run the same "):
+        augment_dataset(source, tmp_path / "d", subjects=[subject], mode="transforms", seed=3, progress=False)
+    (tmp_path / "d" / RUN_FILE).unlink()  # a dataset of another kind (or of a version before the record)
     with pytest.raises(IsatSleepNetError, match="already holds a dataset"):
         augment_dataset(source, tmp_path / "d", subjects=[subject], mode="transforms", progress=False)
     with pytest.raises(IsatSleepNetError, match="already holds synthetic epochs"):
         augment_dataset(tmp_path / "d", tmp_path / "e", subjects=[subject], mode="transforms", progress=False)
+
+
+def test_an_interrupted_run_is_continued_and_ends_as_an_uninterrupted_one(tmp_path, source, monkeypatch):
+    """Before: the rerun of the same command was refused ("already holds a dataset") once a recording was written."""
+    settings = dict(subjects=source.subjects(), mode="transforms", seed=4, target_ratio=2.0, progress=False)
+    augment_dataset(source, tmp_path / "whole", **settings)
+    written = balance.augment_recording
+
+    def interrupted_after_one(rec, out, **kwargs):
+        if any((out / "recordings").glob("SC40*")):
+            raise KeyboardInterrupt
+        return written(rec, out, **kwargs)
+
+    monkeypatch.setattr(balance, "augment_recording", interrupted_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        augment_dataset(source, tmp_path / "resumed", **settings)
+    assert len(list((tmp_path / "resumed" / "recordings").iterdir())) == 1
+    first = next((tmp_path / "resumed" / "recordings").iterdir())
+    kept = {p.name: p.stat().st_mtime_ns for p in first.iterdir()}
+    monkeypatch.setattr(balance, "augment_recording", written)
+    with pytest.raises(IsatSleepNetError, match=r"other settings \(other target_ratio\)"):  # not continued with others
+        augment_dataset(source, tmp_path / "resumed", **{**settings, "target_ratio": 2.5})
+    augment_dataset(source, tmp_path / "resumed", **settings)
+    assert _hashes(tmp_path / "resumed") == _hashes(tmp_path / "whole")
+    assert {p.name: p.stat().st_mtime_ns for p in first.iterdir()} == kept  # kept, not written again
+
+
+@pytest.mark.parametrize("setting, value, problem", [
+    ("stage_cap", float("nan"), "stage_cap= must be a finite number of at least 0, not nan"),
+    ("stage_cap", -1.0, "stage_cap= must be a finite number of at least 0, not -1.0"),
+    ("target_ratio", float("inf"), "target_ratio= must be a finite number of at least 1, not inf"),
+    ("target_ratio", -1.0, "target_ratio= must be a finite number of at least 1, not -1.0"),
+    ("seed", -1, "seed= must be a whole number of at least 0, not -1"),
+    ("seed", 1.5, "seed= must be a whole number of at least 0, not 1.5"),
+])
+def test_settings_are_refused_before_anything_is_written(tmp_path, source, setting, value, problem):
+    with pytest.raises(IsatSleepNetError) as refused:
+        augment_dataset(source, tmp_path / "aug", mode="transforms", progress=False, **{setting: value})
+    assert str(refused.value) == problem
+    assert not (tmp_path / "aug").exists()
+
+
+def test_an_absurd_size_is_refused_before_the_work(tmp_path, source, monkeypatch):
+    """Before: target_ratio=1e6 tried for minutes to hold gigabytes in memory."""
+    with pytest.raises(IsatSleepNetError, match=rf"^target_ratio= 1e\+06 would make [\d,]+ epochs from the [\d,]+ real "
+                                                rf"ones of the augmented recordings \(\d+ x, more than {MAX_GROWTH} x\)"):
+        augment_dataset(source, tmp_path / "aug", mode="transforms", target_ratio=1e6, progress=False)
+    import shutil
+
+    from isatsleepnet.augment import checks
+
+    monkeypatch.setattr(checks.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**12, 10**12, 10**6))
+    with pytest.raises(IsatSleepNetError, match=r"the augmented recordings need about [\d.]+ GB, but only 0\.0 GB"):
+        augment_dataset(source, tmp_path / "aug", mode="transforms", progress=False)
+    assert not (tmp_path / "aug").exists()

@@ -307,3 +307,45 @@ def test_the_float_export_computes_the_residual_convolutions_as_products_and_int
     with pytest.raises(IsatSleepNetError, match="unknown export form"):
         export_onnx(model_file, tmp_path / "x.onnx", form="int4")
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_export_onnx_refuses_bad_settings_before_any_work(tmp_path):
+    """The Python caller gets the checks `export` makes: nothing is built (no model file is even needed)."""
+    from isatsleepnet.errors import SettingError
+    from isatsleepnet.inference.onnx_backend import export_onnx
+
+    with pytest.raises(SettingError, match=r"^opset= must be 18 to 25 \(the opsets the exporter writes\), not 3$"):
+        export_onnx(None, tmp_path / "m.onnx", opset=3)
+    with pytest.raises(SettingError, match="^tolerance= must be a finite probability difference of at least 0"):
+        export_onnx(None, tmp_path / "m.onnx", tolerance=float("inf"))
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_file_of_another_opset_than_asked_for_is_never_kept(tmp_path, monkeypatch):
+    """Before: `--opset 3` wrote opset 18 and said nothing; any opset other than the one asked for is refused."""
+    import onnx
+    import torch
+
+    from isatsleepnet.errors import SettingError
+    from isatsleepnet.inference import onnx_backend
+    from isatsleepnet.model import ISATSleepNet, ModelConfig
+    from isatsleepnet.model.file import ModelFile
+    from tests.training.conftest import TINY_MODEL
+
+    config = {"roles": ["eeg", "eeg2", "eog"], "n_samples": 3000, "sampling_rate": 100.0, **TINY_MODEL}
+    model_file = ModelFile(model_config=config, state_dict=ISATSleepNet(ModelConfig(**config)).state_dict(),
+                           channels=["a", "b", "c"], roles=["eeg", "eeg2", "eog"], sampling_rate=100.0,
+                           epoch_seconds=30.0, normalize="epoch-zscore")
+
+    def exporter_keeping_18(model, inputs, path, **kwargs):
+        assert kwargs["opset_version"] == 19
+        node = onnx.helper.make_node("Identity", ["epochs"], ["logits"])
+        value = onnx.helper.make_tensor_value_info("epochs", onnx.TensorProto.FLOAT, None)
+        graph = onnx.helper.make_graph([node], "g", [value], [onnx.helper.make_tensor_value_info(
+            "logits", onnx.TensorProto.FLOAT, None)])
+        onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)]), path)
+
+    monkeypatch.setattr(torch.onnx, "export", exporter_keeping_18)
+    with pytest.raises(SettingError, match="^opset= 19 was asked for, but the exporter wrote opset 18$"):
+        onnx_backend.export_onnx(model_file, tmp_path / "m.onnx", opset=19)
+    assert not list(tmp_path.iterdir())

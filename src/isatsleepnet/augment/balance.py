@@ -30,6 +30,9 @@ Rules (SPEC "Augmentation", with the choices the SPEC leaves open):
   them), copies otherwise; ``keep_others=False`` leaves them out (what
   cross-validation uses: its augmented store then holds no recording of a
   validation or test subject at all). The source dataset is only read.
+* Settings, sizes and GANs are checked before the first recording is written
+  (:mod:`isatsleepnet.augment.checks`); a run killed half-way is continued by the
+  same call, keeping the recordings already augmented with the same settings.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ from tqdm.auto import tqdm
 
 from isatsleepnet import STAGES
 from isatsleepnet.atomic import atomic_directory, atomic_write_text, remove_stale_temporaries
+from isatsleepnet.augment.checks import RUN_FILE, check_continues, check_seed, check_size, kept_recording, run_settings
+from isatsleepnet.augment.config import AugmentConfig
 from isatsleepnet.augment.transforms import GenericPerturbation, channel_roles, transform_epoch
 from isatsleepnet.data.store import (
     ORIGIN_GAN,
@@ -55,6 +60,7 @@ from isatsleepnet.data.store import (
     RECORDINGS,
     PreparedDataset,
     PreparedRecording,
+    is_complete,
     write_manifest,
     write_recording,
 )
@@ -193,13 +199,27 @@ def augment_recording(
     target_ratio: float,
     stage_cap: float,
     generic: GenericPerturbation,
+    keep: bool = False,
 ) -> RecordingSummary:
-    """Write ``rec`` plus its synthetic epochs into ``out``; returns what was added."""
+    """Write ``rec`` plus its synthetic epochs into ``out``; returns what was added.
+
+    ``keep``: a recording already in ``out``, augmented the same way, is kept (a continued run).
+    """
     labels = np.asarray(rec.labels)
-    if not rec.real.all():
-        raise IsatSleepNetError(f"recording {rec.name} already holds synthetic epochs; augment a dataset of real epochs")
     plan = plan_balance(np.bincount(labels, minlength=len(STAGES)), mode=mode, stage=stage,
                         target_ratio=target_ratio, stage_cap=stage_cap)
+    gan_channels = sorted(gans) if mode == "gan" else []
+    augmentation = {
+        "mode": mode, "stage": stage, "seed": seed, "target": plan.target, "target_ratio": target_ratio,
+        "stage_cap": stage_cap, "gan_channels": gan_channels,
+        "transformed_channels_in_gan_epochs": [c for c in rec.channels if c not in gan_channels] if mode == "gan" else [],
+        "added_gan": _counts(plan.gan), "added_transform": _counts(plan.transform),
+        "synthetic_onsets": "NaN",
+    }
+    summary = RecordingSummary(rec.name, rec.subject, True, _counts(plan.real), _counts(plan.gan),
+                               _counts(plan.transform), plan.target)
+    if keep and kept_recording(out / RECORDINGS / rec.path.name, augmentation, int(plan.total.sum())):
+        return summary
     rng = np.random.default_rng([seed, zlib.crc32(rec.name.encode())])
     roles = channel_roles(rec.channels, rec.meta.get("roles"))
     fs = rec.sampling_rate
@@ -231,28 +251,44 @@ def augment_recording(
     all_y = np.concatenate([labels.astype(np.int8), *new_y])
     onsets = np.concatenate([np.asarray(rec.onsets, dtype=np.float64), np.full(n_new, np.nan)])
     origins = np.concatenate([np.zeros(len(labels), dtype=np.int8), *new_o])
-    gan_channels = sorted(gans) if mode == "gan" else []
-    meta = {
-        **rec.meta,
-        "augmentation": {
-            "mode": mode, "stage": stage, "seed": seed, "target": plan.target, "target_ratio": target_ratio,
-            "stage_cap": stage_cap, "gan_channels": gan_channels,
-            "transformed_channels_in_gan_epochs": [c for c in rec.channels if c not in gan_channels] if mode == "gan" else [],
-            "added_gan": _counts(plan.gan), "added_transform": _counts(plan.transform),
-            "synthetic_onsets": "NaN",
-        },
-    }
-    write_recording(out, rec.path.name, all_x, all_y, onsets, meta, origins=origins, overwrite=True)
-    return RecordingSummary(rec.name, rec.subject, True, _counts(plan.real), _counts(plan.gan),
-                            _counts(plan.transform), plan.target)
+    write_recording(out, rec.path.name, all_x, all_y, onsets, {**rec.meta, "augmentation": augmentation},
+                    origins=origins, overwrite=True)
+    return summary
 
 
-def _check_out(source: Path, out: Path, overwrite: bool) -> None:
+def _check_out(source: Path, out: Path, overwrite: bool, settings: dict[str, Any]) -> None:
+    """``out`` is outside the source, and new, or a run of the same ``settings`` to continue (or ``overwrite``)."""
     src, dst = source.resolve(), out.resolve()
     if dst == src or src in dst.parents or dst in src.parents:
         raise IsatSleepNetError(f"{{out}} {out} must be a new folder outside the source dataset {source}")
     if (out / RECORDINGS).is_dir() and any((out / RECORDINGS).iterdir()) and not overwrite:
-        raise IsatSleepNetError(f"{out} already holds a dataset; choose another {{out}} or pass {{overwrite}}")
+        check_continues(out, settings)
+
+
+def _check_recordings(recordings: list[PreparedRecording], out: Path, *, mode: str, stage: str, gans: dict[str, Any],
+                      gan_dir: str | Path | None, target_ratio: float, stage_cap: float, overwrite: bool) -> None:
+    """Refuse, before the first recording is written, what one of them would fail on, and a size the run
+    cannot hold (:func:`~isatsleepnet.augment.checks.check_size`)."""
+    real = planned = new_bytes = 0
+    for rec in recordings:
+        if not rec.real.all():
+            raise IsatSleepNetError(f"recording {rec.name} already holds synthetic epochs; "
+                                    "augment a dataset of real epochs")
+        usable = [ch for ch in gans if ch in rec.channels]
+        if mode == "gan" and not usable:
+            raise IsatSleepNetError(f"recording {rec.name}: none of its channels {rec.channels} has a {stage} GAN "
+                                    f"in {gan_dir}")
+        for ch in usable:
+            g = gans[ch]
+            if g.n_samples != rec.epochs.shape[-1] or abs(g.sampling_rate - rec.sampling_rate) > 1e-6:
+                raise IsatSleepNetError(f"the {ch} GAN makes {g.n_samples} samples at {g.sampling_rate:g} Hz but "
+                                        f"{rec.name} has {rec.epochs.shape[-1]} at {rec.sampling_rate:g} Hz")
+        total = int(plan_balance(np.bincount(rec.labels, minlength=len(STAGES)), mode=mode, stage=stage,
+                                 target_ratio=target_ratio, stage_cap=stage_cap).total.sum())
+        real, planned = real + len(rec.labels), planned + total
+        if overwrite or not is_complete(out / RECORDINGS / rec.path.name):
+            new_bytes += total * int(np.prod(rec.epochs.shape[1:])) * 4
+    check_size(out, target_ratio, real, planned, new_bytes)
 
 
 def augment_dataset(
@@ -283,9 +319,8 @@ def augment_dataset(
     out = Path(out)
     if mode not in MODES:
         raise IsatSleepNetError(f"unknown augment mode {mode!r}; choose from {', '.join(MODES)}")
-    if stage not in STAGES:
-        raise IsatSleepNetError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
-    _check_out(dataset.root, out, overwrite)
+    AugmentConfig(mode=mode, stage=stage, target_ratio=target_ratio, stage_cap=stage_cap)  # refuses NaN, < 1, ...
+    check_seed(seed)
     known = set(dataset.subjects())
     chosen = set(known if subjects is None else subjects)
     unknown = chosen - known
@@ -299,11 +334,22 @@ def augment_dataset(
         if not gans:
             raise IsatSleepNetError(f"{gan_dir}: no trained {stage} generator found")
         check_gan_subjects(gans, chosen, gan_dir)
+    settings = {
+        "source": str(dataset.root.resolve()), "mode": mode, "stage": stage, "seed": seed,
+        "target_ratio": target_ratio, "stage_cap": stage_cap,
+        "gan_dir": str(Path(gan_dir).resolve()) if gan_dir is not None else None,
+        "gan_channels": sorted(gans), "augmented_subjects": sorted(chosen),
+    }
+    _check_out(dataset.root, out, overwrite, run_settings(settings, keep_others))
+    recordings = list(dataset)
+    _check_recordings([r for r in recordings if r.subject in chosen], out, mode=mode, stage=stage, gans=gans,
+                      gan_dir=gan_dir, target_ratio=target_ratio, stage_cap=stage_cap, overwrite=overwrite)
     generic = GenericPerturbation()
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out / RECORDINGS)
+    atomic_write_text(out / RUN_FILE, json.dumps(run_settings(settings, keep_others), indent=2) + "\n")
     summaries = []
-    for rec in tqdm(list(dataset), desc="augment", unit="rec", disable=(not progress) if progress is not None else None):
+    for rec in tqdm(recordings, desc="augment", unit="rec", disable=(not progress) if progress is not None else None):
         if rec.subject not in chosen:
             if not keep_others:
                 continue
@@ -311,27 +357,14 @@ def augment_dataset(
             summaries.append(RecordingSummary(rec.name, rec.subject, False, _counts(np.bincount(rec.labels, minlength=5))))
             continue
         usable = {ch: g for ch, g in gans.items() if ch in rec.channels}
-        if mode == "gan":
-            if not usable:
-                raise IsatSleepNetError(f"recording {rec.name}: none of its channels {rec.channels} has a {stage} GAN in {gan_dir}")
-            for ch, g in usable.items():
-                if g.n_samples != rec.epochs.shape[-1] or abs(g.sampling_rate - rec.sampling_rate) > 1e-6:
-                    raise IsatSleepNetError(
-                        f"the {ch} GAN makes {g.n_samples} samples at {g.sampling_rate:g} Hz but {rec.name} has "
-                        f"{rec.epochs.shape[-1]} at {rec.sampling_rate:g} Hz"
-                    )
         summaries.append(augment_recording(rec, out, mode=mode, stage=stage, gans=usable, seed=seed,
-                                           target_ratio=target_ratio, stage_cap=stage_cap, generic=generic))
+                                           target_ratio=target_ratio, stage_cap=stage_cap, generic=generic,
+                                           keep=not overwrite))
     if (dataset.root / "prepare_config.json").is_file():
         atomic_write_text(out / "prepare_config.json", (dataset.root / "prepare_config.json").read_text())
     write_manifest(out)
-    atomic_write_text(out / AUGMENT_JSON, json.dumps({
-        "source": str(dataset.root.resolve()), "mode": mode, "stage": stage, "seed": seed,
-        "target_ratio": target_ratio, "stage_cap": stage_cap,
-        "gan_dir": str(Path(gan_dir).resolve()) if gan_dir is not None else None,
-        "gan_channels": sorted(gans), "augmented_subjects": sorted(chosen),
-        "recordings": [asdict(s) for s in summaries],
-    }, indent=2) + "\n")
+    atomic_write_text(out / AUGMENT_JSON, json.dumps({**settings, "recordings": [asdict(s) for s in summaries]},
+                                                     indent=2) + "\n")
     return summaries
 
 

@@ -28,6 +28,13 @@ counts). Synthetic epochs are appended to each recording with origins 1 (GAN) or
 they never reach validation or test. Recordings of subjects not chosen are
 carried over unchanged (hard links or copies), so validation and test stay real.
 
+Settings are checked before the first recording is written: --target-ratio of at
+least 1, --stage-cap of at least 0 (finite numbers), --seed of at least 0, and at
+most 20 x the real epochs of the augmented recordings in all (and no more than
+the disk holds). An interrupted run is continued by the same command: recordings
+already written with the same settings are kept, and it ends with the dataset an
+uninterrupted run writes.
+
 `isatsleepnet train --data AUG` trains on the synthetic epochs of the augmented
 recordings (and refuses validation subjects that were augmented). For
 cross-validation use `isatsleepnet cv --augment gan|transforms` on the original
@@ -58,7 +65,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     p.add_argument("--target-ratio", type=float, default=1.15, metavar="R", help="balance toward this multiple of the largest class (default 1.15)")
     p.add_argument("--stage-cap", type=float, default=0.8, metavar="R", help="at most this multiple of the real count is added to --stage (default 0.8)")
-    p.add_argument("--overwrite", action="store_true", help="replace recordings already in OUT")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a dataset already in OUT (without it, OUT from an interrupted run of the same "
+                        "settings is continued, and any other is refused)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -71,10 +80,11 @@ def run(args: argparse.Namespace) -> int:
     subjects = training_subjects(dataset, args)
     if not args.subjects and args.folds_file is None:
         print("note: no --subjects or --folds-file: every subject is augmented; evaluate on other data only")
-    from isatsleepnet.locking import ensure_writable_folder, folder_lock
+    from isatsleepnet.inference.out_folder import out_folder
+    from isatsleepnet.locking import folder_lock
 
-    ensure_writable_folder(args.out)
-    with folder_lock(args.out, "augment", clean=True):  # clean: what a killed run was writing
+    # out_folder: a run refused before it wrote anything leaves no folder behind
+    with out_folder(args.out), folder_lock(args.out, "augment", clean=True):  # clean: what a killed run was writing
         summaries = augment_dataset(dataset, args.out, gan_dir=args.gan, subjects=subjects, mode=args.mode,
                                     stage=args.stage, seed=args.seed, target_ratio=args.target_ratio,
                                     stage_cap=args.stage_cap, overwrite=args.overwrite,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 from pathlib import Path
 
 from isatsleepnet.cli.output_paths import output_file
@@ -42,8 +44,9 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", type=Path, required=True, help="model file (model.pt from `train` or `cv`)")
-    p.add_argument("--onnx", type=output_file, required=True, help="ONNX file to write (replaced if it exists)")
-    p.add_argument("--opset", type=int, help="ONNX opset version (default: the exporter's)")
+    p.add_argument("--onnx", type=output_file, required=True,
+                   help="ONNX file to write, ending in .onnx (replaced if it exists; never the --model file)")
+    p.add_argument("--opset", type=int, help="ONNX opset version, 18 to 25 (default: the exporter's, 18)")
     p.add_argument("--tolerance", type=float, default=1e-4,
                    help="largest accepted probability difference between ONNX Runtime and torch (default 1e-4)")
     p.add_argument("--int8", action="store_true",
@@ -55,9 +58,34 @@ def add_parser(subparsers) -> None:
     p.set_defaults(run=run)
 
 
+def check_target(model: Path, onnx: Path) -> None:
+    """Refuse, before the export's minutes, an --onnx that would replace the model or fail only at the end."""
+    from isatsleepnet.errors import SettingError
+
+    if onnx.resolve() == model.resolve() or (onnx.exists() and model.exists() and os.path.samefile(onnx, model)):
+        raise SettingError("onnx", f"{onnx} is the model file itself: writing it would replace the model; "
+                                   "name another file")
+    if onnx.is_dir():
+        raise SettingError("onnx", f"{onnx} is a folder; name the .onnx file to write")
+    if onnx.suffix.lower() != ".onnx":  # `stage` and `load_model` tell the two kinds apart by the suffix
+        raise SettingError("onnx", f"must end in .onnx (any other name is read as a PyTorch model file), not {onnx}")
+    with contextlib.suppress(OSError), onnx.open("rb") as f:
+        if f.read(4) == b"PK\x03\x04":  # a zip: a PyTorch model file, whatever its name
+            raise SettingError("onnx", f"{onnx} is a PyTorch model file; writing it would replace the model")
+
+
+def check_calibration(recordings: list[Path] | None) -> None:
+    """Each --calibrate recording is a file: said before the float export, not after it."""
+    from isatsleepnet.errors import DataError
+
+    for path in recordings or []:
+        if not path.is_file():
+            raise DataError(path, "a folder, not a recording" if path.is_dir() else "file not found")
+
+
 def run(args: argparse.Namespace) -> int:
     from isatsleepnet.errors import SettingError
-    from isatsleepnet.inference.onnx_backend import export_onnx
+    from isatsleepnet.inference.onnx_backend import check_export_settings, export_onnx
     from isatsleepnet.installs import require_training
     from isatsleepnet.model.file import load_model_file
 
@@ -65,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
         raise SettingError("calibrate", "calibrates an int8 model: give {int8} too")
     if args.calibration_epochs < 1:
         raise SettingError("calibration_epochs", f"must be at least 1, not {args.calibration_epochs}")
+    check_export_settings(args.opset, args.tolerance)
+    check_target(args.model, args.onnx)
+    check_calibration(args.calibrate)
     require_training("`export`")
     model_file = load_model_file(args.model)
     if args.int8 and not args.calibrate:  # said now, not after the float export

@@ -33,6 +33,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -43,7 +44,7 @@ import numpy as np
 from isatsleepnet import __version__
 from isatsleepnet.atomic import atomic_path
 from isatsleepnet.cores import default_threads
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 from isatsleepnet.inference.onnx_file import WireError, content_sha256, metadata_entries, with_metadata
 
 METADATA_KEY = "isatsleepnet"
@@ -61,6 +62,19 @@ EPOCHS_PER_RUN = 16
 Zen 4, ONNX Runtime 1.32, the exports of bench_stage.py, medians, 2026-12-07): runs of 16 queued on both cores
 took 4.04 s (small int8), 9.56 s (paper int8) and 17.84 s (paper float32), against 4.61, 10.30 and 19.31 s for
 batches of 64 cut in one run per core, and 4.26, 9.75 and 19.05 s for runs of 32 queued."""
+
+
+OPSETS = range(18, 26)
+"""The opsets the exporter writes (each exported and checked with torch 2.13, onnxscript 0.7): 18 is its own;
+it converts to 19-25; asked for less it keeps 18 without saying so (see :func:`check_export_settings`)."""
+
+
+def check_export_settings(opset: int | None, tolerance: float) -> None:
+    """Refuse an opset the exporter would not write and a tolerance no check can use, before the export's minutes."""
+    if opset is not None and opset not in OPSETS:
+        raise SettingError("opset", f"must be {OPSETS[0]} to {OPSETS[-1]} (the opsets the exporter writes), not {opset}")
+    if not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance) and tolerance >= 0):
+        raise SettingError("tolerance", f"must be a finite probability difference of at least 0, not {tolerance!r}")
 
 
 def _require(*modules: str) -> None:
@@ -116,6 +130,7 @@ def export_onnx(
 
     if form not in ("float", "int8"):
         raise IsatSleepNetError(f"unknown export form {form!r}; choose float or int8")
+    check_export_settings(opset, tolerance)
     model = model_file.build("eager", device="cpu")  # checked config and weights: the reference the check compares to
     graph = model_file.architecture_entry().export_graph(model_file.build("fast", device="cpu"), model, form=form)
     config = model_file.network_config(fast=False)
@@ -143,6 +158,8 @@ def export_onnx(
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise IsatSleepNetError(f"ONNX export failed: {first}") from None
         proto = onnx.load(str(tmp))
+        if opset and _opset_of(tmp) != opset:  # never a file of another opset than asked for
+            raise SettingError("opset", f"{opset} was asked for, but the exporter wrote opset {_opset_of(tmp)}")
         proto.producer_name, proto.producer_version = "isatsleepnet", __version__
         tmp.write_bytes(signed(proto.SerializeToString(), model_metadata(model_file)))
         check = torch.randn(5 + 2 * max(context, window), n_channels, config.n_samples, generator=g)
