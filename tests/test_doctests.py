@@ -60,6 +60,8 @@ MODULES = [
     "isatsleepnet.review.serve",
     "isatsleepnet.review.server",
     "isatsleepnet.cli.flags",
+    "isatsleepnet.evaluation.paper",
+    "isatsleepnet.api.demo",
 ]
 
 

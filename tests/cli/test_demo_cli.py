@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 
 from isatsleepnet.cli.main import main
 
@@ -41,3 +42,35 @@ def test_demo_runs_end_to_end_and_stages_a_held_out_night(tmp_path, capsys):
 def test_demo_refuses_fewer_subjects_than_folds(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "d"), "--n-subjects", "2", "--folds", "3"]) == 2
     assert "at least as many --n-subjects as folds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "0"], "--epochs must be a whole number of at least 1, not 0"),
+    (["--seed", "-1"], "--seed must be non-negative, got -1"),
+    (["--jobs", "0"], "--jobs must be a whole number of at least 1, not 0"),
+    (["--hours", "nan"], "--hours must be a finite number of hours, not nan"),
+    (["--n-subjects", "100"], "--n-subjects must be at most 99"),
+])
+def test_every_argument_is_checked_before_any_file_is_written(tmp_path, capsys, monkeypatch, argv, message):
+    """Before: `demo --epochs 0` synthesised and prepared 7 subjects (12 s, 118 MB) before refusing --epochs,
+    and left that --out behind."""
+    from isatsleepnet.data import synthetic
+
+    def no_synthesis(*args, **kwargs):
+        raise AssertionError("synthesised before the arguments were checked")
+
+    monkeypatch.setattr(synthetic, "synthesize", no_synthesis)
+    out = tmp_path / "d"
+    assert main(["demo", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith("isatsleepnet demo: error: ") and message in err
+    assert not out.exists()
+
+
+def test_the_api_names_its_own_keywords(tmp_path):
+    from isatsleepnet.api.demo import run_demo
+    from isatsleepnet.errors import SettingError
+
+    with pytest.raises(SettingError, match="^epochs= must be a whole number of at least 1"):
+        run_demo(tmp_path / "d", epochs=0)
+    assert not (tmp_path / "d").exists()

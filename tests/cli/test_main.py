@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -97,3 +98,29 @@ def test_gan_commands_report_a_missing_dataset_in_one_line(argv, tmp_path, capsy
 def test_cv_gan_options_need_augment_gan(tmp_path, capsys):
     code = main(["cv", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--protocol", "kfold", "--gan-epochs", "3"])
     assert code == 2 and "--gan-epochs needs --augment gan" in capsys.readouterr().err
+
+
+def test_a_closed_stdout_ends_quietly(tmp_path):
+    """Before: `isatsleepnet architectures --settings | head` ended with `error: Broken pipe`."""
+    read, write = os.pipe()
+    os.close(read)  # the reader (head) is gone before the command writes its first line
+    try:
+        done = subprocess.run([sys.executable, "-c", "import sys; from isatsleepnet.cli.main import main; "
+                               "sys.exit(main(['architectures', '--settings']))"],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert done.stderr == "" and done.returncode == 141
+
+
+def test_architectures_cite_only_files_of_the_repository(capsys):
+    """Before: the output cited "(see SPEC.md)", a file the repository does not have."""
+    import re
+    from pathlib import Path
+
+    assert main(["architectures"]) == 0
+    root = Path(__file__).resolve().parents[2]
+    cited = re.findall(r"[\w./-]+\.md\b", capsys.readouterr().out)
+    assert cited, "the architectures cite no document"
+    for name in cited:
+        assert (root / name).is_file() or (root / "docs" / name).is_file(), name

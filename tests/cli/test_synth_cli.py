@@ -33,6 +33,8 @@ def test_synth_shhs_with_profusion(tmp_path, capsys):
     (["--n-subjects", "0"], "--n-subjects must be at least 1"),
     (["--subjects", "0"], "--n-subjects must be at least 1"),  # the old spelling, with a note
     (["--hours", "0.001"], "--hours 0.001 is shorter than one 30-s epoch"),
+    (["--hours", "nan"], "--hours must be a finite number of hours, not nan"),  # before: "shorter than one epoch"
+    (["--hours", "inf"], "--hours must be a finite number of hours, not inf"),
     (["--profusion"], "--profusion only applies to the shhs layout"),
 ])
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys, argv, message):

@@ -74,3 +74,12 @@ def test_format_value():
     assert paired.format_value("f1_REM", 0.12345) == "12.3"
     assert paired.format_value("macro_f1", 0.021, signed=True) == "+2.1"
     assert paired.format_value("kappa", 0.7, signed=True) == "+0.700"
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True])
+def test_a_bootstrap_seed_that_numpy_refuses_is_a_setting_error(seed):
+    """Before: `compare --seed -1` ended with numpy's "expected non-negative integer" as an unexpected error."""
+    from isatsleepnet.errors import SettingError
+
+    with pytest.raises(SettingError, match=r"^seed= must be a whole number of at least 0"):
+        paired.subject_resamples(3, 2, seed)

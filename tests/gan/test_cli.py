@@ -105,3 +105,33 @@ def test_a_resume_checkpoint_with_wrong_types_is_one_line_and_status_2(tmp_path,
     assert capsys.readouterr().err == (
         f"isatsleepnet train-gan: error: {checkpoint}: corrupt checkpoint: rows is not a list of per-epoch records "
         "(names and numbers); use --overwrite (or delete it) to start again\n")
+
+
+def test_a_negative_seed_is_refused_by_name_before_any_work(tmp_path, dataset, capsys):
+    """Before: `train-gan --seed -1` ended with numpy's "expected non-negative integer" as an unexpected error."""
+    from isatsleepnet.cli.main import main
+    from isatsleepnet.gan.config import GanConfig
+
+    out = tmp_path / "g"
+    assert main(["train-gan", "--data", str(dataset.root), "--out", str(out), "--seed", "-1", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == ("isatsleepnet train-gan: error: --seed must be a whole number "
+                                                        "from 0 to 4294967284, not -1")
+    assert not out.exists()
+    with pytest.raises(IsatSleepNetError, match="^seed= "):
+        GanConfig(seed=2**32)
+
+
+def test_a_refused_run_leaves_no_gan_folder(tmp_path, dataset, capsys, monkeypatch):
+    """Before: a run refused for too few epochs of the stage left an empty GAN folder."""
+    from isatsleepnet.cli.main import main
+    from isatsleepnet.gan import stages
+
+    def too_few(*args, **kwargs):
+        raise IsatSleepNetError("only 2 N1 epoch(s) of 'EEG Fpz-Cz' in the training subjects; a GAN needs at least 4")
+
+    monkeypatch.setattr(stages, "train_channel_gan", too_few)
+    out = tmp_path / "deeper" / "g"
+    assert main(["train-gan", "--data", str(dataset.root), "--out", str(out), "--channel", "EEG Fpz-Cz",
+                 "--subjects", dataset.subjects()[0], "--device", "cpu", "--quiet"]) == 2
+    assert "a GAN needs at least 4" in capsys.readouterr().err
+    assert not out.exists()

@@ -121,7 +121,10 @@ def test_a_named_model_size_is_shown_by_name(tmp_path):
 
 def test_runs_with_other_folds_are_refused(tmp_path, base_and_better):
     base, _ = base_and_better
-    moved = [Fold(f.index, f.train[1:] + f.validation, (f.test[0],), (f.train[0], *f.test[1:])) for f in FOLDS]
+    turned = SUBJECTS[1:] + SUBJECTS[:1]  # valid folds (each subject tested once), other test sets
+    moved = [Fold(i, tuple(s for s in turned if s not in turned[3 * i:3 * i + 3])[:-1],
+                  (tuple(s for s in turned if s not in turned[3 * i:3 * i + 3])[-1],), tuple(turned[3 * i:3 * i + 3]))
+             for i in range(4)]
     other = _cv_run(tmp_path / "other-folds", _errors({s: 6 for s in SUBJECTS}), folds=moved)
     with pytest.raises(IsatSleepNetError, match=r"other-folds: other folds than base: fold 0 tests .* folds_file="):
         compare_runs([base, other])
@@ -261,3 +264,11 @@ def test_runs_of_the_same_name_are_told_apart(tmp_path, base_and_better):
     one = _cv_run(tmp_path / "a" / "run", _errors({s: 6 for s in SUBJECTS}))
     two = _cv_run(tmp_path / "b" / "run", _errors({s: 7 for s in SUBJECTS}))
     assert [r["run"] for r in compare_runs([one, two], bootstrap=0)["runs"]] == ["a/run", "b/run"]
+
+
+def test_compare_runs_refuses_a_seed_numpy_cannot_take_even_without_a_bootstrap(tmp_path):
+    from isatsleepnet.errors import SettingError
+    from isatsleepnet.training.compare import compare_runs
+
+    with pytest.raises(SettingError, match="seed= must be a whole number of at least 0, not -1"):
+        compare_runs([tmp_path], bootstrap=0, seed=-1)

@@ -15,10 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from isatsleepnet.engine import Engine
-from isatsleepnet.errors import IsatSleepNetError, keyword
+from isatsleepnet.errors import IsatSleepNetError, SettingError, keyword, with_settings_renamed
+
+if TYPE_CHECKING:
+    from isatsleepnet.data.synthetic import SynthConfig
+    from isatsleepnet.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -53,24 +57,22 @@ def run_demo(out: str | Path, *, subjects: int = 6, hours: float = 3.0, folds: i
     """
     from isatsleepnet.data.prepare import prepare_dataset, summary_table
     from isatsleepnet.data.prepare_config import PrepareConfig
-    from isatsleepnet.data.synthetic import SynthConfig, synthesize
-    from isatsleepnet.locking import ensure_writable_folder, folder_lock
-    from isatsleepnet.model import model_size_options
-    from isatsleepnet.training.config import TrainConfig
+    from isatsleepnet.data.synthetic import synthesize
+    from isatsleepnet.inference.out_folder import out_folder
+    from isatsleepnet.locking import folder_lock
     from isatsleepnet.training.cv import cross_validate, fold_dir
 
-    if subjects < 2 or folds < 2 or subjects < folds:
-        raise IsatSleepNetError("the demo needs {folds} >= 2 and at least as many {subjects} as folds")
+    synth, config = demo_settings(subjects=subjects, hours=hours, folds=folds, epochs=epochs, model_size=model_size,
+                                  seed=seed, jobs=jobs)  # every setting, before a file is written
     engine = engine or Engine()
     engine.check_training()  # before minutes of synthesis and preparation
-    out = ensure_writable_folder(out)
-    with folder_lock(out, "demo", clean=True):  # clean: what a killed run was writing
+    # out_folder: a demo refused before its first file (a busy folder, say) leaves no folder it made
+    with out_folder(out) as out, folder_lock(out, "demo", clean=True):  # clean: what a killed run was writing
         started = time.perf_counter()
         raw, heldout, prepared = out / "raw", out / "heldout", out / "prepared"
         run_dir, staged = out / "run", out / "staged"
         logger.info("[1/4] synth: %d + 1 held-out subject(s) x %g h -> %s", subjects, hours, raw)
-        synthesize(raw, SynthConfig(layout="sleep-edf", subjects=subjects + 1, hours=hours, seed=seed),
-                   progress=progress)
+        synthesize(raw, synth, progress=progress)
         night = _hold_out_last_subject(raw, heldout, subjects)
         logger.info("[2/4] prepare -> %s", prepared)
         results = prepare_dataset(raw, prepared, PrepareConfig(dataset="sleep-edf"), jobs=jobs,
@@ -79,13 +81,46 @@ def run_demo(out: str | Path, *, subjects: int = 6, hours: float = 3.0, folds: i
         if any(r.status == "failed" for r in results):
             raise IsatSleepNetError("preparing the synthetic cohort failed (see the errors above)")
         logger.info("[3/4] cv: %d subject-wise folds, %d epochs each -> %s", folds, epochs, run_dir)
-        config = TrainConfig(max_epochs=epochs, seed=seed, model=model_size_options(model_size), **DEMO_TRAINING)
         metrics = cross_validate(prepared, run_dir, protocol="kfold", n_folds=folds, config=config, engine=engine,
                                  progress=progress)
         model = fold_dir(run_dir, 0) / "model.pt"
         logger.info("[4/4] stage the held-out night %s with %s -> %s", night.name, model, staged)
         summary = _stage_heldout(night, model, staged, progress=progress, engine=engine, spell=spell)
     return DemoResult(out, run_dir, staged, night, metrics, summary, (time.perf_counter() - started) / 60)
+
+
+def demo_settings(*, subjects: int, hours: float, folds: int, epochs: int, model_size: str, seed: int,
+                  jobs: int) -> tuple[SynthConfig, TrainConfig]:
+    """The demo's synthesis and training settings, each checked (one line naming it), before any work.
+
+    Why all at once: the demo synthesises and prepares for minutes before it trains; a setting that
+    training refuses (``epochs=0``) must stop it before the first file, not after.
+
+    Examples
+    --------
+    >>> demo_settings(subjects=6, hours=3.0, folds=3, epochs=0, model_size="paper", seed=0, jobs=2)
+    Traceback (most recent call last):
+    ...
+    isatsleepnet.errors.SettingError: epochs= must be a whole number of at least 1, not 0
+    """
+    from isatsleepnet.data.synthetic import SynthConfig
+    from isatsleepnet.model import model_size_options
+    from isatsleepnet.training.config import TrainConfig
+
+    for name, value, least in (("subjects", subjects, 2), ("folds", folds, 2), ("jobs", jobs, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise SettingError(name, f"must be a whole number of at least {least}, not {value!r}")
+    if subjects < folds:
+        raise IsatSleepNetError(f"the demo needs at least as many {{subjects}} as folds ({subjects} subjects, "
+                                f"{{folds}} {folds})")
+    if subjects > 99:  # one more is made for staging, and the sleep-edf layout numbers 100 subjects
+        raise SettingError("subjects", f"must be at most 99 (the demo makes one more to stage), not {subjects}")
+    synth = SynthConfig(layout="sleep-edf", subjects=subjects + 1, hours=hours, seed=seed)
+    try:
+        config = TrainConfig(max_epochs=epochs, seed=seed, model=model_size_options(model_size), **DEMO_TRAINING)
+    except IsatSleepNetError as exc:
+        raise with_settings_renamed(exc, max_epochs="epochs") from None
+    return synth, config
 
 
 def _hold_out_last_subject(raw: Path, heldout: Path, subject: int) -> Path:

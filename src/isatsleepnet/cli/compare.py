@@ -19,6 +19,17 @@ def _resamples(value: str) -> int:
     return number
 
 
+def _seed(value: str) -> int:
+    """Type of ``--seed``: a whole number >= 0 (numpy's generators take no negative seed)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {number}")
+    return number
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "compare",
@@ -46,7 +57,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--json", type=output_file, help="also write every number (fractions, not percent) to this JSON file")
     p.add_argument("--bootstrap", type=_resamples, default=2000, metavar="N",
                    help="bootstrap resamples of the test subjects (default 2000; 0: no bootstrap)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples (default 0): same seed, same numbers")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the bootstrap resamples (default 0): same seed, same numbers")
     p.set_defaults(run=run)
 
 
@@ -64,3 +75,4 @@ def run(args: argparse.Namespace) -> int:
             atomic_write_text(path, content)
             print(f"written to {path}")
     return 0
+

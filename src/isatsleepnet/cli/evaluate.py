@@ -21,7 +21,8 @@ def add_parser(subparsers) -> None:
             "Predict every recording of a prepared dataset with a model file (model.pt from `train` "
             "or `cv`) and write metrics.json, report.md and figures/ (confusion matrix, a hypnogram "
             "per recording) to OUT. Subjects the model was trained or selected on are refused, so "
-            "that no metric is computed on data the model has seen."
+            "that no metric is computed on data the model has seen; so is an OUT that holds another run "
+            "(a cv or train folder, a model, a prepared dataset), whose results it would replace."
         ),
         epilog="example: isatsleepnet evaluate --model runs/edf20/fold_00/model.pt --data prepared/edf78 --out eval/edf78",
     )
@@ -31,7 +32,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--subjects", type=subject_list, help="only these subjects (default: all)")
     p.add_argument("--protocol", choices=protocols(), metavar="DATASET",
                    help="the dataset's evaluation protocol, to print the paper's numbers beside where it has them "
-                        f"({', '.join(protocols())})")
+                        f"({', '.join(protocols())}); refused for data prepared as another dataset")
     p.add_argument("--batch-size", type=int, default=64, help="epochs per forward pass (default 64)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_engine_arguments(p, workers=False)
@@ -39,13 +40,15 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from isatsleepnet.inference.evaluate import evaluate_model
-    from isatsleepnet.locking import ensure_writable_folder, folder_lock
+    from isatsleepnet.inference.evaluate import check_evaluation, evaluate_model
+    from isatsleepnet.inference.out_folder import out_folder
+    from isatsleepnet.locking import folder_lock
 
     engine = engine_from_args(args)
-    ensure_writable_folder(args.out)
-    with folder_lock(args.out, "evaluate", clean=True):  # clean: what a killed run was writing
-        metrics = evaluate_model(args.model, args.data, args.out, subjects=args.subjects, protocol=args.protocol,
+    check_evaluation(args.out, args.data, protocol=args.protocol, batch_size=args.batch_size)  # before any folder
+    # out_folder: a refused run (subjects the model saw, data it cannot read) leaves no folder it made
+    with out_folder(args.out) as out, folder_lock(out, "evaluate", clean=True):  # clean: what a killed run was writing
+        metrics = evaluate_model(args.model, args.data, out, subjects=args.subjects, protocol=args.protocol,
                                  engine=engine, batch_size=args.batch_size, progress=not args.quiet)
     for warning in metrics.get("warnings", []):
         print(f"warning: {args.model}: {words(warning)}", file=sys.stderr)  # a template kept as text

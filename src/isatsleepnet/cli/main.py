@@ -3,7 +3,8 @@
 Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
 ``run(args) -> int``; this module only wires them together and turns
 :class:`~isatsleepnet.errors.IsatSleepNetError`, and any other exception (disk
-full, out of memory), into a one-line message; ``--debug`` shows the traceback.
+full, out of memory), into a one-line message; ``--debug`` shows the traceback. A reader that
+closes the output (``| head``) ends the command quietly, with status 141.
 The library's status lines (the ``isatsleepnet`` logger) go to stdout for the
 duration of a command, warnings to stderr; a command's ``--quiet`` keeps the
 warnings only, the global ``--verbose`` adds the debug lines.
@@ -122,7 +123,11 @@ def _terminate_as_interrupt() -> Iterator[None]:
 def _run(args: argparse.Namespace) -> int:
     """The command's exit status; an error is one line on stderr (``--debug``: the traceback)."""
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # here, not at exit: a reader gone before the last buffered line is a closed pipe too
+        return code
+    except BrokenPipeError:  # `isatsleepnet ... | head`: the reader has all it wanted
+        return _stdout_closed()
     except IsatSleepNetError as exc:
         if args.debug:
             raise
@@ -140,6 +145,21 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         print(f"isatsleepnet {args.command}: error: {message(exc)}", file=sys.stderr)
         return 1
+
+
+STDOUT_CLOSED = 141
+"""Exit status of a command whose reader closed its output (``| head``): 128 + SIGPIPE, as a shell shows
+for a command that the signal ended (`yes | head`)."""
+
+
+def _stdout_closed() -> int:
+    """End quietly when stdout's reader is gone: no message (it is no error of the command), and stdout pointed
+    at /dev/null so that Python's flush at exit does not raise the same error again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return STDOUT_CLOSED
 
 
 def _note_busy_machine(args: argparse.Namespace) -> None:

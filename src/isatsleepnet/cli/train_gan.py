@@ -121,10 +121,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.subjects and args.folds_file is None:
         print("note: no --subjects or --folds-file: the GAN learns from every subject; evaluate on other data only")
     print(f"training {config.stage} GAN(s) for {', '.join(channels)} on {len(subjects)} subject(s)")
-    from isatsleepnet.locking import ensure_writable_folder, folder_lock
+    from isatsleepnet.inference.out_folder import out_folder
+    from isatsleepnet.locking import folder_lock
 
-    ensure_writable_folder(args.out, "GAN folder")
-    with folder_lock(args.out, "train-gan", clean=True):  # clean: what a killed run was writing
+    # out_folder: a run refused before its first GAN (too few epochs of the stage) leaves no folder it made
+    with out_folder(args.out) as out, folder_lock(out, "train-gan", clean=True):  # clean: what a killed run wrote
         return _train_gans(args, dataset, subjects, channels, config, engine.torch_device())
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -12,8 +12,9 @@ import numpy as np
 
 from isatsleepnet import STAGES
 from isatsleepnet.atomic import atomic_write_text
+from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.evaluation.metrics import compute_metrics, summarise_folds
-from isatsleepnet.evaluation.paper import PAPER_RESULTS
+from isatsleepnet.evaluation.paper import paper_comparison, prepared_datasets
 from isatsleepnet.evaluation.predictions import RecordingPrediction
 
 
@@ -48,8 +49,10 @@ def _pct(x: float) -> str:
 
 
 def markdown_report(metrics: dict[str, Any], *, title: str, protocol: str | None, notes: list[str],
-                    curves: Sequence[str] = (), hypnograms: Sequence[str] = (), warnings: Sequence[str] = ()) -> str:
-    """The run in the paper's table layout, beside the paper's numbers when the protocol has them.
+                    curves: Sequence[str] = (), hypnograms: Sequence[str] = (), warnings: Sequence[str] = (),
+                    datasets: Iterable[str] | None = None) -> str:
+    """The run in the paper's table layout, beside the paper's numbers when the protocol has them and the run's
+    data are of the protocol's dataset (``datasets``: what its prepared data were prepared as; None: unknown).
 
     ``curves`` and ``hypnograms`` are figure paths relative to the report, linked at its end (with
     the confusion matrix, :data:`CONFUSION_FIGURE`): the report links only to files of its run folder;
@@ -73,7 +76,7 @@ def markdown_report(metrics: dict[str, Any], *, title: str, protocol: str | None
             f"{cell(ms['kappa'], False)} | {cell(ms['macro_f1'])} | {cell(ms['macro_gmean'])} | "
             + " | ".join(cell(ms["per_class_f1"][s]) for s in STAGES) + " |"
         )
-    paper = PAPER_RESULTS.get(protocol or "")
+    paper, why_not = paper_comparison(protocol, datasets)
     if paper:
         lines.append(
             f"| ISATSleepNet paper ({protocol}) | {paper['accuracy']:.1f} | {paper['kappa']:.3f} | {paper['macro_f1']:.1f} | "
@@ -81,9 +84,8 @@ def markdown_report(metrics: dict[str, Any], *, title: str, protocol: str | None
         )
     lines += ["", "Acc, MF1, MGm and per-class F1 in %; κ is Cohen's kappa. Metrics are computed on test "
               "subjects only; model selection used validation subjects carved from the training subjects."]
-    if not paper:
-        lines.append(f"The paper reports no numbers for protocol {protocol!r}, only for "
-                     f"{', '.join(sorted(PAPER_RESULTS))}.")
+    if why_not:
+        lines.append(why_not)
     lines += [""] + [f"- {n}" for n in notes] if notes else []
     lines += ["", "## Per fold", "", "| fold | test subjects | epochs | Acc | κ | MF1 | MGm |", "|---|---|---|---|---|---|---|"]
     for f in metrics["folds"]:
@@ -116,12 +118,17 @@ def write_report(
     curves: dict[int, Path] | None = None,
     selected_epochs: dict[int, int] | None = None,
     warnings: Sequence[str] = (),
+    data: str | Path | None = None,
+    model: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write metrics.json, report.md and figures/ into ``out``; returns the metrics.
 
     ``curves``: each fold's training log; ``selected_epochs``: the epoch each fold's model was kept
     from (the model file's ``training.selected_epoch``), marked on its learning curves.
     ``warnings`` (such as a model trained on synthetic data) go into both, at the top of the report.
+    ``data``: the prepared dataset the predictions are of (None: the one ``out/config.json`` names, a cv
+    run's), read to put the paper's numbers beside the run only for data of the protocol's dataset.
+    ``model``: the evaluated model's file and settings (`evaluate`), kept in metrics.json for `compare`.
     """
     from isatsleepnet.plots.confusion import plot_confusion_matrix
     from isatsleepnet.plots.curves import plot_learning_curves
@@ -129,6 +136,8 @@ def write_report(
 
     metrics = run_metrics(folds, test_subjects)
     metrics["protocol"] = protocol
+    if model is not None:
+        metrics["model"] = model
     if warnings:
         metrics["warnings"] = list(warnings)
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
@@ -150,5 +159,15 @@ def write_report(
             hypnogram_files.append(name)
     atomic_write_text(out / "report.md", markdown_report(metrics, title=title, protocol=protocol, notes=notes or [],
                                                          curves=curve_files, hypnograms=hypnogram_files,
-                                                         warnings=warnings))
+                                                         warnings=warnings, datasets=_datasets(out, data)))
     return metrics
+
+
+def _datasets(out: Path, data: str | Path | None) -> set[str] | None:
+    """What the run's prepared data were prepared as (None: unknown, their folder unreadable or gone)."""
+    try:
+        if data is None:
+            data = json.loads((out / "config.json").read_text(encoding="utf-8"))["data"]
+        return prepared_datasets(data)
+    except (OSError, ValueError, KeyError, TypeError, IsatSleepNetError):
+        return None

@@ -18,6 +18,8 @@ _AT_LEAST_ONE = ("epochs", "batch_size", "noise_dim", "g_base_channels", "g_upsa
                  "g_freq_rank", "g_gain_bins", "d_kernel", "g_every", "reg_every", "lr_step", "checkpoint_every",
                  "min_steps_per_epoch")
 """Whole-number settings of at least 1 (sizes, counts and intervals)."""
+MAX_SEED = 2**32 - 1 - 11
+"""The largest ``seed``: numpy and scikit-learn take seeds below 2**32, and the run derives ``seed + 11``."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class GanConfig:
             value = getattr(self, name)
             if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
                 raise SettingError(name, f"must be a whole number of at least 1, not {value!r}")
+        if not (isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed <= MAX_SEED):
+            raise SettingError("seed", f"must be a whole number from 0 to {MAX_SEED}, not {self.seed!r}")
         if not (isinstance(self.d_channels, tuple) and self.d_channels):
             raise SettingError("d_channels", f"must give the channels of at least one layer, not {self.d_channels!r}")
         if not (_is_number(self.holdout_fraction) and 0.0 <= self.holdout_fraction < 1.0):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from isatsleepnet.engine import Engine
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 from isatsleepnet.inference.predict import predict_recordings
 from isatsleepnet.inference.predictor import load_predictor
 
@@ -37,6 +38,56 @@ def check_unseen(training: dict, data_root: Path, subjects: list[str], recording
         )
 
 
+OTHER_RUNS: tuple[tuple[str, str], ...] = (
+    ("folds.json", "a cv run"),
+    ("config.json", "a cv or train run"),
+    ("split.json", "a train run"),
+    ("model.pt", "a model"),
+    ("manifest.csv", "a prepared dataset"),
+    ("prepare_config.json", "a prepared dataset"),
+)
+"""Files that mark a folder as another command's: evaluating into it would replace that run's metrics.json,
+report.md and figures with those of one model."""
+
+
+def refuse_other_run(out: str | Path) -> None:
+    """Refuse an output folder that holds another kind of run (a cv or train run, a model, a prepared dataset).
+
+    Examples
+    --------
+    >>> refuse_other_run("runs/edf20")  # doctest: +SKIP
+    Traceback (most recent call last):
+    isatsleepnet.errors.IsatSleepNetError: runs/edf20 holds a cv run (folds.json); ...
+    """
+    out = Path(out)
+    for name, kind in OTHER_RUNS:
+        if (out / name).exists():
+            raise IsatSleepNetError(f"{out} holds {kind} ({name}); evaluating into it would replace its results: "
+                                    "choose another {out}")
+
+
+def check_evaluation(out: str | Path, data_root: str | Path, *, protocol: str | None, batch_size: int) -> None:
+    """What `evaluate` refuses before the model is loaded or a file is written: a batch size that cannot
+    run, an output folder of another run, and the paper's numbers of another dataset than the data's."""
+    from isatsleepnet.evaluation.paper import check_paper_protocol
+
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise SettingError("batch_size", f"must be a whole number of at least 1, not {batch_size!r}")
+    refuse_other_run(out)
+    check_paper_protocol(protocol, data_root)
+
+
+def model_record(model_path: str | Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """The evaluated model in metrics.json: its file and the settings it was trained with, in the layout of a
+    cv run's config.json (``train``, ``augment``, ``gan``; ``train`` None when the file records none), so that
+    `compare` shows what the model is rather than a default."""
+    training = meta.get("training") or {}
+    augment = training.get("augment_settings") or training.get("augment")
+    return {"file": str(model_path), "weights_sha1": meta.get("weights_sha1"),
+            "train": training.get("config") if isinstance(training.get("config"), dict) else None,
+            "augment": augment, "gan": augment.get("gan") if isinstance(augment, dict) else None}
+
+
 def evaluate_model(
     model_path: Path,
     data_root: Path,
@@ -52,12 +103,15 @@ def evaluate_model(
 
     A model trained on synthetic recordings says so at the top of report.md and in
     ``metrics["warnings"]`` (the CLI prints them): its numbers measure the pipeline, not sleep staging.
+    Refused before any work (:func:`check_evaluation`): ``batch_size`` below 1, an ``out`` of another run,
+    a ``protocol`` of the paper for data of another dataset.
     """
     from isatsleepnet.data.store import PreparedDataset
     from isatsleepnet.data.subjects import check_subjects, recordings_of
     from isatsleepnet.data.synthetic.marker import synthetic_training_warning
     from isatsleepnet.evaluation.report import write_report
 
+    check_evaluation(out, data_root, protocol=protocol, batch_size=batch_size)
     data = PreparedDataset(data_root)
     predictor = load_predictor(model_path, engine=engine)
     training = predictor.meta.get("training") or {}
@@ -69,4 +123,5 @@ def evaluate_model(
     warning = synthetic_training_warning(training)
     return write_report(out, {0: predictions}, {0: list(chosen)}, title=f"ISATSleepNet evaluation of {Path(model_path).name}",
                         protocol=protocol, notes=[f"model: {model_path}", f"data: {data_root}"],
-                        warnings=[warning] if warning else [])
+                        warnings=[warning] if warning else [], data=data_root,
+                        model=model_record(model_path, predictor.meta))

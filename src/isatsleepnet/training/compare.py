@@ -37,7 +37,7 @@ import numpy as np
 
 from isatsleepnet import STAGES
 from isatsleepnet.augment.config import describe
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 from isatsleepnet.evaluation import paired
 from isatsleepnet.evaluation.metrics import confusion_matrix_of
 from isatsleepnet.evaluation.predictions import RecordingPrediction
@@ -52,7 +52,7 @@ class Run:
 
     path: Path
     label: str
-    config: dict[str, Any]
+    config: dict[str, Any] | None  # None: an `evaluate` folder of a model that records no settings
     metrics: dict[str, Any]
     folds: list[Fold] | None
 
@@ -101,9 +101,14 @@ def read_runs(paths: list[Path]) -> list[Run]:
     for path, label in zip(paths, _labels(paths)):
         if not (path / METRICS_FILE).is_file():
             raise IsatSleepNetError(f"{path}: no metrics.json (run `isatsleepnet cv` or `evaluate` first)")
-        config = json.loads((path / CONFIG_FILE).read_text()) if (path / CONFIG_FILE).is_file() else {}
+        metrics = json.loads((path / METRICS_FILE).read_text())
+        if (path / CONFIG_FILE).is_file():
+            config = json.loads((path / CONFIG_FILE).read_text())
+        else:  # an `evaluate` folder: the evaluated model's settings as it recorded them (None: it recorded none)
+            recorded = metrics.get("model")
+            config = recorded if isinstance(recorded, dict) and isinstance(recorded.get("train"), dict) else None
         folds = load_folds(path / FOLDS_FILE) if (path / FOLDS_FILE).is_file() else None
-        runs.append(Run(path, label, config, json.loads((path / METRICS_FILE).read_text()), folds))
+        runs.append(Run(path, label, config, metrics, folds))
     return runs
 
 
@@ -117,7 +122,7 @@ def _same_place(a: str, b: str) -> bool:
 
 
 def _check_data(run: Run, reference: Run) -> None:
-    data, reference_data = run.config.get("data"), reference.config.get("data")
+    data, reference_data = (run.config or {}).get("data"), (reference.config or {}).get("data")
     if data is not None and reference_data is not None and not _same_place(data, reference_data):
         raise IsatSleepNetError(f"{run.path}: other data than {reference.label}: trained and tested on {data}, "
                                 f"{reference.label} on {reference_data}; compare needs cv runs of the same prepared dataset")
@@ -163,8 +168,10 @@ def _run_summary(run: Run) -> dict[str, Any]:
     evaluated = run.metrics.get("n_folds_evaluated", len(per_fold) or 1)
     summary = {
         "run": run.label, "path": str(run.path), "cv": run.folds is not None,
-        "augment": describe(run.config.get("augment"), run.config.get("gan")), "context": _context(run.config),
-        "setting": _setting(run.config), "folds_evaluated": evaluated,
+        **({"augment": describe(run.config.get("augment"), run.config.get("gan")), "context": _context(run.config),
+            "setting": _setting(run.config)} if run.config is not None else  # never a default it cannot know
+           {"augment": "unknown", "context": "unknown", "setting": "unknown"}),
+        "folds_evaluated": evaluated,
         "folds": len(run.folds) if run.folds is not None else evaluated,
         "test_epochs": run.metrics["pooled"]["n_epochs"], "pooled": paired.metric_values(run.metrics["pooled"]),
         "fold_mean": None, "fold_std": None,
@@ -327,6 +334,8 @@ def compare_runs(paths: list[Path], *, bootstrap: int = 2000, seed: int = 0) -> 
     """
     if bootstrap < 0:
         raise IsatSleepNetError(f"{{bootstrap}} {bootstrap}: give a number of resamples >= 0 (0: no bootstrap)")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:  # numpy's generators take no other
+        raise SettingError("seed", f"must be a whole number of at least 0, not {seed!r}")
     runs = read_runs(paths)
     check_comparable(runs)
     notes: list[str] = []

@@ -8,6 +8,7 @@ on them say nothing about performance on real recordings.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,8 +75,9 @@ class SynthConfig:
                                            f"with two digits), not {self.subjects}")
         if self.nights not in (1, 2):
             raise SettingError("nights", f"must be 1 or 2, got {self.nights}")
-        if not (isinstance(self.hours, (int, float)) and not isinstance(self.hours, bool)
-                and self.hours * 3600.0 >= EPOCH_SECONDS):
+        if not (isinstance(self.hours, (int, float)) and not isinstance(self.hours, bool) and math.isfinite(self.hours)):
+            raise SettingError("hours", f"must be a finite number of hours, not {self.hours!r}")  # nan is no short night
+        if self.hours * 3600.0 < EPOCH_SECONDS:
             raise IsatSleepNetError(
                 f"{{hours}} {self.hours!r} is shorter than one {EPOCH_SECONDS:.0f}-s epoch; "
                 "use a few hours (at least 0.5 for a recording with sleep in it)"
