@@ -76,6 +76,8 @@ def test_a_bad_flag_is_one_line_before_the_data_is_read(tmp_path, capsys, comman
     ({"model": "small"}, "model (in the config file) must be a table of ModelConfig settings, not 'small'"),
     ({"optimizer": "sgd"}, "train.json: optimizer must be one of adamw, adam, amsgrad, not 'sgd'"),
     ({"loss": "focal"}, "train.json: loss must be one of hybrid, generalized-dice, not 'focal'"),
+    ({"epochs": 3, "lr": 0.1}, "train.json: epochs is spelled max_epochs in a config file (the flag --epochs sets "
+                               "it); lr is spelled learning_rate in a config file (the flag --lr sets it)"),
     ({"init_sha256": "abc"}, "train.json: init_sha256 checks the base model of --init: give it with --init, or "
                              "leave it out"),
 ])

@@ -125,6 +125,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         if moved:
             raise IsatSleepNetError(f"{args.config}: {', '.join(moved)} are engine settings now: move them to an "
                                     "[engine] table (device, devices, num_nodes, precision, threads, workers)")
+        _refuse_flag_spellings(args.config, values)
     flags = {field: getattr(args, dest) for dest, field in _FLAGS.items() if getattr(args, dest) is not None}
     values = {**values, **flags}
     if not isinstance(values.get("model", {}), dict):
@@ -169,6 +170,18 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         raise IsatSleepNetError(f"unknown model option(s) {', '.join(unknown)} of {arch.name}; known: "
                                 f"{', '.join(sorted(known))}")
     return config
+
+
+def _refuse_flag_spellings(config_file: Path, values: dict) -> None:
+    """A key spelled as its flag (``epochs`` for ``max_epochs``, ``lr``...) says the file's spelling, not just
+    "unknown": the flag and the key differ only for the settings the flag table renames."""
+    from isatsleepnet.cli.flags import flag
+
+    renamed_keys = {flag(field).removeprefix("--").replace("-", "_"): field for field in _FLAGS.values()}
+    wrong = {key: renamed_keys[key] for key in values if key in renamed_keys and renamed_keys[key] != key}
+    if wrong:
+        raise DataError(config_file, "; ".join(f"{key} is spelled {field} in a config file (the flag "
+                                               f"--{key.replace('_', '-')} sets it)" for key, field in wrong.items()))
 
 
 def engine_config_from_args(args: argparse.Namespace) -> Engine:
