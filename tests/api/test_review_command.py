@@ -121,3 +121,16 @@ def test_staging_flags_without_a_model_are_refused_and_a_failed_staging_serves_n
     errors = [line for line in failed.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "no such channel" in errors[0]
     assert not fresh.exists()  # nothing staged: no folder left
+
+
+def test_a_staging_of_another_model_is_not_reopened_as_this_ones(files, tmp_path):
+    psg, _, model = files
+    out = tmp_path / "staged"
+    assert stage_cli(psg, "--model", model, "--out", out, "--quiet", "--no-plots", "--no-report") == 0
+    (out / "model.sha1").write_text("0" * 40 + "\n")  # as another model's stagings mark the folder
+    refused = _refused(psg, "--model", model, "--out", out)
+    assert refused.returncode == 2, refused.stdout
+    staged = out / f"{psg.stem}.hypnogram.csv"
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"isatsleepnet review: error: {staged} was staged by another model than {model}: review it as it was staged "
+        f"(isatsleepnet review {staged}), or stage this recording into another --out")

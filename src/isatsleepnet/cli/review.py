@@ -144,7 +144,7 @@ def _staged_or_reopened(args: argparse.Namespace) -> tuple[Path, bool] | None:
     from isatsleepnet.errors import DataError
     from isatsleepnet.inference.out_folder import out_folder
     from isatsleepnet.inference.output_formats import output_file
-    from isatsleepnet.inference.outputs import summary_table
+    from isatsleepnet.inference.outputs import staged_by, summary_table
     from isatsleepnet.inference.predictor import load_predictor
     from isatsleepnet.inference.stage import stage_recordings
     from isatsleepnet.review.staged import read_staged
@@ -153,12 +153,17 @@ def _staged_or_reopened(args: argparse.Namespace) -> tuple[Path, bool] | None:
     if signal_format_of(recording) is None or not recording.is_file():
         raise IsatSleepNetError(f"{recording}: --model stages a recording (EDF/BDF file), and this is not one")
     staged = output_file(args.out, recording.stem, "hypnogram_csv")
-    if staged.is_file():  # staged before: its review continues (the model is the one that staged it)
+    if staged.is_file():  # staged before, by this model: its review continues
         staged_from = read_staged(staged).recording_sha1
         if staged_from is not None and staged_from != sha1_of(recording):
             raise DataError(recording, f"{staged} is the staging of another recording named {recording.stem!r} "
                                        f"(SHA1 {staged_from}): review that one with `isatsleepnet review {staged}`, "
                                        "or give this one another --out")
+        held = staged_by(args.out)  # None: a folder from before models were recorded, reopened as it is
+        if held and held != load_predictor(args.model, backend=args.backend, engine=engine_from_args(args)).identity:
+            raise IsatSleepNetError(f"{staged} was staged by another model than {args.model}: review it as it was "
+                                    f"staged (isatsleepnet review {staged}), or stage this recording into another "
+                                    "--out")
         print(f"reopening the staging in {staged} (delete it to stage again)")
         if given := _staging_flags_given(args):
             print(f"note: {', '.join(given)} not applied: the night is reviewed as it was staged")

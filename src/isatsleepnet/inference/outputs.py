@@ -44,14 +44,22 @@ def claim_output_folder(out: Path, predictor: Predictor) -> None:
     marker = out / MODEL_MARKER
     digest = predictor.identity
     if marker.is_file():
-        held = (marker.read_text().split() or [""])[0]
-        if held != digest:
+        if staged_by(out) != digest:
             raise IsatSleepNetError(f"{out} holds the stagings of another model ({marker}); stage into another "
                                     "{out}, or delete the folder")
         return
     if any(out.glob("*" + OUTPUT_FORMATS["sleep_stats"].suffix)):
         raise IsatSleepNetError(f"{out} holds stagings of an unknown model (no {MODEL_MARKER}); stage into another "
                                 "{out}, or delete the folder")
+
+
+def staged_by(out: Path) -> str | None:
+    """The weights hash of the model whose stagings ``out`` holds (``OUT/model.sha1``; None: not recorded)."""
+    marker = out / MODEL_MARKER
+    try:
+        return (marker.read_text().split() or [None])[0]
+    except OSError:
+        return None
 
 
 def mark_output_folder(out: Path, predictor: Predictor) -> None:
