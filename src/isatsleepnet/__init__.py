@@ -68,9 +68,29 @@ def __getattr__(name: str) -> Any:
         module, attribute = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'isatsleepnet' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), attribute)
+    try:
+        value = getattr(importlib.import_module(module), attribute)
+    except ModuleNotFoundError as exc:
+        from isatsleepnet.installs import is_training_module_missing
+
+        if not is_training_module_missing(exc):
+            raise
+        return _needs_training(name)  # the staging install: one line when called, not an import error now
     globals()[name] = value  # the next lookup does not come here
     return value
+
+
+def _needs_training(name: str) -> Any:
+    """A stand-in for ``isn.NAME`` without the ``[train]`` extra: calling it says what to install, in one line
+    (``import *``, ``hasattr`` and ``help(isn)`` keep working)."""
+
+    def needs_training(*args: Any, **kwargs: Any) -> Any:
+        from isatsleepnet.installs import needs_training as error
+
+        raise error(f"isatsleepnet.{name}")
+
+    needs_training.__name__ = needs_training.__qualname__ = name
+    return needs_training
 
 
 def __dir__() -> list[str]:

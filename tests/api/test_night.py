@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import pytest
 import isatsleepnet as isn
 from isatsleepnet import STAGES
 from isatsleepnet.api.views import UNSTAGED, stage_codes_of
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 from isatsleepnet.evaluation.metrics import compute_metrics
 from isatsleepnet.inference.exports import CSV_COLUMNS
 from isatsleepnet.inference.sleep_stats import sleep_statistics
@@ -251,3 +252,32 @@ def test_review_serves_the_night_written_to_out_and_continues_it(night, tmp_path
         assert again.review.version == 1 and again.review.state.stages[0] == "N3"
     finally:
         again.stop()
+
+
+def test_review_writes_this_night_over_another_staging_of_it(model, files, tmp_path):
+    """Before: a folder holding an earlier 10-epoch window was served as this 120-epoch night's review."""
+    part = model.stage(files[0], start=600, end=900)
+    part.write(tmp_path / "out", plots=False, report=False)
+    server = model.stage(files[0]).review(tmp_path / "out", reviewer="ana")
+    try:
+        assert len(read_csv(tmp_path / "out" / f"{part.name}.hypnogram.csv")) == len(server.review.night.stages)
+        assert len(server.review.night.stages) > len(part)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("keywords, message", [
+    ({"reviewer": ""}, "reviewer= must name who reviews, not ''"),
+    ({"port": -5}, "port= must be 0 (a free port) or a port number up to 65535, not -5"),
+])
+def test_a_bad_review_argument_is_refused_before_anything_is_written(night, tmp_path, keywords, message):
+    with pytest.raises(SettingError, match=re.escape(message)):
+        night.review(tmp_path / "out", **{"reviewer": "ana", **keywords})
+    assert not (tmp_path / "out").exists()
+
+
+def test_write_goes_to_staged_by_default_and_refuses_no_folder(night, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert {p.parent.name for p in night.write(plots=False, report=False)} == {"staged"}
+    with pytest.raises(SettingError, match="out= must be a folder's path, not None"):
+        night.write(None)

@@ -226,3 +226,12 @@ def test_stage_codes_leave_earlier_fingerprints_alone_and_are_validated():
     assert PrepareConfig(stage_codes="rk").stage_codes == "rk"
     with pytest.raises(IsatSleepNetError, match=r"stage_codes= must be one of aasm, rk \(got 'AASM'\)"):
         PrepareConfig(stage_codes="AASM")
+
+
+def test_trim_that_is_not_true_false_or_none_is_refused():
+    """Before: `isn.prepare(..., trim="no")` trimmed ("no" is true) and recorded "no"."""
+    from isatsleepnet.errors import SettingError
+
+    with pytest.raises(SettingError, match="trim= must be True, False or None .*, not 'no'"):
+        PrepareConfig(dataset="sleep-edf", trim="no")
+    assert PrepareConfig(dataset="sleep-edf", trim=None).trims == PrepareConfig(dataset="sleep-edf").trims

@@ -175,3 +175,15 @@ def test_unregistering_removes_the_flag_and_the_suffix(capsys):
     with pytest.raises(SystemExit):
         main(["stage", "--help"])
     assert "--stages-txt" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["lights", "trim", "auto_hypnogram"])
+def test_a_switch_that_is_not_true_or_false_is_refused_not_read_as_true(name):
+    """Before: `model.stage(rec, lights="no")` staged the lights-off window ("no" is true)."""
+    from isatsleepnet.errors import SettingError
+
+    with pytest.raises(SettingError, match=f"{name}= must be True or False, not 'no'"):
+        StageOptions(**{name: "no"})
+    import numpy as np
+
+    assert StageOptions(lights=np.False_).lights == np.False_  # numpy's booleans are booleans

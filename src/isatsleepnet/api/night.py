@@ -237,7 +237,7 @@ class Night(NightEpochs):
         """
         return dataframe_of(self._staged, self.stages[self._at], self._at, self.epoch_seconds, self.start)
 
-    def write(self, out: str | os.PathLike, **settings: bool | str) -> list[Path]:
+    def write(self, out: str | os.PathLike = "staged", **settings: bool | str) -> list[Path]:
         """Write the files ``isatsleepnet stage`` writes for this recording into the folder ``out``.
 
         The files are those of :data:`~isatsleepnet.inference.output_formats.OUTPUT_FORMATS` that the
@@ -274,6 +274,7 @@ class Night(NightEpochs):
         >>> [p.name for p in night.write("tables", annotations="tsv", plots=False, report=False)]
         ['SC4001E0-PSG.hypnogram.csv', 'SC4001E0-PSG.hypnogram.json', 'SC4001E0-PSG.annotations.tsv', 'SC4001E0-PSG.sleep_stats.json']
         """
+        from isatsleepnet.inference.out_folder import refuse_review_of_another
         from isatsleepnet.inference.output_formats import output_settings
         from isatsleepnet.inference.outputs import (
             claim_output_folder,
@@ -282,6 +283,8 @@ class Night(NightEpochs):
         )
         from isatsleepnet.locking import ensure_writable_folder, folder_lock
 
+        if not isinstance(out, (str, os.PathLike)):
+            raise SettingError("out", f"must be a folder's path, not {out!r}")
         known = output_settings()
         unknown = sorted(set(settings) - set(known))
         if unknown:
@@ -297,13 +300,15 @@ class Night(NightEpochs):
         folder = ensure_writable_folder(out)
         with folder_lock(folder, "stage"):
             claim_output_folder(folder, predictor)
+            if self._staged.recording_sha1 is not None:  # a review of another recording of this name stays its own
+                refuse_review_of_another(folder, self.name, self._staged.recording.path, self._staged.recording_sha1)
             written = publish_outputs(folder, self._staged, options)
             mark_output_folder(folder, predictor)
         return written
 
     def review(self, out: str | os.PathLike = "staged", *, reviewer: str | None = None, host: str = "127.0.0.1",
                port: int = 0) -> ReviewServer:
-        """Write the night to ``out`` (as :meth:`write`) if it is not there, and serve its review page.
+        """Write the night to ``out`` (as :meth:`write`) unless this staging is there, and serve its review page.
 
         Returns the running server at once (a notebook keeps serving): its ``url`` is the
         page's address (a notebook shows it as a link); ``server.stop()`` ends it, as does
@@ -330,16 +335,39 @@ class Night(NightEpochs):
         import getpass
 
         from isatsleepnet.inference.output_formats import output_file
-        from isatsleepnet.review.serve import start_server
-        from isatsleepnet.review.session import Review
+        from isatsleepnet.review.serve import bind, start_server
+        from isatsleepnet.review.session import Review, check_reviewer
 
-        staged = output_file(out, self.name, "hypnogram_csv")
-        if not staged.is_file():
-            self.write(out)
-        review = Review.open(staged, reviewer=reviewer if reviewer is not None else getpass.getuser())
+        reviewer = check_reviewer(reviewer if reviewer is not None else getpass.getuser())
+        sock = bind(host, port)  # before any file: a bad address or a port in use leaves nothing written
         try:
-            return start_server([(review, self._staged.recording.psg)], host=host, port=port)
+            staged = output_file(out, self.name, "hypnogram_csv")
+            if not self._written_in(Path(out)):
+                self.write(out)
+            review = Review.open(staged, reviewer=reviewer)
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            return start_server([(review, self._staged.recording.psg)], host=host, port=port, sock=sock)
         except BaseException:
             review.close()
             raise
+
+    def _written_in(self, out: Path) -> bool:
+        """Whether ``out`` holds this staging (the same model, recording, epochs and stages), which a review
+        reopens; another one (an earlier window, another recording or model) is not this night's."""
+        from isatsleepnet.inference.output_formats import output_file
+        from isatsleepnet.inference.outputs import staged_by
+        from isatsleepnet.review.staged import read_staged
+
+        table = output_file(out, self.name, "hypnogram_csv")
+        if not table.is_file() or staged_by(out) != self.model.predictor.identity:
+            return False
+        try:
+            there = read_staged(table)
+        except IsatSleepNetError:
+            return False
+        return (there.recording_sha1 == self._staged.recording_sha1 and len(there.stages) == len(self)
+                and np.allclose(there.onsets_s, self.onsets) and list(there.stages) == list(self.stages))
 

@@ -163,13 +163,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
             model[key.strip()] = value
     with _named_as_in(args.config, {k for k in values if k not in flags}):
         config = replace_from(base, {**values, "model": model}, source=str(args.config))
-    config = _fine_tune_learning_rate(config, args)
-    known = set(arch.settings())
-    unknown = sorted(set(model) - known - {"architecture"})
-    if unknown:
-        raise IsatSleepNetError(f"unknown model option(s) {', '.join(unknown)} of {arch.name}; known: "
-                                f"{', '.join(sorted(known))}")
-    return config
+    return _fine_tune_learning_rate(config, args)  # (TrainConfig refuses unknown model options itself)
 
 
 def _refuse_flag_spellings(config_file: Path, values: dict) -> None:

@@ -52,6 +52,8 @@ class PrepareConfig:
 
     def __post_init__(self) -> None:
         entry = get_dataset(self.dataset)
+        if self.trim is not None and not isinstance(self.trim, bool):  # "no" would trim: it is true
+            raise SettingError("trim", f"must be True, False or None (the dataset's convention), not {self.trim!r}")
         for name in ("epoch_seconds", "sampling_rate"):
             _positive(name, getattr(self, name))
         if abs(self.epoch_seconds * self.sampling_rate - round(self.epoch_seconds * self.sampling_rate)) > 1e-6:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from isatsleepnet.data.readers.edf import check_assumed_unit
 from isatsleepnet.errors import IsatSleepNetError, SettingError
 from isatsleepnet.inference.output_formats import OutputFormat, SettingValue, formats_on, output_settings
@@ -72,6 +74,9 @@ class StageOptions:
                                    ("batch_size", self.batch_size, numbers.Integral)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
                 raise IsatSleepNetError(f"{{{name}}} must be a number, not {type(value).__name__}")
+        for name in ("auto_hypnogram", "lights", "trim"):  # "no" would be true: a span the caller did not ask for
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise SettingError(name, f"must be True or False, not {getattr(self, name)!r}")
 
     def _check_outputs(self) -> None:
         settings = output_settings()

@@ -116,10 +116,12 @@ def is_loopback(host: str) -> bool:
 
 
 def start_server(nights: Sequence[tuple[Review, Recording | None]], *, host: str = LOOPBACK, port: int = 0,
-                 token: str | None = None) -> ReviewServer:
+                 token: str | None = None, sock: socket.socket | None = None) -> ReviewServer:
     """Serve ``nights`` (each a review and its recording) on ``host:port`` in a background thread.
 
-    Returns once the server answers; the reviews are closed by :meth:`ReviewServer.stop`.
+    Returns once the server answers; the reviews are closed by :meth:`ReviewServer.stop`. ``sock``: the
+    socket :func:`bind` made for ``host:port`` beforehand (so that a bad address is said before any file
+    is written); None: bound here.
 
     Examples
     --------
@@ -132,7 +134,7 @@ def start_server(nights: Sequence[tuple[Review, Recording | None]], *, host: str
     import uvicorn
 
     token = token or new_token()
-    sock = bind(host, port)
+    sock = sock if sock is not None else bind(host, port)
     if not is_loopback(host):  # (once it serves there: a host it cannot bind gets its own one line)
         logger.warning("serving on %s: anyone who can reach this machine and has the address with its token can "
                        "see and change this review", host)

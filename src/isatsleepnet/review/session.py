@@ -35,6 +35,19 @@ from isatsleepnet.review.state import ReviewState
 REVIEWED_COLUMNS = ("epoch", "onset_s", "model_stage", "confidence", "stage", "reviewed", "reviewer")
 
 
+
+def check_reviewer(reviewer: object) -> str:
+    """The reviewer's name as every edit records it; one line when it names nobody.
+
+    Examples
+    --------
+    >>> check_reviewer(" ana ")
+    'ana'
+    """
+    if not isinstance(reviewer, str) or not reviewer.strip():
+        raise SettingError("reviewer", f"must name who reviews, not {reviewer!r}")
+    return reviewer.strip()
+
 class Review:
     """The review of one staged night; open it with :meth:`open`.
 
@@ -68,8 +81,7 @@ class Review:
         the process): a second review of the same night, in this process or another,
         is refused, so that two cannot write one journal.
         """
-        if not isinstance(reviewer, str) or not reviewer.strip():
-            raise SettingError("reviewer", f"must name who reviews, not {reviewer!r}")
+        reviewer = check_reviewer(reviewer)
         night = read_staged(staged)
         if second_scorer is not None:
             night = with_second_scorer(night, second_scorer, stage_codes=stage_codes)

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from isatsleepnet.checks import is_real, whole_number
 from isatsleepnet.errors import IsatSleepNetError, SettingError
 
 from isatsleepnet.data.normalize import NORMALIZATIONS
@@ -75,16 +76,19 @@ class TrainConfig:
         if self.grad_clip_norm is not None and not (_is_number(self.grad_clip_norm)
                                                     and math.isfinite(self.grad_clip_norm) and self.grad_clip_norm > 0):
             raise SettingError("grad_clip_norm", f"must be a finite number above 0, not {self.grad_clip_norm!r}")
+        if self.grad_clip_norm is not None and type(self.grad_clip_norm) not in (int, float):
+            object.__setattr__(self, "grad_clip_norm", float(self.grad_clip_norm))  # a numpy number, for JSON
         for name, low, high, meaning in _NUMBERS:
             value = getattr(self, name)
             if not (_is_number(value) and math.isfinite(value) and low(value) and high(value)):
                 raise SettingError(name, f"must be {meaning}, not {value!r}")
+            if type(value) not in (int, float):  # a numpy number: a float, for JSON
+                object.__setattr__(self, name, float(value))
         for name, least, optional in _WHOLE:
             value = getattr(self, name)
             if value is None and optional:
                 continue
-            if not (isinstance(value, int) and not isinstance(value, bool) and value >= least):
-                raise SettingError(name, f"must be a whole number of at least {least}, not {value!r}")
+            object.__setattr__(self, name, whole_number(name, value, least=least))  # np.int64: an int, for JSON
         if self.seed > 2**32 - 1:
             raise SettingError("seed", f"must be at most {2**32 - 1}, not {self.seed}")
         for name in ("class_weighted", "balanced_sampling", "tensorboard"):
@@ -107,9 +111,13 @@ class TrainConfig:
             raise IsatSleepNetError(f"model setting(s) {', '.join(recorded)} of {arch.name} record its paper's "
                                     "training, which neither the network nor the training reads"
                                     + (f": set {instead} instead" if instead else ""))
+        unknown = sorted(set(self.network_overrides) - known)
+        if unknown:  # here, not when the network is built: a run refused then has written its folder
+            raise IsatSleepNetError(f"unknown model option(s) {', '.join(unknown)} of {arch.name}; known: "
+                                    f"{', '.join(sorted(known))}")
         # checked now with the data's settings (roles, n_samples, sampling_rate) at their defaults, so a bad
         # model setting is refused before any data is read; the data's own values are checked when they arrive
-        arch.make_config({k: v for k, v in self.network_overrides.items() if k in known})
+        arch.make_config(self.network_overrides)
         _validate_fine_tuning(self)
 
     @property
@@ -170,7 +178,7 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return is_real(value)
 
 
 def _above(bound: float):
