@@ -62,6 +62,8 @@ MODULES = [
     "isatsleepnet.cli.flags",
     "isatsleepnet.evaluation.paper",
     "isatsleepnet.api.demo",
+    "isatsleepnet.checks",
+    "isatsleepnet.training.arguments",
 ]
 
 

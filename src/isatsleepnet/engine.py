@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from isatsleepnet.checks import is_whole, whole_number
 from isatsleepnet.cores import default_threads, yield_idle_threads
 from isatsleepnet.errors import IsatSleepNetError, SettingError
 
@@ -57,9 +58,11 @@ class Engine:
         if not (isinstance(self.device, str) and _DEVICE.match(self.device)):
             raise SettingError("device", f"must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
         devices = self.devices
-        if not (devices == "auto" or (isinstance(devices, (str, int)) and not isinstance(devices, bool)
+        if not (devices == "auto" or ((isinstance(devices, str) or is_whole(devices))
                                       and str(devices).isdigit() and int(devices) >= 1)):
             raise SettingError("devices", f"must be auto or a number of devices (1 or more), not {devices!r}")
+        if is_whole(devices):
+            object.__setattr__(self, "devices", int(devices))  # np.int64 kept as an int, for JSON
         if ":" in self.device and str(devices) not in ("auto", "1"):
             raise IsatSleepNetError(f"{{device}} {self.device} names one GPU; {{devices}} {devices} asks for several "
                                     "(use {device} cuda {devices} N)")
@@ -67,8 +70,7 @@ class Engine:
             value = getattr(self, name)
             if value is None and optional:
                 continue
-            if not (isinstance(value, int) and not isinstance(value, bool) and value >= least):
-                raise SettingError(name, f"must be a whole number of at least {least}, not {value!r}")
+            object.__setattr__(self, name, whole_number(name, value, least=least))  # np.int64 kept as an int
         if self.precision not in PRECISIONS:
             raise SettingError("precision", f"must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 

@@ -117,3 +117,16 @@ def test_a_damaged_recording_is_named_and_prepared_again(tmp_path, sleep_edf_nig
     out_text = capsys.readouterr().out
     assert "SC4001E0   prepared" in out_text and "SC4011E0   skipped" in out_text
     np.testing.assert_array_equal(PreparedDataset(out)["SC4001E0"].epochs, good)
+
+
+def test_a_dataset_shows_what_it_holds_and_is_indexed_by_name_or_position(tmp_path):
+    _write(tmp_path, "b", subject="s2")
+    _write(tmp_path, "a")
+    write_manifest(tmp_path)
+    data = PreparedDataset(tmp_path)
+    assert repr(data) == f"<PreparedDataset {tmp_path}: 2 recordings, 2 subjects>"
+    assert [data[0].name, data[np.int64(1)].name] == data.names == ["a", "b"] and data[-1].name == "b"
+    with pytest.raises(IsatSleepNetError, match=r": no recording at index 2 \(it has 2; their names: \.names\)$"):
+        data[2]
+    with pytest.raises(IsatSleepNetError, match=r"^a prepared recording is indexed by its name \(see \.names\) or"):
+        data[1.0]

@@ -89,3 +89,27 @@ def test_a_folds_file_testing_a_subject_twice_or_repeating_a_fold_is_refused(tmp
                seed=0)
     with pytest.raises(IsatSleepNetError, match=r"fold indices repeat \(\[0, 0\]\)"):
         load_folds(path, ["a", "b", "c", "d"])
+
+
+def test_a_subject_given_as_a_string_is_one_subject_not_its_characters(tmp_path):
+    from isatsleepnet.training.folds import training_split, training_subjects
+    from tests.training.tiny_store import write_tiny_store
+
+    data = write_tiny_store(tmp_path, subjects=4, n_epochs=15)
+    split = training_split(data, train_subjects="S0", validation_subjects="S1")
+    assert (split.train, split.validation) == (("S0",), ("S1",))
+    split = training_split(data, train_subjects="S0, S2", validation_subjects=("S1",))  # as --train-subjects reads it
+    assert (split.train, split.validation) == (("S0", "S2"), ("S1",))
+    assert training_subjects(data, subjects="S3") == ["S3"]
+    with pytest.raises(IsatSleepNetError, match=r"^subject\(s\) S9 not in "):
+        training_split(data, train_subjects="S9", validation_subjects="S1")
+    with pytest.raises(SettingError, match=r"^validation_subjects= must be a subject or a list of subjects"):
+        training_split(data, validation_subjects=[1])
+
+
+def test_a_fold_count_is_a_whole_number_of_at_least_two():
+    with pytest.raises(SettingError, match=r"^n_folds= must be a whole number of at least 2, not '3'$"):
+        make_folds(SUBJECTS, "kfold", n_folds="3")
+    with pytest.raises(SettingError, match=r"^n_folds= must be a whole number of at least 2, not 1$"):
+        make_folds(SUBJECTS, "kfold", n_folds=1)
+    assert len(make_folds(SUBJECTS, "kfold", n_folds=np.int64(4))) == 4

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from isatsleepnet import STAGES
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.checks import is_real, whole_number
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 
 if TYPE_CHECKING:
     from isatsleepnet.data.readers.hypnogram_grid import Hypnogram
@@ -42,7 +43,8 @@ def read_hypnogram(
     path : path-like
         The hypnogram file; its type is chosen by its suffix.
     epoch_seconds : float
-        The staging epoch length (hypnograms scored in other epoch lengths are refused).
+        The staging epoch length, a finite number of seconds above 0 (hypnograms scored in other
+        epoch lengths are refused).
     stage_codes : {None, "aasm", "rk"}
         Coding of bare integer stages in CSV/TSV/EDF+: ``"aasm"`` (4 = REM) or ``"rk"``
         (4 = N3, 5 = REM); None decides per file and refuses a file that could be either.
@@ -59,6 +61,8 @@ def read_hypnogram(
     ------
     DataError
         A file that cannot be one night's scoring, naming it and the first problem.
+    SettingError
+        An ``epoch_seconds`` that is not a finite number above 0, a ``psg_start`` that is not a datetime.
 
     Examples
     --------
@@ -73,6 +77,8 @@ def read_hypnogram(
 
     if not isinstance(path, (str, os.PathLike)):
         raise IsatSleepNetError(f"read_hypnogram takes the path of a hypnogram file, not {type(path).__name__}")
+    if psg_start is not None and not isinstance(psg_start, dt.datetime):
+        raise SettingError("psg_start", f"must be a datetime.datetime, not {type(psg_start).__name__}")
     return read(Path(path), psg_start=psg_start, epoch_seconds=epoch_seconds, stage_codes=stage_codes)
 
 
@@ -156,10 +162,11 @@ def synthetic_night(folder: str | os.PathLike | None = None, *, hours: float = 1
     """
     from isatsleepnet.data.synthetic import SynthConfig, synthesize
 
-    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 < hours <= 48:
-        raise IsatSleepNetError(f"hours= must be a number of hours in (0, 48], not {hours!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise IsatSleepNetError(f"seed= must be a whole number of at least 0, not {seed!r}")
+    if not is_real(hours) or not 0 < hours <= 48:
+        raise SettingError("hours", f"must be a number of hours in (0, 48], not {hours!r}")
+    seed = whole_number("seed", seed, least=0)
+    if folder is not None:
+        _check_folder(folder)
     config = SynthConfig(layout="sleep-edf", subjects=1, hours=hours, seed=seed)
     if folder is not None:
         written = synthesize(Path(folder), config, progress=False)[0]
@@ -171,6 +178,19 @@ def synthetic_night(folder: str | os.PathLike | None = None, *, hours: float = 1
         return SyntheticNight(_labels(written.stages), data=data, sfreq=sfreq, start=_start(written.psg))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_folder(folder: Any) -> None:
+    """A one-line error for a ``folder`` that cannot hold the night: not a path, or a file (itself or above it)."""
+    if not isinstance(folder, (str, os.PathLike)):
+        raise SettingError("folder", f"must be the path of a folder, not {type(folder).__name__}")
+    path = Path(folder)
+    for place in (path, *path.parents):  # the first that exists decides: a file there, and mkdir fails
+        if place.exists():
+            if not place.is_dir():
+                raise SettingError("folder", f"{folder} is a file, not a folder" if place == path
+                                   else f"{folder}: {place} is a file, not a folder")
+            return
 
 
 def _labels(codes: np.ndarray) -> np.ndarray:

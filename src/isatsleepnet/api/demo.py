@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from isatsleepnet.checks import whole_number
 from isatsleepnet.engine import Engine
 from isatsleepnet.errors import IsatSleepNetError, SettingError, keyword, with_settings_renamed
 
@@ -64,6 +65,7 @@ def run_demo(out: str | Path, *, subjects: int = 6, hours: float = 3.0, folds: i
 
     synth, config = demo_settings(subjects=subjects, hours=hours, folds=folds, epochs=epochs, model_size=model_size,
                                   seed=seed, jobs=jobs)  # every setting, before a file is written
+    subjects, folds, jobs, epochs, hours = int(subjects), int(folds), int(jobs), int(epochs), float(hours)  # numpy's
     engine = engine or Engine()
     engine.check_training()  # before minutes of synthesis and preparation
     # out_folder: a demo refused before its first file (a busy folder, say) leaves no folder it made
@@ -108,8 +110,7 @@ def demo_settings(*, subjects: int, hours: float, folds: int, epochs: int, model
     from isatsleepnet.training.config import TrainConfig
 
     for name, value, least in (("subjects", subjects, 2), ("folds", folds, 2), ("jobs", jobs, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise SettingError(name, f"must be a whole number of at least {least}, not {value!r}")
+        whole_number(name, value, least=least)  # np.int64 too
     if subjects < folds:
         raise IsatSleepNetError(f"the demo needs at least as many {{subjects}} as folds ({subjects} subjects, "
                                 f"{{folds}} {folds})")

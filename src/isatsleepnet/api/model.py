@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from isatsleepnet.api.night import Night
+from isatsleepnet.checks import whole_number
 from isatsleepnet.errors import IsatSleepNetError, with_settings_renamed
 from isatsleepnet.inference.options import StageOptions
 
@@ -72,8 +73,7 @@ def load_model(
         raise IsatSleepNetError(f"load_model takes the path of a model file (.pt or .onnx), not {type(path).__name__}")
     if engine is not None and not isinstance(engine, Engine):
         raise IsatSleepNetError(f"engine= takes an isatsleepnet.engine.Engine, not {type(engine).__name__}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
-        raise IsatSleepNetError(f"threads= must be a whole number, not {threads!r}")
+    threads = None if threads is None else whole_number("threads", threads)  # numpy's integers too
     return StagingModel(_load_predictor(path, backend=backend, device=device, threads=threads, engine=engine))
 
 

@@ -64,6 +64,7 @@ from isatsleepnet.data.store import (
     write_manifest,
     write_recording,
 )
+from isatsleepnet.data.subjects import subject_names
 from isatsleepnet.errors import IsatSleepNetError
 
 MODES = ("gan", "transforms")
@@ -322,7 +323,7 @@ def augment_dataset(
     AugmentConfig(mode=mode, stage=stage, target_ratio=target_ratio, stage_cap=stage_cap)  # refuses NaN, < 1, ...
     check_seed(seed)
     known = set(dataset.subjects())
-    chosen = set(known if subjects is None else subjects)
+    chosen = set(known if subjects is None else subject_names(subjects))  # "SC400": one subject, not its letters
     unknown = chosen - known
     if unknown:
         raise IsatSleepNetError(f"subject(s) {sorted(unknown)[:5]} are not in {dataset.root}")

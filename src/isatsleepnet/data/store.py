@@ -22,6 +22,7 @@ import csv
 import hashlib
 import io
 import json
+import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -243,7 +244,22 @@ class PreparedDataset:
     def __len__(self) -> int:
         return len(self.manifest)
 
-    def __getitem__(self, name: str) -> PreparedRecording:
+    def __repr__(self) -> str:
+        n, subjects = len(self), len(self.subjects())
+        return (f"<PreparedDataset {self.root}: {n} recording{'s' * (n != 1)}, "
+                f"{subjects} subject{'s' * (subjects != 1)}>")
+
+    def __getitem__(self, name: str | int) -> PreparedRecording:
+        """A recording by name, or the i-th of the manifest (``d[0]``, ``d[-1]``) as a list would have it."""
+        if isinstance(name, numbers.Integral) and not isinstance(name, bool):
+            names = self.names
+            if not -len(names) <= name < len(names):
+                raise IsatSleepNetError(f"{self.root}: no recording at index {int(name)} (it has {len(names)}; "
+                                        "their names: .names)")
+            name = names[name]
+        elif not isinstance(name, str):
+            raise IsatSleepNetError(f"a prepared recording is indexed by its name (see .names) or its position, "
+                                    f"not {type(name).__name__}")
         folder = self.root / RECORDINGS / name
         if not folder.is_dir():
             raise IsatSleepNetError(f"{self.root}: no prepared recording {name!r}")

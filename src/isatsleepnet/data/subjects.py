@@ -2,15 +2,17 @@
 
 Every command that takes subjects (`train`, `evaluate`, `train-gan`, `augment`)
 goes through these functions, so that ``--subjects "SC400, SC401,"`` means the
-same everywhere and an unknown subject is always the same one-line error.
+same everywhere and an unknown subject is always the same one-line error. From
+Python, ``subjects="SC400"`` is one subject (and ``"SC400,SC401"`` two), as on the
+command line (:func:`subject_names`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 
 if TYPE_CHECKING:
     from isatsleepnet.data.store import PreparedDataset, PreparedRecording
@@ -27,8 +29,33 @@ def subject_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def check_subjects(dataset: PreparedDataset, subjects: Sequence[str]) -> list[str]:
-    """``subjects`` as a list, each checked to be in ``dataset`` (one line naming the unknown ones)."""
+def subject_names(subjects: str | Iterable[str] | None, setting: str = "subjects") -> list[str] | None:
+    """Subjects a Python caller gave, as a list: one string is one subject or a comma-separated list,
+    as ``--subjects`` reads it (:func:`subject_list`), never its characters; None stays None.
+
+    Examples
+    --------
+    >>> subject_names("SC400"), subject_names("SC400, SC401"), subject_names(("SC400",)), subject_names(None)
+    (['SC400'], ['SC400', 'SC401'], ['SC400'], None)
+    >>> subject_names([400], "train_subjects")
+    Traceback (most recent call last):
+    ...
+    isatsleepnet.errors.SettingError: train_subjects= must be a subject or a list of subjects ('SC400'), not [400]
+    """
+    if subjects is None:
+        return None
+    if isinstance(subjects, str):
+        return subject_list(subjects)
+    items = list(subjects) if isinstance(subjects, Iterable) and not isinstance(subjects, (bytes, Mapping)) else None
+    if items is None or not all(isinstance(item, str) for item in items):
+        raise SettingError(setting, f"must be a subject or a list of subjects ('SC400'), not {subjects!r}")
+    return items
+
+
+def check_subjects(dataset: PreparedDataset, subjects: str | Sequence[str], setting: str = "subjects") -> list[str]:
+    """``subjects`` as a list (:func:`subject_names`), each checked to be in ``dataset`` (one line naming
+    the unknown ones)."""
+    subjects = subject_names(subjects, setting) or []
     known = dataset.subjects()
     unknown = sorted(set(subjects) - set(known))
     if unknown:

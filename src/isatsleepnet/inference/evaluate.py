@@ -107,10 +107,11 @@ def evaluate_model(
     a ``protocol`` of the paper for data of another dataset.
     """
     from isatsleepnet.data.store import PreparedDataset
-    from isatsleepnet.data.subjects import check_subjects, recordings_of
+    from isatsleepnet.data.subjects import check_subjects, recordings_of, subject_names
     from isatsleepnet.data.synthetic.marker import synthetic_training_warning
     from isatsleepnet.evaluation.report import write_report
 
+    subjects = subject_names(subjects)  # "SC400": one subject, not five characters
     check_evaluation(out, data_root, protocol=protocol, batch_size=batch_size)
     data = PreparedDataset(data_root)
     predictor = load_predictor(model_path, engine=engine)

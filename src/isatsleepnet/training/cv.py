@@ -30,6 +30,7 @@ from isatsleepnet.evaluation.predictions import load_all
 from isatsleepnet.evaluation.report import write_report
 from isatsleepnet.gan.config import GanConfig
 from isatsleepnet.locking import clear_stale_temporaries, folder_lock
+from isatsleepnet.training.arguments import check_setting_objects
 from isatsleepnet.training.augmentation import fold_gan_config, is_rank_zero
 from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.training.coverage import subject_stage_counts
@@ -283,6 +284,7 @@ def cross_validate(
     >>> metrics = isn.cross_validate("prepared/edf20", "runs/edf20", protocol="sleep-edf-20")  # doctest: +SKIP
     >>> metrics["pooled"]["macro_f1"]  # doctest: +SKIP
     """
+    check_setting_objects(config=config, engine=engine, augment=augment, gan=gan)  # a dict: one line
     config, engine, augment = resolve_settings(config, engine, augment, init=init, freeze=freeze)
     check_protocol(protocol, n_folds)
     data, run = PreparedDataset(data_root), Path(run)

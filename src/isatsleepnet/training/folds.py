@@ -21,8 +21,9 @@ import numpy as np
 from sklearn.model_selection import KFold, train_test_split
 
 from isatsleepnet.atomic import atomic_write_text
+from isatsleepnet.checks import whole_number
 from isatsleepnet.data.datasets import DATASETS, KFOLD, Dataset, protocols
-from isatsleepnet.data.subjects import check_subjects
+from isatsleepnet.data.subjects import check_subjects, subject_names
 from isatsleepnet.errors import IsatSleepNetError, SettingError
 from isatsleepnet.training.coverage import StageCounts, draw_validation, subject_stage_counts
 
@@ -51,7 +52,13 @@ def check_protocol(protocol: str, n_folds: int | None = None) -> None:
     Traceback (most recent call last):
     ...
     isatsleepnet.errors.SettingError: n_folds= sets the folds of protocol= kfold only; sleep-edf-20 has its own: 20 subject-wise folds
+    >>> check_protocol("kfold", "3")
+    Traceback (most recent call last):
+    ...
+    isatsleepnet.errors.SettingError: n_folds= must be a whole number of at least 2, not '3'
     """
+    if n_folds is not None:
+        whole_number("n_folds", n_folds, least=2)  # "3" or 2.5: one line, not a TypeError from the comparison below
     entry = _protocol(protocol)
     if entry is not None and n_folds is not None and n_folds != entry.folds:
         raise SettingError("n_folds", f"sets the folds of {{protocol}} kfold only; {protocol} has its own: "
@@ -212,6 +219,7 @@ def training_subjects(dataset: PreparedDataset, *, subjects: Sequence[str] | Non
     >>> training_subjects(dataset, subjects=["SC400"])  # doctest: +SKIP
     ['SC400']
     """
+    subjects = subject_names(subjects)
     if folds_file is not None or fold is not None:
         if subjects:
             raise IsatSleepNetError("give either {subjects} or {folds_file} with {fold}, not both")
@@ -233,6 +241,8 @@ def training_split(dataset: PreparedDataset, *, train_subjects: Sequence[str] | 
     when they allow it, unless ``cover_stages`` is False: the plain seeded draw,
     as runs made before that rule drew it).
     """
+    train_subjects = subject_names(train_subjects, "train_subjects")  # "SC400": one subject, not five characters
+    validation_subjects = subject_names(validation_subjects, "validation_subjects")
     if folds_file is not None or fold is not None:
         if train_subjects or validation_subjects:
             raise IsatSleepNetError("give either {train_subjects}/{validation_subjects} or {folds_file} with {fold}")
@@ -241,8 +251,8 @@ def training_split(dataset: PreparedDataset, *, train_subjects: Sequence[str] | 
         chosen = fold_of(folds_file, fold, dataset.subjects())
         split = Fold(fold, chosen.train, chosen.validation, ())
     else:
-        val = check_subjects(dataset, validation_subjects or [])
-        train = check_subjects(dataset, train_subjects) if train_subjects else [
+        val = check_subjects(dataset, validation_subjects or [], "validation_subjects")
+        train = check_subjects(dataset, train_subjects, "train_subjects") if train_subjects else [
             s for s in dataset.subjects() if s not in set(val)]
         if validation_subjects:
             split = Fold(0, tuple(train), tuple(val), ())

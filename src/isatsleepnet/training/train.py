@@ -17,6 +17,7 @@ from isatsleepnet.data.store import PreparedDataset
 from isatsleepnet.engine import Engine
 from isatsleepnet.gan.config import GanConfig
 from isatsleepnet.locking import ensure_writable_folder, folder_lock
+from isatsleepnet.training.arguments import check_setting_objects
 from isatsleepnet.training.config import TrainConfig
 from isatsleepnet.training.folds import Fold, training_split
 from isatsleepnet.training.split_run import (
@@ -97,6 +98,7 @@ def train(
     >>> import isatsleepnet as isn  # doctest: +SKIP
     >>> model_path = isn.train("prepared/edf20", "models/edf20", validation_subjects=["SC400"])  # doctest: +SKIP
     """
+    check_setting_objects(config=config, engine=engine, augment=augment, gan=gan)  # a dict: one line
     config, engine, augment = resolve_settings(config, engine, augment, init=init, freeze=freeze)
     dataset = data if isinstance(data, PreparedDataset) else PreparedDataset(data)
     out = Path(out)

@@ -19,6 +19,7 @@ from pathlib import Path
 import defusedxml.ElementTree as SafeET
 import edfio
 
+from isatsleepnet.checks import positive_number
 from isatsleepnet.data import labels as L
 from isatsleepnet.data.readers.formats import SIGNAL_FORMATS
 from isatsleepnet.data.readers.hypnogram_grid import Hypnogram, build_hypnogram, cut, quote
@@ -235,6 +236,7 @@ def read_hypnogram(
     """
     path = Path(path)
     L.check_stage_codes(stage_codes)
+    epoch_seconds = positive_number("epoch_seconds", epoch_seconds, unit="seconds")  # 0, nan, "30": numpy's words
     suffix = path.suffix.lower()
     if not path.is_file():
         raise DataError(path, "no such hypnogram file" if not path.exists() else "is a folder, not a hypnogram file")

@@ -36,6 +36,8 @@ def _header(index: int, label: str, unit: str, n: int, rate: Fraction) -> Signal
 
 
 def _rate(name: str, value: Any) -> Fraction:
+    if isinstance(value, (str, bytes, bool)):  # "100" is text (prepare's sampling_rate= refuses it too), True no rate
+        raise DataError(name, f"sampling rate must be a number of Hz, not {value!r}")
     try:
         rate = float(value)
     except (TypeError, ValueError):

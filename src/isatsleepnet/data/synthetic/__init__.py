@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from isatsleepnet.checks import is_real, whole_number
 from isatsleepnet.data.synthetic.hypnogram import EPOCH_SECONDS, mark_movement, simulate_hypnogram
 from isatsleepnet.errors import IsatSleepNetError, SettingError
 
@@ -65,9 +66,7 @@ class SynthConfig:
         if self.layout not in LAYOUTS:
             raise SettingError("layout", f"must be one of {', '.join(LAYOUTS)}, not {self.layout!r}")
         for name, least in (("subjects", 1), ("nights", 1), ("seed", 0)):
-            value = getattr(self, name)
-            if not (isinstance(value, int) and not isinstance(value, bool)):
-                raise SettingError(name, f"must be a whole number, not {value!r}")
+            object.__setattr__(self, name, whole_number(name, getattr(self, name)))  # np.int64 too, kept as an int
         if self.subjects < 1:
             raise SettingError("subjects", f"must be at least 1, got {self.subjects}")
         if self.layout == "sleep-edf" and self.subjects > 100:
@@ -75,8 +74,10 @@ class SynthConfig:
                                            f"with two digits), not {self.subjects}")
         if self.nights not in (1, 2):
             raise SettingError("nights", f"must be 1 or 2, got {self.nights}")
-        if not (isinstance(self.hours, (int, float)) and not isinstance(self.hours, bool) and math.isfinite(self.hours)):
+        if not (is_real(self.hours) and math.isfinite(self.hours)):
             raise SettingError("hours", f"must be a finite number of hours, not {self.hours!r}")  # nan is no short night
+        if type(self.hours) not in (int, float):  # a numpy number: as a float, for JSON
+            object.__setattr__(self, "hours", float(self.hours))
         if self.hours * 3600.0 < EPOCH_SECONDS:
             raise IsatSleepNetError(
                 f"{{hours}} {self.hours!r} is shorter than one {EPOCH_SECONDS:.0f}-s epoch; "
