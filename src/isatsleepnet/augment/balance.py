@@ -51,9 +51,10 @@ from tqdm.auto import tqdm
 
 from isatsleepnet import STAGES
 from isatsleepnet.atomic import atomic_directory, atomic_write_text, remove_stale_temporaries
-from isatsleepnet.augment.checks import RUN_FILE, check_continues, check_seed, check_size, kept_recording, run_settings
+from isatsleepnet.augment.checks import RUN_FILE, check_continues, check_size, kept_recording, run_settings
 from isatsleepnet.augment.config import AugmentConfig
 from isatsleepnet.augment.transforms import GenericPerturbation, channel_roles, transform_epoch
+from isatsleepnet.checks import whole_number
 from isatsleepnet.data.store import (
     ORIGIN_GAN,
     ORIGIN_TRANSFORM,
@@ -321,7 +322,7 @@ def augment_dataset(
     if mode not in MODES:
         raise IsatSleepNetError(f"unknown augment mode {mode!r}; choose from {', '.join(MODES)}")
     AugmentConfig(mode=mode, stage=stage, target_ratio=target_ratio, stage_cap=stage_cap)  # refuses NaN, < 1, ...
-    check_seed(seed)
+    seed = whole_number("seed", seed, least=0)  # numpy's generators take no negative seed
     known = set(dataset.subjects())
     chosen = set(known if subjects is None else subject_names(subjects))  # "SC400": one subject, not its letters
     unknown = chosen - known

@@ -29,12 +29,6 @@ RUN_FILE = ".isatsleepnet-augment.json"
 so that the same command continues it and another one is refused (the run's own bookkeeping)."""
 
 
-def check_seed(seed: object) -> None:
-    """The seed is a whole number of at least 0 (numpy's generators take no negative seed)."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise SettingError("seed", f"must be a whole number of at least 0, not {seed!r}")
-
-
 def check_size(out: Path, target_ratio: float, real: int, planned: int, new_bytes: int) -> None:
     """Refuse an augmentation of more than :data:`MAX_GROWTH` x its real epochs, or one the disk cannot hold.
 

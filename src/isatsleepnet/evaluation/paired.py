@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from isatsleepnet import STAGES
-from isatsleepnet.errors import SettingError
+from isatsleepnet.checks import whole_number
 from isatsleepnet.evaluation.metrics import confusion_matrix_of, confusion_metrics
 
 METRICS: tuple[tuple[str, str, bool], ...] = (
@@ -117,9 +117,7 @@ def subject_resamples(n_subjects: int, n_resamples: int, seed: int) -> np.ndarra
     >>> counts.shape, counts.sum(axis=1).tolist()
     ((3, 4), [4, 4, 4])
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise SettingError("seed", f"must be a whole number of at least 0, not {seed!r}")  # numpy's words otherwise
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(whole_number("seed", seed, least=0))  # numpy's own words otherwise
     drawn = rng.integers(0, n_subjects, size=(n_resamples, n_subjects))
     counts = np.zeros((n_resamples, n_subjects), dtype=np.int64)
     np.add.at(counts, (np.arange(n_resamples)[:, None], drawn), 1)

@@ -37,7 +37,8 @@ import numpy as np
 
 from isatsleepnet import STAGES
 from isatsleepnet.augment.config import describe
-from isatsleepnet.errors import IsatSleepNetError, SettingError
+from isatsleepnet.checks import whole_number
+from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.evaluation import paired
 from isatsleepnet.evaluation.metrics import confusion_matrix_of
 from isatsleepnet.evaluation.predictions import RecordingPrediction
@@ -334,8 +335,7 @@ def compare_runs(paths: list[Path], *, bootstrap: int = 2000, seed: int = 0) -> 
     """
     if bootstrap < 0:
         raise IsatSleepNetError(f"{{bootstrap}} {bootstrap}: give a number of resamples >= 0 (0: no bootstrap)")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:  # numpy's generators take no other
-        raise SettingError("seed", f"must be a whole number of at least 0, not {seed!r}")
+    seed = whole_number("seed", seed, least=0)  # numpy's generators take no other, bootstrap or not
     runs = read_runs(paths)
     check_comparable(runs)
     notes: list[str] = []
