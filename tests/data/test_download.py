@@ -339,6 +339,17 @@ def test_a_bad_subject_list_is_one_line_at_parse_time(subjects: str, words: str,
     assert words in error and error.startswith("usage") is False
 
 
+@pytest.mark.parametrize(("value", "words"), [
+    ("x", "argument --nights: expected nights such as 1 or 1,2, got 'x'"),
+    ("1,", "argument --nights: expected nights such as 1 or 1,2, got an empty item in '1,'"),
+])
+def test_a_bad_night_list_gives_a_night_example(value: str, words: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        _parser().parse_args(["download", "sleep-edf-78", "--out", "d", "--nights", value])
+    assert caught.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(words)
+
+
 @pytest.mark.parametrize(("kwargs", "words"), [
     (dict(subjects=0), "subjects= must be a list of whole numbers such as [0, 1], got 0"),
     (dict(subjects="0"), "subjects= must be a list of whole numbers such as [0, 1], got '0'"),

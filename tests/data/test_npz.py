@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -45,6 +47,12 @@ def test_round_trip(prepared, tmp_path):
         np.testing.assert_array_equal(a.epochs, b.epochs)
         np.testing.assert_array_equal(a.labels, b.labels)
         assert a.channels == b.channels and a.subject == b.subject and a.night == b.night
+        # the movement epoch dropped at prepare is a gap in both, not renumbered away
+        assert np.diff(a.onsets).max() == 60.0
+        np.testing.assert_array_equal(a.onsets, b.onsets)
+        assert b.meta["roles"] == a.meta["roles"] == ["eeg", "eeg2", "eog"]
+        assert b.meta["trimmed"] == a.meta["trimmed"] is not None
+        assert b.meta["notes"] == []
 
 
 def test_import_deepsleepnet_single_channel_and_bad_files(tmp_path):
@@ -95,3 +103,66 @@ def test_unusable_npz_values_are_one_line_each(tmp_path, capsys):
         "error: nan_y.npz: y holds values that are not whole stage codes (NaN or fractions)",
     ]
     assert PreparedDataset(tmp_path / "out").names == ["good"]
+
+
+def test_a_file_without_onsets_is_consecutive_with_a_note(tmp_path):
+    src = tmp_path / "npz"
+    src.mkdir()
+    np.savez(src / "a.npz", x=np.zeros((3, 3000, 1), np.float32), y=np.array([0, 1, 2]), fs=100.0)
+    (result,) = prepare_dataset(src, tmp_path / "out", PrepareConfig(dataset="npz"), progress=False)
+    assert result.notes == ["no onsets array: its epochs are taken as consecutive from 0 s"]
+    assert list(PreparedDataset(tmp_path / "out")["a"].onsets) == [0.0, 30.0, 60.0]
+
+
+@pytest.mark.parametrize(("onsets", "problem"), [
+    ([0.0, 30.0], "onsets (float64, shape (2,)) must be 3 numbers, one per epoch"),
+    ([0.0, 30.0, np.nan], "onsets hold negative or non-finite values (seconds from the recording's start)"),
+    ([0.0, 60.0, 70.0], "onsets are not increasing by at least 30 s (epoch 2 at 70 s)"),
+])
+def test_bad_onsets_are_one_line(tmp_path, onsets, problem):
+    src = tmp_path / "npz"
+    src.mkdir()
+    np.savez(src / "a.npz", x=np.zeros((3, 3000, 1), np.float32), y=np.array([0, 1, 2]), fs=100.0,
+             onsets=np.array(onsets))
+    (result,) = prepare_dataset(src, tmp_path / "out", PrepareConfig(dataset="npz"), progress=False)
+    assert result.error == f"a.npz: {problem}"
+
+
+def test_subject_pattern_groups_the_nights_of_one_person(prepared, tmp_path):
+    export_npz(prepared, tmp_path / "npz", progress=False)
+    src = tmp_path / "in"
+    src.mkdir()
+    for old, new in (("SC4001E0", "P01_N1"), ("SC4012E0", "P01_N2")):
+        (src / f"{new}.npz").write_bytes((tmp_path / "npz" / f"{old}.npz").read_bytes())
+    config = PrepareConfig(dataset="npz", subject_pattern=r"(?P<subject>P\d+)_N(?P<night>\d)")
+    prepare_dataset(src, tmp_path / "out", config, progress=False)
+    data = PreparedDataset(tmp_path / "out")
+    assert data.subjects() == ["P01"]
+    assert [(data[n].subject, data[n].night) for n in ("P01_N1", "P01_N2")] == [("P01", 1), ("P01", 2)]
+
+
+def test_subject_pattern_refusals_are_one_line(tmp_path):
+    src = tmp_path / "npz"
+    src.mkdir()
+    for name in ("P01_Nx", "other"):
+        np.savez(src / f"{name}.npz", x=np.zeros((3, 3000, 1), np.float32), y=np.array([0, 1, 2]), fs=100.0)
+    config = PrepareConfig(dataset="npz", subject_pattern=r"(?P<subject>P\d+)_N(?P<night>.)")
+    results = {r.recording: r.error for r in prepare_dataset(src, tmp_path / "out", config, progress=False)}
+    assert results == {"P01_Nx": "P01_Nx.npz: {subject_pattern} gives night 'x', not a number",
+                       "other": "other.npz: {subject_pattern} does not match its name"}
+
+
+def test_a_recording_without_the_channel_leaves_nothing_written(prepared, tmp_path):
+    import shutil
+
+    from isatsleepnet.data.store import RECORDINGS
+
+    meta_path = prepared / RECORDINGS / "SC4012E0" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["channels"] = ["EEG Cz", *meta["channels"][1:]]
+    meta_path.write_text(json.dumps(meta))
+    shutil.rmtree(tmp_path / "npz", ignore_errors=True)
+    with pytest.raises(IsatSleepNetError, match="SC4012E0: no channel 'EEG Fpz-Cz'"):
+        export_npz(prepared, tmp_path / "npz", channels=["EEG Fpz-Cz"], progress=False)
+    assert not (tmp_path / "npz").exists()
+

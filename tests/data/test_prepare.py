@@ -160,7 +160,7 @@ def test_bad_inputs_fail_alone_with_one_line_each(tmp_path, sleep_edf_night, wri
     assert errors["SC4031E0"].startswith("SC4031EC-Hypnogram.edf: hypnogram overruns the PSG")
     assert errors["SC4041E0"] == "SC4041EC-Hypnogram.edf: unknown stage label 'Sleep stage 5' at 690 s"
     assert errors["SC4051E0"] == "SC4051E0-PSG.edf: empty file"
-    assert errors["SC4061E0-PSG"].startswith("SC4061E0-PSG.edf: no hypnogram named SC4061??-Hypnogram.edf")
+    assert errors["SC4061E0"].startswith("SC4061E0-PSG.edf: no hypnogram named SC4061??-Hypnogram.edf")
     assert all("\n" not in e for e in errors.values())
     # nothing half-written: only the good recording has a store, no temporaries are left
     assert sorted(p.name for p in (out / "recordings").iterdir()) == ["SC4001E0"]

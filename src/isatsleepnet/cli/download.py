@@ -41,27 +41,43 @@ LARGEST_NUMBER = 999
 """Subject and night numbers are at most three digits in every downloadable dataset's file names."""
 
 
-def numbers(value: str) -> list[int]:
+def numbers(value: str, *, example: str = "numbers such as 0,1,5-7") -> list[int]:
     """``"0,1,5-7"`` -> ``[0, 1, 5, 6, 7]``: comma-separated whole numbers and ascending ranges.
 
     Ranges are checked before they are expanded, so ``0-1000000000`` is refused, not listed.
+    ``example`` says in an error what was expected.
     """
     found: list[int] = []
     items = [v.strip() for v in value.split(",")]
     if any(not item for item in items):
-        raise argparse.ArgumentTypeError(f"expected numbers such as 0,1,5-7, got an empty item in {value!r}")
+        raise argparse.ArgumentTypeError(f"expected {example}, got an empty item in {value!r}")
     for item in items:
         low, dash, high = item.partition("-")
         try:
             first, last = (int(low), int(high)) if dash else (int(item), int(item))
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected numbers such as 0,1,5-7, got {item!r}") from None
+            raise argparse.ArgumentTypeError(f"expected {example}, got {item!r}") from None
         if min(first, last) < 0 or max(first, last) > LARGEST_NUMBER:
             raise argparse.ArgumentTypeError(f"{item!r} is outside 0-{LARGEST_NUMBER}")
         if first > last:
             raise argparse.ArgumentTypeError(f"{item!r} is a descending range: write {last}-{first}")
         found += [n for n in range(first, last + 1) if n not in found]
     return found
+
+
+def nights(value: str) -> list[int]:
+    """``--nights``: :func:`numbers`, with an example of nights (1 or 2) in its errors.
+
+    Examples
+    --------
+    >>> nights("1,2")
+    [1, 2]
+    >>> nights("x")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected nights such as 1 or 1,2, got 'x'
+    """
+    return numbers(value, example="nights such as 1 or 1,2")
 
 
 def dataset_lines() -> list[str]:
@@ -98,7 +114,7 @@ def add_parser(subparsers) -> None:
                    help="root of the MNE-style data folder, e.g. ~/mne_data (files go to OUT/physionet-sleep-data/)")
     p.add_argument("--subjects", type=numbers, metavar="LIST",
                    help="only these subjects, e.g. 0,1,5-9 (numbered by the file names' digits; default: all of the protocol)")
-    p.add_argument("--nights", type=numbers, metavar="LIST", help="only these nights, 1 and/or 2 (default: both)")
+    p.add_argument("--nights", type=nights, metavar="LIST", help="only these nights, 1 and/or 2 (default: both)")
     p.add_argument("--mirror", metavar="URL",
                    help="address that replaces https://physionet.org/files/ (the rest of each path, "
                         "sleep-edfx/1.0.0/..., stays): an institutional mirror")

@@ -23,7 +23,8 @@ Datasets (and their evaluation protocol, for `isatsleepnet cv --protocol`):
 
 Recordings already prepared in OUT are skipped (an interrupted run resumes);
 a recording that fails is reported in one line and the others go on. The exit
-code is 1 when any recording failed."""
+code is 1 when any recording failed. Two files that would be stored under one
+recording name (night.edf in two folders) are refused before any work."""
 
 
 def description() -> str:
@@ -78,7 +79,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--config", type=Path, help="TOML or JSON file with prepare settings (a [prepare] table or top-level keys); flags override it")
     p.add_argument("--jobs", type=int, default=1, help="recordings prepared in parallel (default 1; at most the cores "
                                                           "this process may use)")
-    p.add_argument("--overwrite", action="store_true", help="prepare again recordings that are already in OUT")
+    p.add_argument("--overwrite", action="store_true",
+                   help="prepare again recordings that are already in OUT (with other settings: the recordings "
+                        "of OUT whose files are not in --data-dir are removed, so that OUT never mixes two settings)")
     p.add_argument("--sampling-rate", type=float, help="rate every channel is resampled to, Hz (default 100: 3000 samples per 30-s epoch)")
     p.add_argument("--epoch-seconds", type=float, help="epoch length in seconds (default 30)")
     trimmed = ", ".join(name for name, entry in DATASETS.items() if entry.trim)
@@ -94,7 +97,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--bandpass", type=_band, metavar="LOW,HIGH", help="zero-phase Butterworth band-pass in Hz (default: none)")
     p.add_argument("--notch", type=float, metavar="HZ", help="notch filter at 50 or 60 Hz (default: none)")
     p.add_argument("--assume-unit", choices=["uV", "mV", "V"], help="unit of channels whose header leaves the physical dimension blank")
-    p.add_argument("--subject-pattern", metavar="REGEX", help="(edf) regex on the file stem with groups (?P<subject>...) and optional (?P<night>...)")
+    p.add_argument("--subject-pattern", metavar="REGEX", help="(edf, reviewed, npz) regex on the file stem with a group (?P<subject>...) and an optional "
+                        "(?P<night>...) of digits")
     p.add_argument("--stage-codes", choices=STAGE_CODINGS, help=STAGE_CODES_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)

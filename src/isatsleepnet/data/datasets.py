@@ -73,6 +73,9 @@ class Dataset:
     stage_codes : {"aasm", "rk"} or None
         How bare integer stages of this dataset's hypnograms are numbered, unless the
         ``stage_codes`` setting says; None decides per file.
+    subject_pattern : bool
+        Its finder reads the ``subject_pattern`` setting (subject and night from file names);
+        the setting is refused for a dataset whose file names say them.
     reader : str
         ``"module:function"`` of ``read(source, config) -> (epochs, labels, onsets, meta)``.
     folds : int or None
@@ -101,6 +104,7 @@ class Dataset:
     trim: bool = False
     stages: str | None = GENERIC_STAGES
     stage_codes: str | None = None
+    subject_pattern: bool = False
     reader: str = EDF_READER
     folds: int | None = None
     test_fraction: float | None = None
@@ -211,12 +215,40 @@ class DatasetSettings(Protocol):
 def find_recordings(data_dir: str | Path, config: DatasetSettings) -> tuple[list[RecordingSource], list[DataError]]:
     """The recordings of ``config.dataset`` under ``data_dir``, and one error per PSG left unpaired.
 
+    Refused before any work: a folder where the dataset's finder finds nothing, and two files that
+    would be stored as one recording (``a/night.edf`` and ``b/night.edf``: the second would be lost).
+
     Examples
     --------
     >>> from isatsleepnet.data.prepare_config import PrepareConfig
     >>> sources, errors = find_recordings("~/mne_data", PrepareConfig(dataset="sleep-edf-20"))  # doctest: +SKIP
     """
-    return resolve(get_dataset(config.dataset).find)(Path(data_dir), config)
+    sources, errors = resolve(get_dataset(config.dataset).find)(Path(data_dir), config)
+    if not sources and not errors:
+        raise IsatSleepNetError(f"{data_dir}: no recordings of dataset {config.dataset!r} found")
+    refuse_shared_names([(s.recording, s.psg) for s in sources]
+                        + [(e.recording, e.path) for e in errors if getattr(e, "recording", None)])
+    return sources, errors
+
+
+def refuse_shared_names(named: list[tuple[str, Path]]) -> None:
+    """Refuse two files that would be prepared as one recording (one folder ``recordings/NAME``).
+
+    Names are compared ignoring case: on macOS and Windows ``Night`` and ``night`` are one folder.
+
+    Examples
+    --------
+    >>> refuse_shared_names([("night", Path("a/night.edf")), ("night", Path("b/night.edf"))])
+    Traceback (most recent call last):
+    ...
+    isatsleepnet.errors.IsatSleepNetError: a/night.edf and b/night.edf would both be prepared as recording 'night': ...
+    """
+    seen: dict[str, Path] = {}
+    for name, path in named:
+        first = seen.setdefault(name.casefold(), path)
+        if first != path:
+            raise IsatSleepNetError(f"{first} and {path} would both be prepared as recording {name!r}: "
+                                    "rename or move one of them")
 
 
 def help_lines() -> list[str]:
@@ -258,14 +290,14 @@ for _entry in (
                    "polysomnography/edfs/ and polysomnography/annotations-events-nsrr/ folders under the data folder"),
     Dataset("edf", "any EDF/EDF+/BDF; choose channels with --eeg/--eeg2/--eog; hypnogram beside each PSG "
                    "(STEM-Hypnogram.edf, STEM.xml, STEM.csv, STEM.tsv) or as stage annotations inside the EDF+",
-            find="isatsleepnet.data.datasets_generic:find_edf", needs_eeg=True),
+            find="isatsleepnet.data.datasets_generic:find_edf", needs_eeg=True, subject_pattern=True),
     Dataset("reviewed", "nights checked with `isatsleepnet review`: each NAME.reviewed.csv and the PSG its sidecar "
                         "names; only the epochs a reviewer set or accepted are kept (choose channels with "
                         "--eeg/--eeg2/--eog)",
-            find="isatsleepnet.data.datasets_reviewed:find_reviewed", needs_eeg=True,
+            find="isatsleepnet.data.datasets_reviewed:find_reviewed", needs_eeg=True, subject_pattern=True,
             stages="isatsleepnet.data.datasets_reviewed:read_reviewed_stages"),
     Dataset("npz", "import DeepSleepNet/AttnSleep npz files (x, y, fs, ch_label)",
-            find="isatsleepnet.data.datasets_generic:find_npz", stages=None,
+            find="isatsleepnet.data.datasets_generic:find_npz", stages=None, subject_pattern=True,
             reader="isatsleepnet.data.datasets_generic:read_npz_source"),
 ):
     register_dataset(_entry)

@@ -1,7 +1,8 @@
 """The ``reviewed`` dataset: nights a reviewer checked with `isatsleepnet review`, for fine-tuning.
 
 Each ``NAME.reviewed.csv`` found under the data folder is one night: its sidecar
-``NAME.hypnogram.json`` (written by `stage`) names the PSG, and only the epochs a
+``NAME.hypnogram.json`` (written by `stage`) names the PSG (a relative path is read from the
+sidecar's folder) and its SHA1, which the PSG found must have; only the epochs a
 reviewer set or accepted (column ``reviewed`` = 1) are kept, with the reviewer's
 stage; the others are left out as unscored, so a model is never trained on its own
 unchecked guesses. The columns read here are those
@@ -44,27 +45,59 @@ def find_reviewed(data_dir: Path, config: PrepareConfig) -> tuple[list[Recording
     errors: list[DataError] = []
     for table in (p for p in files_under(data_dir, (".csv",)) if p.name.endswith(REVIEWED_SUFFIX)):
         name = table.name[: -len(REVIEWED_SUFFIX)]
-        sidecar = table.with_name(name + ".hypnogram.json")
         try:
-            psg = Path(json.loads(sidecar.read_text(encoding="utf-8"))["Recording"])
-        except (OSError, ValueError, KeyError, TypeError):
-            errors.append(DataError(table, f"no readable {sidecar.name} beside it naming the staged recording"))
+            psg = staged_recording(table, table.with_name(name + ".hypnogram.json"))
+            subject, night = subject_and_night(table, name, pattern)
+        except DataError as exc:
+            errors.append(exc)
             continue
-        if not psg.is_file():
-            errors.append(DataError(table, f"its recording {psg} is not there"))
-            continue
-        subject, night = name, 1
-        if pattern is not None:
-            match = pattern.search(name)
-            if match is None:
-                errors.append(DataError(table, "{subject_pattern} does not match its name"))
-                continue
-            subject = match.groupdict().get("subject") or match.group(0)
-            night = int(match.groupdict()["night"]) if match.groupdict().get("night") else 1
         sources.append(RecordingSource(name, psg, table, subject, night, config.dataset))
     if not sources and not errors:
         raise IsatSleepNetError(f"{data_dir}: no reviewed nights (NAME{REVIEWED_SUFFIX}) found")
     return sources, errors
+
+
+def staged_recording(table: Path, sidecar: Path) -> Path:
+    """The PSG a reviewed night was staged from: its sidecar's ``Recording``, checked against ``RecordingSHA1``.
+
+    A relative ``Recording`` is read from the sidecar's folder, not from wherever prepare runs;
+    where it is not there, from the current folder only when the sidecar holds the SHA1 to check it
+    by (``stage`` writes the path it was given). A PSG whose SHA1 differs from the one recorded
+    is refused: its reviewer's stages belong to another recording.
+    """
+    from isatsleepnet.data.hashing import sha1_of
+
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        named = Path(meta["Recording"])
+        recorded = meta.get("RecordingSHA1")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise DataError(table, f"no readable {sidecar.name} beside it naming the staged recording") from None
+    psg = named if named.is_absolute() else sidecar.parent / named
+    if not psg.is_file() and not named.is_absolute() and isinstance(recorded, str) and named.is_file():
+        psg = named  # as `stage` was given it, from where it ran; the SHA1 below says whether it is the same
+    if not psg.is_file():
+        raise DataError(table, f"its recording {psg} is not there")
+    if isinstance(recorded, str) and recorded:
+        found = sha1_of(psg)
+        if found.lower() != recorded.lower():
+            raise DataError(table, f"its recording {psg} is not the one staged (SHA1 {found}; "
+                                   f"{sidecar.name} records {recorded})")
+    return psg
+
+
+def subject_and_night(table: Path, name: str, pattern: re.Pattern[str] | None) -> tuple[str, int]:
+    """The subject and night of a reviewed night ``name``: its own, night 1, unless ``pattern`` says."""
+    if pattern is None:
+        return name, 1
+    match = pattern.search(name)
+    if match is None:
+        raise DataError(table, "{subject_pattern} does not match its name")
+    groups = match.groupdict()
+    night = groups.get("night")
+    if night and not night.isdecimal():
+        raise DataError(table, f"{{subject_pattern}} gives night {night!r}, not a number")
+    return groups.get("subject") or match.group(0), int(night) if night else 1
 
 
 def read_reviewed_stages(source: RecordingSource, psg_start: dt.datetime | None, *, epoch_seconds: float,

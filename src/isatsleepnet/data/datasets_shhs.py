@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from isatsleepnet.data.sources import RecordingSource, files_under
+from isatsleepnet.data.sources import RecordingSource, SourceError, files_under
 from isatsleepnet.errors import DataError, IsatSleepNetError
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ def find(data_dir: Path, config: PrepareConfig) -> tuple[list[RecordingSource], 
             continue
         candidates = sorted(xml_by_stem.get(psg.stem.lower(), []), key=lambda p: "profusion" in p.name.lower())
         if not candidates:
-            errors.append(DataError(psg, f"no annotation file {psg.stem}-nsrr.xml or {psg.stem}-profusion.xml found"))
+            errors.append(SourceError(psg, f"no annotation file {psg.stem}-nsrr.xml or {psg.stem}-profusion.xml found",
+                                      recording=psg.stem))
             continue
         sources.append(RecordingSource(psg.stem, psg, candidates[0], m["subject"], int(m["night"]), config.dataset))
     if not sources and not errors:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from isatsleepnet.data.labels import map_sleep_edf
-from isatsleepnet.data.sources import RecordingSource, files_under
+from isatsleepnet.data.sources import RecordingSource, SourceError, files_under
 from isatsleepnet.errors import DataError, IsatSleepNetError
 
 if TYPE_CHECKING:
@@ -75,25 +75,41 @@ def _find(data_dir: Path, dataset: str, *, study: str | None = None, last_subjec
     for p in files:
         if p.name.lower().endswith("-hypnogram.edf"):
             hypnograms[p.name[:6].upper()].append(p)
-    sources, errors = [], []
+    sources, errors, others = [], [], []
     for psg in files:
         m = _PSG.match(psg.name)
         if not m:
             continue
         found_study, subject = m["study"].upper(), int(m["subject"])
         if (study is not None and found_study != study) or (last_subject is not None and subject > last_subject):
+            others.append((psg, found_study))
             continue
         matches = hypnograms.get(m["code"].upper(), [])
         if len(matches) != 1:
             problem = "no hypnogram" if not matches else f"{len(matches)} hypnograms"
-            errors.append(DataError(psg, f"{problem} named {m['code']}??-Hypnogram.edf beside it"))
+            errors.append(SourceError(psg, f"{problem} named {m['code']}??-Hypnogram.edf beside it",
+                                      recording=psg.name[:8]))
             continue
         # Subject ids keep the study prefix: SC and ST subjects with one number are different people.
         sources.append(RecordingSource(psg.name[:8], psg, matches[0], f"{found_study}{psg.name[2:5]}",
                                        int(m["night"]), dataset))
     if not sources and not errors:
-        raise IsatSleepNetError(f"{data_dir}: no Sleep-EDF PSG files ({_EXAMPLE[study]}) found")
+        raise IsatSleepNetError(f"{data_dir}: no Sleep-EDF PSG files ({_EXAMPLE[study]}) found"
+                                + _elsewhere(others, study, last_subject))
     return sources, errors
+
+
+def _elsewhere(others: list[tuple[Path, str]], study: str | None, last_subject: int | None) -> str:
+    """What to say of Sleep-EDF PSGs found outside the chosen subjects: how many, and the dataset that reads them."""
+    if not others:
+        return ""
+    studies = {found for _, found in others}
+    wanted = "subjects 0-" + str(last_subject) if last_subject is not None and study in studies else "Sleep Cassette"
+    if study == "ST":
+        wanted = "Sleep Telemetry"
+    fits = "sleep-edf" if len(studies) > 1 else {"SC": "sleep-edf-78", "ST": "sleep-edf-st"}[studies.pop()]
+    return (f" of {wanted}, only {len(others)} of other subjects (such as {others[0][0].name}): "
+            f"prepare {'it' if len(others) == 1 else 'them'} with {{dataset}} {fits}")
 
 
 def read_stages(source: RecordingSource, psg_start: dt.datetime | None, *, epoch_seconds: float,

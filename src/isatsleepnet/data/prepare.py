@@ -35,7 +35,14 @@ from isatsleepnet.data.derivations import difference
 from isatsleepnet.data.readers.edf import EdfRecording
 from isatsleepnet.data.readers.edf_segments import is_discontinuous
 from isatsleepnet.data.sources import RecordingSource
-from isatsleepnet.data.store import RECORDINGS, is_complete, write_manifest, write_recording
+from isatsleepnet.data.store import (
+    RECORDINGS,
+    is_complete,
+    remove_recording,
+    stored_fingerprint,
+    write_manifest,
+    write_recording,
+)
 from isatsleepnet.data.synthetic.marker import is_marked_synthetic
 from isatsleepnet.errors import DataError, IsatSleepNetError, SettingError, keyword, render, template_line, unexpected_error
 from isatsleepnet.locking import ensure_writable_folder, folder_lock
@@ -84,8 +91,7 @@ def read_recording(
     entry = get_dataset(config.dataset)
     if entry.stages is None:
         raise IsatSleepNetError(f"dataset {entry.name!r} names no stage reader for its EDF recordings")
-    hypnogram = resolve(entry.stages)(source, psg.start, epoch_seconds=epoch_s,
-                                      stage_codes=config.stage_codes or entry.stage_codes)
+    hypnogram = _read_stages(entry.stages, source, psg.start, epoch_s, config.stage_codes or entry.stage_codes)
     offset = hypnogram.grid_offset(epoch_s)
     n_psg_epochs = int((psg.duration - offset) // epoch_s + 1e-9)
     if n_psg_epochs <= 0:
@@ -137,6 +143,29 @@ def read_recording(
     return epochs, codes[kept].astype(np.int8), offset + kept * epoch_s, meta
 
 
+SCORING_EPOCHS = (30.0, 20.0)
+"""Epoch lengths hypnograms are scored in (AASM 30 s, older R&K 20 s), tried when one fails at ``epoch_seconds``."""
+
+
+def _read_stages(reference: str, source: RecordingSource, start: Any, epoch_s: float, codes: str | None) -> Any:
+    """The dataset's stage reader at ``epoch_s``; where it fails there but reads the file at another scoring
+    epoch, the cause is ``{epoch_seconds}``, not the hypnogram, and the error says so."""
+    read = resolve(reference)
+    try:
+        return read(source, start, epoch_seconds=epoch_s, stage_codes=codes)
+    except DataError as exc:
+        if epoch_s == PrepareConfig.epoch_seconds:  # the default: a 20-s scoring is the file's (it cannot be converted)
+            raise
+        for scored in (s for s in SCORING_EPOCHS if s != epoch_s):
+            try:
+                read(source, start, epoch_seconds=scored, stage_codes=codes)
+            except IsatSleepNetError:
+                continue
+            raise DataError(exc.path, f"its stages are scored in {scored:g}-s epochs, not in the {epoch_s:g}-s epochs of "
+                                      f"{{epoch_seconds}}: prepare it with {{epoch_seconds}} {scored:g}") from None
+        raise
+
+
 def _read_epochs(
     psg: EdfRecording, resolved: list, kept: np.ndarray, n_psg_epochs: int, offset: float, config: PrepareConfig
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -175,6 +204,7 @@ def _prepare(source: RecordingSource, config: PrepareConfig, out: Path, overwrit
     t0 = time.perf_counter()
     # resolved here, in the worker, and at each call: a reader replaced in a test is the one called
     epochs, labels, onsets, meta = resolve(get_dataset(config.dataset).reader)(source, config)
+    meta = {**meta, "config_fingerprint": config.fingerprint()}  # every reader's (npz too): what a rerun compares
     # an existing folder that is not complete (damaged, half-copied) is this run's to replace
     folder = out / RECORDINGS / source.recording
     write_recording(out, source.recording, epochs, labels, onsets, meta,
@@ -193,16 +223,47 @@ def prepare_one(source: RecordingSource, config: PrepareConfig, out: Path, overw
         return RecordingResult(source.recording, "failed", error=unexpected_error(source.psg, exc))
 
 
-def _check_resumable(out: Path, config: PrepareConfig) -> None:
+def _check_resumable(out: Path, config: PrepareConfig, overwrite: bool) -> str | None:
+    """The fingerprint of the settings ``out`` was prepared with (None: unknown); without ``overwrite``, other
+    settings are refused."""
     saved = out / CONFIG_FILE
-    if saved.is_file():
-        from isatsleepnet.config import load_saved_config
+    if not saved.is_file():
+        return None
+    from isatsleepnet.config import load_saved_config
 
-        previous = load_saved_config(PrepareConfig, saved)
-        if previous.fingerprint() != config.fingerprint():
-            raise IsatSleepNetError(
-                f"{out} was prepared with other settings ({saved}); use {{overwrite}} or another {{out}}"
-            )
+    try:
+        previous = load_saved_config(PrepareConfig, saved).fingerprint()
+    except IsatSleepNetError:
+        if not overwrite:
+            raise
+        return None
+    if not overwrite and previous != config.fingerprint():
+        raise IsatSleepNetError(f"{out} was prepared with other settings ({saved}); use {{overwrite}} or another {{out}}")
+    return previous
+
+
+def _remove_other_settings(out: Path, config: PrepareConfig, previous: str | None, overwrite: bool,
+                           sources: list[RecordingSource]) -> None:
+    """Remove every stored recording prepared with settings other than ``config``'s, so that a dataset never mixes
+    two preparations: those of this run are prepared again, the others are gone (a note on stderr says which).
+
+    A recording's settings are its meta.json's ``config_fingerprint``, else (written before every reader stored
+    one) ``previous``'s; unknown, they count as other settings only under ``overwrite``.
+    """
+    folder, wanted = out / RECORDINGS, config.fingerprint()
+    stored = sorted(p for p in folder.iterdir() if p.is_dir() and is_complete(p)) if folder.is_dir() else []
+    other = [p for p in stored if (fp := stored_fingerprint(p) or previous) != wanted and (fp or overwrite)]
+    if other and not overwrite and previous is None:  # no prepare_config.json: nothing says which settings are OUT's
+        raise IsatSleepNetError(f"{out} holds recordings prepared with other settings ({other[0].name}...); "
+                                "use {overwrite} or another {out}")
+    in_run = {s.recording for s in sources}
+    for rec in other:
+        remove_recording(rec)
+        if rec.name not in in_run:
+            tqdm.write(f"note: {rec.name}: removed from {out}: prepared with other settings, and its source is "
+                       "not in this run", file=sys.stderr)
+    if other:
+        write_manifest(out)
 
 
 def prepare_dataset(
@@ -236,11 +297,13 @@ def prepare_dataset(
     sources, discovery_errors = find_recordings(data_dir, config)
     ensure_writable_folder(out)
     with folder_lock(out, "prepare"):
-        if not overwrite:
-            _check_resumable(out, config)
+        previous = _check_resumable(out, config, overwrite)
         remove_stale_temporaries(out / RECORDINGS)
+        _remove_other_settings(out, config, previous, overwrite, sources)
         save_config(config, out / CONFIG_FILE)
-        results = [RecordingResult(e.path.stem, "failed", error=template_line(e)) for e in discovery_errors]
+        # a PSG that failed when found is named as it would have been prepared (SC4001E0), where its finder says
+        results = [RecordingResult(getattr(e, "recording", None) or e.path.stem, "failed", error=template_line(e))
+                   for e in discovery_errors]
         for r in results:
             tqdm.write(f"error: {render(r.error, spell)}", file=sys.stderr)
         todo = []

@@ -8,7 +8,7 @@ import math
 import re
 from dataclasses import asdict, dataclass
 
-from isatsleepnet.data.datasets import ROLES, get_dataset
+from isatsleepnet.data.datasets import DATASETS, ROLES, get_dataset
 from isatsleepnet.data.labels import STAGE_CODINGS
 from isatsleepnet.data.readers.edf import check_assumed_unit
 from isatsleepnet.errors import SettingError
@@ -86,10 +86,7 @@ class PrepareConfig:
             raise SettingError("stage_codes", f"must be one of {', '.join(STAGE_CODINGS)} (got {self.stage_codes!r})")
         check_assumed_unit(self.assume_unit)
         if self.subject_pattern is not None:
-            try:
-                re.compile(self.subject_pattern)
-            except re.error as exc:
-                raise SettingError("subject_pattern", f"is not a regular expression ({exc})") from None
+            _check_subject_pattern(self.subject_pattern, self.dataset)
 
     @property
     def trims(self) -> bool:
@@ -113,6 +110,21 @@ class PrepareConfig:
         if self.stage_codes is None:  # the default leaves the fingerprints of earlier preparations as they were
             del shaping["stage_codes"]
         return hashlib.sha1(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _check_subject_pattern(pattern: str, dataset: str) -> None:
+    """Refuse a pattern that is no regular expression, has no ``subject`` group, or that ``dataset`` ignores."""
+    try:
+        groups = re.compile(pattern).groupindex
+    except re.error as exc:
+        raise SettingError("subject_pattern", f"is not a regular expression ({exc})") from None
+    if "subject" not in groups:  # (?P<Subject>...) would take the whole match as the subject
+        named = f" (its groups: {', '.join(groups)}; group names are case-sensitive)" if groups else ""
+        raise SettingError("subject_pattern", f"has no (?P<subject>...) group{named}")
+    if not get_dataset(dataset).subject_pattern:
+        readers = ", ".join(name for name, entry in DATASETS.items() if entry.subject_pattern)
+        raise SettingError("subject_pattern", f"does not apply to dataset {dataset!r}, whose file names say subject "
+                                              f"and night (it applies to {readers})")
 
 
 def _positive(name: str, value: float, *, zero: bool = False) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from isatsleepnet.data.readers.formats import SIGNAL_FORMATS
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import DataError, IsatSleepNetError
 
 EDF_SUFFIXES = (*SIGNAL_FORMATS["edf"].suffixes, *SIGNAL_FORMATS["bdf"].suffixes)
 """File suffixes read as EDF/BDF recordings (preparation reads EDF/BDF only), from the signal format table."""
@@ -33,6 +33,23 @@ class RecordingSource:
     subject: str
     night: int
     dataset: str
+
+
+class SourceError(DataError):
+    """A PSG a finder found but cannot pair, with the ``recording`` name it would have had.
+
+    Why: the summary names a recording one way whether it failed when found or when prepared
+    (``SC4001E0``, not the file's stem ``SC4001E0-PSG``), and two files with one name are refused.
+
+    Examples
+    --------
+    >>> SourceError("SC4001E0-PSG.edf", "no hypnogram beside it", recording="SC4001E0").recording
+    'SC4001E0'
+    """
+
+    def __init__(self, path: str | Path, problem: str, *, recording: str) -> None:
+        self.recording = recording
+        super().__init__(path, problem)
 
 
 def files_under(data_dir: Path, suffixes: tuple[str, ...]) -> list[Path]:

@@ -23,6 +23,8 @@ import hashlib
 import io
 import json
 import numbers
+import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -32,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from isatsleepnet import STAGES
-from isatsleepnet.atomic import atomic_directory, atomic_write_text
+from isatsleepnet.atomic import TMP_PREFIX, atomic_directory, atomic_write_text
 from isatsleepnet.data.labels import stage_counts
 from isatsleepnet.errors import IsatSleepNetError
 
@@ -219,6 +221,30 @@ def recording_problem(folder: Path) -> str | None:
 
 def is_complete(folder: Path) -> bool:
     return recording_problem(folder) is None
+
+
+def stored_fingerprint(folder: Path) -> str | None:
+    """The ``config_fingerprint`` of the settings that prepared ``folder`` (its meta.json), None where not said.
+
+    Examples
+    --------
+    >>> stored_fingerprint(Path("prepared/edf20/recordings/SC4001E0"))  # doctest: +SKIP
+    '724adf7f3691'
+    """
+    try:
+        value = json.loads((folder / "meta.json").read_text()).get("config_fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def remove_recording(folder: Path) -> None:
+    """Remove a recording folder at once: renamed to a temporary name first, so a killed removal leaves only
+    debris that :func:`isatsleepnet.atomic.remove_stale_temporaries` clears, never a half-removed recording."""
+    trash = folder.with_name(TMP_PREFIX + folder.name + ".removed")
+    shutil.rmtree(trash, ignore_errors=True)
+    os.replace(folder, trash)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 class PreparedDataset:
