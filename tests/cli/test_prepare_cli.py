@@ -93,7 +93,7 @@ def test_prepare_edf_with_integer_stages_needs_stage_codes_when_ambiguous(tmp_pa
     cfg = tmp_path / "prep.json"
     cfg.write_text('{"stage_codes": "yasa"}')
     assert main(argv + ["--out", str(tmp_path / "bad"), "--config", str(cfg)]) == 2
-    assert "--stage-codes must be one of aasm, rk (got 'yasa')" in capsys.readouterr().err
+    assert "prep.json: stage_codes must be one of aasm, rk (got 'yasa')" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("flags", "words"), [
@@ -109,7 +109,7 @@ def test_prepare_edf_with_integer_stages_needs_stage_codes_when_ambiguous(tmp_pa
     (["--eeg", "none", "--eeg2", "none", "--eog", "none"],
      "--eeg and --eeg2 and --eog are all 'none': at least one channel must be kept"),
     (["--subject-pattern", "("], "--subject-pattern is not a regular expression (missing ), unterminated subpattern"),
-    (["--config", "UNIT"], "--assume-unit must be uV, mV or V, not 'kV'"),
+    (["--config", "UNIT"], "unit.json: assume_unit must be uV, mV or V, not 'kV'"),  # the file's key, naming the file
     (["--jobs", "0"], "--jobs must be a whole number of at least 1, got 0"),
     (["--jobs", "-1"], "--jobs must be a whole number of at least 1, got -1"),
 ])
@@ -124,3 +124,32 @@ def test_a_bad_setting_is_one_line_naming_its_flag_before_any_work(flags, words,
     assert code == 2, err
     assert err.startswith("isatsleepnet prepare: error: ") and words in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_a_config_files_strings_read_as_the_flags_and_a_bad_value_names_the_file(tmp_path, sleep_edf_night, capsys):
+    """Before: eeg = "Fpz-Cz" looked for channels 'F', 'p', 'z'...; bandpass = "0.3,35" was an unexpected ValueError."""
+    sleep_edf_night(tmp_path / "raw", "SC4001", rk_night(3, 3))
+    cfg = tmp_path / "prep.toml"
+    cfg.write_text('[prepare]\neeg = "Fpz-Cz, C4"\neog = "none"\n')
+    argv = ["prepare", "--dataset", "sleep-edf", "--data-dir", str(tmp_path / "raw"), "--config", str(cfg), "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    saved = json.loads((tmp_path / "out" / "prepare_config.json").read_text())
+    assert saved["eeg"] == ["Fpz-Cz", "C4"] and saved["eog"] == ["none"]
+    cfg.write_text('[prepare]\nbandpass = "0.3,35"\n')
+    assert main([*argv, "--out", str(tmp_path / "out2")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == ("isatsleepnet prepare: error: prep.toml: bandpass must be two "
+                                                        "frequencies [LOW, HIGH] in Hz, not '0.3,35'")
+    assert not (tmp_path / "out2").exists()
+
+
+def test_a_psg_start_that_cannot_be_read_is_noted_not_passed_over(tmp_path, sleep_edf_night, capsys):
+    """Before: with the PSG's date unreadable, the hypnogram's own start was ignored without a word."""
+    psg, _ = sleep_edf_night(tmp_path / "raw", "SC4001", rk_night(3, 3))
+    data = bytearray(psg.read_bytes())
+    data[168:176] = b"99.99.99"  # the header's start date
+    psg.write_bytes(bytes(data))
+    assert main(["prepare", "--dataset", "sleep-edf", "--data-dir", str(tmp_path / "raw"), "--out",
+                 str(tmp_path / "out"), "--quiet"]) == 0
+    out = capsys.readouterr()
+    assert "SC4001E0: the PSG's start date or time is unreadable, so the hypnogram could not be placed by clock " \
+           "time" in out.out + out.err

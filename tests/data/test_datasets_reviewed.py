@@ -83,4 +83,4 @@ def test_subject_pattern_night_that_is_not_a_number_is_one_line(tmp_path):
     sources, (error,) = find_reviewed(tmp_path / "staged", config(r"(?P<subject>P\d+)_N(?P<night>.)"))
     assert [(s.subject, s.night) for s in sources] == [("P01", 2)]
     assert error.render(lambda s: "--" + s.replace("_", "-")) == (
-        "P01_Nx.reviewed.csv: --subject-pattern gives night 'x', not a number")
+        "P01_Nx.reviewed.csv: --subject-pattern's night group matched 'x', not a number")

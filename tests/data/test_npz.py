@@ -148,7 +148,7 @@ def test_subject_pattern_refusals_are_one_line(tmp_path):
         np.savez(src / f"{name}.npz", x=np.zeros((3, 3000, 1), np.float32), y=np.array([0, 1, 2]), fs=100.0)
     config = PrepareConfig(dataset="npz", subject_pattern=r"(?P<subject>P\d+)_N(?P<night>.)")
     results = {r.recording: r.error for r in prepare_dataset(src, tmp_path / "out", config, progress=False)}
-    assert results == {"P01_Nx": "P01_Nx.npz: {subject_pattern} gives night 'x', not a number",
+    assert results == {"P01_Nx": "P01_Nx.npz: {subject_pattern}'s night group matched 'x', not a number",
                        "other": "other.npz: {subject_pattern} does not match its name"}
 
 

@@ -8,9 +8,12 @@ spelled ``--setting-name`` unless this table says otherwise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
-from isatsleepnet.errors import IsatSleepNetError, describe_exception, render, with_settings_renamed
+from isatsleepnet.errors import DataError, IsatSleepNetError, SettingError, describe_exception, render, with_settings_renamed
 
 FLAGS: dict[str, str] = {
     # training settings (TrainConfig fields) whose flag is shorter than the field
@@ -115,3 +118,16 @@ class RenamedFlag(argparse.Action):
         why = f" ({self.why})" if self.why else ""
         print(f"note: {option_string} is spelled {self.new} now{why}", file=sys.stderr)
         setattr(namespace, self.dest, values)
+
+
+@contextlib.contextmanager
+def named_as_in_file(config_file: Path | None, keys: set[str], *, table: str = "") -> Iterator[None]:
+    """A bad value that ``config_file`` gave (one of ``keys``, no flag overriding it) is said as the file's key,
+    naming the file: the user never typed the flag that the setting's error would name."""
+    try:
+        yield
+    except SettingError as exc:
+        if config_file is None or exc.setting not in keys:
+            raise
+        where = f"[{table}] " if table else ""
+        raise DataError(config_file, f"{where}{exc.setting} {exc.problem}") from None

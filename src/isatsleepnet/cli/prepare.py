@@ -6,7 +6,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
-from isatsleepnet.cli.flags import flag
+from isatsleepnet.cli.flags import flag, named_as_in_file
 from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.config import read_config_file, replace_from
 from isatsleepnet.data.labels import STAGE_CODINGS
@@ -111,9 +111,11 @@ _FLAG_FIELDS = ("sampling_rate", "epoch_seconds", "trim", "trim_minutes", "eeg",
 def config_from_args(args: argparse.Namespace) -> PrepareConfig:
     """The settings of the config file, then --dataset, then the other flags, made (and checked) at once."""
     values = read_config_file(args.config, "prepare") if args.config else {}
+    from_file = {k for k in values if k not in _FLAG_FIELDS or getattr(args, k) is None}
     values["dataset"] = args.dataset
     values.update({k: getattr(args, k) for k in _FLAG_FIELDS if getattr(args, k) is not None})
-    return replace_from(PrepareConfig(), values, source=str(args.config) if args.config else "prepare")
+    with named_as_in_file(args.config, from_file):  # a bad value of the file: said as its key, naming the file
+        return replace_from(PrepareConfig(), values, source=str(args.config) if args.config else "prepare")
 
 
 def run(args: argparse.Namespace) -> int:

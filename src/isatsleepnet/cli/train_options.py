@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 from isatsleepnet import STAGES
 from isatsleepnet.augment.config import AUGMENT_MODES, AugmentConfig
 from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
-from isatsleepnet.cli.flags import renamed
+from isatsleepnet.cli.flags import named_as_in_file, renamed
 from isatsleepnet.config import read_config_file, replace_from
 from isatsleepnet.engine import Engine
 from isatsleepnet.errors import DataError, IsatSleepNetError, SettingError
@@ -161,7 +159,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
             model[key.strip()] = json.loads(value)
         except json.JSONDecodeError:
             model[key.strip()] = value
-    with _named_as_in(args.config, {k for k in values if k not in flags}):
+    with named_as_in_file(args.config, {k for k in values if k not in flags}):
         config = replace_from(base, {**values, "model": model}, source=str(args.config))
     return _fine_tune_learning_rate(config, args)  # (TrainConfig refuses unknown model options itself)
 
@@ -183,21 +181,10 @@ def engine_config_from_args(args: argparse.Namespace) -> Engine:
     tables = read_config_file(args.config, "") if args.config else {}
     table = tables.get("engine") if isinstance(tables.get("engine"), dict) else None
     given = {name for name in (table or {}) if getattr(args, name, None) is None}
-    with _named_as_in(args.config, given, table="engine"):
+    with named_as_in_file(args.config, given, table="engine"):
         return engine_from_args(args, table)
 
 
-@contextlib.contextmanager
-def _named_as_in(config_file: Path | None, keys: set[str], *, table: str = "") -> Iterator[None]:
-    """A bad value that ``config_file`` gave (one of ``keys``, no flag overriding it) is said as the file's key,
-    naming the file: the user never typed the flag that the setting's error would name."""
-    try:
-        yield
-    except SettingError as exc:
-        if config_file is None or exc.setting not in keys:
-            raise
-        where = f"[{table}] " if table else ""
-        raise DataError(config_file, f"{where}{exc.setting} {exc.problem}") from None
 
 
 def add_augment_arguments(p: argparse.ArgumentParser, folder: str) -> None:

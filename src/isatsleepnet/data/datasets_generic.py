@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from isatsleepnet.data.sources import EDF_SUFFIXES, RecordingSource, files_under, find_hypnogram
+from isatsleepnet.data.subjects import pattern_subject
 from isatsleepnet.errors import DataError, IsatSleepNetError
 
 if TYPE_CHECKING:
@@ -43,36 +44,11 @@ def find_edf(data_dir: Path, config: PrepareConfig) -> tuple[list[RecordingSourc
     sources = []
     for psg in files:
         hypnogram = find_hypnogram(psg)
-        subject, night = psg.stem, 1
-        if pattern is not None:
-            m = pattern.search(psg.stem)
-            if m is None:
-                raise DataError(psg, "{subject_pattern} does not match its name")
-            subject, night = m["subject"] or m.group(0), pattern_night(psg, m)
+        subject, night = pattern_subject(psg, psg.stem, pattern) or (psg.stem, 1)
         sources.append(RecordingSource(psg.stem, psg, hypnogram, subject, night, config.dataset))
     if not sources:
         raise IsatSleepNetError(f"{data_dir}: no EDF/BDF files found")
     return sources, []
-
-
-def pattern_night(path: Path, match: re.Match[str]) -> int:
-    """The night a ``subject_pattern`` match names (1 without a ``night`` group), refusing one that is no number.
-
-    Examples
-    --------
-    >>> pattern_night(Path("P01_N2.edf"), re.search(r"(?P<subject>P\\d+)_N(?P<night>\\w)", "P01_N2"))
-    2
-    >>> pattern_night(Path("P02_Na.edf"), re.search(r"(?P<subject>P\\d+)_N(?P<night>\\w)", "P02_Na"))
-    Traceback (most recent call last):
-    ...
-    isatsleepnet.errors.DataError: P02_Na.edf: subject_pattern='s night group matched 'a', not a number
-    """
-    night = match.groupdict().get("night")
-    if not night:
-        return 1
-    if not night.isdecimal():
-        raise DataError(path, f"{{subject_pattern}}'s night group matched {night!r}, not a number")
-    return int(night)
 
 
 def find_npz(data_dir: Path, config: PrepareConfig) -> tuple[list[RecordingSource], list[DataError]]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from isatsleepnet.data.sources import RecordingSource, files_under
+from isatsleepnet.data.subjects import pattern_subject
 from isatsleepnet.errors import DataError, IsatSleepNetError
 
 if TYPE_CHECKING:
@@ -88,16 +89,7 @@ def staged_recording(table: Path, sidecar: Path) -> Path:
 
 def subject_and_night(table: Path, name: str, pattern: re.Pattern[str] | None) -> tuple[str, int]:
     """The subject and night of a reviewed night ``name``: its own, night 1, unless ``pattern`` says."""
-    if pattern is None:
-        return name, 1
-    match = pattern.search(name)
-    if match is None:
-        raise DataError(table, "{subject_pattern} does not match its name")
-    groups = match.groupdict()
-    night = groups.get("night")
-    if night and not night.isdecimal():
-        raise DataError(table, f"{{subject_pattern}} gives night {night!r}, not a number")
-    return groups.get("subject") or match.group(0), int(night) if night else 1
+    return pattern_subject(table, name, pattern) or (name, 1)
 
 
 def read_reviewed_stages(source: RecordingSource, psg_start: dt.datetime | None, *, epoch_seconds: float,

@@ -30,6 +30,7 @@ from isatsleepnet.data.epochs import unusable_problem
 from isatsleepnet.data.hashing import sha1_of
 from isatsleepnet.data.prepare_config import PrepareConfig
 from isatsleepnet.data.store import PreparedDataset
+from isatsleepnet.data.subjects import pattern_subject
 from isatsleepnet.errors import DataError, IsatSleepNetError
 
 _SLEEP_EDF_NAME = re.compile(r"^(S[CT])\d(\d\d)(\d)", re.I)
@@ -121,14 +122,7 @@ def npz_subject(path: Path, config: PrepareConfig) -> tuple[str, int]:
     ('SC401', 2)
     """
     if config.subject_pattern:
-        match = re.search(config.subject_pattern, path.stem)
-        if match is None:
-            raise DataError(path, "{subject_pattern} does not match its name")
-        groups = match.groupdict()
-        night = groups.get("night")
-        if night and not night.isdecimal():
-            raise DataError(path, f"{{subject_pattern}} gives night {night!r}, not a number")
-        return groups.get("subject") or match.group(0), int(night) if night else 1
+        return pattern_subject(path, path.stem, config.subject_pattern)
     m = _SLEEP_EDF_NAME.match(path.stem)
     return (f"{m[1].upper()}{path.stem[2:5]}", int(m[3])) if m else (path.stem, 1)
 

@@ -98,6 +98,9 @@ def read_recording(
         raise DataError(source.psg, f"shorter than one {epoch_s:g}-s epoch ({psg.duration:g} s)")
     if offset:
         notes.append(f"epochs follow the hypnogram's grid, {offset:g} s after the PSG's start")
+    if psg.start is None and source.hypnogram is not None and source.hypnogram != source.psg:
+        notes.append("the PSG's start date or time is unreadable, so the hypnogram could not be placed by clock "
+                     "time: its stages are counted from the PSG's first sample (check the alignment)")
     codes = hypnogram.to_epochs(
         n_psg_epochs,
         epoch_s,

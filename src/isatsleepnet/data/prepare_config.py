@@ -51,6 +51,12 @@ class PrepareConfig:
     stage_codes: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("eeg", "eeg2", "eog"):  # a config file's "C4-M1, C4-A1" or "none": read as the flag reads it
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, [v.strip() for v in value.split(",") if v.strip()])
+            elif value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                raise SettingError(name, f"must name channels (a label, or a list of alternatives), not {value!r}")
         entry = get_dataset(self.dataset)
         if self.trim is not None and not isinstance(self.trim, bool):  # "no" would trim: it is true
             raise SettingError("trim", f"must be True, False or None (the dataset's convention), not {self.trim!r}")
@@ -65,6 +71,9 @@ class PrepareConfig:
             raise SettingError("min_hypnogram_coverage", f"must lie in 0-1, got {self.min_hypnogram_coverage!r}")
         nyquist = self.sampling_rate / 2
         if self.bandpass is not None:
+            if not (isinstance(self.bandpass, (list, tuple)) and len(self.bandpass) == 2
+                    and all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in self.bandpass)):
+                raise SettingError("bandpass", f"must be two frequencies [LOW, HIGH] in Hz, not {self.bandpass!r}")
             low, high = self.bandpass
             if not (math.isfinite(low) and math.isfinite(high)) or low < 0:
                 raise SettingError("bandpass", f"must be two frequencies of at least 0 Hz, got {low:g},{high:g}")

@@ -9,10 +9,12 @@ command line (:func:`subject_names`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from isatsleepnet.errors import IsatSleepNetError, SettingError
+from isatsleepnet.errors import DataError, IsatSleepNetError, SettingError
 
 if TYPE_CHECKING:
     from isatsleepnet.data.store import PreparedDataset, PreparedRecording
@@ -68,3 +70,28 @@ def recordings_of(dataset: PreparedDataset, subjects: Sequence[str]) -> list[Pre
     """The recordings of ``subjects``, in the dataset's manifest order."""
     wanted = set(subjects)
     return [dataset[row["recording"]] for row in dataset.manifest if row["subject"] in wanted]
+
+
+def pattern_subject(path: Path, name: str, pattern: str | re.Pattern[str] | None) -> tuple[str, int] | None:
+    r"""The subject and night that ``subject_pattern`` finds in a recording's ``name`` (its ``subject`` group, its
+    ``night`` group or night 1); None without a pattern. One line naming ``path`` when it does not match or its
+    night is no number: every layout that reads a pattern reads it here.
+
+    Examples
+    --------
+    >>> pattern_subject(Path("P01_N2.edf"), "P01_N2", r"(?P<subject>P\d+)_N(?P<night>\w)")
+    ('P01', 2)
+    >>> pattern_subject(Path("P02_Na.edf"), "P02_Na", r"(?P<subject>P\d+)_N(?P<night>\w)")
+    Traceback (most recent call last):
+    ...
+    isatsleepnet.errors.DataError: P02_Na.edf: subject_pattern='s night group matched 'a', not a number
+    """
+    if pattern is None:
+        return None
+    match = re.search(pattern, name)
+    if match is None:
+        raise DataError(path, "{subject_pattern} does not match its name")
+    night = match.groupdict().get("night")
+    if night and not night.isdecimal():
+        raise DataError(path, f"{{subject_pattern}}'s night group matched {night!r}, not a number")
+    return match["subject"] or match.group(0), int(night) if night else 1
