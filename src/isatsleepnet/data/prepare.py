@@ -34,7 +34,7 @@ from isatsleepnet.data.channels import flat_channel_notes, flat_halves, resolve_
 from isatsleepnet.data.derivations import difference
 from isatsleepnet.data.readers.edf import EdfRecording
 from isatsleepnet.data.readers.edf_segments import is_discontinuous
-from isatsleepnet.data.sources import RecordingSource
+from isatsleepnet.data.sources import EDF_SUFFIXES, RecordingSource
 from isatsleepnet.data.store import (
     RECORDINGS,
     is_complete,
@@ -98,7 +98,8 @@ def read_recording(
         raise DataError(source.psg, f"shorter than one {epoch_s:g}-s epoch ({psg.duration:g} s)")
     if offset:
         notes.append(f"epochs follow the hypnogram's grid, {offset:g} s after the PSG's start")
-    if psg.start is None and source.hypnogram is not None and source.hypnogram != source.psg:
+    if (psg.start is None and source.hypnogram is not None and source.hypnogram != source.psg
+            and source.hypnogram.suffix.lower() in EDF_SUFFIXES):  # an EDF+ hypnogram has a clock of its own
         notes.append("the PSG's start date or time is unreadable, so the hypnogram could not be placed by clock "
                      "time: its stages are counted from the PSG's first sample (check the alignment)")
     codes = hypnogram.to_epochs(
