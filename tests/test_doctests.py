@@ -31,6 +31,7 @@ MODULES = [
     "isatsleepnet.engine",
     "isatsleepnet.cores",
     "isatsleepnet.cli.output_paths",
+    "isatsleepnet.inference.export",
     "isatsleepnet.model.architectures",
     "isatsleepnet.model.catalogue",
     "isatsleepnet.model.sequence",

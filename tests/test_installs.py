@@ -128,12 +128,15 @@ def test_the_plain_install_has_no_torch_and_stages_as_torch_does(plain_python, e
     assert dataframe == f"Night.to_dataframe needs pandas, which the staging install leaves out: {INTEROP_EXTRA}"
     assert annotations.startswith("Night.to_mne_annotations needs mne, ") and annotations.endswith(INTEROP_EXTRA)
     training = _plain(plain_python, "-c", "import isatsleepnet as isn\n"  # before: ModuleNotFoundError: sklearn
-                      "for call in (lambda: isn.train('p', 'o'), lambda: isn.cross_validate('p', 'o')):\n"
+                      "for call in (lambda: isn.train('p', 'o'), lambda: isn.cross_validate('p', 'o'),\n"
+                      f"             lambda: isn.export({str(model)!r}, 'm.onnx')):\n"
                       "    try: call()\n"
                       "    except isn.IsatSleepNetError as e: print(e)", cwd=tmp_path)
     assert training.returncode == 0, training.stderr
     assert training.stdout.splitlines() == [f"isatsleepnet.{name} needs PyTorch, which the staging install leaves "
-                                            f"out: {TRAIN_EXTRA}" for name in ("train", "cross_validate")]
+                                            f"out: {TRAIN_EXTRA}" for name in ("train", "cross_validate")] + [
+        f"`export` needs PyTorch, which the staging install leaves out: {TRAIN_EXTRA}"]
+    assert not (tmp_path / "m.onnx").exists()
     info = _plain(plain_python, "-m", "isatsleepnet.cli.main", "model-info", str(onnx_path), cwd=tmp_path)
     assert info.returncode == 0 and "EEG Fpz-Cz" in info.stdout, info.stderr
 

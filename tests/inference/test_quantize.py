@@ -114,7 +114,7 @@ def test_calibration_on_named_recordings(models, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, problem", [
     (["--calibrate", "x.edf"], "--calibrate calibrates an int8 model: give --int8 too"),
-    (["--int8", "--calibration-epochs", "0"], "--calibration-epochs must be at least 1, not 0"),
+    (["--int8", "--calibration-epochs", "0"], "--calibration-epochs must be a whole number of at least 1, not 0"),
 ])
 def test_wrong_settings_are_one_line(models, tmp_path, capsys, argv, problem):
     model = models[0]

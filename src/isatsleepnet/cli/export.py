@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 from pathlib import Path
 
 from isatsleepnet.cli.output_paths import output_file
+from isatsleepnet.inference.export import CALIBRATION_EPOCHS
 
 DESCRIPTION = """\
 Export a model file (model.pt) to ONNX with a dynamic batch axis: input "epochs"
@@ -46,93 +45,35 @@ def add_parser(subparsers) -> None:
     p.add_argument("--model", type=Path, required=True, help="model file (model.pt from `train` or `cv`)")
     p.add_argument("--onnx", type=output_file, required=True,
                    help="ONNX file to write, ending in .onnx (replaced if it exists; never the --model file)")
-    p.add_argument("--opset", type=int, help="ONNX opset version, 18 to 25 (default: the exporter's, 18)")
+    p.add_argument("--opset", type=int, help="ONNX opset version, 18 to 25 (default: the exporter's, 20)")
     p.add_argument("--tolerance", type=float, default=1e-4,
                    help="largest accepted probability difference between ONNX Runtime and torch (default 1e-4)")
     p.add_argument("--int8", action="store_true",
                    help="write the int8 (statically quantised) model: faster on CPUs, slightly different stages")
     p.add_argument("--calibrate", nargs="+", type=Path, metavar="RECORDING",
                    help="with --int8: EDF/BDF recordings to calibrate on (default: the model's training data)")
-    p.add_argument("--calibration-epochs", type=int, default=320, metavar="N",
+    p.add_argument("--calibration-epochs", type=int, default=CALIBRATION_EPOCHS, metavar="N",
                    help="with --int8: about how many epochs to calibrate on, in runs of 32 (default 320)")
     p.set_defaults(run=run)
 
 
-def check_target(model: Path, onnx: Path) -> None:
-    """Refuse, before the export's minutes, an --onnx that would replace the model or fail only at the end."""
-    from isatsleepnet.errors import SettingError
-
-    if onnx.resolve() == model.resolve() or (onnx.exists() and model.exists() and os.path.samefile(onnx, model)):
-        raise SettingError("onnx", f"{onnx} is the model file itself: writing it would replace the model; "
-                                   "name another file")
-    if onnx.is_dir():
-        raise SettingError("onnx", f"{onnx} is a folder; name the .onnx file to write")
-    if onnx.suffix.lower() != ".onnx":  # `stage` and `load_model` tell the two kinds apart by the suffix
-        raise SettingError("onnx", f"must end in .onnx (any other name is read as a PyTorch model file), not {onnx}")
-    with contextlib.suppress(OSError), onnx.open("rb") as f:
-        if f.read(4) == b"PK\x03\x04":  # a zip: a PyTorch model file, whatever its name
-            raise SettingError("onnx", f"{onnx} is a PyTorch model file; writing it would replace the model")
-
-
-def check_calibration(recordings: list[Path] | None) -> None:
-    """Each --calibrate recording is a file: said before the float export, not after it."""
-    from isatsleepnet.errors import DataError
-
-    for path in recordings or []:
-        if not path.is_file():
-            raise DataError(path, "a folder, not a recording" if path.is_dir() else "file not found")
-
-
 def run(args: argparse.Namespace) -> int:
-    from isatsleepnet.errors import SettingError
-    from isatsleepnet.inference.onnx_backend import check_export_settings, export_onnx
-    from isatsleepnet.installs import require_training
-    from isatsleepnet.model.file import load_model_file
+    from isatsleepnet.inference.export import export
+    from isatsleepnet.inference.int8_cpu import int8_support
+    from isatsleepnet.inference.quantize import CLEAR_MARGIN
 
-    if not args.int8 and args.calibrate:
-        raise SettingError("calibrate", "calibrates an int8 model: give {int8} too")
-    if args.calibration_epochs < 1:
-        raise SettingError("calibration_epochs", f"must be at least 1, not {args.calibration_epochs}")
-    check_export_settings(args.opset, args.tolerance)
-    check_target(args.model, args.onnx)
-    check_calibration(args.calibrate)
-    require_training("`export`")
-    model_file = load_model_file(args.model)
-    if args.int8 and not args.calibrate:  # said now, not after the float export
-        from isatsleepnet.inference.quantize import training_data_of
-
-        training_data_of(model_file.training or {})
-    if not args.int8:
-        info = export_onnx(model_file, args.onnx, opset=args.opset, tolerance=args.tolerance)
+    info = export(args.model, args.onnx, int8=args.int8, calibrate=args.calibrate,
+                  calibration_epochs=args.calibration_epochs, opset=args.opset, tolerance=args.tolerance)
+    if not info["int8"]:
         print(f"wrote {info['path']} ({info['bytes'] / 1e6:.1f} MB, opset {info['opset']}); "
               f"ONNX Runtime vs torch: max probability difference {info['max_probability_difference']:.1e}")
         return 0
-    import tempfile
-
-    from isatsleepnet.inference.predictor import load_predictor
-    from isatsleepnet.inference.quantize import (CLEAR_MARGIN, calibration_from_recordings, calibration_from_training,
-                                                  quantize_onnx)
-
-    with tempfile.TemporaryDirectory(prefix="isatsleepnet-export-") as work:
-        float_path = Path(work) / "float.onnx"
-        info = export_onnx(model_file, float_path, opset=args.opset, tolerance=args.tolerance, form="int8")
-        print(f"float32 graph: ONNX Runtime vs torch: max probability difference "
-              f"{info['max_probability_difference']:.1e}")
-        predictor = load_predictor(float_path)
-        if args.calibrate:
-            runs = calibration_from_recordings(predictor, args.calibrate, args.calibration_epochs)
-            source = ", ".join(p.name for p in args.calibrate)
-        else:
-            runs = calibration_from_training(predictor, args.calibration_epochs)
-            source = f"its training data ({model_file.training.get('data')})"
-        summary = quantize_onnx(float_path, args.onnx, runs, source=source)
-    print(f"wrote {summary['path']} (int8, {summary['bytes'] / 1e6:.1f} MB); int8 vs float32 on "
-          f"{summary['epochs']} calibration epochs: {100 * summary['agreement']:.2f} % same stage, max probability "
-          f"difference {summary['max_probability_difference']:.2g}"
-          + ("" if summary["agreement_on_clear_epochs"] is None else
-             f"; {100 * summary['agreement_on_clear_epochs']:.2f} % on the {summary['clear_epochs']} clear epochs "
+    q = info["quantization"]
+    print(f"wrote {info['path']} (int8, {info['bytes'] / 1e6:.1f} MB); int8 vs float32 on "
+          f"{q['epochs']} calibration epochs: {100 * q['agreement']:.2f} % same stage, max probability "
+          f"difference {q['max_probability_difference']:.2g}"
+          + ("" if q["agreement_on_clear_epochs"] is None else
+             f"; {100 * q['agreement_on_clear_epochs']:.2f} % on the {q['clear_epochs']} clear epochs "
              f"(float32's stage leading by {CLEAR_MARGIN:g} or more)"))
-    from isatsleepnet.inference.int8_cpu import int8_support
-
     print(int8_support().describe())
     return 0

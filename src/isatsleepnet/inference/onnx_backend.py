@@ -65,8 +65,8 @@ batches of 64 cut in one run per core, and 4.26, 9.75 and 19.05 s for runs of 32
 
 
 OPSETS = range(18, 26)
-"""The opsets the exporter writes (each exported and checked with torch 2.13, onnxscript 0.7): 18 is its own;
-it converts to 19-25; asked for less it keeps 18 without saying so (see :func:`check_export_settings`)."""
+"""The opsets the exporter writes (each exported and checked with torch 2.13, onnxscript 0.7): 20 is its default;
+it writes 18-25 when asked; asked for less than 18 it keeps 18 without saying so (see :func:`check_export_settings`)."""
 
 
 def check_export_settings(opset: int | None, tolerance: float) -> None:
