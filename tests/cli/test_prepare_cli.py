@@ -105,7 +105,8 @@ def test_prepare_edf_with_integer_stages_needs_stage_codes_when_ambiguous(tmp_pa
     (["--bandpass", "5,1"], "--bandpass must be LOW,HIGH with LOW below HIGH, got 5,1"),
     (["--bandpass", "0.3,60"], "--bandpass 0.3-60 Hz must lie below Nyquist (50 Hz at 100 Hz)"),
     (["--notch", "0"], "--notch must be a number above 0, got 0.0"),
-    (["--notch", "50"], "--notch 50 Hz must lie below Nyquist (50 Hz)"),
+    (["--notch", "50"], "--notch 50 Hz must lie below Nyquist (50 Hz at 100 Hz): the signals are filtered at that "
+                         "rate, which holds nothing at 50 Hz to remove; a notch is for --sampling-rate above 100"),
     (["--eeg", "none", "--eeg2", "none", "--eog", "none"],
      "--eeg and --eeg2 and --eog are all 'none': at least one channel must be kept"),
     (["--subject-pattern", "("], "--subject-pattern is not a regular expression (missing ), unterminated subpattern"),

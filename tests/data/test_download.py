@@ -170,6 +170,16 @@ def test_unknown_dataset_and_shhs_say_what_to_do(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())
 
 
+def test_the_command_names_the_dataset_as_its_positional_argument(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from isatsleepnet.cli.main import main
+
+    assert main(["download", "foo", "--out", str(tmp_path / "dl")]) == 2
+    assert capsys.readouterr().err.strip() == ("isatsleepnet download: error: DATASET 'foo' is not a dataset that can "
+                                               "be downloaded; downloadable: sleep-edf-20, sleep-edf-78, sleep-edf-st")
+    assert not (tmp_path / "dl").exists()
+
+
 def test_a_mirror_must_be_an_http_address() -> None:
     file = RemoteFile(f"{CASSETTE}/SC4001E0-PSG.edf", "0" * 40)
     assert url_of(file, "https://mirror.example.org/physionet/") == \

@@ -91,6 +91,9 @@ def test_help_lists_every_entry_and_the_flags_come_from_the_settings(capsys):
         assert f"NAME{entry.suffix}" in text
         assert entry.help.splitlines()[0] in text
     assert "--annotations {edf,tsv,both}" in text and "--no-plots" in text and "--no-report" in text
+    # beside each file that can be left out, the flag that does it (not only among the options)
+    files = text.split("Channels:")[0]
+    assert "(--annotations tsv)" in files and "(off: --no-report)" in files and files.count("(off: --no-plots)") == 2
 
 
 @pytest.mark.parametrize("bad, message", [

@@ -175,6 +175,19 @@ def test_no_note_when_idle_or_when_the_user_chose_threads(real_busy_check, monke
     assert "busy" not in capsys.readouterr().err
 
 
+def test_no_note_where_no_model_will_run(real_busy_check, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (5.2, 3.0, 2.0))
+    main(["review", str(tmp_path / "night.hypnogram.csv"), "--no-browser"])  # the staging as it is: --threads refused
+    # the staging install with a .pt model or a training command: its one line names the extra, no note before it
+    monkeypatch.setattr("isatsleepnet.cli.main.training_installed", lambda: False)
+    main(["stage", str(tmp_path / "missing.edf"), "--model", str(tmp_path / "m.pt"), "--out", str(tmp_path / "o")])
+    main(["train", "--data", str(tmp_path / "p"), "--out", str(tmp_path / "r")])
+    assert "busy" not in capsys.readouterr().err
+    main(["stage", str(tmp_path / "missing.edf"), "--model", str(tmp_path / "m.onnx"), "--out", str(tmp_path / "o")])
+    assert "busy" in capsys.readouterr().err  # an ONNX model runs there
+
+
 def test_no_note_when_the_run_already_takes_one_thread(real_busy_check, monkeypatch, tmp_path, capsys):
     monkeypatch.setattr("isatsleepnet.cli.main.default_threads", lambda: 1)  # taskset -c 0, OMP_NUM_THREADS=1
     monkeypatch.setattr(os, "cpu_count", lambda: 2)

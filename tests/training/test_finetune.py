@@ -138,7 +138,7 @@ def test_a_base_model_that_does_not_fit_is_refused_in_one_line(synthetic_prepare
 
 def test_a_rerun_with_another_base_model_is_refused(tuned, synthetic_prepared, subjects, base, tmp_path):
     other = odd_model(base, tmp_path / "other.pt")
-    with pytest.raises(IsatSleepNetError, match=r"other settings \(init_sha256\)"):
+    with pytest.raises(IsatSleepNetError, match=r"other settings \(the base model \(init=\)\)"):
         train(synthetic_prepared, tuned.parent, config=tiny_config(max_epochs=2), train_subjects=subjects[3:5],
               validation_subjects=[subjects[5]], init=other, freeze="extractors", progress=False)
     moved = tmp_path / "moved.pt"

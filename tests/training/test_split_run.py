@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from isatsleepnet.augment.config import AugmentConfig
+from isatsleepnet.cli.flags import message
 from isatsleepnet.config import save_config
 from isatsleepnet.data.store import PreparedDataset
 from isatsleepnet.engine import Engine
@@ -88,9 +89,12 @@ def test_run_split_writes_its_files_then_trains_and_refuses_other_settings(synth
     assert stand_in[-1]["description"] == {"protocol": "kfold"} and stand_in[-1]["train_data"] is None
     assert "train on 4 subject(s)" in caplog.messages
 
-    other, _, _ = resolve_settings(tiny_config(seed=3), None, None)
-    with pytest.raises(IsatSleepNetError, match=r"holds a training with other settings \(seed\)"):
+    other, _, _ = resolve_settings(tiny_config(seed=3, max_epochs=3, learning_rate=1e-3), None, None)
+    with pytest.raises(IsatSleepNetError, match=r"holds a training with other settings") as caught:
         run_split(data, _split(data), out, other, engine=engine, augment=augment)
+    # named as the caller sets them: keywords in Python, flags on the command line (not max_epochs, learning_rate)
+    assert "other settings (learning_rate=, max_epochs=, seed=)" in str(caught.value)
+    assert "other settings (--lr, --epochs, --seed)" in message(caught.value)
     assert len(stand_in) == 1  # refused before training
 
 

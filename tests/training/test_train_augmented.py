@@ -66,8 +66,8 @@ def test_train_refuses_an_out_folder_holding_a_training_with_other_settings(synt
     assert main(base) == 0
     before = (tmp_path / "m" / "config.json").read_text()
     assert main(base + ["--threads", "1"]) == 0  # a machine setting may differ: the finished model is kept
-    with pytest.raises(IsatSleepNetError, match=r"other settings \(model\)"):
+    with pytest.raises(IsatSleepNetError, match=r"other settings \(the network \(architecture, size or model options\)\)"):
         main(["--debug", *base, "--model-size", "small"])
-    with pytest.raises(IsatSleepNetError, match=r"other settings \(learning_rate\)"):
+    with pytest.raises(IsatSleepNetError, match=r"other settings \(learning_rate=\)"):
         main(["--debug", *base, "--lr", "0.5"])
     assert json.loads((tmp_path / "m" / "config.json").read_text())["model"] == json.loads(before)["model"]

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from isatsleepnet import STAGES
+from isatsleepnet.cli.flags import QUIET_HELP
 from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.cli.train_gan import add_subject_arguments, training_subjects
 
@@ -68,7 +69,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a dataset already in OUT (without it, OUT from an interrupted run of the same "
                         "settings is continued, and any other is refused)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     p.set_defaults(run=run)
 
 

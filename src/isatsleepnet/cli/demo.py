@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
-from isatsleepnet.cli.flags import RenamedFlag, flag, renamed
+from isatsleepnet.cli.flags import QUIET_HELP, RenamedFlag, flag, renamed
 from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.errors import IsatSleepNetError
 
@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
         epilog="example: isatsleepnet demo --out demo",
     )
     p.add_argument("--out", type=output_folder, default=Path("isatsleepnet-demo"), help="output folder (default ./isatsleepnet-demo)")
-    p.add_argument("--n-subjects", dest="subjects", type=int, default=6,
+    p.add_argument("--n-subjects", dest="subjects", type=int, default=6, metavar="N",
                    help="synthetic subjects cross-validated (default 6); one more is made for staging")
     p.add_argument("--subjects", dest="subjects", type=int, action=RenamedFlag, new="--n-subjects",  # before 0.1.1
                    why="a count; --subjects names subjects in download, evaluate, augment and train-gan")
@@ -42,7 +42,7 @@ def add_parser(subparsers) -> None:
                    help="paper (default) or small (every width halved: faster training and staging)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--jobs", type=int, default=2, help="recordings prepared in parallel (default 2)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     add_engine_arguments(p)
     p.set_defaults(run=run)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from isatsleepnet.cli.flags import QUIET_HELP
 from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.data.datasets import DATASETS
 
@@ -118,15 +119,21 @@ def add_parser(subparsers) -> None:
     p.add_argument("--mirror", metavar="URL",
                    help="address that replaces https://physionet.org/files/ (the rest of each path, "
                         "sleep-edfx/1.0.0/..., stays): an institutional mirror")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from isatsleepnet.data.download import download
+    from isatsleepnet.errors import IsatSleepNetError, SettingError
 
-    result = download(args.dataset, args.out, subjects=args.subjects, nights=args.nights,
-                      mirror=args.mirror, progress=not args.quiet)
+    try:
+        result = download(args.dataset, args.out, subjects=args.subjects, nights=args.nights,
+                          mirror=args.mirror, progress=not args.quiet)
+    except SettingError as exc:
+        if exc.setting != "dataset":
+            raise
+        raise IsatSleepNetError(f"DATASET {exc.problem}") from None  # the positional argument, not a --dataset flag
     print(f"{len(result.downloaded)} file(s) downloaded, {len(result.present)} already there; "
           f"all {len(result.files)} match their SHA1: {result.folder}")
     print(f"next: isatsleepnet prepare --dataset {args.dataset} --data-dir {args.out} --out prepared/{args.dataset}")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
-from isatsleepnet.cli.flags import words
+from isatsleepnet.cli.flags import QUIET_HELP, words
 from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.data.datasets import protocols
 from isatsleepnet.data.subjects import subject_list
@@ -34,7 +34,7 @@ def add_parser(subparsers) -> None:
                    help="the dataset's evaluation protocol, to print the paper's numbers beside where it has them "
                         f"({', '.join(protocols())}); refused for data prepared as another dataset")
     p.add_argument("--batch-size", type=int, default=64, help="epochs per forward pass (default 64)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     add_engine_arguments(p, workers=False)
     p.set_defaults(run=run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from isatsleepnet.cli.flags import QUIET_HELP
 from isatsleepnet.cli.output_paths import output_folder
 
 
@@ -24,7 +25,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data", type=Path, required=True, help="prepared dataset folder")
     p.add_argument("--out", type=output_folder, required=True, help="folder for the npz files")
     p.add_argument("--channels", help="comma-separated channel names to export (default: all); one channel gives x of shape epochs x samples x 1")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     p.set_defaults(run=run)
 
 

@@ -47,6 +47,9 @@ CONFIG_FILE_ONLY: frozenset[str] = frozenset({
 })
 """Settings only a configuration file sets: spelled ``name (in the config file)``."""
 
+QUIET_HELP = "no progress bars nor status lines (results, notes and warnings stay)"
+"""Every command's --quiet: the library's status lines and tqdm's bars go, what the command reports stays."""
+
 
 def flag(setting: str) -> str:
     """The flag that sets ``setting`` on the command line.

@@ -25,7 +25,7 @@ from isatsleepnet import __version__
 from isatsleepnet.cores import busy_machine, default_threads
 from isatsleepnet.cli.flags import message
 from isatsleepnet.errors import IsatSleepNetError
-from isatsleepnet.installs import is_training_module_missing, needs_training
+from isatsleepnet.installs import is_training_module_missing, needs_training, training_installed
 from isatsleepnet.status import status_level, status_output
 
 SUBCOMMANDS: tuple[str, ...] = (
@@ -166,6 +166,11 @@ def _note_busy_machine(args: argparse.Namespace) -> None:
     """Say once, before the work, that the machine is already busy, for a command that runs a model."""
     if not hasattr(args, "threads") or args.threads is not None:
         return  # no model to run, or the user chose the threads
+    model = getattr(args, "model", "")
+    if model is None:
+        return  # `review` of a staging as it is: no model runs, and --threads would be refused
+    if not training_installed() and not str(model).lower().endswith(".onnx"):
+        return  # the staging install runs only ONNX models: the command's one line says what to install
     busy = busy_machine()
     if busy is not None and busy.suggested_threads() < default_threads():
         print(f"isatsleepnet {args.command}: note: this machine is busy (load {busy.load:g} on "

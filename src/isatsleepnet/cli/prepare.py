@@ -6,7 +6,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
-from isatsleepnet.cli.flags import flag, named_as_in_file
+from isatsleepnet.cli.flags import QUIET_HELP, flag, named_as_in_file
 from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.config import read_config_file, replace_from
 from isatsleepnet.data.labels import STAGE_CODINGS
@@ -24,7 +24,8 @@ Datasets (and their evaluation protocol, for `isatsleepnet cv --protocol`):
 Recordings already prepared in OUT are skipped (an interrupted run resumes);
 a recording that fails is reported in one line and the others go on. The exit
 code is 1 when any recording failed. Two files that would be stored under one
-recording name (night.edf in two folders) are refused before any work."""
+recording name (night.edf in two folders, or two reviewed copies of one night) are
+refused before any work."""
 
 
 def description() -> str:
@@ -95,12 +96,16 @@ def add_parser(subparsers) -> None:
     p.add_argument("--eeg2", type=_channels, help="label of the second EEG channel, as --eeg; 'none' to leave it out")
     p.add_argument("--eog", type=_channels, help="label of the EOG channel, as --eeg; 'none' to leave it out")
     p.add_argument("--bandpass", type=_band, metavar="LOW,HIGH", help="zero-phase Butterworth band-pass in Hz (default: none)")
-    p.add_argument("--notch", type=float, metavar="HZ", help="notch filter at 50 or 60 Hz (default: none)")
-    p.add_argument("--assume-unit", choices=["uV", "mV", "V"], help="unit of channels whose header leaves the physical dimension blank")
+    p.add_argument("--notch", type=float, metavar="HZ",
+                   help="notch filter at HZ (50 or 60 Hz mains), applied after resampling: only with a "
+                        "--sampling-rate above twice HZ (at the default 100 Hz the resampler's low-pass already "
+                        "removes mains) (default: none)")
+    p.add_argument("--assume-unit", choices=["uV", "mV", "V"],
+                   help="unit of channels whose EDF header leaves the physical dimension blank")
     p.add_argument("--subject-pattern", metavar="REGEX", help="(edf, reviewed, npz) regex on the file stem with a group (?P<subject>...) and an optional "
                         "(?P<night>...) of digits")
     p.add_argument("--stage-codes", choices=STAGE_CODINGS, help=STAGE_CODES_HELP)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     p.set_defaults(run=run)
 
 

@@ -58,8 +58,11 @@ def output_files_text() -> str:
     lines = []
     for entry in OUTPUT_FORMATS.values():
         text = entry.help.splitlines() or [""]
-        when = f" ({flag(entry.setting)}{' ' + entry.choice if entry.choice else ''})" if (
-            entry.setting and (entry.choice or not entry.default)) else ""
+        when = ""
+        if entry.setting and (entry.choice or not entry.default):  # on with a flag, or with a flag's choice
+            when = f" ({flag(entry.setting)}{' ' + entry.choice if entry.choice else ''})"
+        elif entry.setting:  # on by default: the flag that turns it off
+            when = f" (off: --no-{flag(entry.setting).removeprefix('--')})"
         if when and len(text[-1]) + len(when) > 74:  # the flag on a line of its own rather than past 100 columns
             text, when = [*text, when.strip()], ""
         text[-1] += when

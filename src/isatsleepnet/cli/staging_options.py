@@ -13,7 +13,7 @@ import dataclasses
 from pathlib import Path
 
 from isatsleepnet.cli.engine_options import add_engine_arguments
-from isatsleepnet.cli.flags import flag
+from isatsleepnet.cli.flags import QUIET_HELP, flag
 from isatsleepnet.cli.prepare import STAGE_CODES_HELP
 from isatsleepnet.data.labels import STAGE_CODINGS
 from isatsleepnet.errors import IsatSleepNetError
@@ -69,7 +69,7 @@ def add_staging_arguments(p: argparse.ArgumentParser, *, hypnogram: bool = True)
         help="epochs per forward pass (default 64); an ONNX model runs at most 16 at a time on each core, which "
              "measured fastest")
     flags |= add_output_arguments(p)
-    add("--quiet", action="store_true", help="no progress bar")
+    add("--quiet", action="store_true", help=QUIET_HELP)
     flags |= add_engine_arguments(p, workers=False)
     return flags
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from isatsleepnet import STAGES
 from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
+from isatsleepnet.cli.flags import QUIET_HELP
 from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.data.subjects import subject_list
 from isatsleepnet.errors import IsatSleepNetError
@@ -85,7 +86,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--config", type=Path, metavar="FILE", help="TOML or JSON with GAN settings (a [gan] table or top-level keys); flags override it")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="write checkpoints/last.pt every N epochs (default 5)")
     p.add_argument("--overwrite", action="store_true", help="start again instead of resuming from an existing checkpoint")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     add_engine_arguments(p, workers=False)
     p.set_defaults(run=run)
 

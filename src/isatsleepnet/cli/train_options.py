@@ -9,7 +9,7 @@ from pathlib import Path
 from isatsleepnet import STAGES
 from isatsleepnet.augment.config import AUGMENT_MODES, AugmentConfig
 from isatsleepnet.cli.engine_options import add_engine_arguments, engine_from_args
-from isatsleepnet.cli.flags import named_as_in_file, renamed
+from isatsleepnet.cli.flags import QUIET_HELP, named_as_in_file, renamed
 from isatsleepnet.config import read_config_file, replace_from
 from isatsleepnet.engine import Engine
 from isatsleepnet.errors import DataError, IsatSleepNetError, SettingError
@@ -72,7 +72,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, help="random seed (default 0)")
     g.add_argument("--max-train-batches", type=int, help="limit the batches per training epoch (quick runs)")
     g.add_argument("--tensorboard", action="store_true", default=None, help="also log to TensorBoard (needs the tensorboard package)")
-    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    g.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     _add_fine_tune_arguments(p)
     add_engine_arguments(p, training=True)
 

@@ -85,7 +85,10 @@ class PrepareConfig:
         if self.notch is not None:
             _positive("notch", self.notch)
             if self.notch >= nyquist:
-                raise SettingError("notch", f"{self.notch:g} Hz must lie below Nyquist ({nyquist:g} Hz)")
+                raise SettingError("notch", f"{self.notch:g} Hz must lie below Nyquist ({nyquist:g} Hz at "
+                                            f"{self.sampling_rate:g} Hz): the signals are filtered at that rate, which "
+                                            f"holds nothing at {self.notch:g} Hz to remove; a notch is for "
+                                            f"{{sampling_rate}} above {2 * self.notch:g}")
         if entry.needs_eeg and not self.eeg:
             raise SettingError("eeg", f"must name at least one channel (its label): dataset {self.dataset!r} "
                                       "has no fixed channel labels")

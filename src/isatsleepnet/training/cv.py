@@ -46,6 +46,7 @@ from isatsleepnet.training.split_run import (
     resolve_settings,
     run_split,
     save_engine,
+    settings_named,
 )
 
 FOLDS_FILE = "folds.json"
@@ -79,7 +80,7 @@ def plan_run(
     augment_record, gan_record = augment_settings(augment, gan, config)
     if saved_config.is_file():
         previous = json.loads(saved_config.read_text())
-        changed = changed_train_settings(previous["train"], config)
+        changed = [c for c in [settings_named(changed_train_settings(previous["train"], config))] if c]
         # runs from before augmentation existed hold no "augment": they were not augmented
         before_augment, before_gan = previous.get("augment") or {"mode": "none"}, previous.get("gan") or {}
         now_augment, now_gan = _as_json(augment_record), _as_json(gan_record) or {}
@@ -89,7 +90,7 @@ def plan_run(
             keys = sorted(k for k in set(before_gan) | set(now_gan) if before_gan.get(k) != now_gan.get(k))
             changed.insert(0, "GAN settings " + ", ".join(keys))
         if previous.get("protocol") != protocol:
-            changed.insert(0, "protocol")
+            changed.insert(0, "{protocol}")
         if n_folds is not None and folds_file is None and previous.get("n_folds") not in (None, n_folds):
             changed.insert(0, f"{{n_folds}} {previous['n_folds']} before, {n_folds} now")
         if other_data(previous, data):

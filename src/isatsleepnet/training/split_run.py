@@ -130,6 +130,19 @@ def changed_train_settings(previous: dict, config: TrainConfig) -> list[str]:
     return sorted(k for k in previous if k in current and k != "init" and previous[k] != current[k])
 
 
+def settings_named(changed: list[str]) -> str:
+    """``changed`` (TrainConfig fields) as a message names them: ``{field}`` placeholders (the command line spells
+    each as its flag), and the network's settings in words (several flags and keywords set them).
+
+    Examples
+    --------
+    >>> settings_named(["max_epochs", "model"])
+    '{max_epochs}, the network (architecture, size or model options)'
+    """
+    words = {"model": "the network (architecture, size or model options)", "init_sha256": "the base model ({init})"}
+    return ", ".join(words.get(k, "{" + k + "}") for k in changed)
+
+
 def other_data(record: dict[str, Any], dataset: PreparedDataset) -> bool:
     """Whether a saved run's ``record`` (config.json of cv, split.json of a training) names other data than
     ``dataset``: by its identity (the same dataset moved elsewhere is the same data), or, for runs saved
@@ -160,7 +173,8 @@ def _write_split_files(out: Path, dataset: PreparedDataset, split: Fold, config:
     """config.json (compared with a saved one first), engine.json and split.json of a run folder."""
     saved = out / CONFIG_FILE
     if saved.is_file():  # continuing (or re-reading) a training: it must be the same training
-        changed = changed_train_settings(json.loads(saved.read_text()), config)
+        changed = [settings_named(changed_train_settings(json.loads(saved.read_text()), config))]
+        changed = [c for c in changed if c]
         try:
             previous = json.loads((out / SPLIT_FILE).read_text())
         except (OSError, ValueError):
