@@ -104,6 +104,24 @@ def test_a_recording_changed_since_staging_is_refused(tmp_path, write_edf, capsy
     assert "night.edf: changed since it was staged into night.hypnogram.csv (its SHA1 differs)" in err
 
 
+def test_a_second_scorer_for_a_folder_of_nights_names_the_flag_typed(tmp_path, capsys):
+    """Before: "--second-scorer is one night's hypnogram", a flag review does not have."""
+    first = write_staged(tmp_path / "s", name="a")
+    write_staged(tmp_path / "s", name="b")
+    assert main(["review", str(tmp_path / "s"), "--hypnogram", str(first), "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "--hypnogram is one night's hypnogram, and" in err and "--second-scorer" not in err and err.count("\n") == 1
+
+
+def test_a_folder_where_the_reviewed_csv_goes_is_named(tmp_path, write_edf, capsys):
+    """Before: "Is a directory (.../.tmp-night.reviewed.csv.q2n9hg6w)"."""
+    staged = staged_with_recording(tmp_path / "s", write_edf)
+    (tmp_path / "s" / "night.reviewed.csv").mkdir()
+    assert main(["review", str(staged), "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "error: night.reviewed.csv: is a folder" in err and ".tmp" not in err and err.count("\n") == 1
+
+
 def _start(staged: Path, *extra: str) -> tuple[subprocess.Popen, str, str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     process = subprocess.Popen([sys.executable, "-m", "isatsleepnet.cli.main", "review", str(staged), "--no-browser",

@@ -58,3 +58,26 @@ def test_an_edit_out_of_order_is_not_appended(tmp_path):
         journal.append(edit(2))
     with pytest.raises(ValueError, match="action must be one of"):
         edit(1, action="delete")
+
+
+def test_a_whole_last_line_without_its_newline_is_kept(tmp_path):
+    """Before: an editor that strips the final newline lost the last edit ("cut by a kill ... dropped")."""
+    path = tmp_path / "n.review.jsonl"
+    journal = Journal.open(path)
+    journal.append(edit(1))
+    journal.append(edit(2, 3, "N2", "N3"))
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    again = Journal.open(path)
+    assert again.edits == [edit(1), edit(2, 3, "N2", "N3")] and again.recovered_bytes == 0
+    assert path.read_bytes().endswith(b"}\n")  # the line ended, so the next edit starts one of its own
+    again.append(edit(3, 4, "N2", "W"))
+    assert Journal.open(path).edits == [edit(1), edit(2, 3, "N2", "N3"), edit(3, 4, "N2", "W")]
+
+
+def test_a_whole_last_line_out_of_order_is_refused_not_dropped(tmp_path):
+    path = tmp_path / "n.review.jsonl"
+    text = edit(1).to_line() + "\n" + edit(3).to_line()
+    path.write_text(text)
+    with pytest.raises(DataError, match="line 2 has version 3, expected 2"):
+        Journal.open(path)
+    assert path.read_text() == text

@@ -242,3 +242,209 @@ def test_a_derivation_and_the_display_filters_change_what_is_drawn(page, served)
     page.select_option("select[aria-label='eeg low-pass']", "15")
     wait_drawn(page, drawn)
     assert page.evaluate("JSON.parse(localStorage.getItem('isatsleepnet-review:night')).filters.eeg") == [0.3, 15, None]
+
+
+# ---------------------------------------------------------------------- edits in flight, numbers, clock times
+FIRST = 20  # a staging of a window from 600 s (`stage --start 600`): its epochs are numbered from 20
+
+
+class HeldEdits:
+    """Holds the page's edit requests until released, as a slow disk or a busy server would, without timing:
+    what the page does while edits wait is then the same on every machine."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.held: list = []
+        self.holding = True
+        page.route("**/api/edit*", self._arrived)
+
+    def _arrived(self, route) -> None:
+        if self.holding:
+            self.held.append(route)
+        else:
+            route.continue_()
+
+    def wait_held(self, count: int = 1) -> None:
+        for _ in range(500):
+            if len(self.held) >= count:
+                return
+            self.page.wait_for_timeout(20)  # the routes are handed over while the page is waited on
+        raise AssertionError(f"{len(self.held)} edit(s) held, {count} expected")
+
+    def release(self, count: int | None = None) -> None:
+        """Let `count` held edits through (None: all, and hold no more)."""
+        if count is None:
+            self.holding = False
+        for route in self.held[:count] if count is not None else self.held[:]:
+            self.held.remove(route)
+            route.continue_()
+
+
+def status(page) -> str:
+    return page.locator("#status").inner_text()
+
+
+def journal_of(review) -> list[dict]:
+    path = review.night.folder / f"{review.night.name}.review.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture
+def served_late(tmp_path):
+    """A night staged from 600 s: rows 0-39 are epochs 20-59 of the recording."""
+    csv_path = write_staged(tmp_path / "s", STAGES, name="night", first=FIRST)
+    review = Review.open(csv_path, reviewer="ana")
+    server = start_server([(review, recording_of(FIRST + len(STAGES)))])
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def late_page(browser, served_late):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    opened = context.new_page()
+    opened.add_init_script("""(() => {  // every text drawn, by canvas: what the ruler and the axis say
+        window.drawnText = [];
+        const fillText = CanvasRenderingContext2D.prototype.fillText;
+        CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+            window.drawnText.push([this.canvas.id, String(text)]);
+            return fillText.call(this, text, ...rest);
+        };
+    })()""")
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.goto(served_late.url)
+    wait_drawn(opened)
+    yield opened
+    context.close()
+    assert not errors, errors
+
+
+def test_the_status_says_saving_until_every_queued_edit_is_saved(page, served):
+    """Before: each answer said "Saved: epoch 1 ..." while the edits typed after it still waited."""
+    held = HeldEdits(page)
+    page.keyboard.type("2323")
+    wait_for(page, "s.epoch === 4 && s.unsaved === 4")
+    held.wait_held()
+    assert status(page).startswith("Saving")
+    held.release(1)
+    wait_for(page, "s.version === 1")
+    assert status(page) == "Saving… (3 edits)"
+    held.release()
+    wait_for(page, "s.version === 4 && s.unsaved === 0")
+    assert status(page) == "Saved: epoch 3 W → N3"
+    assert [edit["new"] for edit in journal_of(served.review)] == ["N2", "N3", "N2", "N3"]
+
+
+def test_leaving_with_edits_unsaved_asks_first_and_loses_none(page, served):
+    """Before: a reload right after typing kept 3-5 of 8 edits, without a word."""
+    held = HeldEdits(page)
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))  # "stay on the page"
+    page.keyboard.type("23232323")
+    held.wait_held()
+    page.evaluate("setTimeout(() => location.reload(), 0)")
+    for _ in range(250):
+        if asked:
+            break
+        page.wait_for_timeout(20)
+    assert asked == ["beforeunload"]
+    held.release()
+    wait_for(page, "s.version === 8 && s.unsaved === 0")
+    assert len(journal_of(served.review)) == 8
+    page.reload()  # all saved: nothing to ask
+    wait_drawn(page)
+    assert asked == ["beforeunload"] and state(page)["version"] == 8 and state(page)["epoch"] == 8
+
+
+def test_switching_nights_waits_for_the_edits_still_queued(browser, tmp_path):
+    """Before: choosing another night reloaded the tab at once, and the edits still queued were lost."""
+    reviews = [Review.open(write_staged(tmp_path / "s", STAGES, name=name), reviewer="ana")
+               for name in ("night-a", "night-b")]
+    server = start_server([(review, recording_of(len(STAGES))) for review in reviews])
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    try:
+        page = context.new_page()
+        page.goto(server.url)
+        wait_drawn(page)
+        page.wait_for_selector("#nights:not([hidden])")
+        held = HeldEdits(page)
+        page.keyboard.type("333")
+        held.wait_held()
+        page.select_option("#nights", "night-b")
+        page.wait_for_timeout(300)
+        assert page.locator("#night-name").inner_text() == "night-a" and "Saving" in status(page)
+        held.release()
+        page.wait_for_function("document.getElementById('night-name').textContent === 'night-b'", timeout=10_000)
+        assert reviews[0].version == 3 and reviews[0].state.stages[:3] == ["N3"] * 3 and reviews[1].version == 0
+    finally:
+        context.close()
+        server.stop()
+
+
+def test_undo_and_redo_right_after_a_key_act_on_what_it_left(page, served):
+    """Before: Ctrl+Z pressed before the stage's answer came was dropped (and Ctrl+Y before the undo's)."""
+    held = HeldEdits(page)
+    page.keyboard.press("1")
+    page.keyboard.press("Control+z")
+    page.keyboard.press("Control+y")
+    held.wait_held()
+    held.release()
+    wait_for(page, "s.version === 3 && s.unsaved === 0")
+    assert [(e["action"], e["epoch"], e["new"]) for e in journal_of(served.review)] == [
+        ("set", 0, "N1"), ("undo", 0, "W"), ("redo", 0, "N1")]
+    assert state(page)["stages"][0] == "N1" and status(page) == "Redone: epoch 0 W → N1"
+    page.keyboard.press("Control+y")  # nothing left to redo: said, nothing sent
+    page.wait_for_function("document.getElementById('status').textContent === 'Nothing to redo'")
+    assert served.review.version == 3
+
+
+def test_a_stale_tab_returns_to_the_epochs_it_could_not_save_and_names_them(late_page, served_late):
+    """Before: the tab reloaded at the epoch after the last key, the rejected epochs unnamed, and the next key
+    was saved there."""
+    page, review = late_page, served_late.review
+    token = served_late.url.split("token=")[1]
+    answer = page.request.post(served_late.url.split("?")[0] + "api/edit", headers={"X-Review-Token": token},
+                               data=json.dumps({"action": "set", "epoch": 0, "stage": "N2", "version": 0}))
+    assert answer.status == 200  # another tab scored the first epoch: this one is stale
+    held = HeldEdits(page)
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.type("www")
+    wait_for(page, "s.epoch === 8")
+    held.wait_held()
+    held.release()
+    wait_for(page, "s.version === 1 && s.unsaved === 0 && s.stages[0] === 'N2'")
+    assert state(page)["epoch"] == 5 and page.locator("#epoch-number").inner_text() == "25"
+    notice = page.locator("#notice-text").inner_text()
+    assert "epochs 25, 26, 27" in notice and "epoch 25 again" in notice, notice
+    page.keyboard.press("2")
+    wait_for(page, "s.version === 2")
+    assert review.journal.edits[-1].epoch == 5 and review.journal.edits[-1].onset_s == 750.0
+
+
+def test_clock_times_and_epoch_numbers_are_those_of_the_staged_files(late_page, served_late):
+    """Before: a staging from 600 s showed its first epoch at the recording's start time (22:30:00 for
+    22:40:00) and numbered it 1 where NAME.hypnogram.csv and NAME.reviewed.csv number it 20."""
+    page, review = late_page, served_late.review
+    first = (review.night.csv.read_text().splitlines()[1]).split(",")
+    assert (first[0], first[1], first[-1]) == ("20", "600", "22:40:00")
+    assert page.locator("#epoch-number").inner_text() == "20"
+    assert page.locator("#epoch-position").inner_text() == "1 of 40"
+    assert page.locator("#epoch-time").inner_text() == "22:40:00"
+    assert page.url.endswith("#epoch=20")
+    drawn = page.evaluate("window.drawnText")
+    ruler = [text for canvas, text in drawn if canvas == "signals"]
+    axis = [text for canvas, text in drawn if canvas == "overview"]
+    assert "22:40:05" in ruler and "Epoch 20 · W" in ruler and "22:30:05" not in ruler
+    assert "23:00" in axis and "22:30" not in axis  # 40 epochs from 22:40
+    page.keyboard.press("1")
+    wait_for(page, "s.version === 1 && s.unsaved === 0")
+    assert status(page) == "Saved: epoch 20 W → N1" and page.url.endswith("#epoch=21")
+    reviewed = (review.night.folder / "night.reviewed.csv").read_text().splitlines()
+    assert reviewed[1].startswith("20,600,W,") and ",N1,1,ana" in reviewed[1]
+    for link, row, number in [("#epoch=27", 7, "27"), ("#epoch=3", 2, "22")]:  # #epoch=3: a link from before
+        page.goto(served_late.url + link)
+        page.reload()
+        wait_drawn(page)
+        assert state(page)["epoch"] == row and page.locator("#epoch-number").inner_text() == number

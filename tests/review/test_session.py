@@ -120,6 +120,18 @@ def test_a_staged_file_that_is_not_there_says_so(tmp_path):
             Review.open(missing, reviewer="ana")
 
 
+@pytest.mark.parametrize("output", ["night.reviewed.csv", "night.reviewed.tsv", "night.reviewed.edf"])
+def test_a_folder_where_a_reviewed_file_goes_is_named(staged, output):
+    """Before: "Is a directory (.../.tmp-night.reviewed.csv.q2n9hg6w)", the temporary file, not the output."""
+    (staged.parent / output).mkdir()
+    with pytest.raises(DataError, match=rf"^{output}: is a folder, and the review writes") as caught:
+        Review.open(staged, reviewer="ana")
+    assert ".tmp" not in str(caught.value) and "\n" not in str(caught.value)
+    (staged.parent / output).rmdir()
+    with Review.open(staged, reviewer="ana"):  # the night was let go
+        assert (staged.parent / output).is_file()
+
+
 KILLED_SESSION = """
 import sys
 from isatsleepnet.review.session import Review

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from isatsleepnet.cli.output_paths import output_folder
 from isatsleepnet.cli.staging_options import add_staging_arguments
-from isatsleepnet.errors import IsatSleepNetError
+from isatsleepnet.errors import IsatSleepNetError, SettingError
 
 if TYPE_CHECKING:
     from isatsleepnet.review.serve import ReviewServer
@@ -74,6 +74,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from isatsleepnet.cli.flags import renamed
     from isatsleepnet.review.serve import open_nights, start_server
 
     reviewer = args.reviewer if args.reviewer is not None else _login()
@@ -88,7 +89,10 @@ def run(args: argparse.Namespace) -> int:
     elif given := _staging_flags_given(args):
         raise IsatSleepNetError(f"{', '.join(given)} choose how a recording is staged: give --model too, or review "
                                 "the staging as it is")
-    nights = open_nights(args.staged, reviewer=reviewer, second_scorer=second_scorer, stage_codes=args.stage_codes)
+    try:
+        nights = open_nights(args.staged, reviewer=reviewer, second_scorer=second_scorer, stage_codes=args.stage_codes)
+    except SettingError as exc:  # the library's second_scorer is this command's --hypnogram
+        raise renamed(exc, second_scorer="hypnogram") from None
     try:
         server = start_server(nights, host=args.host, port=args.port)
     except BaseException:

@@ -4,7 +4,9 @@ Why a journal and not a rewritten file: a rewrite that a kill interrupts can los
 whole review, and a rewritten file keeps no history to undo. Each edit is appended as
 one line, flushed and ``fsync``'d; reopening replays the lines. A kill in the middle of
 a write leaves at most a cut last line, which :meth:`Journal.open` drops (every line
-before it is whole, so every acknowledged edit survives) and reports once.
+before it is whole, so every acknowledged edit survives) and reports once. A last line
+that is a whole edit without its newline (an editor that strips the final newline, or a
+kill between the line and its newline) is an edit, and is kept.
 """
 
 from __future__ import annotations
@@ -110,6 +112,9 @@ class Journal:
     def open(cls, path: str | Path) -> Journal:
         """Read the journal at ``path`` (none yet: an empty one), dropping a last line cut by a kill.
 
+        A last line without its newline is kept when it is a whole edit (the newline is then
+        written, so the next edit starts a line of its own), and dropped only when it does not
+        parse: a kill cuts a line, an editor that strips the final newline does not.
         A damaged line before the last one is not a kill's trace but a changed file: it is
         refused in one line naming the file and the line, and nothing is dropped.
 
@@ -123,6 +128,9 @@ class Journal:
         >>> again = Journal.open(path)
         >>> len(again.edits), again.recovered_bytes
         (1, 18)
+        >>> _ = path.write_text(path.read_text().rstrip("\\n"))  # the final newline stripped: the edit stays
+        >>> len(Journal.open(path).edits), path.read_text().endswith("\\n")
+        (1, True)
         """
         path = Path(path)
         if not path.exists():
@@ -131,7 +139,7 @@ class Journal:
             data = path.read_bytes()
         except OSError as exc:
             raise DataError(path, f"cannot read the review journal ({exc.strerror or exc})") from None
-        whole_end = data.rfind(b"\n") + 1  # bytes after the last newline: a line the kill cut
+        whole_end = data.rfind(b"\n") + 1  # bytes after the last newline: a line cut by a kill, or unterminated
         edits: list[Edit] = []
         lines = data[:whole_end].split(b"\n")[:-1]
         for number, raw in enumerate(lines, start=1):
@@ -143,13 +151,23 @@ class Journal:
             if edit.version != len(edits) + 1:
                 raise DataError(path, f"line {number} has version {edit.version}, expected {len(edits) + 1}")
             edits.append(edit)
-        recovered = len(data) - whole_end
-        if recovered:
-            with path.open("r+b") as handle:  # drop the cut line, so the next edit starts a whole line
-                handle.truncate(whole_end)
+        tail = data[whole_end:]
+        if not tail:
+            return cls(path, edits, 0)
+        last = _whole_edit(tail)
+        if last is not None:
+            if last.version != len(edits) + 1:
+                raise DataError(path, f"line {len(lines) + 1} has version {last.version}, expected {len(edits) + 1}")
+            with path.open("ab") as handle:  # end the line, so the next edit starts one of its own
+                handle.write(b"\n")
                 handle.flush()
                 os.fsync(handle.fileno())
-        return cls(path, edits, recovered)
+            return cls(path, [*edits, last], 0)
+        with path.open("r+b") as handle:  # drop the cut line, so the next edit starts a whole line
+            handle.truncate(whole_end)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return cls(path, edits, len(tail))
 
     def append(self, edit: Edit) -> None:
         """Write ``edit`` as one line and return once it is on disk (flushed and fsync'd)."""
@@ -166,3 +184,11 @@ class Journal:
 
     def __len__(self) -> int:
         return len(self.edits)
+
+
+def _whole_edit(raw: bytes) -> Edit | None:
+    """The edit that ``raw`` (a last line without its newline) holds, or None when a kill cut it short."""
+    try:
+        return Edit.from_line(raw.decode("utf-8"))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return None

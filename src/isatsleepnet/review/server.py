@@ -11,7 +11,9 @@ name their night with ``?night=NAME``, the first one by default):
 - ``GET /``: the page (``index.html``, the token written into its links); ``GET /page/NAME``
   its scripts and style, from the package;
 - ``GET /api/nights``: the nights served, each with its review progress;
-- ``GET /api/night``: the night as JSON (stages, probabilities, flags, channels, progress);
+- ``GET /api/night``: the night as JSON (stages, probabilities, flags, channels, progress; ``onsets``
+  in seconds from the recording's start; ``numbers``, each epoch's number in NAME.hypnogram.csv's
+  ``epoch`` column, which the page shows: edits name the row);
 - ``GET /api/window?start=S&seconds=30&channels=A,B-C&filters=JSON``: signals (a channel, or a
   derivation of two), display-filtered (:func:`display_filters`; AASM's defaults otherwise), packed by
   :func:`isatsleepnet.review.windows.pack`;
@@ -31,7 +33,7 @@ from typing import Any
 
 from isatsleepnet.data.readers.recording import Recording
 from isatsleepnet.errors import IsatSleepNetError, SettingError
-from isatsleepnet.review.session import Review
+from isatsleepnet.review.session import Review, epoch_numbers
 from isatsleepnet.review.state import StaleVersion
 from isatsleepnet.review.windows import WINDOW_SECONDS, DisplayFilter, channel_type, pack, read_window
 
@@ -53,6 +55,7 @@ def night_summary(review: Review, recording: Recording | None) -> dict[str, Any]
         "epoch_seconds": night.epoch_seconds,
         "start": night.start.isoformat() if night.start else None,
         "onsets": [float(x) for x in night.onsets_s],
+        "numbers": epoch_numbers(night),
         "model": state.model,
         "stages": state.stages,
         "reviewed": state.reviewed,

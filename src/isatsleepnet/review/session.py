@@ -36,6 +36,14 @@ REVIEWED_COLUMNS = ("epoch", "onset_s", "model_stage", "confidence", "stage", "r
 
 
 
+def epoch_numbers(night: StagedNight) -> list[int]:
+    """Each row's epoch number as NAME.hypnogram.csv gives it (from the recording's start, whatever window was
+    staged): what the reviewer reads, on the page and in NAME.reviewed.csv. Edits name rows; people name these.
+    A night made without the CSV's ``epoch`` column: the rows."""
+    found = night.epoch_numbers if night.epoch_numbers is not None else range(len(night.onsets_s))
+    return [int(number) for number in found]
+
+
 def check_reviewer(reviewer: object) -> str:
     """The reviewer's name as every edit records it; one line when it names nobody.
 
@@ -153,7 +161,11 @@ class Review:
         return self.night.folder / (self.night.name + suffix)
 
     def write_reviewed(self) -> list[Path]:
-        """Write NAME.reviewed.csv, .tsv and .edf from the current state (each atomically)."""
+        """Write NAME.reviewed.csv, .tsv and .edf from the current state (each atomically).
+
+        A file that cannot be written is one line naming it, not the temporary file it is
+        written through (a folder in its place is said to be one).
+        """
         from isatsleepnet.inference.exports import (
             ANNOTATION_TEXT,
             stage_runs,
@@ -162,18 +174,33 @@ class Review:
         )
 
         night, state = self.night, self.state
+        paths = [self.path(s) for s in (".reviewed.csv", ".reviewed.tsv", ".reviewed.edf")]
+        csv_path, tsv_path, edf_path = paths
+        for path in paths:  # checked first: the rename onto a folder would name only the temporary file
+            if path.is_dir():
+                raise DataError(path, "is a folder, and the review writes its reviewed hypnogram to this name: move "
+                                      "the folder away, then review again")
+        events = stage_runs(night.onsets_s, [ANNOTATION_TEXT[s] for s in state.stages], night.epoch_seconds)
+        writes = [(csv_path, lambda: atomic_write_text(csv_path, self._reviewed_table())),
+                  (tsv_path, lambda: write_annotations_tsv(tsv_path, events)),
+                  (edf_path, lambda: write_annotations_edf(edf_path, events, start=night.start))]
+        for path, write in writes:
+            try:
+                write()
+            except OSError as exc:
+                raise DataError(path, f"cannot be written ({exc.strerror or exc})") from None
+        return paths
+
+    def _reviewed_table(self) -> str:
+        """NAME.reviewed.csv's text: one row per epoch, numbered as NAME.hypnogram.csv numbers it."""
+        night, state = self.night, self.state
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(REVIEWED_COLUMNS)
-        numbers = night.epoch_numbers if night.epoch_numbers is not None else range(len(night.onsets_s))
-        for i, (number, onset) in enumerate(zip(numbers, night.onsets_s)):
-            writer.writerow([int(number), f"{onset:g}", state.model[i], f"{night.confidence[i]:.4f}", state.stages[i],
+        for i, (number, onset) in enumerate(zip(epoch_numbers(night), night.onsets_s)):
+            writer.writerow([number, f"{onset:g}", state.model[i], f"{night.confidence[i]:.4f}", state.stages[i],
                              int(bool(state.reviewed[i])), state.reviewed[i]])
-        atomic_write_text(self.path(".reviewed.csv"), buf.getvalue())
-        events = stage_runs(night.onsets_s, [ANNOTATION_TEXT[s] for s in state.stages], night.epoch_seconds)
-        write_annotations_tsv(self.path(".reviewed.tsv"), events)
-        write_annotations_edf(self.path(".reviewed.edf"), events, start=night.start)
-        return [self.path(s) for s in (".reviewed.csv", ".reviewed.tsv", ".reviewed.edf")]
+        return buf.getvalue()
 
     def progress(self) -> dict[str, int]:
         """Flagged epochs reviewed so far, of all flagged; epochs reviewed and changed in all."""

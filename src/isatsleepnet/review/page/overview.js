@@ -62,7 +62,8 @@
 
   /**
    * The overview strip. `view`: {model, stages, expert, reviewed, probabilities, confidence, flagged,
-   * onsets, epochSeconds, startSeconds (of day, or null), windowFrom, windowTo, epoch}.
+   * onsets (s from the recording's start), epochSeconds, clockOf(t) -> seconds of day or elapsed, elapsed (no clock
+   * time known), windowFrom, windowTo, epoch}.
    * Returns {left, width, n}: what a click needs to find its epoch.
    */
   function drawOverview(canvas, view) {
@@ -152,7 +153,7 @@
     const origin = view.onsets.length ? view.onsets[0] : 0;
     const total = n * view.epochSeconds;
     const step = timeTicks(total, width);
-    const clockOf = (t) => (view.startSeconds === null ? t - origin : view.startSeconds + t - origin);
+    const clockOf = view.clockOf;  // the page's one clock: the recording's start plus the onset
     const first = Math.ceil(clockOf(origin) / step) * step;
     font(ctx, 10, "400");
     ctx.fillStyle = MUTED;
@@ -165,7 +166,7 @@
       ctx.moveTo(px, 4);
       ctx.lineTo(px, top);
       ctx.stroke();
-      ctx.fillText(clockLabel(c, view.startSeconds === null, false), px, top + 3);
+      ctx.fillText(clockLabel(c, view.elapsed, false), px, top + 3);
     }
     // Lights off/on (from the recording's annotations) and the gaps where no epoch was staged.
     const rowAt = (t) => {  // the fractional row of time t (s from the recording start)

@@ -39,10 +39,13 @@
       "</tr><tr>" + cells + "</tr></table></div>";
   }
 
-  /** Fill the panels for epoch `i` of `night`: `pending` is the stage being saved (or undefined), `time` its label. */
-  function show(night, i, pending, time) {
-    $("epoch-number").textContent = i + 1 + " / " + night.stages.length;
-    $("epoch-time").textContent = time;
+  /** Fill the panels for row `i` of `night`. `epoch`: {number (as NAME.hypnogram.csv numbers it), time (its
+   *  clock label), pending (the stage being saved, or undefined), busy (edits still wait to be saved)}. */
+  function show(night, i, epoch) {
+    const pending = epoch.pending;
+    $("epoch-number").textContent = String(epoch.number);
+    $("epoch-position").textContent = (i + 1) + " of " + night.stages.length;
+    $("epoch-time").textContent = epoch.time;
     $("epoch-model").innerHTML = pill(night.model[i]);
     const by = night.reviewed[i];
     $("epoch-final").innerHTML = pill(night.stages[i]) +
@@ -57,8 +60,8 @@
     for (const button of document.querySelectorAll("#stage-buttons button")) {
       button.classList.toggle("current", button.dataset.stage === night.stages[i]);
     }
-    $("undo").disabled = !night.can_undo;
-    $("redo").disabled = !night.can_redo;
+    $("undo").disabled = !night.can_undo && !epoch.busy;  // while edits wait, what they leave decides
+    $("redo").disabled = !night.can_redo && !epoch.busy;
     const p = night.progress;
     $("flagged-reviewed").textContent = p.flagged_reviewed + " / " + p.flagged;
     $("flagged-meter").style.width = (p.flagged ? (100 * p.flagged_reviewed) / p.flagged : 100) + "%";

@@ -2,6 +2,10 @@
  *
  * The server is the one record: an edit shows only once the server answers that it is on
  * disk, and every edit names the version it was made on (a stale tab gets 409 and reloads).
+ * Edits wait in a queue, sent one after another; until it is empty the status says "Saving…",
+ * leaving the page asks first and switching nights waits.
+ * Epochs are rows here (as edits name them) and numbers on screen (as NAME.hypnogram.csv
+ * numbers them: from the recording's start, whatever window was staged).
  * Drawing is draw.js's, requests api.js's, the channel list and filters controls.js's and
  * the side panels' text panels.js's: this file holds the page's state and what changes it.
  */
@@ -28,14 +32,15 @@
     windowKey: "",        // the window the signal canvas shows
     traces: null,         // its traces, once loaded
     message: "",
-    pending: new Map(),   // epoch -> stage sent, not yet saved
+    pending: new Map(),   // epoch -> the last edit setting it that is not saved yet
     derived: [],          // derivations A-B the reviewer added to the channel list
     filters: {},          // channel type -> [high-pass, low-pass, notch] Hz (null: off), sent with each window
     spectrogram: null,    // the overview's spectrogram image, once loaded
     spectrogramNote: "",  // why there is none
   };
-  let edits = Promise.resolve();  // edits go one after another, each on the version the last one left
-  let generation = 0;             // a reload drops the edits queued before it
+  const outbox = [];     // edits not sent yet, in order: each goes on the version the one before it left
+  let sending = null;   // the edit on its way to the server
+  const flushed = [];   // callbacks waiting for the queue to empty
   let noticeShown = false;
 
   // ------------------------------------------------------------------ the read-only hook for tests
@@ -44,6 +49,7 @@
       epoch: ui.epoch,
       version: ui.night ? ui.night.version : null,
       stages: ui.night ? Object.freeze(ui.night.stages.slice()) : Object.freeze([]),
+      unsaved: unsaved(),
       drawn: ui.drawn,
       spectrogram: ui.spectrogram !== null,
     });
@@ -56,7 +62,13 @@
     const response = await request("api/nights");
     if (!response.ok) return;
     const nights = await response.json();
-    window.ReviewPanels.nightList($("nights"), nights, ui.night ? ui.night.name : null, (name) => {
+    window.ReviewPanels.nightList($("nights"), nights, ui.night ? ui.night.name : null, async (name) => {
+      if (unsaved()) setStatus("Saving, then opening " + name + "…", "busy");
+      const said = await whenSaved();  // the edits still queued go to this night's journal first
+      if (said && said.kind === "error") {  // one was not saved: stay, so that its message is read
+        $("nights").value = ui.night.name;
+        return;
+      }
       location.hash = "night=" + encodeURIComponent(name);
       location.reload();
     });
@@ -92,53 +104,82 @@
   function score(stage) {
     if (!ui.night) return;
     const epoch = ui.epoch;
-    ui.pending.set(epoch, stage);
-    queueEdit({ action: "set", epoch, stage });
+    const body = { action: "set", epoch, stage };
+    ui.pending.set(epoch, body);
+    queueEdit(body);
     if ($("advance").checked && epoch < ui.night.stages.length - 1) goTo(epoch + 1);
     else refresh();
   }
 
-  function queueEdit(body) {
-    const mine = generation;
-    edits = edits.then(() => (mine === generation ? sendEdit(body) : undefined)).catch((error) => {
-      setStatus("Not saved: " + error.message, "error");
-    });
-    setStatus("Saving…", "busy");
+  /** Edits queued or on their way: the page is not saved while there are any. */
+  function unsaved() {
+    return outbox.length + (sending ? 1 : 0);
   }
 
+  function savingText() {
+    const n = unsaved();
+    return n > 1 ? "Saving… (" + n + " edits)" : "Saving…";
+  }
+
+  /** A promise of what the queued edits said ({text, kind}; null: none queued), once every edit queued so far
+   *  (and any queued meanwhile) is answered. */
+  function whenSaved() {
+    return unsaved() ? new Promise((resolve) => flushed.push(resolve)) : Promise.resolve(null);
+  }
+
+  function queueEdit(body) {
+    outbox.push(body);
+    setStatus(savingText(), "busy");
+    if (!sending) sendQueued();
+  }
+
+  /** Send the queued edits one by one. Only once the queue is empty does the status say what they did
+   *  (the last answer, or the first failure among them): "Saved" never shows while an edit still waits. */
+  async function sendQueued() {
+    let said = null;
+    while (outbox.length) {
+      sending = outbox.shift();
+      let word;
+      try {
+        word = await sendEdit(sending);
+      } catch (error) {
+        word = { text: "Not saved: " + error.message, kind: "error" };
+      }
+      sending = null;
+      if (word && !(said && said.kind === "error")) said = word;
+      if (outbox.length) setStatus(savingText(), "busy");
+    }
+    if (said) setStatus(said.text, said.kind);
+    refresh();
+    for (const resolve of flushed.splice(0)) resolve(said);
+  }
+
+  /** Send one edit; returns what to say of it ({text, kind}). */
   async function sendEdit(body) {
-    const payload = Object.assign({}, body, { version: ui.night.version });
+    const night = ui.night;
+    if (body.action !== "set" && !night[body.action === "undo" ? "can_undo" : "can_redo"]) {
+      return { text: "Nothing to " + body.action, kind: "muted" };  // checked on the night the edits before left
+    }
+    const payload = Object.assign({}, body, { version: night.version });
     let response;
     try {
       response = await request("api/edit", {
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(payload),
       });
     } finally {
-      if (body.action === "set") ui.pending.delete(body.epoch);
+      if (body.action === "set" && ui.pending.get(body.epoch) === body) ui.pending.delete(body.epoch);
     }
-    if (response.status === 409) {
-      generation += 1;
-      ui.pending.clear();
-      showNotice("This night was changed elsewhere (another tab or window): the page reloaded it. " +
-        "Check the current epoch, then score again.");
-      await loadNight();
-      setStatus("Reloaded", "error");
-      return;
-    }
+    if (response.status === 409) return reloadAfterConflict(body);
     if (!response.ok) {
-      setStatus("Not saved: " + (await errorOf(response)), "error");
       refresh();
-      return;
+      return { text: "Not saved: " + (await errorOf(response)), kind: "error" };
     }
     const answer = await response.json();
-    const night = ui.night;
     night.stages[answer.edit.epoch] = answer.edit.new;
     if (answer.edit.action === "set") night.reviewed[answer.edit.epoch] = night.reviewed[answer.edit.epoch] || "you";
     for (const key of ["version", "can_undo", "can_redo", "progress", "agreement", "agreement_with_expert"]) {
       night[key] = answer[key];
     }
-    const verb = { set: "Saved", undo: "Undone", redo: "Redone" }[answer.edit.action];
-    setStatus(verb + ": epoch " + (answer.edit.epoch + 1) + " " + answer.edit.old + " → " + answer.edit.new, "ok");
     if (answer.edit.action !== "set") {
       // Who had reviewed the epoch before is the server's to know: take its word for it.
       const fresh = await request("api/night").then((r) => (r.ok ? r.json() : null)).catch(() => null);
@@ -146,6 +187,52 @@
       if (ui.epoch !== answer.edit.epoch) ui.epoch = answer.edit.epoch;  // show what changed
     }
     refresh();
+    const verb = { set: "Saved", undo: "Undone", redo: "Redone" }[answer.edit.action];
+    return { text: verb + ": epoch " + numberOf(answer.edit.epoch) + " " + answer.edit.old + " → " + answer.edit.new,
+      kind: "ok" };
+  }
+
+  /** The night was changed elsewhere (another tab or window): `body` and every edit queued behind it were made on
+   *  what this tab showed, so none is sent. The night is reloaded and the page goes to the first epoch they
+   *  would have changed, naming them all, so that the reviewer scores them again instead of passing them by. */
+  async function reloadAfterConflict(body) {
+    const rejected = [body].concat(outbox.splice(0));
+    ui.pending.clear();
+    await loadNight();
+    rejected.push(...outbox.splice(0));  // keys pressed while the night reloaded were made on the old one too
+    ui.pending.clear();
+    const rows = [...new Set(rejected.filter((edit) => edit.action === "set").map((edit) => edit.epoch))];
+    const steps = rejected.filter((edit) => edit.action !== "set").map((edit) => edit.action);
+    const lost = [];
+    if (rows.length) lost.push((rows.length > 1 ? "your stages for epochs " : "your stage for epoch ") +
+      rows.map(numberOf).join(", "));
+    if (steps.length) lost.push("your " + steps.join(", "));
+    let text = "This night was changed elsewhere (another tab or window): the page reloaded it and did not save " +
+      lost.join(" and ") + ".";
+    if (rows.length) {
+      ui.epoch = rows[0];
+      text += " It is at epoch " + numberOf(rows[0]) + " again: check it, then score again.";
+    }
+    showNotice(text);
+    refresh();
+    return { text: "Not saved: changed elsewhere, reloaded", kind: "error" };
+  }
+
+  /** The epoch's number as NAME.hypnogram.csv and NAME.reviewed.csv give it (row `row` of the night). */
+  function numberOf(row) {
+    return ui.night.numbers[row];
+  }
+
+  /** The row of the epoch numbered `number` (an address's #epoch=). An address from before the page used the
+   *  CSV's numbers counted rows from 1: a number below the night's first epoch is read that way; one in a gap
+   *  or past the end lands on the next epoch there is. */
+  function rowOf(number) {
+    const numbers = ui.night.numbers;
+    const exact = numbers.indexOf(number);
+    if (exact >= 0) return exact;
+    if (number < numbers[0] && number >= 1 && number <= numbers.length) return number - 1;
+    const after = numbers.findIndex((n) => n > number);
+    return after >= 0 ? after : numbers.length - 1;
   }
 
   // ------------------------------------------------------------------ navigation
@@ -190,12 +277,16 @@
     "next-disagreement": () => seek(1, disagrees, "disagreement with scorer 2"),
   };
 
-  function undo() {
-    if (ui.night && ui.night.can_undo) queueEdit({ action: "undo" });
-  }
-
-  function redo() {
-    if (ui.night && ui.night.can_redo) queueEdit({ action: "redo" });
+  /** Undo or redo: queued behind the edits not answered yet, so that it acts on the night they leave
+   *  (Ctrl+Z right after a key undoes that key's stage). */
+  function step(action) {
+    if (!ui.night) return;
+    if (!unsaved() && !ui.night[action === "undo" ? "can_undo" : "can_redo"]) {
+      setStatus("Nothing to " + action, "muted");
+      return;
+    }
+    queueEdit({ action });
+    refresh();
   }
 
   function gain(factor, label) {
@@ -262,7 +353,8 @@
     const start = windowStartOf(from);
     const epochs = [];
     for (let i = from; i < to; i++) {
-      epochs.push({ index: i, onset: windowStartOf(i), stage: night.stages[i], model: night.model[i], current: i === ui.epoch });
+      epochs.push({ number: numberOf(i), onset: windowStartOf(i), stage: night.stages[i], model: night.model[i],
+        current: i === ui.epoch });
     }
     const types = {};
     for (const c of allChannels()) types[c.label] = c.type;
@@ -301,11 +393,11 @@
     return startSeconds;
   }
 
-  /** A time within the recording (s) as seconds of the day (or elapsed seconds when no start is known). */
+  /** A time within the recording (s from its start, as onsets are) as seconds of the day: the recording's start
+   *  plus `t`, as NAME.hypnogram.csv's clock_time; seconds from the start when the start is not known. */
   function clockOf(t) {
-    const origin = ui.night.onsets.length ? ui.night.onsets[0] : 0;
     const day = startOfDay();
-    return day === null ? t - origin : day + t - origin;
+    return day === null ? t : day + t;
   }
 
   // ------------------------------------------------------------------ the page around the canvases
@@ -331,7 +423,7 @@
     });
     document.body.classList.toggle("no-expert", night.expert === null);
     const fromHash = /epoch=(\d+)/.exec(location.hash);
-    ui.epoch = fromHash ? Number(fromHash[1]) - 1 : 0;
+    ui.epoch = fromHash ? rowOf(Number(fromHash[1])) : 0;
     if (night.recovered_bytes > 0 && !noticeShown) {
       noticeShown = true;
       showNotice("The review's journal ended in a line cut short (" + night.recovered_bytes + " bytes, as a kill " +
@@ -394,7 +486,11 @@
     const night = ui.night;
     const i = ui.epoch;
     const onset = night.onsets.length ? night.onsets[i] : i * night.epoch_seconds;
-    window.ReviewPanels.show(night, i, ui.pending.get(i), D.clockLabel(clockOf(onset), startOfDay() === null, true));
+    const pending = ui.pending.get(i);
+    window.ReviewPanels.show(night, i, {
+      number: numberOf(i), pending: pending && pending.stage, busy: unsaved() > 0,
+      time: D.clockLabel(clockOf(onset), startOfDay() === null, true),
+    });
   }
 
   function drawOverview() {
@@ -403,7 +499,7 @@
     ui.layout = D.drawOverview($("overview"), {
       model: night.model, stages: night.stages, expert: night.expert, reviewed: night.reviewed,
       probabilities: night.probabilities, confidence: night.confidence, flagged: night.flagged,
-      onsets: night.onsets, epochSeconds: night.epoch_seconds, startSeconds: startOfDay(),
+      onsets: night.onsets, epochSeconds: night.epoch_seconds, clockOf, elapsed: startOfDay() === null,
       windowFrom: from, windowTo: to, epoch: ui.epoch,
       spectrogram: ui.spectrogram || null, spectrogramNote: ui.spectrogramNote || "",
       lights: night.lights || null, gaps: night.gaps || [],
@@ -413,7 +509,7 @@
   function refresh() {
     if (!ui.night) return;
     history.replaceState(null, "", location.pathname + location.search + "#" +
-      (NIGHT ? "night=" + encodeURIComponent(NIGHT) + "&" : "") + "epoch=" + (ui.epoch + 1));
+      (NIGHT ? "night=" + encodeURIComponent(NIGHT) + "&" : "") + "epoch=" + numberOf(ui.epoch));
     refreshPanels();
     drawOverview();
     loadWindow();
@@ -441,7 +537,8 @@
 
   // ------------------------------------------------------------------ keys and buttons
   window.ReviewKeys.bind({
-    ready: () => ui.night !== null, score, go: (name) => GO[name](), undo, redo, gain: (factor) => gain(factor),
+    ready: () => ui.night !== null, score, go: (name) => GO[name](), undo: () => step("undo"),
+    redo: () => step("redo"), gain: (factor) => gain(factor),
     keymap: toggleKeymap,
   });
 
@@ -455,8 +552,8 @@
   document.addEventListener("click", (event) => {
     if (event.target.closest && event.target.closest("button")) event.target.closest("button").blur();
   });
-  $("undo").addEventListener("click", undo);
-  $("redo").addEventListener("click", redo);
+  $("undo").addEventListener("click", () => step("undo"));
+  $("redo").addEventListener("click", () => step("redo"));
   $("gain-up").addEventListener("click", () => gain(1.5));
   $("gain-down").addEventListener("click", () => gain(1 / 1.5));
   $("help-button").addEventListener("click", () => toggleKeymap());
@@ -477,6 +574,13 @@
     const x = event.clientX - box.left - layout.left;
     if (x < 0 || x > layout.width) return;
     goTo(Math.floor((x / layout.width) * layout.n));
+  });
+
+  // Leaving while edits wait (a reload, closing the tab, another address) asks first: they would be lost.
+  window.addEventListener("beforeunload", (event) => {
+    if (!unsaved()) return;
+    event.preventDefault();
+    event.returnValue = "";  // older browsers ask only when this is set
   });
 
   let resizeTimer = null;

@@ -10,7 +10,7 @@
 
   /**
    * The signals of one window. `view`: {traces: [{label, type, samples, rate, start, range}],
-   * windowStart, seconds, epochs: [{index, onset, stage, model, current}], epochSeconds,
+   * windowStart, seconds, epochs: [{number, onset, stage, model, current}], epochSeconds,
    * clockOf(t) -> seconds of day or elapsed, elapsed, message}. `range` is the µV that fills half a lane.
    */
   function drawSignals(canvas, view) {
@@ -77,7 +77,7 @@
       const x0 = Math.max(tx(epoch.onset), left);
       const width = Math.min(tx(epoch.onset + view.epochSeconds), left + plotW) - x0;
       if (width < 30) continue;
-      const text = (view.seconds > 60 ? "" : "Epoch ") + (epoch.index + 1) + " · " + epoch.stage +
+      const text = (view.seconds > 60 ? "" : "Epoch ") + epoch.number + " · " + epoch.stage +
         (epoch.stage !== epoch.model ? " (model " + epoch.model + ")" : "");
       font(ctx, 11, epoch.current ? "700" : "500");
       const tw = Math.min(ctx.measureText(text).width + 12, width - 4);
