@@ -142,7 +142,7 @@ def screenshot(output: Path, *, width: int = 1600, height: int = 1000) -> Path:
                 browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
                 page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=1)
                 target = flagged[-1] + 1 if flagged else 1
-                page.goto(server.url + f"#epoch={target + 1}")
+                page.goto(server.url + f"#epoch={target}")  # the CSV's epoch numbers: rows here (staged from 0 s)
                 page.wait_for_function("window.reviewState && window.reviewState.drawn > 0 && window.reviewState.spectrogram", timeout=60_000)
                 page.wait_for_timeout(300)
                 output.parent.mkdir(parents=True, exist_ok=True)

@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import lightning as L
 import pytest
 import torch
 
+from isatsleepnet.cli.flags import message
 from isatsleepnet.cli.main import main
 from isatsleepnet.data.store import PreparedDataset
 from isatsleepnet.errors import IsatSleepNetError
 from isatsleepnet.inference.evaluate import evaluate_model
-from isatsleepnet.model.config import ModelConfig
+from isatsleepnet.model.config import MODEL_SIZES, ModelConfig
 from isatsleepnet.model.context import build_network
 from isatsleepnet.model.file import ModelFile, load_model_file
 from isatsleepnet.training.config import FINE_TUNE_LEARNING_RATE, TrainConfig
@@ -79,6 +81,16 @@ def test_fine_tuning_starts_from_the_parent_s_weights(synthetic_prepared, subjec
     assert any(not torch.equal(after[k], parent[k]) for k in parent if k.startswith("head."))
 
 
+def test_fine_tuning_on_one_night_says_it_keeps_the_last_epoch(synthetic_prepared, subjects, base, tmp_path, caplog):
+    caplog.set_level("INFO", logger="isatsleepnet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Lightning's "no val_dataloader" warning was shown to the user
+        model = train(synthetic_prepared, tmp_path / "one", config=tiny_config(max_epochs=1, max_train_batches=1),
+                      train_subjects=[subjects[3]], init=base, progress=False)
+    assert "no validation subjects (1 training subject(s)): the model of the last epoch is kept" in caplog.messages
+    assert load_model_file(model).training["selected_by"] == "last epoch (no validation subjects)"
+
+
 def test_frozen_extractors_stay_and_the_rest_learns(tuned, base):
     after, parent = load_model_file(tuned).state_dict, load_model_file(base).state_dict
     frozen = [k for k in parent if k.startswith(FROZEN_EXTRACTORS)]
@@ -127,6 +139,13 @@ def test_a_base_model_that_does_not_fit_is_refused_in_one_line(synthetic_prepare
               validation_subjects=[subjects[5]], init=wider, progress=False)
     assert "\n" not in str(refused.value)
     assert "the base model does not fit this run: architecture eeg_filters 8 (base) vs 4" in str(refused.value)
+    assert "size" not in str(refused.value)  # no named size gives that network: no hint
+    # a base model of a named size: the line says which, and how to ask for it
+    small = odd_model(base, tmp_path / "small.pt", **MODEL_SIZES["small"])
+    with pytest.raises(IsatSleepNetError) as refused:
+        train(synthetic_prepared, tmp_path / "s", config=tiny_config(), train_subjects=subjects[3:5],
+              validation_subjects=[subjects[5]], init=small, progress=False)
+    assert message(refused.value).endswith("(the base model is the small size: give --model-size small)")
 
     two = ",".join(load_model_file(base).channels[:2])
     rc = main(["train", "--data", str(synthetic_prepared), "--out", str(tmp_path / "b"), "--init", str(base),

@@ -51,8 +51,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--balanced", action="store_true", default=None, help="class-balanced sampling of training epochs (a sequence network's windows: by the mean rarity of their stages)")
     g.add_argument("--channels", type=lambda v: [c.strip() for c in v.split(",")], help="comma-separated channels to use (default: all prepared channels)")
     g.add_argument("--validation-fraction", type=float,
-                   help="share of training subjects held out for model selection (default 0.1, at least one; "
-                        "drawn, when the subjects allow it, so that they hold all five stages)")
+                   help="share of training subjects held out for model selection (default 0.1, at least one when "
+                        "there are two or more; with one subject, none: the last epoch's model is kept; drawn, "
+                        "when the subjects allow it, so that they hold all five stages)")
     g.add_argument("--architecture", metavar="NAME",
                    help="the network to train: isatsleepnet (default) or another registered architecture "
                         "(`isatsleepnet architectures` lists them); a config file says it as [model] architecture")

@@ -104,8 +104,22 @@ def base_mismatch(base: ModelFile, model_config: dict[str, Any], epoch_seconds: 
         keys = [k for k in ours if k not in _FREE + _INPUT and ours[k] != theirs.get(k)]
         if keys:
             found.append("architecture " + ", ".join(f"{k} {_words(theirs.get(k))} (base) vs {_words(ours[k])}"
-                                                     for k in keys[:4]) + (" …" if len(keys) > 4 else ""))
+                                                     for k in keys[:4]) + (" …" if len(keys) > 4 else "")
+                         + _size_hint(architecture, model_config, theirs))
     return "; ".join(found) if found else None
+
+
+def _size_hint(architecture: str, model_config: dict[str, Any], theirs: dict[str, Any]) -> str:
+    """``: the base model is the small size ({model_size} small)`` when one of the architecture's named sizes
+    gives the base's network, so that the line says what to change, not only what differs."""
+    arch = get_architecture(architecture)
+    sized = {key for options in arch.sizes.values() for key in options}
+    unsized = {k: v for k, v in model_config.items() if k not in sized}
+    for size, options in arch.sizes.items():
+        ours = dataclasses.asdict(arch.make_config({**unsized, **options}, graph="fast"))
+        if all(ours[k] == theirs.get(k) for k in ours if k not in _FREE + _INPUT):
+            return f" (the base model is the {size} size: give {{model_size}} {size})"
+    return ""
 
 
 def frozen_modules(network: nn.Module, freeze: str, architecture: str = DEFAULT_ARCHITECTURE) -> list[nn.Module]:

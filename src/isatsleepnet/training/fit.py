@@ -56,6 +56,8 @@ from isatsleepnet.training.reproducible import EpochSampler
 from isatsleepnet.training.finetune import check_base, lineage_record, start_from_base
 from isatsleepnet.training.provenance import data_record
 
+logger = logging.getLogger(__name__)
+
 MODEL_FILE = "model.pt"
 
 
@@ -217,6 +219,8 @@ def _quiet_lightning(verbose: bool = False) -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*Checkpoint directory.*exists and is not empty.*")
     warnings.filterwarnings("ignore", message=".*The dirpath has changed from.*")
+    # a run without validation subjects says so in its own words (train_split)
+    warnings.filterwarnings("ignore", message=".*defined a `validation_step` but have no `val_dataloader`.*")
 
 
 def train_split(
@@ -293,6 +297,9 @@ def train_split(
 
     ckpt_dir = out / "checkpoints"
     monitor = "val_macro_f1" if val_loader is not None else None
+    if monitor is None:
+        logger.info("no validation subjects (%d training subject(s)): the model of the last epoch is kept",
+                    len(fold.train))
     interrupt = KeepInterrupt()
     callbacks = list(callbacks or []) + [EpochSeeding(config.seed, sampler), *frozen, interrupt]
     # With validation subjects, "best" by validation macro-F1, and "last" every epoch (for resuming).
