@@ -101,7 +101,7 @@ def test_a_recording_changed_since_staging_is_refused(tmp_path, write_edf, capsy
     edf.write_bytes(edf.read_bytes()[:-2] + b"\x00\x01")
     assert main(["review", str(staged), "--no-browser"]) == 2
     err = capsys.readouterr().err
-    assert "night.edf: changed since it was staged into night.hypnogram.csv (its SHA1 differs)" in err
+    assert "error: night.hypnogram.csv: its recording " in err and "night.edf is not the one staged (SHA1 " in err
 
 
 def test_a_second_scorer_for_a_folder_of_nights_names_the_flag_typed(tmp_path, capsys):

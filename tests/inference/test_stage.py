@@ -449,7 +449,7 @@ def test_another_recording_of_a_reviewed_name_is_refused_and_the_same_one_restag
     assert err.startswith(f"error: night.edf: {out / 'night.review.jsonl'} is a review of another recording named "
                           "'night' (SHA1 ") and "stage it into another --out" in err and "\n" not in err, err
     assert (out / "night.reviewed.csv").read_bytes() == reviewed  # nothing of a's staging was replaced
-    assert json.loads((out / "night.hypnogram.json").read_text())["Recording"] == str(first)
+    assert json.loads((out / "night.hypnogram.json").read_text())["RecordingAbsolute"] == str(first)
     assert stage_cli([str(first), *flags]) == 0  # the reviewed recording itself stages again
     with Review.open(out, reviewer="ana") as review:
         assert review.version == 1 and review.state.reviewed[1] == "ana"
@@ -604,3 +604,31 @@ def test_stage_codes_decide_an_integer_expert_hypnogram(write_edf, model, tmp_pa
         assert [r["expert"] for r in read_csv(tmp_path / coding / "n.hypnogram.csv")] == ["W", "N2", stage, stage]
     with pytest.raises(IsatSleepNetError, match="stage_codes= must be one of aasm, rk"):
         StageOptions(stage_codes="yasa")
+
+
+def test_the_sidecar_names_the_recording_from_the_folder_it_lies_in(write_edf, predictor, tmp_path, monkeypatch):
+    """Before: "Recording" was "raw/n.edf", from the folder `stage` ran in, so `review` and `prepare --dataset
+    reviewed` failed from any other. It is written from OUT (not from the temporary folder the files are written in
+    before they are moved there), and absolute."""
+    (tmp_path / "raw").mkdir()
+    write_night(write_edf, tmp_path / "raw" / "n.edf", 3)
+    monkeypatch.chdir(tmp_path)
+    stage_recording(Path("raw/n.edf"), predictor, Path("staged"), StageOptions(plots=False, report=False))
+    meta = json.loads((tmp_path / "staged" / "n.hypnogram.json").read_text())
+    assert meta["Recording"] == "../raw/n.edf"
+    assert meta["RecordingAbsolute"] == str(tmp_path / "raw" / "n.edf")
+
+
+def test_a_hypnogram_file_that_is_not_there_is_its_own_error_before_staging(write_edf, model, tmp_path):
+    """Before: 'n.edf: No such file or directory (nope.csv)', under the recording's name, once staging had begun."""
+    from isatsleepnet.cli.flags import message
+    from isatsleepnet.errors import DataError
+
+    psg = write_night(write_edf, tmp_path / "n.edf", 2)
+    for given, problem in (("nope.csv", "file not found"), (str(tmp_path), "is a folder, not a hypnogram file")):
+        with pytest.raises(DataError) as info:
+            stage_cli([str(psg), "--hypnogram", given, "--model", str(model), "--out", str(tmp_path / "out")])
+        assert message(info.value) == f"{Path(given).name}: {problem}"
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(DataError, match=r"^nope\.csv: file not found$"):
+        StageOptions(hypnograms=[Path("nope.csv")])

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from isatsleepnet.data.labels import STAGE_CODINGS
+from isatsleepnet.data.sources import hypnogram_names
 from isatsleepnet.references import is_reference, resolve
 from isatsleepnet.errors import DataError, IsatSleepNetError
 
@@ -76,6 +77,11 @@ class Dataset:
     subject_pattern : bool
         Its finder reads the ``subject_pattern`` setting (subject and night from file names);
         the setting is refused for a dataset whose file names say them.
+    coverage_rule : bool
+        Refuse a hypnogram covering under ``min_hypnogram_coverage`` of its PSG's epochs, as likely
+        another recording's. False where the finder binds each night's stages to their PSG by the
+        file's content (``reviewed``: the SHA1 the sidecar records), so that a night scored in part
+        is still its own.
     reader : str
         ``"module:function"`` of ``read(source, config) -> (epochs, labels, onsets, meta)``.
     folds : int or None
@@ -105,6 +111,7 @@ class Dataset:
     stages: str | None = GENERIC_STAGES
     stage_codes: str | None = None
     subject_pattern: bool = False
+    coverage_rule: bool = True
     reader: str = EDF_READER
     folds: int | None = None
     test_fraction: float | None = None
@@ -216,7 +223,8 @@ def find_recordings(data_dir: str | Path, config: DatasetSettings) -> tuple[list
     """The recordings of ``config.dataset`` under ``data_dir``, and one error per PSG left unpaired.
 
     Refused before any work: a folder where the dataset's finder finds nothing, and two files that
-    would be stored as one recording (``a/night.edf`` and ``b/night.edf``: the second would be lost).
+    would be stored as one recording (``a/night.edf`` and ``b/night.edf``, or two reviewed copies of one
+    night: the second would be lost).
 
     Examples
     --------
@@ -226,29 +234,38 @@ def find_recordings(data_dir: str | Path, config: DatasetSettings) -> tuple[list
     sources, errors = resolve(get_dataset(config.dataset).find)(Path(data_dir), config)
     if not sources and not errors:
         raise IsatSleepNetError(f"{data_dir}: no recordings of dataset {config.dataset!r} found")
-    refuse_shared_names([(s.recording, s.psg) for s in sources]
-                        + [(e.recording, e.path) for e in errors if getattr(e, "recording", None)])
+    refuse_shared_names([(s.recording, s.file, s.psg) for s in sources]
+                        + [(e.recording, e.path, None) for e in errors if getattr(e, "recording", None)])
     return sources, errors
 
 
-def refuse_shared_names(named: list[tuple[str, Path]]) -> None:
+def refuse_shared_names(named: list[tuple[str, Path, Path | None]]) -> None:
     """Refuse two files that would be prepared as one recording (one folder ``recordings/NAME``).
 
-    Names are compared ignoring case: on macOS and Windows ``Night`` and ``night`` are one folder.
+    Each entry is ``(name, file, psg)``: the recording name, the file the night was found as (its PSG, or
+    a reviewed night's table) and its PSG where known. Two files of one name are refused even where they
+    name one PSG (two reviewers' copies of a night): the second would never be prepared, its stages lost
+    without a word. Names are compared ignoring case: on macOS and Windows ``Night`` and ``night`` are one
+    folder.
 
     Examples
     --------
-    >>> refuse_shared_names([("night", Path("a/night.edf")), ("night", Path("b/night.edf"))])
+    >>> refuse_shared_names([("night", Path("a/night.edf"), None), ("night", Path("b/night.edf"), None)])
     Traceback (most recent call last):
     ...
     isatsleepnet.errors.IsatSleepNetError: a/night.edf and b/night.edf would both be prepared as recording 'night': ...
     """
-    seen: dict[str, Path] = {}
-    for name, path in named:
-        first = seen.setdefault(name.casefold(), path)
-        if first != path:
-            raise IsatSleepNetError(f"{first} and {path} would both be prepared as recording {name!r}: "
-                                    "rename or move one of them")
+    seen: dict[str, tuple[Path, Path | None]] = {}
+    for name, file, psg in named:
+        first, first_psg = seen.setdefault(name.casefold(), (file, psg))
+        if first == file:
+            continue
+        if psg is not None and psg == first_psg:
+            raise IsatSleepNetError(f"{first} and {file} are two copies of one night (both of {psg}) and would both "
+                                    f"be prepared as recording {name!r}: only one can be; leave the one to prepare "
+                                    "under the data folder and move the other out")
+        raise IsatSleepNetError(f"{first} and {file} would both be prepared as recording {name!r}: "
+                                "rename or move one of them")
 
 
 def help_lines() -> list[str]:
@@ -289,13 +306,13 @@ for _entry in (
             access="an NSRR account and a data request at https://sleepdata.org/datasets/shhs; then put its "
                    "polysomnography/edfs/ and polysomnography/annotations-events-nsrr/ folders under the data folder"),
     Dataset("edf", "any EDF/EDF+/BDF; choose channels with --eeg/--eeg2/--eog; hypnogram beside each PSG "
-                   "(STEM-Hypnogram.edf, STEM.xml, STEM.csv, STEM.tsv) or as stage annotations inside the EDF+",
+                   f"({hypnogram_names()}) or as stage annotations inside the EDF+",
             find="isatsleepnet.data.datasets_generic:find_edf", needs_eeg=True, subject_pattern=True),
     Dataset("reviewed", "nights checked with `isatsleepnet review`: each NAME.reviewed.csv and the PSG its sidecar "
-                        "names; only the epochs a reviewer set or accepted are kept (choose channels with "
-                        "--eeg/--eeg2/--eog)",
+                        "names (checked by SHA1); only the epochs a reviewer set or accepted are kept, whatever "
+                        "part of the night was staged (choose channels with --eeg/--eeg2/--eog)",
             find="isatsleepnet.data.datasets_reviewed:find_reviewed", needs_eeg=True, subject_pattern=True,
-            stages="isatsleepnet.data.datasets_reviewed:read_reviewed_stages"),
+            stages="isatsleepnet.data.datasets_reviewed:read_reviewed_stages", coverage_rule=False),
     Dataset("npz", "import DeepSleepNet/AttnSleep npz files (x, y, fs, ch_label)",
             find="isatsleepnet.data.datasets_generic:find_npz", stages=None, subject_pattern=True,
             reader="isatsleepnet.data.datasets_generic:read_npz_source"),

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from isatsleepnet.data.sources import EDF_SUFFIXES, RecordingSource, files_under, find_hypnogram
+from isatsleepnet.data.sources import EDF_SUFFIXES, RecordingSource, files_under, find_hypnogram, hypnogram_names
 from isatsleepnet.data.subjects import pattern_subject
 from isatsleepnet.errors import DataError, IsatSleepNetError
 
@@ -98,10 +98,7 @@ def read_stages(source: RecordingSource, psg_start: dt.datetime | None, *, epoch
             return read_edf_annotations(source.psg, mapper=generic_annotation_mapper, stage_codes=stage_codes,
                                         epoch_seconds=epoch_seconds)
         except NoStageAnnotations:  # other problems of embedded stages (an ambiguous coding...) are reported as they are
-            raise DataError(
-                source.psg,
-                "no hypnogram found (looked for STEM-Hypnogram.edf, STEM.xml, STEM.csv, STEM.tsv "
-                "beside it, and for stage annotations inside the EDF+)",
-            ) from None
+            raise DataError(source.psg, f"no hypnogram found (looked for {hypnogram_names(variants=True)} beside "
+                                        "it, case ignored, and for stage annotations inside the EDF+)") from None
     return read_hypnogram(source.hypnogram, psg_start=psg_start, stage_codes=stage_codes,
                           epoch_seconds=epoch_seconds)

@@ -1,12 +1,17 @@
 """The ``reviewed`` dataset: nights a reviewer checked with `isatsleepnet review`, for fine-tuning.
 
 Each ``NAME.reviewed.csv`` found under the data folder is one night: its sidecar
-``NAME.hypnogram.json`` (written by `stage`) names the PSG (a relative path is read from the
-sidecar's folder) and its SHA1, which the PSG found must have; only the epochs a
-reviewer set or accepted (column ``reviewed`` = 1) are kept, with the reviewer's
-stage; the others are left out as unscored, so a model is never trained on its own
-unchecked guesses. The columns read here are those
-:mod:`isatsleepnet.review.session` writes.
+``NAME.hypnogram.json`` (written by `stage`) names the PSG and its SHA1, which the PSG found must
+have (:mod:`isatsleepnet.data.staged_sidecar` finds it from any folder); only the epochs a reviewer
+set or accepted (column ``reviewed`` = 1) are kept, with the reviewer's stage; the others are left
+out as unscored, so a model is never trained on its own unchecked guesses. The columns read here are
+those :mod:`isatsleepnet.review.session` writes.
+
+Why no coverage rule: elsewhere a hypnogram covering under half of its PSG is refused as likely
+another recording's, but a reviewed night is bound to its PSG by that SHA1, and a review of part of a
+night (a staging of ``--start/--end``, ``--trim`` or ``--lights``, or a few epochs checked) is still
+that night's: any reviewed epoch is kept, and a night with none is refused as such (the dataset's
+entry says ``coverage_rule=False``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from isatsleepnet.data.sources import RecordingSource, files_under
+from isatsleepnet.data.sources import RecordingSource, SourceError, files_under
+from isatsleepnet.data.staged_sidecar import SidecarRecording
 from isatsleepnet.data.subjects import pattern_subject
 from isatsleepnet.errors import DataError, IsatSleepNetError
 
@@ -34,7 +40,9 @@ def find_reviewed(data_dir: Path, config: PrepareConfig) -> tuple[list[Recording
     """Every ``NAME.reviewed.csv`` under ``data_dir`` with the PSG its sidecar names.
 
     A night whose PSG is gone is that night's one-line error; the others go on. Each night
-    is its own subject unless ``config.subject_pattern`` says otherwise (as for ``edf``).
+    is its own subject unless ``config.subject_pattern`` says otherwise (as for ``edf``). Each
+    night is found as its table (two reviewers' copies of one night are two nights, which
+    :func:`~isatsleepnet.data.datasets.find_recordings` refuses to store under one name).
 
     Examples
     --------
@@ -50,41 +58,28 @@ def find_reviewed(data_dir: Path, config: PrepareConfig) -> tuple[list[Recording
             psg = staged_recording(table, table.with_name(name + ".hypnogram.json"))
             subject, night = subject_and_night(table, name, pattern)
         except DataError as exc:
-            errors.append(exc)
+            errors.append(SourceError(exc.path, exc.problem, recording=name))
             continue
-        sources.append(RecordingSource(name, psg, table, subject, night, config.dataset))
+        sources.append(RecordingSource(name, psg, table, subject, night, config.dataset, found_as=table))
     if not sources and not errors:
         raise IsatSleepNetError(f"{data_dir}: no reviewed nights (NAME{REVIEWED_SUFFIX}) found")
     return sources, errors
 
 
 def staged_recording(table: Path, sidecar: Path) -> Path:
-    """The PSG a reviewed night was staged from: its sidecar's ``Recording``, checked against ``RecordingSHA1``.
+    """The PSG a reviewed night was staged from, as its sidecar names it, checked against its SHA1
+    (:meth:`~isatsleepnet.data.staged_sidecar.SidecarRecording.locate`, which `review` uses too).
 
-    A relative ``Recording`` is read from the sidecar's folder, not from wherever prepare runs;
-    where it is not there, from the current folder only when the sidecar holds the SHA1 to check it
-    by (``stage`` writes the path it was given). A PSG whose SHA1 differs from the one recorded
-    is refused: its reviewer's stages belong to another recording.
+    A PSG whose SHA1 differs from the one recorded is refused: its reviewer's stages belong to
+    another recording.
     """
-    from isatsleepnet.data.hashing import sha1_of
-
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
-        named = Path(meta["Recording"])
-        recorded = meta.get("RecordingSHA1")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        if not isinstance(meta, dict) or not meta.get("Recording"):
+            raise ValueError
+    except (OSError, ValueError):
         raise DataError(table, f"no readable {sidecar.name} beside it naming the staged recording") from None
-    psg = named if named.is_absolute() else sidecar.parent / named
-    if not psg.is_file() and not named.is_absolute() and isinstance(recorded, str) and named.is_file():
-        psg = named  # as `stage` was given it, from where it ran; the SHA1 below says whether it is the same
-    if not psg.is_file():
-        raise DataError(table, f"its recording {psg} is not there")
-    if isinstance(recorded, str) and recorded:
-        found = sha1_of(psg)
-        if found.lower() != recorded.lower():
-            raise DataError(table, f"its recording {psg} is not the one staged (SHA1 {found}; "
-                                   f"{sidecar.name} records {recorded})")
-    return psg
+    return SidecarRecording.of(sidecar, meta, owner=table).locate(table)
 
 
 def subject_and_night(table: Path, name: str, pattern: re.Pattern[str] | None) -> tuple[str, int]:
@@ -122,7 +117,10 @@ def read_reviewed_stages(source: RecordingSource, psg_start: dt.datetime | None,
             raise DataError(path, f"line {line}: onset_s {row['onset_s']!r} is not a number") from None
         kept = row["reviewed"].strip() == "1"
         events.append((onset, epoch_seconds, STAGES.index(row["stage"]) if kept else DROP, row["stage"]))
-    hypnogram = build_hypnogram(path, events, per_epoch=False, epoch_seconds=epoch_seconds)
     kept = sum(event[2] != DROP for event in events)
-    hypnogram.note(f"{kept} of {len(events)} epochs kept: those a reviewer set or accepted")
+    if not kept:
+        raise DataError(path, f"no epoch of its {len(events)} has been reviewed (only reviewed epochs are prepared): "
+                              "score some in `isatsleepnet review` first")
+    hypnogram = build_hypnogram(path, events, per_epoch=False, epoch_seconds=epoch_seconds)
+    hypnogram.note(f"{kept} of {len(events)} staged epochs kept: those a reviewer set or accepted")
     return hypnogram

@@ -106,7 +106,7 @@ def read_recording(
         n_psg_epochs,
         epoch_s,
         tolerance_s=config.hypnogram_tolerance_seconds,
-        min_coverage=config.min_hypnogram_coverage,
+        min_coverage=config.min_hypnogram_coverage if entry.coverage_rule else 0.0,
         offset_s=offset,
     )
     notes += [n for n in hypnogram.notes if n not in notes]

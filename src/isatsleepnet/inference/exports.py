@@ -93,19 +93,28 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
 
 
 def write_csv_sidecar(path: str | Path, columns: Sequence[str], summary: dict, *, min_confidence: float,
-                      recording_sha1: str | None = None) -> Path:
-    """``<name>.hypnogram.json``: the CSV's columns, epoch length, start, channels (with derivations) and model
-    (``recording_sha1``: the recording's, if the caller has it; computed otherwise)."""
+                      recording_sha1: str | None = None, folder: Path | None = None) -> Path:
+    """``<name>.hypnogram.json``: the CSV's columns, epoch length, start, recording, channels (with derivations)
+    and model (``recording_sha1``: the recording's, if the caller has it; computed otherwise).
+
+    ``folder``: where the sidecar will lie (default: ``path``'s folder; a staging is written in a temporary
+    folder and moved): the recording's path is written relative to it, and absolute
+    (:func:`~isatsleepnet.data.staged_sidecar.recording_entries`), so that `review` and ``prepare --dataset
+    reviewed`` find it from any folder.
+    """
     import json
 
+    from isatsleepnet.data.staged_sidecar import recording_entries
+
     recording, model = summary.get("recording") or {}, summary.get("model") or {}
+    file = recording.get("file")
     sidecar = {
         **{name: COLUMN_DESCRIPTIONS[name] for name in columns},
         "EpochLength": recording.get("epoch_seconds"),
         "RecordingStart": recording.get("start"),
-        "Recording": recording.get("file"),
-        # what `isatsleepnet review` checks the recording against (None for one held in memory)
-        "RecordingSHA1": recording_sha1 or _sha1_of_file(recording.get("file")),
+        # where the recording is, and what `isatsleepnet review` checks it against (None for one held in memory)
+        **recording_entries(file, Path(path).parent if folder is None else folder,
+                            recording_sha1 or _sha1_of_file(file)),
         "MinConfidence": min_confidence,
         # the channel, or derivation A-B, that fed each model input, at its own rate
         "Channels": recording.get("channels"),

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from isatsleepnet.data.readers.edf import check_assumed_unit
-from isatsleepnet.errors import IsatSleepNetError, SettingError
+from isatsleepnet.errors import DataError, IsatSleepNetError, SettingError
 from isatsleepnet.inference.output_formats import OutputFormat, SettingValue, formats_on, output_settings
 
 ANNOTATION_FORMATS = ("edf", "tsv", "both")
@@ -103,6 +103,18 @@ class StageOptions:
         """The output formats these options write, in the table's order."""
         return formats_on(self.output_values())
 
+    def _check_hypnogram_files(self) -> None:
+        """A reference hypnogram that is not a file is its own one-line error, leading with its name, before any
+        recording is staged (read later, it would fail each recording under the recording's name)."""
+        if isinstance(self.hypnograms, (str, Path)):
+            raise SettingError("hypnograms", f"is a list of files, one per recording, not {self.hypnograms!r}")
+        for hypnogram in self.hypnograms or ():
+            path = Path(hypnogram)
+            if path.is_dir():
+                raise DataError(path, "is a folder, not a hypnogram file")
+            if not path.is_file():
+                raise DataError(path, "file not found")
+
     def _check(self) -> None:
         if self.annotations not in ANNOTATION_FORMATS:
             raise SettingError("annotations", f"must be one of {', '.join(ANNOTATION_FORMATS)}, "
@@ -119,6 +131,7 @@ class StageOptions:
             raise IsatSleepNetError(f"{' and '.join(ways)} choose the span in different ways; use one")
         if self.trim and not (self.hypnograms or self.auto_hypnogram):
             raise IsatSleepNetError("{trim} keeps the wake around the expert's sleep: it needs {hypnogram}")
+        self._check_hypnogram_files()
         if self.trim_minutes < 0:
             raise IsatSleepNetError("{trim_minutes} must not be negative")
         for setting, value in (("start_s", self.start_s), ("end_s", self.end_s)):

@@ -36,7 +36,7 @@ def write_hypnogram_json(path: Path, context: OutputContext) -> Path:
     columns = [*exports.CSV_COLUMNS, *(["expert"] if staged.expert is not None else []),
                *(["clock_time"] if staged.recording.start is not None else [])]
     return exports.write_csv_sidecar(path, columns, context.summary, min_confidence=context.options.min_confidence,
-                                     recording_sha1=staged.recording_sha1)
+                                     recording_sha1=staged.recording_sha1, folder=context.folder)
 
 
 def write_annotations_edf(path: Path, context: OutputContext) -> Path:

@@ -164,7 +164,7 @@ def publish_outputs(out: Path, staged: StagedRecording, options: StageOptions) -
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{name}.", dir=out))
     try:
-        written = write_outputs(tmp, staged, options)
+        written = write_outputs(tmp, staged, options, final=out)
         finals = []
         mode = 0o666 & ~_umask()  # temporary files are private (0600); results get the usual mode
         for f in written:
@@ -207,6 +207,7 @@ class OutputContext:
     staged: StagedRecording
     options: StageOptions
     written: dict[str, Path] = field(default_factory=dict)
+    folder: Path | None = None  # where the files will lie (a temporary folder's are moved there); None: where written
 
     @property
     def name(self) -> str:
@@ -265,16 +266,20 @@ class OutputContext:
         return out
 
 
-def write_outputs(folder: Path, staged: StagedRecording, options: StageOptions) -> list[Path]:
+def write_outputs(folder: Path, staged: StagedRecording, options: StageOptions, *,
+                  final: Path | None = None) -> list[Path]:
     """Write into ``folder`` every file of :data:`~isatsleepnet.inference.output_formats.OUTPUT_FORMATS` that
     ``options`` turn on, in the table's order; the figures span the whole window (gaps left blank).
+
+    ``final``: the folder the files will be moved to, where ``folder`` is a temporary one (the sidecar
+    names the recording relative to where it will lie).
 
     Examples
     --------
     >>> [p.name for p in write_outputs(tmp, staged, StageOptions(plots=False, report=False))]  # doctest: +SKIP
     ['n.hypnogram.csv', 'n.hypnogram.json', 'n.annotations.edf', 'n.sleep_stats.json']
     """
-    context = OutputContext(staged, options)
+    context = OutputContext(staged, options, folder=final if final is not None else folder)
     files = []
     for entry in formats_on(options.output_values()):
         path = entry.write(folder / f"{staged.name}{entry.suffix}", context)

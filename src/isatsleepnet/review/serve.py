@@ -157,20 +157,16 @@ def start_server(nights: Sequence[tuple[Review, Recording | None]], *, host: str
 
 
 def open_recording_of(review: Review) -> Recording:
-    """The recording the review's night was staged from, as its sidecar names it; one line when it is gone."""
+    """The recording the review's night was staged from, found as its sidecar says from any folder
+    (:meth:`~isatsleepnet.data.staged_sidecar.SidecarRecording.locate`, as ``prepare --dataset reviewed``
+    finds it); one line when it is gone or is not the file staged."""
     from isatsleepnet.data.readers.formats import open_recording
-    from isatsleepnet.errors import DataError
+    from isatsleepnet.data.staged_sidecar import SidecarRecording
 
-    from isatsleepnet.data.hashing import sha1_of
-
-    source: Path | None = review.night.recording
-    if source is None or not source.is_file():
-        raise DataError(review.night.csv, f"its recording {source or '(not named)'} is not there: the review shows "
-                                          "the signals the night was staged from")
-    if review.night.recording_sha1 and sha1_of(source) != review.night.recording_sha1:
-        raise DataError(source, f"changed since it was staged into {review.night.csv.name} (its SHA1 differs): "
-                                "stage it again, then review")
-    return open_recording(source)
+    night = review.night
+    source = night.source or SidecarRecording(  # a night made in code, not read: its recording as it is
+        night.csv, str(night.recording.absolute()) if night.recording else None, sha1=night.recording_sha1)
+    return open_recording(source.locate(night.csv))
 
 
 def open_nights(staged: str | Path, *, reviewer: str, second_scorer: str | Path | None = None,

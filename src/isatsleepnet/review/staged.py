@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from isatsleepnet.data.labels import STAGES
+from isatsleepnet.data.staged_sidecar import SidecarRecording
 from isatsleepnet.errors import DataError
 from isatsleepnet.inference.output_formats import OUTPUT_FORMATS
 
@@ -51,12 +52,15 @@ class StagedNight:
     start : datetime or None
         The recording's start (clock time of onset 0), when known.
     recording : Path or None
-        The PSG that was staged, as the sidecar names it.
+        The PSG that was staged, as the sidecar names it, read from the sidecar's folder.
     recording_sha1 : str or None
         Its SHA1 when it was staged (None: staged from memory, or by a version that did not say).
     epoch_numbers : ndarray of int or None
         The CSV's ``epoch`` column: each epoch's number on the recording's grid (epoch k starts
         k x epoch_seconds after the recording's start), whatever window was staged.
+    source : SidecarRecording or None
+        What the sidecar says of the recording: :meth:`~isatsleepnet.data.staged_sidecar.SidecarRecording.locate`
+        finds it from any folder (None: no sidecar read).
     """
 
     csv: Path
@@ -72,6 +76,7 @@ class StagedNight:
     recording: Path | None
     recording_sha1: str | None = None
     epoch_numbers: np.ndarray | None = None
+    source: SidecarRecording | None = None
 
     @property
     def folder(self) -> Path:
@@ -135,14 +140,13 @@ def read_staged(path: str | Path) -> StagedNight:
     if wrong:
         raise DataError(csv_path, f"stage column holds {', '.join(map(repr, wrong))}, not {', '.join(STAGES)}")
     start = meta.get("RecordingStart")
-    recording = meta.get("Recording")
+    source = SidecarRecording.of(sidecar, meta, owner=csv_path)
     return StagedNight(
         csv=csv_path, name=name, onsets_s=onsets, stages=stages, probabilities=probabilities,
         confidence=confidence, flagged=flagged,
         expert=[r["expert"] for r in rows] if "expert" in rows[0] else None,
         epoch_seconds=epoch_seconds, start=dt.datetime.fromisoformat(start) if start else None,
-        recording=Path(recording) if recording else None, recording_sha1=meta.get("RecordingSHA1"),
-        epoch_numbers=numbers,
+        recording=source.beside, recording_sha1=source.sha1, epoch_numbers=numbers, source=source,
     )
 
 

@@ -184,7 +184,8 @@ class Hypnogram:
             raise DataError(
                 self.source,
                 f"hypnogram covers only {100 * fraction:.0f} % of the PSG's {n_epochs} epochs "
-                f"(ends at {_seconds(float(ends.max()))} s, the PSG at {_seconds(psg_end)} s)",
+                f"(ends at {_seconds(float(ends.max()))} s, the PSG at {_seconds(psg_end)} s): at least "
+                f"{100 * min_coverage:.0f} % is required, as a hypnogram covering less may be another recording's",
             )
         if fraction < LOW_COVERAGE:
             where = np.flatnonzero(covered)
