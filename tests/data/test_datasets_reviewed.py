@@ -161,3 +161,16 @@ def test_other_layouts_keep_the_coverage_rule_and_say_what_it_is(tmp_path, write
     assert result.error == ("night.csv: hypnogram covers only 25 % of the PSG's 20 epochs (ends at 150 s, the PSG at "
                             "600 s): at least 50 % is required, as a hypnogram covering less may be another "
                             "recording's")
+
+
+def test_a_night_reviewed_further_after_prepare_is_prepared_again(tmp_path, write_edf, capsys):
+    """Before: a rerun kept the recording by its name ("skipped") and the epochs scored since never reached training."""
+    table = _staged_psg(write_edf, tmp_path / "staged", 20, range(0, 20), {1, 2})
+    out = tmp_path / "out"
+    assert [r.status for r in prepare_dataset(tmp_path / "staged", out, config(), progress=False)] == ["prepared"]
+    assert [r.status for r in prepare_dataset(tmp_path / "staged", out, config(), progress=False)] == ["skipped"]
+    capsys.readouterr()
+    _staged_psg(write_edf, tmp_path / "staged", 20, range(0, 20), {1, 2, 3, 4})  # the reviewer scored two more
+    assert [r.status for r in prepare_dataset(tmp_path / "staged", out, config(), progress=False)] == ["prepared"]
+    assert f"note: night: {table.name} changed since it was prepared: prepared again" in capsys.readouterr().err
+    assert PreparedDataset(out)["night"].epochs.shape[0] == 4

@@ -37,6 +37,7 @@ from isatsleepnet.data.readers.edf_segments import is_discontinuous
 from isatsleepnet.data.sources import EDF_SUFFIXES, RecordingSource
 from isatsleepnet.data.store import (
     RECORDINGS,
+    hypnogram_changed,
     is_complete,
     remove_recording,
     stored_fingerprint,
@@ -312,7 +313,12 @@ def prepare_dataset(
             tqdm.write(f"error: {render(r.error, spell)}", file=sys.stderr)
         todo = []
         for source in sources:
-            if not overwrite and is_complete(out / RECORDINGS / source.recording):
+            stored = out / RECORDINGS / source.recording
+            if not overwrite and is_complete(stored) and hypnogram_changed(stored, source.hypnogram):
+                tqdm.write(f"note: {source.recording}: {source.hypnogram.name} changed since it was prepared: "
+                           "prepared again", file=sys.stderr)
+                remove_recording(stored)
+            if not overwrite and is_complete(stored):
                 results.append(RecordingResult(source.recording, "skipped"))
             else:
                 todo.append(source)

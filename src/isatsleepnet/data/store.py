@@ -238,6 +238,24 @@ def stored_fingerprint(folder: Path) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def hypnogram_changed(folder: Path, hypnogram: Path | None) -> bool:
+    """Whether ``hypnogram`` differs from the one ``folder`` was prepared from (its meta.json's ``hypnogram_sha1``).
+
+    Why: a reviewer who scores more epochs, or an expert who re-scores a night, changes the labels;
+    a rerun that kept the recording by its name would train on the old ones. Unknown (no hypnogram
+    file, an older meta.json): not changed.
+    """
+    if hypnogram is None or not hypnogram.is_file():
+        return False
+    try:
+        saved = json.loads((folder / "meta.json").read_text()).get("hypnogram_sha1")
+    except (OSError, ValueError, AttributeError):
+        return False
+    from isatsleepnet.data.hashing import sha1_of
+
+    return isinstance(saved, str) and sha1_of(hypnogram) != saved
+
+
 def remove_recording(folder: Path) -> None:
     """Remove a recording folder at once: renamed to a temporary name first, so a killed removal leaves only
     debris that :func:`isatsleepnet.atomic.remove_stale_temporaries` clears, never a half-removed recording."""
