@@ -18,8 +18,8 @@ from isatsleepnet.cli.prepare import STAGE_CODES_HELP
 from isatsleepnet.data.labels import STAGE_CODINGS
 from isatsleepnet.errors import IsatSleepNetError
 
-HYPNOGRAM_HELP = ("expert hypnogram (EDF+, NSRR/Profusion XML, CSV/TSV) to compare with: one per recording, in order; "
-                  "or 'auto' to look beside each recording")
+HYPNOGRAM_HELP = ("expert hypnogram (EDF+, NSRR/Profusion XML, CSV/TSV, TXT) to compare with: one per recording, in "
+                  "order; or 'auto' to look beside each recording")
 
 
 def add_staging_arguments(p: argparse.ArgumentParser, *, hypnogram: bool = True) -> dict[str, str]:
