@@ -45,6 +45,25 @@ def test_train_on_a_dataset_written_by_augment_uses_its_synthetic_epochs(synthet
               "--train-subjects", ",".join(s[:2]), "--val-subjects", s[2], "--out", str(tmp_path / "bad")])
 
 
+def test_a_gan_augmented_dataset_trains_only_with_every_subject_its_gan_learned_from(synthetic_prepared, config_file,
+                                                                                      tmp_path):
+    """Before: training on two of the three subjects a GAN learned from was accepted, the model file did not name
+    the third, and `evaluate` then scored the model on it (the GAN's epochs of it were in the training data)."""
+    s = PreparedDataset(synthetic_prepared).subjects()
+    aug = tmp_path / "aug"
+    augment_dataset(synthetic_prepared, aug, subjects=s[:3], mode="transforms", progress=False)
+    record = json.loads((aug / "augment.json").read_text())
+    (aug / "augment.json").write_text(json.dumps({**record, "mode": "gan"}))  # as `augment --mode gan` records it
+    base = ["--debug", "train", "--data", str(aug), "--config", str(config_file), "--quiet", "--val-subjects", s[3]]
+    with pytest.raises(IsatSleepNetError, match=rf"GAN epochs were learned from subject\(s\) {s[2]} too, which this "
+                                                r"training does not train on"):
+        main([*base, "--train-subjects", ",".join(s[:2]), "--out", str(tmp_path / "leak")])
+    assert not (tmp_path / "leak" / "model.pt").exists()
+    # transforms use each recording's own epochs: training on some of the augmented subjects is fine
+    (aug / "augment.json").write_text(json.dumps(record))
+    assert main([*base[1:], "--train-subjects", ",".join(s[:2]), "--out", str(tmp_path / "ok")]) == 0
+
+
 def test_train_augment_transforms_makes_the_store_from_the_training_subjects(synthetic_prepared, config_file, tmp_path):
     s = PreparedDataset(synthetic_prepared).subjects()
     out = tmp_path / "m"

@@ -126,12 +126,21 @@ def _augmented_recordings(train_data: PreparedDataset, data: PreparedDataset, fo
             f"other {extra[:3]})"
         )
     if same_store:
-        augmented = set(json.loads((data.root / "augment.json").read_text()).get("augmented_subjects", []))
+        record = json.loads((data.root / "augment.json").read_text())
+        augmented = set(record.get("augmented_subjects", []))
         leaked = sorted(augmented & set(fold.validation))
         if leaked:
             raise IsatSleepNetError(
                 f"{data.root}: validation subject(s) {', '.join(leaked[:5])} were augmented; augment only the "
                 "training subjects ({subjects} or {folds_file}/{fold}), or choose other validation subjects"
+            )
+        untrained = sorted(augmented - set(fold.train))
+        if record.get("mode") == "gan" and untrained:  # the GAN learned from every augmented subject
+            raise IsatSleepNetError(
+                f"{data.root}: its GAN epochs were learned from subject(s) {', '.join(untrained[:5])}"
+                f"{' ...' if len(untrained) > 5 else ''} too, which this training does not train on: a model trained "
+                "on them has seen those subjects, and nothing would keep them out of its evaluation; train on "
+                "every augmented subject ({train_subjects}), or augment only the training subjects"
             )
         return recs
     by_name = {r.name: r for r in originals}
