@@ -46,6 +46,16 @@ def test_metrics_equal_scikit_learn(case):
     assert m["kappa"] == pytest.approx(expected["kappa"], abs=1e-12)
     assert [m["per_class_f1"][s] for s in STAGES] == pytest.approx([expected[f"f1_{s}"] for s in STAGES], abs=1e-12)
     assert m["confusion_matrix"] == confusion_matrix(y_true, y_pred, labels=CLASSES).tolist()
+    present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
+    if len(present) < 5:  # the stages in neither: named, and the means over the others beside the 5-stage ones
+        assert m["undefined_stages"] == [s for k, s in enumerate(STAGES) if k not in present]
+        assert m["macro_f1_defined"] == pytest.approx(
+            f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0), abs=1e-12)
+        gmean = [np.sqrt(recall_score(y_true == k, y_pred == k, zero_division=0)
+                         * recall_score(y_true != k, y_pred != k, zero_division=0)) for k in present]
+        assert m["macro_gmean_defined"] == pytest.approx(float(np.mean(gmean)), abs=1e-12)
+    else:
+        assert "undefined_stages" not in m
 
 
 def test_confusion_metrics_score_many_matrices_at_once():

@@ -3,7 +3,7 @@
 All are functions of the 5 x 5 confusion matrix of pooled epochs (rows: truth), computed
 here with numpy so that staging, which reports agreement with a reference, does not need
 scikit-learn (the tests check every value against scikit-learn's). A class absent from
-both truth and prediction scores 0; a kappa without agreement beyond chance possible
+both truth and prediction scores 0 (reports say so: :func:`undefined_note`); a kappa without agreement beyond chance possible
 scores 0; macro G-mean is the mean over classes of sqrt(sensitivity x specificity),
 one-vs-rest.
 """
@@ -87,7 +87,7 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
         raise ValueError(f"{len(y_true)} true stages but {len(y_pred)} predicted")
     cm = confusion_matrix_of(y_true, y_pred)
     values = {key: float(value) for key, value in confusion_metrics(cm).items()}
-    return {
+    metrics = {
         "n_epochs": int(len(y_true)),
         "accuracy": values["accuracy"],
         "kappa": values["kappa"],
@@ -96,6 +96,52 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
         "per_class_f1": {stage: values[f"f1_{stage}"] for stage in STAGES},
         "confusion_matrix": cm.tolist(),
     }
+    return {**metrics, **undefined_stages(cm)}
+
+
+def undefined_stages(cm: np.ndarray) -> dict[str, Any]:
+    """For a confusion matrix where a stage is absent from both truth and prediction: which (``undefined_stages``),
+    and the macro means over the other stages (``macro_f1_defined``, ``macro_gmean_defined``); else nothing.
+
+    Why: such a stage's F1 and G-mean are 0/0; they count as 0 in MF1 and MGm (scikit-learn's
+    ``zero_division=0``, so that numbers compare), which pulls a fold without REM down by a fifth
+    although the model did nothing wrong there. Reports say so, with the means over the stages present.
+
+    Examples
+    --------
+    >>> undefined_stages(np.diag([10, 5, 20, 8, 0]))["undefined_stages"]
+    ['REM']
+    >>> undefined_stages(np.diag([10, 5, 20, 8, 7]))
+    {}
+    """
+    cm = np.asarray(cm, dtype=np.float64)
+    absent = (cm.sum(axis=1) == 0) & (cm.sum(axis=0) == 0)
+    if not absent.any() or absent.all():
+        return {}
+    sub = cm[np.ix_(~absent, ~absent)]
+    tp, truth, predicted, total = np.diagonal(sub), sub.sum(axis=1), sub.sum(axis=0), sub.sum()
+    f1 = _ratio(2 * tp, truth + predicted)
+    gmean = np.sqrt(_ratio(tp, truth) * _ratio(total - truth - predicted + tp, total - truth))
+    return {"undefined_stages": [s for s, a in zip(STAGES, absent) if a],
+            "macro_f1_defined": float(f1.mean()), "macro_gmean_defined": float(gmean.mean())}
+
+
+def undefined_note(metrics: dict[str, Any], where: str) -> str | None:
+    """The report's line on stages absent from ``where``'s epochs (None when every stage occurs).
+
+    Examples
+    --------
+    >>> undefined_note({"undefined_stages": ["REM"], "macro_f1_defined": 0.963, "macro_gmean_defined": 0.97},
+    ...                "fold 2")
+    'fold 2: REM occurs neither in the reference nor in the predictions: its F1 and G-mean (0/0) count as 0 in MF1 and MGm; over the other stages MF1 is 96.3 % and MGm 97.0 %'
+    """
+    stages = metrics.get("undefined_stages")
+    if not stages:
+        return None
+    return (f"{where}: {', '.join(stages)} {'occurs' if len(stages) == 1 else 'occur'} neither in the reference nor "
+            f"in the predictions: {'its' if len(stages) == 1 else 'their'} F1 and G-mean (0/0) count as 0 in MF1 and "
+            f"MGm; over the other stages MF1 is {100 * metrics['macro_f1_defined']:.1f} % and MGm "
+            f"{100 * metrics['macro_gmean_defined']:.1f} %")
 
 
 def summarise_folds(fold_metrics: list[dict[str, Any]]) -> dict[str, Any]:

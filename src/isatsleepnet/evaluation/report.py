@@ -13,7 +13,7 @@ import numpy as np
 from isatsleepnet import STAGES
 from isatsleepnet.atomic import atomic_write_text
 from isatsleepnet.errors import IsatSleepNetError
-from isatsleepnet.evaluation.metrics import compute_metrics, summarise_folds
+from isatsleepnet.evaluation.metrics import compute_metrics, summarise_folds, undefined_note
 from isatsleepnet.evaluation.paper import paper_comparison, prepared_datasets
 from isatsleepnet.evaluation.predictions import RecordingPrediction
 
@@ -86,6 +86,10 @@ def markdown_report(metrics: dict[str, Any], *, title: str, protocol: str | None
               "subjects only; model selection used validation subjects carved from the training subjects."]
     if why_not:
         lines.append(why_not)
+    undefined = [undefined_note(pooled, "the pooled test epochs")]
+    if metrics["n_folds_evaluated"] > 1:
+        undefined += [undefined_note(f, f"fold {f['fold']}") for f in metrics["folds"]]
+    notes = [*notes, *(n for n in undefined if n)]
     lines += [""] + [f"- {n}" for n in notes] if notes else []
     lines += ["", "## Per fold", "", "| fold | test subjects | epochs | Acc | κ | MF1 | MGm |", "|---|---|---|---|---|---|---|"]
     for f in metrics["folds"]:
