@@ -152,6 +152,24 @@ def test_runs_on_other_data_are_refused(tmp_path, base_and_better):
         compare_runs([base, others])
 
 
+def test_data_prepared_again_into_the_same_path_is_other_data_and_a_moved_copy_the_same(tmp_path):
+    """Before: two cv runs of data prepared twice into one path (other band-pass) were compared, although both
+    recorded different data identities."""
+    def identified(name, identity, data="prepared/edf"):
+        run = _cv_run(tmp_path / name, _errors({s: 6 for s in SUBJECTS}), data=data)
+        config = json.loads((run / "config.json").read_text())
+        (run / "config.json").write_text(json.dumps({**config, "data_identity": identity}))
+        return run
+
+    first, again = identified("first", "a406cc" * 6), identified("again", "0b189b" * 6)
+    with pytest.raises(IsatSleepNetError, match=r"again: other data than first: prepared/edf was prepared otherwise "
+                                                r"than prepared/edf was for first \(data identity 0b189b0b189b vs "
+                                                r"a406cca406cc\); compare needs cv runs of the same preparation"):
+        compare_runs([first, again], bootstrap=0)
+    moved = identified("moved", "a406cc" * 6, data="/elsewhere/edf")
+    compare_runs([first, moved], bootstrap=0)  # the same preparation, moved
+
+
 def test_runs_that_predicted_other_epochs_are_refused(tmp_path, base_and_better):
     base, _ = base_and_better
     relabelled = {**TRUTH, "S04": (TRUTH["S04"] + 1) % 5}  # same recordings, other expert stages

@@ -12,10 +12,10 @@ What is refused, and what is left out
 A cv run is a run folder with a folds.json. Cv runs are refused (one line naming
 the run and what differs) when they differ from the first cv run in
 
-* their data: the prepared dataset ``config.json`` names (the same path, or one
-  path to the same folder as seen from here) and the subjects of ``folds.json``.
-  Neither a run folder nor its models record a checksum of the prepared dataset,
-  so this is the strongest identity a run folder holds; the paired section adds the
+* their data: the prepared dataset's identity that ``config.json`` records
+  (``data_identity``: a checksum of its manifest and settings, so data prepared again
+  into the same path count as other data, a moved copy as the same), else (older runs)
+  the path it names, and the subjects of ``folds.json``; the paired section adds the
   test recordings of each fold (``metrics.json``) and, from the saved predictions,
   each tested epoch's onset and expert stage;
 * their folds: the number of folds and the test subjects of each.
@@ -124,7 +124,14 @@ def _same_place(a: str, b: str) -> bool:
 
 def _check_data(run: Run, reference: Run) -> None:
     data, reference_data = (run.config or {}).get("data"), (reference.config or {}).get("data")
-    if data is not None and reference_data is not None and not _same_place(data, reference_data):
+    identity, reference_identity = (run.config or {}).get("data_identity"), (reference.config or {}).get("data_identity")
+    if identity and reference_identity and identity != reference_identity:  # prepared again (other settings, labels)
+        raise IsatSleepNetError(f"{run.path}: other data than {reference.label}: {data} was prepared otherwise than "
+                                f"{reference_data} was for {reference.label} (data identity {str(identity)[:12]} vs "
+                                f"{str(reference_identity)[:12]}); compare needs cv runs of the same preparation")
+    if identity and identity == reference_identity:
+        pass  # the same preparation, wherever it lies now
+    elif data is not None and reference_data is not None and not _same_place(data, reference_data):
         raise IsatSleepNetError(f"{run.path}: other data than {reference.label}: trained and tested on {data}, "
                                 f"{reference.label} on {reference_data}; compare needs cv runs of the same prepared dataset")
     subjects, reference_subjects = (
