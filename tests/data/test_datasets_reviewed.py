@@ -172,5 +172,18 @@ def test_a_night_reviewed_further_after_prepare_is_prepared_again(tmp_path, writ
     capsys.readouterr()
     _staged_psg(write_edf, tmp_path / "staged", 20, range(0, 20), {1, 2, 3, 4})  # the reviewer scored two more
     assert [r.status for r in prepare_dataset(tmp_path / "staged", out, config(), progress=False)] == ["prepared"]
-    assert f"note: night: {table.name} changed since it was prepared: prepared again" in capsys.readouterr().err
+    assert f"note: night: {table.name} changed since it was prepared: its stored epochs are dropped and it is prepared again" in \
+        capsys.readouterr().err
     assert PreparedDataset(out)["night"].epochs.shape[0] == 4
+
+
+def test_one_recording_reviewed_under_two_names_is_refused_before_any_work(tmp_path):
+    """Before: a PSG copied under another name and staged twice was prepared as two recordings, one night's signals
+    with W in one and REM in the other, which subject-wise folds could put in training and validation alike."""
+    first = reviewed_night(tmp_path / "all" / "a", "night")
+    second = reviewed_night(tmp_path / "all" / "b", "night_b")  # the same bytes: the same recording
+    with pytest.raises(IsatSleepNetError, match=re.escape(
+            f"{first} and {second} are reviews of one recording (SHA1 {sha1_of(first.with_suffix('').with_suffix('.edf'))[:12]}…) "
+            "under two names")):
+        prepare_dataset(tmp_path / "all", tmp_path / "out", config(), progress=False)
+    assert not (tmp_path / "out").exists()

@@ -570,6 +570,28 @@ def test_time_without_data_before_an_edf_plus_d_starts_is_not_time_in_bed(write_
     assert any("data start 3600 s after the recording start" in n for n in result.summary["notes"])
 
 
+def test_the_clock_of_an_edf_plus_d_counts_from_the_header_s_start(write_edf, predictor, tmp_path):
+    """Before: edfio's start (the header's plus the first record's time stamp, an hour here) plus each onset
+    (already counted from the header's start): every clock time an hour late."""
+    import datetime as dt
+    import json
+
+    import edfio
+
+    from tests.inference import make_discontinuous
+
+    psg = write_night(write_edf, tmp_path / "late.edf", 4, annotations=[(0.0, 0.0, "start")])
+    edf = edfio.read_edf(psg)
+    edf.startdate, edf.starttime = dt.date(2020, 1, 1), dt.time(23, 0, 0)
+    edf.write(psg)
+    make_discontinuous(psg, 0, 3600.0)  # the data begin at midnight
+    stage_recording(psg, predictor, tmp_path / "out", StageOptions(plots=False))
+    rows = read_csv(tmp_path / "out" / "late.hypnogram.csv")
+    assert [(r["epoch"], r["clock_time"]) for r in rows[:2]] == [("120", "00:00:00"), ("121", "00:00:30")]
+    sidecar = json.loads((tmp_path / "out" / "late.hypnogram.json").read_text())
+    assert sidecar["RecordingStart"] == "2020-01-01T23:00:00"
+
+
 def test_reading_an_epoch_inside_a_gap_is_an_error(write_edf, tmp_path):
     from isatsleepnet.errors import DataError
     from isatsleepnet.inference.raw import RawRecording

@@ -52,23 +52,30 @@ def find_reviewed(data_dir: Path, config: PrepareConfig) -> tuple[list[Recording
     pattern = re.compile(config.subject_pattern) if config.subject_pattern else None
     sources: list[RecordingSource] = []
     errors: list[DataError] = []
+    reviews_of: dict[str, Path] = {}  # a recording's SHA1 -> the first table reviewing it
     for table in (p for p in files_under(data_dir, (".csv",)) if p.name.endswith(REVIEWED_SUFFIX)):
         name = table.name[: -len(REVIEWED_SUFFIX)]
         try:
-            psg = staged_recording(table, table.with_name(name + ".hypnogram.json"))
+            psg, sha1 = staged_recording(table, table.with_name(name + ".hypnogram.json"))
             subject, night = subject_and_night(table, name, pattern)
         except DataError as exc:
             errors.append(SourceError(exc.path, exc.problem, recording=name))
             continue
+        first = reviews_of.setdefault(sha1, table) if sha1 else table
+        if first.name.casefold() != table.name.casefold():  # one night's signals as two recordings (one name: two
+            # copies of a night, which find_recordings refuses as such)
+            raise IsatSleepNetError(f"{first} and {table} are reviews of one recording (SHA1 {sha1[:12]}…) under two "
+                                    "names: both would be prepared, as two recordings with their own labels; keep the "
+                                    "one to train on under the data folder and move the other out")
         sources.append(RecordingSource(name, psg, table, subject, night, config.dataset, found_as=table))
     if not sources and not errors:
         raise IsatSleepNetError(f"{data_dir}: no reviewed nights (NAME{REVIEWED_SUFFIX}) found")
     return sources, errors
 
 
-def staged_recording(table: Path, sidecar: Path) -> Path:
+def staged_recording(table: Path, sidecar: Path) -> tuple[Path, str | None]:
     """The PSG a reviewed night was staged from, as its sidecar names it, checked against its SHA1
-    (:meth:`~isatsleepnet.data.staged_sidecar.SidecarRecording.locate`, which `review` uses too).
+    (:meth:`~isatsleepnet.data.staged_sidecar.SidecarRecording.locate`, which `review` uses too), and that SHA1.
 
     A PSG whose SHA1 differs from the one recorded is refused: its reviewer's stages belong to
     another recording.
@@ -79,7 +86,8 @@ def staged_recording(table: Path, sidecar: Path) -> Path:
             raise ValueError
     except (OSError, ValueError):
         raise DataError(table, f"no readable {sidecar.name} beside it naming the staged recording") from None
-    return SidecarRecording.of(sidecar, meta, owner=table).locate(table)
+    recording = SidecarRecording.of(sidecar, meta, owner=table)
+    return recording.locate(table), recording.sha1
 
 
 def subject_and_night(table: Path, name: str, pattern: re.Pattern[str] | None) -> tuple[str, int]:

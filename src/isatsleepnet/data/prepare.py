@@ -316,7 +316,7 @@ def prepare_dataset(
             stored = out / RECORDINGS / source.recording
             if not overwrite and is_complete(stored) and hypnogram_changed(stored, source.hypnogram):
                 tqdm.write(f"note: {source.recording}: {source.hypnogram.name} changed since it was prepared: "
-                           "prepared again", file=sys.stderr)
+                           "its stored epochs are dropped and it is prepared again", file=sys.stderr)
                 remove_recording(stored)
             if not overwrite and is_complete(stored):
                 results.append(RecordingResult(source.recording, "skipped"))

@@ -121,9 +121,26 @@ class EdfRecording:
     @property
     def start(self) -> dt.datetime | None:
         try:
-            return self._edfio.startdatetime
+            start = self._edfio.startdatetime
         except Exception:  # noqa: BLE001 - anonymised or malformed dates
             return None
+        return start - dt.timedelta(seconds=self._data_lead_s) if self._data_lead_s else start
+
+    @cached_property
+    def _data_lead_s(self) -> float:
+        """How far edfio's start lies after the header's in an EDF+D: edfio adds the first data record's time
+        stamp to the header's start time (right for the sub-second start of an EDF+C), but in an EDF+D that
+        stamp is where the data begin, counted from the header's start, as every epoch onset here is: the
+        recording starts at the header's time, and clock times are that start plus the onsets."""
+        from isatsleepnet.data.readers.edf_segments import is_discontinuous, record_onsets
+
+        if not is_discontinuous(self.path):
+            return 0.0
+        try:
+            onsets, _ = record_onsets(self.path)
+        except DataError:
+            return 0.0  # staging says what is wrong with the time stamps; the header's start is still the start
+        return float(onsets[0]) if len(onsets) else 0.0
 
     @cached_property
     def annotations(self) -> list[Annotation]:
