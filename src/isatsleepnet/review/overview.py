@@ -3,7 +3,7 @@
 Why cached beside the review: a 22-hour night is read once (an hour at a time, so the
 server never holds the recording), and reopening the review costs nothing. The cache
 file is plain ``.npz`` read without pickle, and is recomputed when it does not match the
-night (another channel, another number of epochs).
+night (another channel, other epochs, or one written before :data:`CACHE_VERSION`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ FREQUENCIES = (0.5, 30.0)
 """The band shown, Hz: slow waves to beta."""
 CHUNK_EPOCHS = 120
 """Epochs read at a time (an hour of 30-s epochs)."""
+CACHE_VERSION = 2
+"""Of the cache file's layout and meaning; 2: an EDF+D read in real time (before, its epochs after a gap were
+read at the stored samples of another time), with the epochs' onsets to match."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,11 @@ def first_eeg(recording: Recording) -> str | None:
 def compute(recording: Recording, label: str, onsets_s: np.ndarray, epoch_seconds: float) -> Spectrogram:
     """Welch power of ``label`` in every epoch starting at ``onsets_s``, in dB scaled to 0-255.
 
+    ``onsets_s`` are seconds from the recording's start and sample ``j`` lies at ``j / rate``
+    (an EDF+D read through :func:`~isatsleepnet.data.readers.real_time.in_real_time`, as the
+    server does); an epoch holding a sample that is not finite (a gap) gets no power (0).
+    Consecutive epochs are read together, up to :data:`CHUNK_EPOCHS`, never across a gap.
+
     Examples
     --------
     >>> from isatsleepnet.data.readers.memory import MemoryRecording
@@ -73,9 +81,9 @@ def compute(recording: Recording, label: str, onsets_s: np.ndarray, epoch_second
     band = (freqs >= FREQUENCIES[0]) & (freqs <= FREQUENCIES[1])
     power = np.full((len(onsets_s), int(band.sum())), np.nan)
     starts = np.round(np.asarray(onsets_s) * rate).astype(np.int64)
-    for lo in range(0, len(starts), CHUNK_EPOCHS):
-        block = starts[lo:lo + CHUNK_EPOCHS]
-        first, stop = int(block.min()), min(total, int(block.max()) + per_epoch)
+    for lo, hi in pieces(onsets_s, epoch_seconds):
+        block = starts[lo:hi]
+        first, stop = int(block[0]), min(total, int(block[-1]) + per_epoch)
         if stop <= first:
             continue
         samples = recording.read_samples(header, first, stop)
@@ -83,9 +91,9 @@ def compute(recording: Recording, label: str, onsets_s: np.ndarray, epoch_second
         whole = [k for k, start in enumerate(block) if start - first + per_epoch <= len(samples)]
         if not whole:
             continue
-        pieces = np.stack([samples[block[k] - first:block[k] - first + per_epoch] for k in whole])
-        finite = np.isfinite(pieces).all(axis=1)
-        _, pxx = sps.welch(np.where(finite[:, None], pieces, 0.0), fs=rate, nperseg=nperseg, axis=-1)
+        epochs = np.stack([samples[block[k] - first:block[k] - first + per_epoch] for k in whole])
+        finite = np.isfinite(epochs).all(axis=1)
+        _, pxx = sps.welch(np.where(finite[:, None], epochs, 0.0), fs=rate, nperseg=nperseg, axis=-1)
         rows = lo + np.asarray(whole)
         power[rows[finite]] = pxx[finite][:, band]
     db = 10 * np.log10(np.maximum(power, 1e-12))
@@ -96,17 +104,40 @@ def compute(recording: Recording, label: str, onsets_s: np.ndarray, epoch_second
     return Spectrogram(label, freqs[band], image)
 
 
+def pieces(onsets_s: np.ndarray, epoch_seconds: float) -> list[tuple[int, int]]:
+    """Rows ``lo:hi`` of consecutive epochs, at most :data:`CHUNK_EPOCHS` each, none across a gap.
+
+    Why not across a gap: the samples between two pieces are read for nothing, and an EDF+D's
+    gap may last hours (all NaN, read in real time).
+
+    Examples
+    --------
+    >>> pieces(np.array([0.0, 30.0, 60.0, 600.0, 630.0]), 30.0)
+    [(0, 3), (3, 5)]
+    """
+    onsets = np.asarray(onsets_s, dtype=np.float64)
+    breaks = np.flatnonzero(np.diff(onsets) > epoch_seconds + 1e-6) + 1
+    out = []
+    for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(onsets)]):
+        out.extend((int(a), int(min(a + CHUNK_EPOCHS, hi))) for a in range(int(lo), int(hi), CHUNK_EPOCHS))
+    return out
+
+
 def cached(path: Path, recording: Recording, label: str, onsets_s: np.ndarray, epoch_seconds: float) -> Spectrogram:
-    """The spectrogram cached at ``path`` when it is this night's, else computed and cached there."""
+    """The spectrogram cached at ``path`` when it is this night's (its channel, epochs' onsets and
+    :data:`CACHE_VERSION`), else computed and cached there."""
     from isatsleepnet.atomic import atomic_path
 
+    onsets = np.asarray(onsets_s, dtype=np.float64)
     try:
         with np.load(path, allow_pickle=False) as stored:
-            if str(stored["label"]) == label and stored["image"].shape[0] == len(onsets_s):
+            if (int(stored["version"]) == CACHE_VERSION and str(stored["label"]) == label
+                    and float(stored["epoch_seconds"]) == epoch_seconds and np.array_equal(stored["onsets"], onsets)):
                 return Spectrogram(label, stored["frequencies"], stored["image"])
     except (OSError, ValueError, KeyError):
-        pass  # none yet, or not ours: computed again
-    result = compute(recording, label, onsets_s, epoch_seconds)
+        pass  # none yet, not ours, or from before CACHE_VERSION: computed again
+    result = compute(recording, label, onsets, epoch_seconds)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, label=np.array(label), frequencies=result.frequencies, image=result.image)
+        np.savez(handle, version=np.array(CACHE_VERSION), label=np.array(label), onsets=onsets,
+                 epoch_seconds=np.array(epoch_seconds), frequencies=result.frequencies, image=result.image)
     return result

@@ -134,12 +134,17 @@ def start_server(nights: Sequence[tuple[Review, Recording | None]], *, host: str
     import uvicorn
 
     token = token or new_token()
+    try:  # the app reads each EDF+D's record time stamps: a bad one is one line, and the socket is let go
+        app = review_app(nights, token)
+    except BaseException:
+        if sock is not None:
+            sock.close()
+        raise
     sock = sock if sock is not None else bind(host, port)
     if not is_loopback(host):  # (once it serves there: a host it cannot bind gets its own one line)
         logger.warning("serving on %s: anyone who can reach this machine and has the address with its token can "
                        "see and change this review", host)
-    config = uvicorn.Config(review_app(nights, token), log_level="warning", lifespan="off",
-                            access_log=False)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="isatsleepnet-review",
                               daemon=True)

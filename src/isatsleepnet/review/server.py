@@ -15,8 +15,10 @@ name their night with ``?night=NAME``, the first one by default):
   in seconds from the recording's start; ``numbers``, each epoch's number in NAME.hypnogram.csv's
   ``epoch`` column, which the page shows: edits name the row);
 - ``GET /api/window?start=S&seconds=30&channels=A,B-C&filters=JSON``: signals (a channel, or a
-  derivation of two), display-filtered (:func:`display_filters`; AASM's defaults otherwise), packed by
-  :func:`isatsleepnet.review.windows.pack`;
+  derivation of two) from ``S`` seconds after the recording's start, display-filtered
+  (:func:`display_filters`; AASM's defaults otherwise), packed by :func:`isatsleepnet.review.windows.pack`
+  (NaN where an EDF+D recorded nothing: each recording is read in real time,
+  :func:`~isatsleepnet.data.readers.real_time.in_real_time`, as staging reads it);
 - ``GET /api/spectrogram``: the first EEG channel's spectrogram, one column per epoch, packed by
   :meth:`isatsleepnet.review.overview.Spectrogram.pack` (computed once, cached beside the review);
 - ``POST /api/edit`` with ``{"action": "set"|"undo"|"redo", "epoch", "stage", "version"}``:
@@ -145,8 +147,13 @@ def review_app(nights: Sequence[tuple[Review, Recording | None]], token: str) ->
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
+    from isatsleepnet.data.readers.real_time import in_real_time
+
     if not nights:
         raise IsatSleepNetError("a review server needs at least one night")
+    # windows and the spectrogram index samples by time from the recording's start: an EDF+D's gaps and late
+    # first record must be where they were recorded (staging maps them the same way)
+    nights = [(review, None if recording is None else in_real_time(recording)) for review, recording in nights]
     by_name = {review.night.name: (review, recording) for review, recording in nights}
     first = nights[0][0].night.name
     edits = threading.Lock()  # one edit at a time: each journal is appended in order

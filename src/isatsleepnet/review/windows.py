@@ -4,6 +4,11 @@ Why on demand: a 22-hour night of 8 channels at 256 Hz is 160 M samples; the rev
 server reads only the window shown (and the page prefetches its neighbours), through
 the recording's lazy reader. The display filter runs on the window plus a margin on
 each side, so that its edges show no filter transient; the recording is never changed.
+
+Windows are in real time from the recording's start: the server reads an EDF+D through
+:func:`~isatsleepnet.data.readers.real_time.in_real_time`, whose gaps are NaN. The filter runs
+on each recorded stretch on its own, so that a gap stays a gap (NaN, which the page draws as a
+break in the trace) and does not spread over the window.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ WINDOW_SECONDS = (30, 60, 120, 300)
 """The windows the page offers: 30 s (one epoch, the default), 1, 2 and 5 minutes."""
 MARGIN_SECONDS = 5.0
 """Signal read on each side of the window for the display filter, then dropped."""
+FILTER_MIN_SAMPLES = 3 * 13
+"""Fewer samples than this are shown unfiltered: filtfilt pads each end with a few samples it must have."""
 
 
 @dataclass(frozen=True)
@@ -90,9 +97,34 @@ def filtered(samples: np.ndarray, rate: float, display: DisplayFilter) -> np.nda
     return out
 
 
+def filtered_around_gaps(samples: np.ndarray, rate: float, display: DisplayFilter) -> np.ndarray:
+    """``samples`` through :func:`filtered`, each run of finite samples on its own; NaN (a gap) stays NaN.
+
+    Why run by run: a filter fed one NaN returns NaN from there on, and a zero-phase one on both
+    sides, so a window touching a gap would show nothing at all. A run too short to filter
+    (:data:`FILTER_MIN_SAMPLES`) is shown as recorded.
+
+    Examples
+    --------
+    >>> x = np.r_[np.ones(100), np.nan, np.nan, np.ones(100)]
+    >>> y = filtered_around_gaps(x, 100.0, DisplayFilter(low_pass=10.0))
+    >>> bool(np.isnan(y[100:102]).all()), bool(np.allclose(y[:100], 1)), bool(np.allclose(y[102:], 1))
+    (True, True, True)
+    """
+    finite = np.isfinite(samples)
+    if finite.all():
+        return filtered(samples, rate, display) if len(samples) > FILTER_MIN_SAMPLES else samples
+    out = np.array(samples, dtype=np.float64)
+    edges = np.flatnonzero(np.diff(np.r_[0, finite.astype(np.int8), 0]))  # starts and stops of the runs
+    for lo, hi in zip(edges[::2], edges[1::2]):
+        if hi - lo > FILTER_MIN_SAMPLES:
+            out[lo:hi] = filtered(samples[lo:hi], rate, display)
+    return out
+
+
 @dataclass(frozen=True)
 class Trace:
-    """One channel of a window: its samples in µV from ``start_s`` on, at ``rate`` Hz."""
+    """One channel of a window: its samples in µV from ``start_s`` on, at ``rate`` Hz (NaN: not recorded)."""
 
     label: str
     rate: float
@@ -105,7 +137,10 @@ def read_window(recording: Recording, labels: Sequence[str], start_s: float, sec
     """The channels ``labels`` of ``recording`` from ``start_s`` for ``seconds``, display-filtered.
 
     ``filters`` maps a channel label or a channel type (``eeg``...) to its filter;
-    :data:`DEFAULT_FILTERS` otherwise. Only the window and its margins are read.
+    :data:`DEFAULT_FILTERS` otherwise. Only the window and its margins are read. Sample ``j``
+    of ``recording`` is taken to lie at ``j / rate`` s from its start: give an EDF+D through
+    :func:`~isatsleepnet.data.readers.real_time.in_real_time` (as the server does); what it did
+    not record is NaN, left out of the filter (:func:`filtered_around_gaps`).
 
     Examples
     --------
@@ -132,7 +167,7 @@ def read_window(recording: Recording, labels: Sequence[str], start_s: float, sec
         raw = parts[0] if len(parts) == 1 else parts[0] - parts[1]
         kind = channel_type(headers[0].label)  # a derivation is of its first channel's type
         display = filters.get(label) or filters.get(kind) or DEFAULT_FILTERS[kind]
-        shown = filtered(raw, rate, display) if len(raw) > 3 * 13 else raw  # filtfilt needs a few samples
+        shown = filtered_around_gaps(raw, rate, display)
         traces.append(Trace(label, rate, first / rate, np.asarray(shown[first - lo: stop - lo], dtype=np.float32)))
     let_go(recording)
     return traces
@@ -176,7 +211,7 @@ def pack(traces: Sequence[Trace]) -> bytes:
 
     The header lists each trace's ``label``, ``rate``, ``start`` and sample count ``n``,
     padded with spaces so that the samples start on a 4-byte boundary (a ``Float32Array``
-    views them in place).
+    views them in place). A sample not recorded (a gap of an EDF+D) is NaN.
 
     Examples
     --------

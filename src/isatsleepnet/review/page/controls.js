@@ -29,8 +29,8 @@
 
   /** A range for a channel of no known type: its spread in the first window seen. */
   function autoRange(samples) {
-    if (!samples.length) return 100;
-    const sorted = Float32Array.from(samples).sort();
+    const sorted = Float32Array.from(samples).filter((v) => v === v).sort();  // NaN: not recorded (a gap)
+    if (!sorted.length) return 100;
     const lo = sorted[Math.floor(sorted.length * 0.01)];
     const hi = sorted[Math.floor(sorted.length * 0.99)];
     return Math.max((hi - lo) / 1.6, 1e-3);

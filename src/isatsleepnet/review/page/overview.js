@@ -149,31 +149,44 @@
       row.top = top;
       top += row.h + 6;
     }
-    // Clock-time axis.
-    const origin = view.onsets.length ? view.onsets[0] : 0;
-    const total = n * view.epochSeconds;
-    const step = timeTicks(total, width);
-    const clockOf = view.clockOf;  // the page's one clock: the recording's start plus the onset
-    const first = Math.ceil(clockOf(origin) / step) * step;
-    font(ctx, 10, "400");
-    ctx.fillStyle = MUTED;
-    ctx.strokeStyle = "#c5ced8";
-    ctx.textAlign = "center";
-    ctx.textBaseline = "top";
-    for (let c = first; c <= clockOf(origin + total) + 1e-6; c += step) {
-      const px = left + ((c - clockOf(origin)) * width) / Math.max(total, 1);
-      ctx.beginPath();
-      ctx.moveTo(px, 4);
-      ctx.lineTo(px, top);
-      ctx.stroke();
-      ctx.fillText(clockLabel(c, view.elapsed, false), px, top + 3);
-    }
-    // Lights off/on (from the recording's annotations) and the gaps where no epoch was staged.
+    // Clock-time axis: each tick at the row recorded at its time. Rows are epochs, not time: after a gap the
+    // night's time jumps while the rows go on, so a tick is placed by the onsets, and a time no row holds (a gap's,
+    // marked below) gets no tick.
     const rowAt = (t) => {  // the fractional row of time t (s from the recording start)
       let lo = 0, hi = n - 1;
       while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (view.onsets[mid] <= t) lo = mid; else hi = mid - 1; }
       return lo + Math.max(0, Math.min(1, (t - view.onsets[lo]) / view.epochSeconds));
     };
+    const staged = (t) => {  // whether a row holds time t (the end of the last row counts, not the start of a gap)
+      const row = Math.floor(rowAt(t));
+      if (row >= n) return t <= view.onsets[n - 1] + view.epochSeconds + 1e-6;
+      return t >= view.onsets[row] - 1e-6 && t < view.onsets[row] + view.epochSeconds - 1e-6;
+    };
+    const step = timeTicks(n * view.epochSeconds, width);
+    const clockOf = view.clockOf;  // the page's one clock: the recording's start plus the onset
+    font(ctx, 10, "400");
+    ctx.fillStyle = MUTED;
+    ctx.strokeStyle = "#c5ced8";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    if (n) {
+      const origin = view.onsets[0];
+      const end = view.onsets[n - 1] + view.epochSeconds;
+      let lastPx = -Infinity;
+      for (let c = Math.ceil(clockOf(origin) / step) * step; c <= clockOf(end) + 1e-6; c += step) {
+        const t = origin + (c - clockOf(origin));
+        if (!staged(t)) continue;
+        const px = x(rowAt(t));
+        if (px - lastPx < 40) continue;  // two ticks either side of a gap would print over each other
+        lastPx = px;
+        ctx.beginPath();
+        ctx.moveTo(px, 4);
+        ctx.lineTo(px, top);
+        ctx.stroke();
+        ctx.fillText(clockLabel(c, view.elapsed, false), px, top + 3);
+      }
+    }
+    // Lights off/on (from the recording's annotations) and the gaps where no epoch was staged.
     font(ctx, 9, "600");
     ctx.textBaseline = "top";
     for (const [key, label] of [["off", "lights off"], ["on", "lights on"]]) {
@@ -197,7 +210,8 @@
       ctx.fillRect(px - 1.5, 4, 3, top - 8);
       ctx.fillStyle = "#495057";
       ctx.textAlign = "center";
-      ctx.fillText("gap " + Math.round(gap.seconds / 60) + " min", px, top - 14);
+      const length = gap.seconds < 90 ? Math.round(gap.seconds) + " s" : Math.round(gap.seconds / 60) + " min";
+      ctx.fillText("gap " + length, px, top - 14);
     }
     // The current window, and the current epoch within it.
     const wx = x(view.windowFrom);

@@ -52,6 +52,7 @@
       unsaved: unsaved(),
       drawn: ui.drawn,
       spectrogram: ui.spectrogram !== null,
+      overview: ui.layout ? Object.freeze(Object.assign({}, ui.layout)) : null,  // where each row of the strip lies
     });
   }
   publish();
@@ -269,8 +270,8 @@
     last: () => goTo(ui.night.stages.length - 1),
     prev: () => goTo(ui.epoch - 1),
     next: () => goTo(ui.epoch + 1),
-    "prev-window": () => goTo(ui.epoch - epochsPerWindow()),
-    "next-window": () => goTo(ui.epoch + epochsPerWindow()),
+    "prev-window": () => goToWindow(-1),
+    "next-window": () => goToWindow(1),
     "prev-flagged": () => seek(-1, (i) => ui.night.flagged[i], "flagged epoch"),
     "next-flagged": () => seek(1, (i) => ui.night.flagged[i], "flagged epoch"),
     "prev-disagreement": () => seek(-1, disagrees, "disagreement with scorer 2"),
@@ -296,12 +297,36 @@
     drawSignals();
   }
 
+  /** The same place in the window before (-1) or after (1) the current one; the first or last epoch when there is
+   *  none. Windows may hold fewer epochs than the window's length (the last before a gap): step by window, not by
+   *  so many epochs, so that none is skipped. */
+  function goToWindow(step) {
+    const [from, to] = windowEpochs();
+    const n = ui.night.stages.length;
+    if (step > 0 ? to >= n : from <= 0) return goTo(step > 0 ? n - 1 : 0);
+    const [nextFrom, nextTo] = windowOf(step > 0 ? to : from - 1);
+    goTo(Math.min(nextFrom + (ui.epoch - from), nextTo - 1));
+  }
+
   // ------------------------------------------------------------------ the window
-  /** First and past-last epoch of the window holding the current epoch (windows tile the night). */
+  /** First and past-last epoch of the window holding the current epoch. */
   function windowEpochs() {
+    return windowOf(ui.epoch);
+  }
+
+  /** First and past-last epoch of the window holding epoch `row`. Windows tile each stretch of epochs that follow
+   *  one another in time, and start again after a gap (an EDF+D's, or samples not staged): the signals are shown in
+   *  real time from the window's first epoch, so an epoch past a gap in the same window would lie beyond its end. */
+  function windowOf(row) {
     const per = epochsPerWindow();
-    const from = Math.floor(ui.epoch / per) * per;
-    return [from, Math.min(from + per, ui.night.stages.length)];
+    let runStart = 0;
+    let runEnd = ui.night.stages.length;
+    for (const gap of ui.night.gaps || []) {  // in order of rows
+      if (gap.after + 1 <= row) runStart = gap.after + 1;
+      else { runEnd = gap.after + 1; break; }
+    }
+    const from = runStart + Math.floor((row - runStart) / per) * per;
+    return [from, Math.min(from + per, runEnd)];
   }
 
   function windowStartOf(fromEpoch) {
@@ -311,7 +336,7 @@
 
   function loadWindow() {
     const night = ui.night;
-    const [from] = windowEpochs();
+    const [from, to] = windowEpochs();
     const start = windowStartOf(from);
     const key = start + "|" + ui.seconds + "|" + ui.channels.join(",") + "|" + JSON.stringify(ui.filters);
     if (key === ui.windowKey && ui.traces) return drawSignals();
@@ -330,8 +355,9 @@
       if (ui.windowKey !== key) return;
       ui.traces = traces;
       ui.message = "";
-      for (const trace of traces) {
-        if (!ui.ranges[trace.label]) ui.ranges[trace.label] = C.autoRange(trace.samples);
+      for (const trace of traces) {  // (a window with nothing recorded says nothing of a channel's spread)
+        const recorded = trace.samples.some((v) => v === v);
+        if (!ui.ranges[trace.label] && recorded) ui.ranges[trace.label] = C.autoRange(trace.samples);
       }
       drawSignals();
     }).catch((error) => {
@@ -340,9 +366,11 @@
       drawSignals();
     });
     // Prefetch the neighbouring windows.
-    const per = epochsPerWindow();
-    for (const next of [from + per, from - per]) {
-      if (next >= 0 && next < night.stages.length) api.fetchWindow(windowStartOf(next), ui.seconds, channels, ui.filters).catch(() => {});
+    const neighbours = [];
+    if (to < night.stages.length) neighbours.push(to);
+    if (from > 0) neighbours.push(windowOf(from - 1)[0]);
+    for (const next of neighbours) {
+      api.fetchWindow(windowStartOf(next), ui.seconds, channels, ui.filters).catch(() => {});
     }
   }
 
@@ -361,8 +389,9 @@
     const traces = (ui.traces || []).map((t) => {
       const type = types[t.label] || "other";
       let offset = 0;
-      if (type === "other" && t.samples.length) {  // unfiltered: centre on the window's median
-        const sorted = Float32Array.from(t.samples).sort();
+      const recorded = type === "other" ? t.samples.filter((v) => v === v) : null;  // NaN: not recorded (a gap)
+      if (recorded && recorded.length) {  // unfiltered: centre on the window's median
+        const sorted = recorded.sort();
         offset = sorted[Math.floor(sorted.length / 2)];
       }
       return Object.assign({}, t, { type, offset, range: ui.ranges[t.label] || 100 });

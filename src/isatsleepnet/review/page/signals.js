@@ -150,43 +150,71 @@
       ctx.clip();
       ctx.strokeStyle = TRACE_COLORS[trace.type] || TRACE_COLORS.other;
       ctx.lineWidth = 1;
-      drawTrace(ctx, trace, tx, center, scale, left, plotW);
+      const drawn = drawTrace(ctx, trace, tx, center, scale, left, plotW);
       ctx.restore();
+      if (!drawn) {  // an empty lane says why, rather than look like a flat or disconnected channel
+        font(ctx, 12, "500");
+        ctx.fillStyle = MUTED;
+        ctx.textAlign = "center";
+        ctx.textBaseline = "middle";
+        ctx.fillText(trace.samples.length ? "no data recorded here (a gap of the recording)"
+          : "no data here: the recording ends before this window", left + plotW / 2, center);
+      }
     });
   }
 
-  /** One trace: every sample when they are few, else each pixel column's minimum and maximum. */
+  /**
+   * One trace: every sample when they are few, else each pixel column's minimum and maximum. A NaN sample (nothing
+   * recorded there: a gap of an EDF+D) lifts the pen, so that the line breaks: lineTo ignores a NaN and would join
+   * the samples on either side of the gap with a straight line. Returns whether any sample was drawn.
+   */
   function drawTrace(ctx, trace, tx, center, scale, left, plotW) {
     const data = trace.samples;
     const n = data.length;
-    if (!n) return;
     const offset = trace.offset || 0;
     const y = (v) => center - (v - offset) * scale;
     const x0 = tx(trace.start);
     const dx = tx(trace.start + 1 / trace.rate) - x0;  // px per sample
+    let down = false;  // whether the pen is on the paper: the last point drawn was recorded
+    let drawn = false;
+    const to = (px, py) => {
+      if (down) ctx.lineTo(px, py); else ctx.moveTo(px, py);
+      down = true;
+      drawn = true;
+    };
     ctx.beginPath();
     if (dx >= 0.5) {
-      ctx.moveTo(x0, y(data[0]));
-      for (let i = 1; i < n; i++) ctx.lineTo(x0 + i * dx, y(data[i]));
+      for (let i = 0; i < n; i++) {
+        const v = data[i];
+        if (v === v) to(x0 + i * dx, y(v)); else down = false;
+      }
     } else {
       const columns = Math.ceil(n * dx);
       let i = 0;
       for (let c = 0; c <= columns && i < n; c++) {
-        const end = Math.min(n, Math.floor((c + 1) / dx));
-        let lo = data[i], hi = data[i];
-        for (let j = i + 1; j < end; j++) {
+        const end = Math.max(Math.min(n, Math.floor((c + 1) / dx)), i + 1);
+        let lo = Infinity, hi = -Infinity, entry = NaN;
+        for (let j = i; j < end; j++) {
           const v = data[j];
+          if (v !== v) continue;  // NaN: not recorded
+          if (entry !== entry) entry = v;
           if (v < lo) lo = v;
           if (v > hi) hi = v;
         }
         const px = x0 + c;
-        if (c === 0) ctx.moveTo(px, y(data[i]));
-        ctx.lineTo(px, y(hi));
-        ctx.lineTo(px, y(lo));
-        i = Math.max(end, i + 1);
+        if (entry !== entry) {
+          down = false;
+        } else {
+          if (!down) to(px, y(entry));
+          to(px, y(hi));
+          to(px, y(lo));
+        }
+        if (data[end - 1] !== data[end - 1]) down = false;  // the column ends in a gap: the next one starts anew
+        i = end;
       }
     }
     ctx.stroke();
+    return drawn;
   }
 
   Object.assign(window.ReviewDraw, { drawSignals });
