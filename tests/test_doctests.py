@@ -32,6 +32,7 @@ MODULES = [
     "isatsleepnet.cores",
     "isatsleepnet.cli.output_paths",
     "isatsleepnet.inference.export",
+    "isatsleepnet.data.readers.real_time",
     "isatsleepnet.model.architectures",
     "isatsleepnet.model.catalogue",
     "isatsleepnet.model.sequence",
