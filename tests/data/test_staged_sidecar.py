@@ -37,6 +37,25 @@ def test_the_recording_is_written_from_the_sidecars_folder_and_absolute(tmp_path
                     "RecordingSHA1": sha1_of(tmp_path / "raw" / "night.edf")}
 
 
+def test_a_symlinked_recording_moved_with_its_study_is_found_by_its_link(tmp_path, monkeypatch):
+    """Before: "Recording" named the link's target (../../store/x.edf), which does not move with the study."""
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "x.edf").write_bytes(b"the staged PSG")
+    study = tmp_path / "a" / "study"
+    (study / "raw").mkdir(parents=True)
+    (study / "staged").mkdir()
+    (study / "raw" / "night.edf").symlink_to(tmp_path / "store" / "x.edf")
+    monkeypatch.chdir(study)
+    entries = recording_entries("raw/night.edf", study / "staged", sha1_of(Path("raw/night.edf")))
+    assert entries["Recording"] == "../raw/night.edf"
+    (study / "staged" / "night.hypnogram.json").write_text(json.dumps(entries))
+    (tmp_path / "b" / "c").mkdir(parents=True)
+    shutil.move(str(study), str(tmp_path / "b" / "c" / "study"))  # one folder deeper: a target path would miss
+    monkeypatch.chdir(tmp_path)
+    moved = tmp_path / "b" / "c" / "study"
+    assert locate(moved / "staged" / "night.hypnogram.json").resolve() == (tmp_path / "store" / "x.edf").resolve()
+
+
 def test_found_from_any_folder(tmp_path, monkeypatch):
     sidecar = lab(tmp_path, monkeypatch)
     for folder in (tmp_path / "staged", tmp_path / "raw", Path("/")):

@@ -50,7 +50,10 @@ def recording_entries(file: str | os.PathLike | None, folder: Path, sha1: str | 
         return {RECORDING: None, RECORDING_ABSOLUTE: None, RECORDING_SHA1: sha1}
     absolute = os.path.abspath(file)
     try:
-        relative: str | None = Path(os.path.relpath(Path(file).resolve(), folder.resolve())).as_posix()
+        # the file's folder resolved, not the file: a recording that is a symbolic link stays named by its link,
+        # which moves with a study's folder where its target may not
+        named = Path(os.path.abspath(file))
+        relative: str | None = Path(os.path.relpath(named.parent.resolve() / named.name, folder.resolve())).as_posix()
     except ValueError:  # another drive (Windows): no relative path exists
         relative = None
     return {RECORDING: relative or absolute, RECORDING_ABSOLUTE: absolute, RECORDING_SHA1: sha1}
