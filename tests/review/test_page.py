@@ -204,7 +204,9 @@ def test_a_request_without_the_token_gets_403(page, served):
     assert page.request.get(served.url).status == 200
 
 
-def test_a_folder_of_nights_is_listed_and_each_opens_in_the_tab(browser, tmp_path):
+@pytest.fixture
+def two_nights(browser, tmp_path):
+    """Two staged nights served in one tab, the first one drawn: (their reviews, the page)."""
     reviews = [Review.open(write_staged(tmp_path / "s", STAGES, name=name), reviewer="ana")
                for name in ("night-a", "night-b")]
     server = start_server([(review, recording_of(len(STAGES))) for review in reviews])
@@ -214,18 +216,23 @@ def test_a_folder_of_nights_is_listed_and_each_opens_in_the_tab(browser, tmp_pat
         page.goto(server.url)
         wait_drawn(page)
         page.wait_for_selector("#nights:not([hidden])")
-        assert page.eval_on_selector_all("#nights option", "o => o.map(x => x.value)") == ["night-a", "night-b"]
-        with page.expect_navigation():
-            page.select_option("#nights", "night-b")
-        wait_drawn(page)
-        assert page.locator("#night-name").inner_text() == "night-b"
-        page.keyboard.press("3")  # epoch 0 of night-b: W -> N3
-        wait_for(page, "s.version === 1")
-        assert (reviews[1].version, reviews[0].version) == (1, 0) and reviews[1].state.stages[0] == "N3"
-        assert "night=night-b" in page.url  # a reload stays on this night
+        yield reviews, page
     finally:
         context.close()
         server.stop()
+
+
+def test_a_folder_of_nights_is_listed_and_each_opens_in_the_tab(two_nights):
+    reviews, page = two_nights
+    assert page.eval_on_selector_all("#nights option", "o => o.map(x => x.value)") == ["night-a", "night-b"]
+    with page.expect_navigation():
+        page.select_option("#nights", "night-b")
+    wait_drawn(page)
+    assert page.locator("#night-name").inner_text() == "night-b"
+    page.keyboard.press("3")  # epoch 0 of night-b: W -> N3
+    wait_for(page, "s.version === 1")
+    assert (reviews[1].version, reviews[0].version) == (1, 0) and reviews[1].state.stages[0] == "N3"
+    assert "night=night-b" in page.url  # a reload stays on this night
 
 
 def test_a_derivation_and_the_display_filters_change_what_is_drawn(page, served):
@@ -357,29 +364,18 @@ def test_leaving_with_edits_unsaved_asks_first_and_loses_none(page, served):
     assert asked == ["beforeunload"] and state(page)["version"] == 8 and state(page)["epoch"] == 8
 
 
-def test_switching_nights_waits_for_the_edits_still_queued(browser, tmp_path):
+def test_switching_nights_waits_for_the_edits_still_queued(two_nights):
     """Before: choosing another night reloaded the tab at once, and the edits still queued were lost."""
-    reviews = [Review.open(write_staged(tmp_path / "s", STAGES, name=name), reviewer="ana")
-               for name in ("night-a", "night-b")]
-    server = start_server([(review, recording_of(len(STAGES))) for review in reviews])
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    try:
-        page = context.new_page()
-        page.goto(server.url)
-        wait_drawn(page)
-        page.wait_for_selector("#nights:not([hidden])")
-        held = HeldEdits(page)
-        page.keyboard.type("333")
-        held.wait_held()
-        page.select_option("#nights", "night-b")
-        page.wait_for_timeout(300)
-        assert page.locator("#night-name").inner_text() == "night-a" and "Saving" in status(page)
-        held.release()
-        page.wait_for_function("document.getElementById('night-name').textContent === 'night-b'", timeout=10_000)
-        assert reviews[0].version == 3 and reviews[0].state.stages[:3] == ["N3"] * 3 and reviews[1].version == 0
-    finally:
-        context.close()
-        server.stop()
+    reviews, page = two_nights
+    held = HeldEdits(page)
+    page.keyboard.type("333")
+    held.wait_held()
+    page.select_option("#nights", "night-b")
+    page.wait_for_timeout(300)
+    assert page.locator("#night-name").inner_text() == "night-a" and "Saving" in status(page)
+    held.release()
+    page.wait_for_function("document.getElementById('night-name').textContent === 'night-b'", timeout=10_000)
+    assert reviews[0].version == 3 and reviews[0].state.stages[:3] == ["N3"] * 3 and reviews[1].version == 0
 
 
 def test_undo_and_redo_right_after_a_key_act_on_what_it_left(page, served):
